@@ -1,0 +1,191 @@
+//! The command line: parse arguments, call one operation of the library, render its result,
+//! choose the exit code. Each command lives in its own file and stays thin; the work is in the
+//! library. Data goes to stdout, everything else (diagnostics, progress, hints) to stderr.
+//!
+//! Exit codes (DESIGN.md §4), the same for every command:
+//! 0 success, 1 error, 2 changes present (with `--detailed-exitcode`), 3 refused.
+
+mod schema;
+mod validate;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::render;
+
+/// What a command ended with; the process exit code is derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: done, nothing wrong.
+    Success,
+    /// 1: an error (invalid input, a failed call, a failed step).
+    Error,
+    /// 2: a plan has changes (only with `--detailed-exitcode`).
+    Changes,
+    /// 3: refused (stale plan, failed precondition, lock held).
+    Refused,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> ExitCode {
+        ExitCode::from(match outcome {
+            Outcome::Success => 0,
+            Outcome::Error => 1,
+            Outcome::Changes => 2,
+            Outcome::Refused => 3,
+        })
+    }
+}
+
+/// An error a command reports to the operator: what failed, then the next thing to try.
+#[derive(Debug)]
+pub struct CommandError {
+    pub message: String,
+    pub hint: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl CommandError {
+    pub fn new(message: impl Into<String>) -> Self {
+        CommandError {
+            message: message.into(),
+            hint: None,
+            outcome: Outcome::Error,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  error (invalid input, failed call or step)
+  2  changes present (plan with --detailed-exitcode)
+  3  refused (stale plan, failed precondition, lock held)";
+
+/// Declarative disaster recovery for OpenStack protection groups replicated by Pure Storage
+/// FlashArray.
+#[derive(Debug, Parser)]
+#[command(name = "protector", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Never colour the output (also: the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    no_color: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a protection-group spec, without touching any site.
+    #[command(after_help = "\
+Examples:
+  protector validate examples/prod-web-app.yaml
+  protector validate pg.yaml --format json | jq '.diagnostics[].summary'
+
+Exit codes: 0 valid (warnings allowed), 1 invalid or unreadable.")]
+    Validate(validate::Args),
+
+    /// Write the JSON Schema of the spec format (for editors and CI linters).
+    #[command(after_help = "\
+Examples:
+  protector schema                  # writes schemas/protection-group.schema.json
+  protector schema --out /tmp/s     # and protection-group.draft-07.schema.json
+
+In VS Code (YAML extension), start a spec with:
+  # yaml-language-server: $schema=schemas/protection-group.schema.json")]
+    Schema(schema::Args),
+
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  protector completions bash > /etc/bash_completion.d/protector
+  protector completions zsh > \"${fpath[1]}/_protector\"")]
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `text` for people, `json` for machines: the `--format` of commands that report, not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    // clap exits with 2 on usage errors, which would read as "changes present" to CI.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                Outcome::Error.into()
+            } else {
+                Outcome::Success.into()
+            };
+        }
+    };
+    if cli.no_color {
+        anstream::ColorChoice::Never.write_global();
+    }
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema(args) => schema::run(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "protector",
+                &mut std::io::stdout(),
+            );
+            Ok(Outcome::Success)
+        }
+    };
+    match result {
+        Ok(outcome) => outcome.into(),
+        Err(error) => {
+            let mut text = format!(
+                "{} {}",
+                render::paint(render::ERROR, "error:"),
+                error.message
+            );
+            if let Some(hint) = &error.hint {
+                text.push('\n');
+                text.push_str(&render::hint_line(hint));
+            }
+            eprint(&text);
+            error.outcome.into()
+        }
+    }
+}
+
+/// Writes data for the caller (a pipe, a file, a person) to stdout.
+fn print(text: &str) {
+    // A closed pipe (`protector ... | head`) is not an error worth a panic.
+    let _ = writeln!(anstream::stdout(), "{text}");
+}
+
+/// Writes messages for the person (diagnostics, status, hints) to stderr.
+fn eprint(text: &str) {
+    let _ = writeln!(anstream::stderr(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

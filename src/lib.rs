@@ -1,0 +1,19 @@
+//! protector: declarative plan/apply disaster recovery for OpenStack.
+//!
+//! Operators describe a protection group (VMs whose volumes a FlashArray replicates between two
+//! OpenStack sites) in YAML; protector plans each operation (failover, failback, drill,
+//! converge) as a DAG, shows what will change, applies it and records what it did.
+//!
+//! Layout, one concept per module (DESIGN.md §6):
+//! - [`spec`]: the YAML model, its validation and JSON Schema;
+//! - [`clients`]: clouds.yaml and the service clients;
+//! - [`diagnostic`] and [`render`]: what is wrong and how it reads;
+//! - [`yaml`]: the one place YAML is read and written;
+//! - [`cli`]: the command line, thin over the library.
+
+pub mod cli;
+pub mod clients;
+pub mod diagnostic;
+pub mod render;
+pub mod spec;
+pub mod yaml;

@@ -1,0 +1,374 @@
+//! The protection-group spec: the operator's YAML, checked and turned into [`Spec`].
+//!
+//! `file` is the YAML's shape (and its JSON Schema); `validate` holds every rule that needs no
+//! network, each reported as a [`Diagnostic`] pointing at the offending text; [`Spec`] is what
+//! the rest of protector works with: validated, defaulted, with relative paths resolved.
+
+pub mod duration;
+pub mod file;
+pub mod schema;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::diagnostic::{Report, SourceFile};
+pub use file::{Replication, StateBackend};
+
+/// A validated protection group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spec {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Exactly two, keyed by name.
+    pub sites: BTreeMap<String, Site>,
+    pub primary: String,
+    pub policy: Policy,
+    /// In file order.
+    pub members: Vec<Member>,
+    pub mappings: Mappings,
+    pub drill: Drill,
+    pub state: StateConfig,
+}
+
+impl Spec {
+    /// The site that is not `site` (the group has exactly two).
+    pub fn peer_of<'a>(&'a self, site: &'a str) -> &'a str {
+        self.sites
+            .keys()
+            .find(|name| name.as_str() != site)
+            .map(String::as_str)
+            .unwrap_or(site)
+    }
+
+    /// The DR site while the group is `active`.
+    pub fn secondary(&self) -> &str {
+        self.peer_of(&self.primary)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Site {
+    pub name: String,
+    /// Entry in clouds.yaml.
+    pub cloud: String,
+    pub flasharray: FlashArray,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlashArray {
+    pub url: Setting,
+    pub api_token: SecretRef,
+    /// Path to the CA bundle the array's certificate chains to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<Setting>,
+    pub array_name: String,
+    pub cinder_host: String,
+}
+
+/// A non-secret setting: written in the spec, or read from the environment at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Setting {
+    Env(String),
+    #[serde(untagged)]
+    Literal(String),
+}
+
+/// Where a secret is read from at run time. The secret itself is never held by the spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    pub replication: Replication,
+    pub array_protection_group: String,
+    #[serde(serialize_with = "serialize_duration")]
+    pub rpo: Duration,
+    #[serde(serialize_with = "serialize_duration")]
+    pub rto: Duration,
+}
+
+fn serialize_duration<S: serde::Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&duration::format(*value))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub instance: String,
+    pub boot_order: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+/// The same network or flavor named on each site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Pair {
+    pub names: BTreeMap<String, String>,
+}
+
+impl Pair {
+    pub fn on(&self, site: &str) -> Option<&str> {
+        self.names.get(site).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Mappings {
+    pub networks: Vec<Pair>,
+    pub flavors: Vec<Pair>,
+}
+
+/// Translates `name` on site `from` to its counterpart on site `to` through symmetric pairs.
+pub fn translate<'a>(pairs: &'a [Pair], from: &str, to: &str, name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|pair| pair.on(from) == Some(name))
+        .and_then(|pair| pair.on(to))
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Drill {
+    pub networks: Vec<Pair>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateConfig {
+    pub backend: StateBackend,
+    /// Resolved against the spec file's folder.
+    pub path: PathBuf,
+}
+
+/// The environment variable naming convention of DESIGN §5: `FA_<SITE>_<WHAT>`, the site name
+/// upper-cased with every non-alphanumeric as `_` (`site-a` → `FA_SITE_A_API_TOKEN`).
+pub fn site_env_name(site: &str, what: &str) -> String {
+    let site: String = site
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("FA_{site}_{what}")
+}
+
+/// The outcome of checking one spec file: the spec when it has no errors, and every
+/// diagnostic (errors and warnings) found.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub spec: Option<Spec>,
+    pub report: Report,
+}
+
+/// Checks a spec text. `base_dir` resolves relative paths (the spec file's folder).
+pub fn check(source: SourceFile, base_dir: &Path) -> Validation {
+    let (spec, diagnostics) = match crate::yaml::from_str::<file::SpecFile>(&source.text) {
+        Ok(file) => validate::validate(&file, base_dir),
+        Err(error) => (None, vec![validate::yaml_error(&error)]),
+    };
+    Validation {
+        spec,
+        report: Report {
+            source,
+            diagnostics,
+        },
+    }
+}
+
+/// A spec file that cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {path}: {source}")]
+pub struct ReadError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Reads and checks the spec at `path` (relative paths inside it resolve against its folder).
+pub fn load(path: &Path) -> Result<Validation, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base_dir = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok(check(
+        SourceFile::new(path.display().to_string(), text),
+        base_dir,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_follow_the_simulator_convention() {
+        assert_eq!(site_env_name("site-a", "API_TOKEN"), "FA_SITE_A_API_TOKEN");
+        assert_eq!(site_env_name("dc2.east", "URL"), "FA_DC2_EAST_URL");
+    }
+
+    #[test]
+    fn translate_works_in_both_directions() {
+        let pair = Pair {
+            names: [("site-a", "m1.large"), ("site-b", "m2.large")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let pairs = [pair];
+        assert_eq!(
+            translate(&pairs, "site-a", "site-b", "m1.large"),
+            Some("m2.large")
+        );
+        assert_eq!(
+            translate(&pairs, "site-b", "site-a", "m2.large"),
+            Some("m1.large")
+        );
+        assert_eq!(translate(&pairs, "site-a", "site-b", "m1.small"), None);
+    }
+}
+
+/// No input makes `check` or the diagnostic renderers panic: random and mutated YAML always
+/// ends in a spec or in diagnostics.
+#[cfg(test)]
+mod no_panic {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::render::diagnostics;
+
+    const SEEDS: [&str; 3] = [
+        include_str!("../../examples/prod-web-app.yaml"),
+        include_str!("../../examples/three-tier-erp.yaml"),
+        include_str!("../../tests/fixtures/valid-minimal.yaml"),
+    ];
+
+    const TOKENS: [&str; 24] = [
+        ":",
+        "- ",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        "\n",
+        "  ",
+        "\t",
+        "#",
+        "&a ",
+        "*a",
+        "<<: ",
+        "!!str ",
+        "'",
+        "\"",
+        "|",
+        ">",
+        "~",
+        "é",
+        "site-a",
+        "{ env: X }",
+        "\u{FEFF}",
+    ];
+
+    fn check_everything(text: &str) {
+        let validation = check(SourceFile::new("fuzz.yaml", text), Path::new("."));
+        assert_eq!(validation.spec.is_some(), !validation.report.has_errors());
+        let _ = diagnostics::text(&validation.report);
+        let _ = serde_json::to_string(&diagnostics::json(&validation.report)).unwrap();
+    }
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Insert(usize, &'static str),
+        Delete(usize, usize),
+        SwapLines(usize, usize),
+        DuplicateLine(usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<usize>(), proptest::sample::select(&TOKENS[..]))
+                .prop_map(|(at, token)| Edit::Insert(at, token)),
+            (any::<usize>(), 1..12usize).prop_map(|(at, len)| Edit::Delete(at, len)),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::SwapLines(a, b)),
+            any::<usize>().prop_map(Edit::DuplicateLine),
+        ]
+    }
+
+    fn apply(text: &str, edit: &Edit) -> String {
+        let boundary = |at: usize| {
+            let mut at = at % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        };
+        match edit {
+            Edit::Insert(at, token) => {
+                let at = boundary(*at);
+                format!("{}{token}{}", &text[..at], &text[at..])
+            }
+            Edit::Delete(at, len) => {
+                let start = boundary(*at);
+                let end = boundary(start + len);
+                format!("{}{}", &text[..start], &text[end..])
+            }
+            Edit::SwapLines(a, b) => {
+                let mut lines: Vec<&str> = text.lines().collect();
+                if !lines.is_empty() {
+                    let len = lines.len();
+                    lines.swap(a % len, b % len);
+                }
+                lines.join("\n")
+            }
+            Edit::DuplicateLine(a) => {
+                let mut lines: Vec<&str> = text.lines().collect();
+                if !lines.is_empty() {
+                    let line = lines[a % lines.len()];
+                    lines.insert(a % lines.len(), line);
+                }
+                lines.join("\n")
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(384))]
+
+        #[test]
+        fn mutated_specs_never_panic(
+            seed in 0..SEEDS.len(),
+            edits in proptest::collection::vec(edit(), 1..6),
+        ) {
+            let text = edits.iter().fold(SEEDS[seed].to_string(), |text, e| apply(&text, e));
+            check_everything(&text);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+            check_everything(&text);
+        }
+
+        #[test]
+        fn token_soup_never_panics(
+            tokens in proptest::collection::vec(proptest::sample::select(&TOKENS[..]), 0..80),
+        ) {
+            check_everything(&tokens.concat());
+        }
+    }
+}
