@@ -15,5 +15,6 @@ pub mod cli;
 pub mod clients;
 pub mod diagnostic;
 pub mod render;
+pub mod sim;
 pub mod spec;
 pub mod yaml;

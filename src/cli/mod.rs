@@ -6,6 +6,7 @@
 //! 0 success, 1 error, 2 changes present (with `--detailed-exitcode`), 3 refused.
 
 mod schema;
+mod sim;
 mod validate;
 
 use std::io::Write;
@@ -103,6 +104,10 @@ In VS Code (YAML extension), start a spec with:
   # yaml-language-server: $schema=schemas/protection-group.schema.json")]
     Schema(schema::Args),
 
+    /// The twin: a simulated two-site OpenStack + FlashArray world to rehearse and test on.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -141,6 +146,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Sim(command) => sim::run(&command),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -4,6 +4,8 @@
 mod cli;
 mod examples;
 mod schema;
+mod sim;
+mod twin;
 mod validate;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,158 @@
+//! `protector sim up`: serve the twin until interrupted.
+
+use std::path::{Path, PathBuf};
+
+use super::{CommandError, Outcome, eprint, print};
+use crate::render;
+use crate::sim::fixture::{self, Fixture};
+use crate::sim::outputs;
+use crate::sim::server::{Twin, TwinOptions};
+
+/// The fixture `sim up` and `demo` use when none is given.
+pub const BUILT_IN_FIXTURE: &str = include_str!("../../examples/sim/two-sites.yaml");
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SimCommand {
+    /// Serve a two-site OpenStack + FlashArray twin on 127.0.0.1 until interrupted.
+    #[command(after_help = "\
+Examples:
+  protector sim up --clouds-out /tmp/twin/clouds.yaml --env-out /tmp/twin/env --speed 100
+  set -a; . /tmp/twin/env; set +a
+  protector validate examples/prod-web-app.yaml && openstack --os-cloud site-a server list
+
+Prints one `ready` line on stdout once every port listens; stops on SIGINT or SIGTERM.")]
+    Up(UpArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The world to start with (default: the built-in two sites of examples/sim/two-sites.yaml).
+    #[arg(long, value_name = "FILE")]
+    fixture: Option<PathBuf>,
+    /// Where to write the clouds.yaml for the twin's sites.
+    #[arg(long, value_name = "PATH")]
+    clouds_out: PathBuf,
+    /// Where to write the env file (OS_CLIENT_CONFIG_FILE, PROTECTOR_SIM_CONTROL, FA_<SITE>_*).
+    #[arg(long, value_name = "PATH")]
+    env_out: Option<PathBuf>,
+    /// Where to write the twin's CA certificate (default: twin-ca.pem beside the clouds.yaml).
+    #[arg(long, value_name = "PATH")]
+    ca_out: Option<PathBuf>,
+    /// Serve the OpenStack APIs over HTTPS too (the arrays always are).
+    #[arg(long)]
+    tls: bool,
+    /// Divide every modelled latency by this (100: a 30 s boot takes 0.3 s).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Seed of the generated identifiers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub fn run(command: &SimCommand) -> Result<Outcome, CommandError> {
+    match command {
+        SimCommand::Up(args) => up(args),
+    }
+}
+
+fn load_fixture(path: Option<&Path>) -> Result<Fixture, CommandError> {
+    let (name, text) = match path {
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path).map_err(|error| {
+                CommandError::new(format!("cannot read {}: {error}", path.display()))
+            })?,
+        ),
+        None => (
+            "the built-in fixture".to_string(),
+            BUILT_IN_FIXTURE.to_string(),
+        ),
+    };
+    fixture::parse(&text).map_err(|error| {
+        CommandError::new(format!("{name}: {error}"))
+            .hint("compare with examples/sim/two-sites.yaml")
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CommandError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|error| {
+            CommandError::new(format!("cannot create {}: {error}", parent.display()))
+        })?;
+    }
+    std::fs::write(path, text)
+        .map_err(|error| CommandError::new(format!("cannot write {}: {error}", path.display())))
+}
+
+/// An absolute version of `path`, so the files written stay usable from any folder.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn up(args: &UpArgs) -> Result<Outcome, CommandError> {
+    let fixture = load_fixture(args.fixture.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))?;
+    runtime.block_on(async {
+        let twin = Twin::start(TwinOptions {
+            fixture: fixture.clone(),
+            seed: args.seed,
+            speed: args.speed,
+            tls_openstack: args.tls,
+        })
+        .await
+        .map_err(|message| CommandError::new(format!("cannot start the twin: {message}")))?;
+
+        let clouds_path = absolute(&args.clouds_out);
+        let ca_path = absolute(
+            &args
+                .ca_out
+                .clone()
+                .unwrap_or_else(|| clouds_path.with_file_name("twin-ca.pem")),
+        );
+        write(&ca_path, &twin.ca_pem)?;
+        write(
+            &clouds_path,
+            &outputs::clouds_yaml(&twin, &fixture, Some(&ca_path)),
+        )?;
+        if let Some(env_out) = &args.env_out {
+            write(
+                &absolute(env_out),
+                &outputs::env_file(&twin, &fixture, &clouds_path, &ca_path),
+            )?;
+        }
+        eprint(&format!(
+            "{} {} sites at speed x{}; control API {}",
+            render::paint(render::SUCCESS, "twin up:"),
+            fixture.sites.len(),
+            args.speed,
+            render::paint(render::HINT, &twin.control_url),
+        ));
+        print(&format!(
+            "ready control={} clouds={}",
+            twin.control_url,
+            clouds_path.display()
+        ));
+        wait_for_signal().await;
+        eprint("twin: stopping");
+        twin.shutdown();
+        Ok(Outcome::Success)
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}

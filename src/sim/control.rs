@@ -1,0 +1,122 @@
+//! The control API (JSON over HTTP at `PROTECTOR_SIM_CONTROL`): what a test or a rehearsal
+//! does to the world from outside — take a site down and up, inject and clear faults, run a
+//! replication cycle now, dump the whole world.
+//!
+//! | method | path | body | effect |
+//! |---|---|---|---|
+//! | POST | `/sites/{site}/down` | | the site's ports refuse connections |
+//! | POST | `/sites/{site}/up` | | the site serves again on the same ports |
+//! | POST | `/faults` | a [`FaultRule`] | 201; applies to matching requests |
+//! | GET | `/faults` | | the active rules |
+//! | DELETE | `/faults` | | 204; all rules removed |
+//! | POST | `/replicate` | `{"site"?, "protection_group"?, "wait"?}` | replicate now; with `wait`, completed at once |
+//! | GET | `/world` | | the world dump (`World::dump`) |
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::faults::FaultRule;
+use super::server::Runtime;
+
+pub fn router(runtime: Arc<Runtime>) -> Router {
+    Router::new()
+        .route("/sites/{site}/down", post(site_down))
+        .route("/sites/{site}/up", post(site_up))
+        .route(
+            "/faults",
+            post(add_fault).get(list_faults).delete(clear_faults),
+        )
+        .route("/replicate", post(replicate))
+        .route("/world", get(world))
+        .with_state(runtime)
+}
+
+fn not_found(message: String) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "error": message }))).into_response()
+}
+
+async fn set_up(runtime: &Runtime, site: &str, up: bool) -> Response {
+    match runtime.set_site_up(site, up).await {
+        Ok(()) => Json(json!({ "site": site, "up": up })).into_response(),
+        Err(message) => not_found(message),
+    }
+}
+
+async fn site_down(State(runtime): State<Arc<Runtime>>, Path(site): Path<String>) -> Response {
+    set_up(&runtime, &site, false).await
+}
+
+async fn site_up(State(runtime): State<Arc<Runtime>>, Path(site): Path<String>) -> Response {
+    set_up(&runtime, &site, true).await
+}
+
+async fn add_fault(State(runtime): State<Arc<Runtime>>, Json(rule): Json<FaultRule>) -> Response {
+    runtime.faults.add(rule.clone());
+    (StatusCode::CREATED, Json(rule)).into_response()
+}
+
+async fn list_faults(State(runtime): State<Arc<Runtime>>) -> Json<Vec<FaultRule>> {
+    Json(runtime.faults.list())
+}
+
+async fn clear_faults(State(runtime): State<Arc<Runtime>>) -> StatusCode {
+    runtime.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplicateRequest {
+    site: Option<String>,
+    protection_group: Option<String>,
+    /// Complete the transfers at once instead of over the modelled time.
+    #[serde(default)]
+    wait: bool,
+}
+
+async fn replicate(
+    State(runtime): State<Arc<Runtime>>,
+    body: Option<Json<ReplicateRequest>>,
+) -> Response {
+    let request = body.map(|Json(request)| request).unwrap_or_default();
+    let world = &runtime.world;
+    let mut snapshots = Vec::new();
+    for (name, cell) in &world.sites {
+        if request.site.as_ref().is_some_and(|site| site != name) || !cell.is_up() {
+            continue;
+        }
+        let groups: Vec<String> = {
+            let site = cell.lock(world);
+            site.array
+                .protection_groups
+                .values()
+                .filter(|group| !group.destroyed && group.source == site.array.name)
+                .filter(|group| {
+                    request
+                        .protection_group
+                        .as_ref()
+                        .is_none_or(|wanted| *wanted == group.name)
+                })
+                .map(|group| group.name.clone())
+                .collect()
+        };
+        for group in groups {
+            match super::flasharray::replication::replicate_now(world, name, &group, request.wait) {
+                Ok(snapshot) => snapshots.push(json!({ "site": name, "snapshot": snapshot })),
+                Err(message) => return not_found(message),
+            }
+        }
+    }
+    Json(json!({ "snapshots": snapshots })).into_response()
+}
+
+async fn world(State(runtime): State<Arc<Runtime>>) -> Json<serde_json::Value> {
+    Json(runtime.world.dump())
+}

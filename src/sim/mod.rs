@@ -1,0 +1,21 @@
+//! The twin: a two-site OpenStack + FlashArray simulator that real clients accept.
+//!
+//! It serves, per site, Keystone, Nova, Cinder and Neutron on one loopback port and a FlashArray
+//! REST 2.x API over HTTPS on another, plus a control API to take sites down, inject faults and
+//! dump the world. It is part of the product: operators rehearse on it and the README demo runs
+//! on it. Layout: `world` (all state, one lock per site), `fixture` (the starting world),
+//! `clock` (modelled latencies, `--speed`), `ids` (seeded identifiers), `openstack/` and
+//! `flasharray/` (the services).
+
+pub mod clock;
+pub mod control;
+pub mod errors;
+pub mod faults;
+pub mod fixture;
+pub mod flasharray;
+pub mod ids;
+pub mod openstack;
+pub mod outputs;
+pub mod server;
+pub mod tls;
+pub mod world;

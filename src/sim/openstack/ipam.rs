@@ -1,0 +1,107 @@
+//! IPv4 address management for simulated subnets: parse CIDRs, default gateways and pools, and
+//! hand out the first free address (Neutron's behaviour for a subnet without a fancy IPAM driver).
+
+use std::net::Ipv4Addr;
+
+/// `10.10.1.0/24` -> (network address, prefix length).
+pub fn parse_cidr(cidr: &str) -> Option<(Ipv4Addr, u8)> {
+    let (address, prefix) = cidr.split_once('/')?;
+    let address: Ipv4Addr = address.parse().ok()?;
+    let prefix: u8 = prefix.parse().ok()?;
+    if prefix > 30 {
+        return None;
+    }
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    Some((Ipv4Addr::from(u32::from(address) & mask), prefix))
+}
+
+fn broadcast(network: Ipv4Addr, prefix: u8) -> u32 {
+    u32::from(network) | (u32::MAX >> prefix)
+}
+
+/// Whether `address` lies in the CIDR.
+pub fn contains(cidr: &str, address: &str) -> bool {
+    let (Some((network, prefix)), Ok(address)) = (parse_cidr(cidr), address.parse::<Ipv4Addr>())
+    else {
+        return false;
+    };
+    let value = u32::from(address);
+    value >= u32::from(network) && value <= broadcast(network, prefix)
+}
+
+/// The default gateway: the first host address.
+pub fn default_gateway(cidr: &str) -> Option<String> {
+    let (network, _) = parse_cidr(cidr)?;
+    Some(Ipv4Addr::from(u32::from(network) + 1).to_string())
+}
+
+/// The default allocation pool: every host address after the gateway.
+pub fn default_pool(cidr: &str) -> Option<(String, String)> {
+    let (network, prefix) = parse_cidr(cidr)?;
+    let first = Ipv4Addr::from(u32::from(network) + 2);
+    let last = Ipv4Addr::from(broadcast(network, prefix) - 1);
+    Some((first.to_string(), last.to_string()))
+}
+
+/// Whether `address` is inside one of the inclusive `pools`.
+pub fn in_pools(pools: &[(String, String)], address: &str) -> bool {
+    let Ok(address) = address.parse::<Ipv4Addr>() else {
+        return false;
+    };
+    pools.iter().any(
+        |(start, end)| match (start.parse::<Ipv4Addr>(), end.parse::<Ipv4Addr>()) {
+            (Ok(start), Ok(end)) => address >= start && address <= end,
+            _ => false,
+        },
+    )
+}
+
+/// The first address of `pools` for which `taken` is false.
+pub fn first_free(pools: &[(String, String)], taken: impl Fn(&str) -> bool) -> Option<String> {
+    pools.iter().find_map(|(start, end)| {
+        let (start, end) = (
+            start.parse::<Ipv4Addr>().ok()?,
+            end.parse::<Ipv4Addr>().ok()?,
+        );
+        (u32::from(start)..=u32::from(end))
+            .map(|value| Ipv4Addr::from(value).to_string())
+            .find(|candidate| !taken(candidate))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_neutron() {
+        assert_eq!(
+            default_gateway("10.10.1.0/24").as_deref(),
+            Some("10.10.1.1")
+        );
+        assert_eq!(
+            default_pool("10.10.1.0/24"),
+            Some(("10.10.1.2".to_string(), "10.10.1.254".to_string()))
+        );
+        assert_eq!(
+            parse_cidr("10.10.1.7/24").unwrap().0.to_string(),
+            "10.10.1.0"
+        );
+        assert!(parse_cidr("10.10.1.0/31").is_none());
+        assert!(parse_cidr("nonsense").is_none());
+    }
+
+    #[test]
+    fn allocation_takes_the_first_free_address() {
+        let pools = vec![("10.0.0.2".to_string(), "10.0.0.4".to_string())];
+        assert_eq!(
+            first_free(&pools, |ip| ip == "10.0.0.2").as_deref(),
+            Some("10.0.0.3")
+        );
+        assert_eq!(first_free(&pools, |_| true), None);
+        assert!(in_pools(&pools, "10.0.0.4"));
+        assert!(!in_pools(&pools, "10.0.0.5"));
+        assert!(contains("10.0.0.0/24", "10.0.0.255"));
+        assert!(!contains("10.0.0.0/24", "10.0.1.0"));
+    }
+}

@@ -1,0 +1,296 @@
+//! What one simulated OpenStack site holds: identity, compute, block storage and networking
+//! objects, as plain data. The handlers in the sibling modules implement the API behaviour on
+//! top of it; `GET /world` serializes it (fields marked `skip` are secrets or in-process
+//! bookkeeping, and are not part of the documented dump).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+// ---------------------------------------------------------------- identity (Keystone)
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Identity {
+    pub domains: BTreeMap<String, Domain>,
+    pub projects: BTreeMap<String, Project>,
+    pub users: BTreeMap<String, User>,
+    /// Role names that exist (`admin`, `member`, `reader`, ...).
+    pub roles: Vec<String>,
+    pub application_credentials: BTreeMap<String, ApplicationCredential>,
+    /// Issued tokens by token id.
+    #[serde(skip)]
+    pub tokens: BTreeMap<String, Token>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Domain {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    #[serde(skip)]
+    pub password: String,
+    /// Role names per project id.
+    pub roles: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplicationCredential {
+    pub id: String,
+    pub name: String,
+    pub user_id: String,
+    pub project_id: String,
+    #[serde(skip)]
+    pub secret: String,
+    /// The subset of the user's roles this credential carries.
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub user_id: String,
+    pub project_id: String,
+    pub roles: Vec<String>,
+    /// `password` or `application_credential`.
+    pub method: String,
+    pub application_credential_id: Option<String>,
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+// ---------------------------------------------------------------- compute (Nova)
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Compute {
+    pub flavors: BTreeMap<String, Flavor>,
+    pub servers: BTreeMap<String, Server>,
+    pub availability_zones: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub vcpus: u32,
+    pub ram_mb: u64,
+    pub disk_gb: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ServerStatus {
+    Build,
+    Active,
+    Shutoff,
+    Error,
+    /// Being deleted: still listed until the delete latency passes.
+    Deleting,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Server {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub status: ServerStatus,
+    pub flavor_id: String,
+    pub key_name: Option<String>,
+    pub availability_zone: String,
+    pub metadata: BTreeMap<String, String>,
+    pub security_groups: Vec<String>,
+    /// Neutron port ids, in NIC order.
+    pub ports: Vec<String>,
+    /// Attached Cinder volumes, boot volume first.
+    pub volumes: Vec<AttachedVolume>,
+    pub fault: Option<Fault>,
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub updated: chrono::DateTime<chrono::Utc>,
+    /// The status this server reaches when its modelled latency has passed.
+    #[serde(skip)]
+    pub pending: Option<Pending<ServerStatus>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachedVolume {
+    pub volume_id: String,
+    /// `/dev/vda`, `/dev/vdb`, ...
+    pub device: String,
+    /// 0 for the boot volume; None for data volumes.
+    pub boot_index: Option<u32>,
+    pub delete_on_termination: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Fault {
+    pub code: u16,
+    pub message: String,
+    pub created: chrono::DateTime<chrono::Utc>,
+}
+
+// ---------------------------------------------------------------- block storage (Cinder)
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BlockStorage {
+    pub volume_types: BTreeMap<String, VolumeType>,
+    pub volumes: BTreeMap<String, Volume>,
+    /// The backend pools (`host@backend#pool`) and the array each one stores volumes on.
+    pub pools: Vec<Pool>,
+    pub policy: CinderPolicy,
+    /// Maximum number of volumes per project (`-1`: unlimited).
+    pub volume_quota: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeType {
+    pub id: String,
+    pub name: String,
+    pub extra_specs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pool {
+    /// `site-a@pure#fa-a`.
+    pub name: String,
+    pub array_name: String,
+}
+
+/// Roles allowed to perform the policy-guarded actions protector needs (Cinder's defaults
+/// allow only admins: the trap that fails a failover at its manage step).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CinderPolicy {
+    pub volume_manage: Vec<String>,
+    pub volume_unmanage: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VolumeStatus {
+    Creating,
+    Available,
+    InUse,
+    Deleting,
+    /// Unmanage in progress: still listed until the unmanage latency passes.
+    Unmanaging,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Volume {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub project_id: String,
+    pub user_id: String,
+    pub size_gb: u64,
+    pub status: VolumeStatus,
+    pub volume_type: String,
+    pub bootable: bool,
+    /// The backend host owning it, `site-a@pure#fa-a`.
+    pub host: String,
+    pub availability_zone: String,
+    pub metadata: BTreeMap<String, String>,
+    pub attachments: Vec<VolumeAttachment>,
+    /// The array volume holding its data (the Pure driver names it `volume-<id>-cinder`).
+    pub array_volume: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip)]
+    pub pending: Option<Pending<VolumeStatus>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumeAttachment {
+    pub attachment_id: String,
+    pub server_id: String,
+    pub device: String,
+    pub attached_at: chrono::DateTime<chrono::Utc>,
+}
+
+// ---------------------------------------------------------------- networking (Neutron)
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Networking {
+    pub networks: BTreeMap<String, Network>,
+    pub subnets: BTreeMap<String, Subnet>,
+    pub ports: BTreeMap<String, Port>,
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub shared: bool,
+    pub subnet_ids: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Subnet {
+    pub id: String,
+    pub name: String,
+    pub network_id: String,
+    pub project_id: String,
+    /// IPv4 only in the twin.
+    pub cidr: String,
+    pub gateway_ip: Option<String>,
+    /// Inclusive `(start, end)` ranges, addresses as text.
+    pub allocation_pools: Vec<(String, String)>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Port {
+    pub id: String,
+    pub name: String,
+    pub network_id: String,
+    pub project_id: String,
+    pub mac_address: String,
+    pub fixed_ips: Vec<FixedIp>,
+    /// The server using it, or empty.
+    pub device_id: String,
+    /// `compute:nova` when a server uses it.
+    pub device_owner: String,
+    pub security_groups: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FixedIp {
+    pub subnet_id: String,
+    pub ip_address: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub description: String,
+}
+
+// ---------------------------------------------------------------- shared
+
+/// A status change that takes effect when the clock reaches `at`.
+#[derive(Debug, Clone)]
+pub struct Pending<S> {
+    pub at: Instant,
+    pub then: S,
+    /// Set when the change ends in an error (e.g. Nova's fault message).
+    pub error: Option<String>,
+}
