@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `protector` binary, as operators and CI run it.
 //! One test binary with modules (each test binary costs a link on a 2-core machine).
 
+mod api_samples;
 mod cli;
 mod examples;
 mod schema;

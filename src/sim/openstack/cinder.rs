@@ -36,3 +36,7 @@ pub fn advance(site: &mut Site, now: Instant) {
         }
     }
 }
+
+pub fn routes() -> axum::Router<crate::sim::server::SiteContext> {
+    axum::Router::new()
+}

@@ -33,3 +33,7 @@ pub fn advance(site: &mut Site, now: Instant) {
         }
     }
 }
+
+pub fn routes() -> axum::Router<crate::sim::server::SiteContext> {
+    axum::Router::new()
+}

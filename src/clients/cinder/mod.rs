@@ -1,0 +1,3 @@
+//! Cinder v3 (block storage): volumes, manage/unmanage, pools and volume types.
+
+pub mod model;

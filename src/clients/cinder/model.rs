@@ -1,0 +1,784 @@
+//! Cinder v3 wire types: volumes (create, show, list, metadata), manage/unmanage of existing
+//! backend volumes, backend pools, volume types, and Cinder's error bodies.
+//!
+//! Shared by protector's Cinder client (deserializes) and the simulator (serializes), so they
+//! follow the API reference samples field for field (`tests/it/api_samples.rs` proves it).
+//! Conventions: a field every microversion sends is plain (`Option` when JSON null is allowed,
+//! and then always serialized); a field that depends on the microversion or on policy (most
+//! `os-*` attributes are admin-only) is an `Option` left out when `None`, and an
+//! `Option<Option<T>>` when it can also be null (outer `None`: absent; `Some(None)`: null).
+//! Unknown fields are ignored, never an error.
+
+use std::collections::BTreeMap;
+
+use serde::de::{self, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+// ---------------------------------------------------------------------------------------------
+// Volumes
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /volumes/{id}`, and the answer to create and manage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeResponse {
+    pub volume: Volume,
+}
+
+/// `GET /volumes/detail`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumesDetailList {
+    pub volumes: Vec<Volume>,
+    /// The `next` link when the page was cut by `limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes_links: Option<Vec<Link>>,
+    /// >= 3.45 with `?with_count=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// `GET /volumes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumesList {
+    pub volumes: Vec<VolumeSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes_links: Option<Vec<Link>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// A volume as `GET /volumes` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeSummary {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub links: Vec<Link>,
+}
+
+/// A volume in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `creating`, `available`, `in-use`, `error`, `error_managing`, ...
+    pub status: String,
+    /// GiB.
+    pub size: u64,
+    pub availability_zone: String,
+    pub created_at: String,
+    /// The volume type's name.
+    #[serde(default)]
+    pub volume_type: Option<String>,
+    pub bootable: StringBool,
+    /// A JSON boolean (the manage response sample's `"false"` is a documentation slip).
+    #[serde(deserialize_with = "bool_or_bool_string")]
+    pub encrypted: bool,
+    pub attachments: Vec<VolumeAttachment>,
+    /// Where protector records the FlashArray volume name and the operation that created the
+    /// volume, so a volume can be traced to its array volume after a failover.
+    pub metadata: BTreeMap<String, String>,
+    pub links: Vec<Link>,
+    pub user_id: String,
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
+    #[serde(default)]
+    pub source_volid: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub updated_at: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiattach: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub replication_status: Option<Option<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub consistencygroup_id: Option<Option<String>>,
+    /// Admin only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub migration_status: Option<Option<String>>,
+    /// Admin only: `host@backend#pool`, the backend that owns the volume (DESIGN's
+    /// `cinder_host`); null until scheduled.
+    #[serde(
+        rename = "os-vol-host-attr:host",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub host: Option<Option<String>>,
+    /// Admin only.
+    #[serde(
+        rename = "os-vol-mig-status-attr:migstat",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub migstat: Option<Option<String>>,
+    /// Admin only: the id the backend names the volume after, when a migration changed it.
+    #[serde(
+        rename = "os-vol-mig-status-attr:name_id",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub name_id: Option<Option<String>>,
+    /// By policy (admin and owner).
+    #[serde(
+        rename = "os-vol-tenant-attr:tenant_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tenant_id: Option<String>,
+    /// Present when the volume was created from an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_image_metadata: Option<BTreeMap<String, String>>,
+    /// >= 3.13.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub group_id: Option<Option<String>>,
+    /// >= 3.21, admin only: the backend's own id for the volume.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub provider_id: Option<Option<String>>,
+    /// >= 3.48.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub service_uuid: Option<Option<String>>,
+    /// >= 3.48 (nullable since 3.69).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub shared_targets: Option<Option<bool>>,
+    /// >= 3.61, admin only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub cluster_name: Option<Option<String>>,
+    /// >= 3.63.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_type_id: Option<String>,
+    /// >= 3.64.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub encryption_key_id: Option<Option<String>>,
+    /// >= 3.65: false for temporary volumes Cinder makes for itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumes_quota: Option<bool>,
+}
+
+/// One attachment of a volume, as the volume shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeAttachment {
+    /// The volume's id (Cinder repeats it here).
+    pub id: String,
+    pub attachment_id: String,
+    pub volume_id: String,
+    /// The Nova server's id.
+    #[serde(default)]
+    pub server_id: Option<String>,
+    #[serde(default)]
+    pub host_name: Option<String>,
+    /// The guest device, `/dev/vdb`.
+    #[serde(default)]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub attached_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub href: String,
+    /// `self`, `bookmark`, `next`.
+    pub rel: String,
+}
+
+/// `POST /volumes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeCreateRequest {
+    pub volume: VolumeCreate,
+    #[serde(
+        rename = "OS-SCH-HNT:scheduler_hints",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scheduler_hints: Option<BTreeMap<String, SchedulerHint>>,
+}
+
+/// The volume to create. The optional fields are sent as null when unset, as the API reference
+/// does; Cinder accepts null for each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeCreate {
+    /// GiB; required unless a snapshot, source volume or backup gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    /// A volume type's name or id; null for the default type.
+    #[serde(default)]
+    pub volume_type: Option<String>,
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
+    #[serde(default)]
+    pub source_volid: Option<String>,
+    #[serde(rename = "imageRef", default)]
+    pub image_ref: Option<String>,
+    #[serde(default)]
+    pub consistencygroup_id: Option<String>,
+    /// >= 3.47.
+    #[serde(default)]
+    pub backup_id: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiattach: Option<bool>,
+    /// >= 3.13.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+}
+
+/// A scheduler hint's value: one string or several (`"same_host": ["id", ...]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SchedulerHint {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `GET`, `POST` and `PUT /volumes/{id}/metadata`: request and response alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeMetadata {
+    pub metadata: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manage and unmanage
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /manageable_volumes` (`os-volume-manage` before 3.8): bring an existing backend
+/// volume under Cinder. Failover manages the array volumes it promoted; the answer is a
+/// [`VolumeResponse`] in status `creating`, then `available` (or `error_managing`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeManageRequest {
+    pub volume: VolumeManage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeManage {
+    /// `host@backend#pool`: the backend that holds the volume (the spec's `cinder_host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// >= 3.16: a cluster instead of a host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Which backend volume: for FlashArray, `source-name` is the array volume's name.
+    #[serde(rename = "ref")]
+    pub reference: VolumeReference,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    /// A volume type's name or id; null for the default type.
+    #[serde(default)]
+    pub volume_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// A backend volume as the driver identifies it: by name, by id, or both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeReference {
+    #[serde(
+        rename = "source-name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_name: Option<String>,
+    #[serde(rename = "source-id", default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+}
+
+/// `GET /manageable_volumes` and `GET /manageable_volumes/detail` (>= 3.8, admin): what a
+/// backend holds that Cinder could manage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManageableVolumesList {
+    #[serde(rename = "manageable-volumes")]
+    pub manageable_volumes: Vec<ManageableVolume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManageableVolume {
+    pub reference: VolumeReference,
+    /// GiB.
+    pub size: u64,
+    /// False when Cinder already manages it or the driver refuses (see `reason_not_safe`).
+    pub safe_to_manage: bool,
+    /// Detail only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub reason_not_safe: Option<Option<String>>,
+    /// Detail only: the Cinder volume that already manages it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub cinder_id: Option<Option<String>>,
+    /// Detail only.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub extra_info: Option<Option<String>>,
+}
+
+/// `POST /volumes/{id}/action`: exactly one key naming the action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum VolumeAction {
+    /// `{"os-unmanage": {}}`: Cinder forgets the volume, the backend keeps its data; a
+    /// planned failover unmanages the source site's volumes this way.
+    #[serde(rename = "os-unmanage")]
+    Unmanage(NoArguments),
+}
+
+/// `{}`: an action that takes no arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NoArguments {}
+
+// ---------------------------------------------------------------------------------------------
+// Pools and types
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /scheduler-stats/get_pools?detail=true` (admin).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolsList {
+    pub pools: Vec<Pool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    /// `host@backend#pool`: what a manage request's `host` names.
+    pub name: String,
+    /// Without `?detail=true`, absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<PoolCapabilities>,
+}
+
+/// What a backend pool reports to the scheduler. Drivers add their own keys; these are the
+/// ones the scheduler and protector read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolCapabilities {
+    pub volume_backend_name: String,
+    pub total_capacity_gb: Capacity,
+    pub free_capacity_gb: Capacity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_percentage: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_version: Option<String>,
+    /// `iSCSI`, `FC`, `NVMe-oF`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_protocol: Option<String>,
+    #[serde(
+        rename = "QoS_support",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub qos_support: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_capacity_gb: Option<Capacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioned_capacity_gb: Option<Capacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_over_subscription_ratio: Option<Capacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thin_provisioning_support: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thick_provisioning_support: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiattach: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistencygroup_support: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistent_group_snapshot_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_enabled: Option<bool>,
+    /// `sync`, `async`, `trisync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_targets: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_state: Option<String>,
+}
+
+/// A number the scheduler reads (GiB, or a ratio), as the driver reported it: a JSON number,
+/// kept as written (integer or not), or a keyword (`infinite`, `unknown`, `auto`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Capacity {
+    Number(serde_json::Number),
+    Keyword(String),
+}
+
+/// `GET /types`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeTypesList {
+    pub volume_types: Vec<VolumeType>,
+}
+
+/// `GET /types/{id}` and `GET /types/default`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeTypeResponse {
+    pub volume_type: VolumeType,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeType {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub is_public: bool,
+    /// `volume_backend_name` here pins the type to a backend, FlashArray's included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_specs: Option<BTreeMap<String, String>>,
+    #[serde(
+        rename = "os-volume-type-access:is_public",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub access_is_public: Option<bool>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub qos_specs_id: Option<Option<String>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// Cinder's error body: one key naming the fault, e.g. the policy denial of manage,
+/// `{"forbidden": {"code": 403, "message": "Policy doesn't allow
+/// volume_extension:volume_manage to be performed."}}`. (A 401 from keystonemiddleware has
+/// Keystone's shape instead, see [`crate::clients::keystone::model::ErrorResponse`].)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ErrorResponse {
+    /// 400.
+    #[serde(rename = "badRequest")]
+    BadRequest(ErrorDetail),
+    /// 401.
+    #[serde(rename = "unauthorized")]
+    Unauthorized(ErrorDetail),
+    /// 403.
+    #[serde(rename = "forbidden")]
+    Forbidden(ErrorDetail),
+    /// 404.
+    #[serde(rename = "itemNotFound")]
+    ItemNotFound(ErrorDetail),
+    /// 405.
+    #[serde(rename = "badMethod")]
+    BadMethod(ErrorDetail),
+    /// 409.
+    #[serde(rename = "conflictingRequest")]
+    ConflictingRequest(ErrorDetail),
+    /// 413 and 429: quota or rate limit.
+    #[serde(rename = "overLimit")]
+    OverLimit(ErrorDetail),
+    /// 415.
+    #[serde(rename = "badMediaType")]
+    BadMediaType(ErrorDetail),
+    /// 501.
+    #[serde(rename = "notImplemented")]
+    NotImplemented(ErrorDetail),
+    /// 503.
+    #[serde(rename = "serviceUnavailable")]
+    ServiceUnavailable(ErrorDetail),
+    /// Any other status, 500 included (Cinder kept Nova's name).
+    #[serde(rename = "computeFault")]
+    ComputeFault(ErrorDetail),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// The HTTP status, repeated.
+    pub code: u16,
+    pub message: String,
+    /// 413 only: the `Retry-After` header's value, in seconds.
+    #[serde(
+        rename = "retryAfter",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_after: Option<String>,
+}
+
+impl ErrorResponse {
+    /// The body Cinder answers an HTTP `status` with.
+    pub fn for_status(status: u16, message: impl Into<String>) -> Self {
+        let detail = ErrorDetail {
+            code: status,
+            message: message.into(),
+            retry_after: None,
+        };
+        match status {
+            400 => ErrorResponse::BadRequest(detail),
+            401 => ErrorResponse::Unauthorized(detail),
+            403 => ErrorResponse::Forbidden(detail),
+            404 => ErrorResponse::ItemNotFound(detail),
+            405 => ErrorResponse::BadMethod(detail),
+            409 => ErrorResponse::ConflictingRequest(detail),
+            413 | 429 => ErrorResponse::OverLimit(detail),
+            415 => ErrorResponse::BadMediaType(detail),
+            501 => ErrorResponse::NotImplemented(detail),
+            503 => ErrorResponse::ServiceUnavailable(detail),
+            _ => ErrorResponse::ComputeFault(detail),
+        }
+    }
+
+    pub fn detail(&self) -> &ErrorDetail {
+        match self {
+            ErrorResponse::BadRequest(detail)
+            | ErrorResponse::Unauthorized(detail)
+            | ErrorResponse::Forbidden(detail)
+            | ErrorResponse::ItemNotFound(detail)
+            | ErrorResponse::BadMethod(detail)
+            | ErrorResponse::ConflictingRequest(detail)
+            | ErrorResponse::OverLimit(detail)
+            | ErrorResponse::BadMediaType(detail)
+            | ErrorResponse::NotImplemented(detail)
+            | ErrorResponse::ServiceUnavailable(detail)
+            | ErrorResponse::ComputeFault(detail) => detail,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire helpers
+// ---------------------------------------------------------------------------------------------
+
+/// A boolean Cinder sends as the string `"true"` or `"false"` (a volume's `bootable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StringBool(pub bool);
+
+impl Serialize for StringBool {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0 { "true" } else { "false" })
+    }
+}
+
+impl<'de> Deserialize<'de> for StringBool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        bool_or_bool_string(deserializer).map(StringBool)
+    }
+}
+
+/// A JSON boolean, or the string `"true"`/`"false"` (any case) standing for one.
+fn bool_or_bool_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    struct BoolVisitor;
+    impl Visitor<'_> for BoolVisitor {
+        type Value = bool;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a boolean or \"true\"/\"false\"")
+        }
+        fn visit_bool<E: de::Error>(self, value: bool) -> Result<bool, E> {
+            Ok(value)
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<bool, E> {
+            if value.eq_ignore_ascii_case("true") {
+                Ok(true)
+            } else if value.eq_ignore_ascii_case("false") {
+                Ok(false)
+            } else {
+                Err(E::invalid_value(Unexpected::Str(value), &self))
+            }
+        }
+    }
+    deserializer.deserialize_any(BoolVisitor)
+}
+
+/// `Option<Option<T>>` for a field that may be absent, null, or a value: absent stays absent
+/// (with `skip_serializing_if = "Option::is_none"`), null stays null.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn round_trip<T: serde::de::DeserializeOwned + Serialize>(value: Value) -> T {
+        let model: T = serde_json::from_value(value.clone()).expect("deserializes");
+        assert_eq!(serde_json::to_value(&model).expect("serializes"), value);
+        model
+    }
+
+    #[test]
+    fn bootable_is_a_string() {
+        assert_eq!(round_trip::<StringBool>(json!("true")), StringBool(true));
+        assert_eq!(round_trip::<StringBool>(json!("false")), StringBool(false));
+        assert_eq!(
+            serde_json::to_value(StringBool(true)).expect("serializes"),
+            json!("true")
+        );
+        // Read leniently, written as Cinder writes it.
+        let lenient: StringBool = serde_json::from_value(json!("True")).expect("deserializes");
+        assert_eq!(lenient, StringBool(true));
+        assert!(serde_json::from_value::<StringBool>(json!("yes")).is_err());
+    }
+
+    #[test]
+    fn encrypted_is_a_boolean_read_leniently() {
+        #[derive(Deserialize)]
+        struct Encrypted {
+            #[serde(deserialize_with = "bool_or_bool_string")]
+            encrypted: bool,
+        }
+        let value: Encrypted = serde_json::from_value(json!({"encrypted": "false"})).unwrap();
+        assert!(!value.encrypted);
+        let value: Encrypted = serde_json::from_value(json!({"encrypted": true})).unwrap();
+        assert!(value.encrypted);
+    }
+
+    #[test]
+    fn error_bodies() {
+        let denied: ErrorResponse = round_trip(json!({
+            "forbidden": {
+                "code": 403,
+                "message": "Policy doesn't allow volume_extension:volume_manage to be performed."
+            }
+        }));
+        assert!(matches!(denied, ErrorResponse::Forbidden(_)));
+        assert_eq!(
+            denied,
+            ErrorResponse::for_status(
+                403,
+                "Policy doesn't allow volume_extension:volume_manage to be performed."
+            )
+        );
+        let missing: ErrorResponse = round_trip(json!({
+            "itemNotFound": {"code": 404, "message": "Volume 5aa119a8 could not be found."}
+        }));
+        assert_eq!(missing.detail().code, 404);
+        round_trip::<ErrorResponse>(json!({
+            "badRequest": {"code": 400, "message": "Invalid input received: ..."}
+        }));
+        round_trip::<ErrorResponse>(json!({
+            "overLimit": {"code": 413, "message": "VolumeLimitExceeded", "retryAfter": "0"}
+        }));
+    }
+
+    #[test]
+    fn unmanage_action() {
+        assert_eq!(
+            round_trip::<VolumeAction>(json!({"os-unmanage": {}})),
+            VolumeAction::Unmanage(NoArguments {})
+        );
+    }
+
+    #[test]
+    fn capacity_keeps_integers_floats_and_keywords() {
+        round_trip::<Capacity>(json!(1024));
+        round_trip::<Capacity>(json!(1024.5));
+        assert_eq!(
+            round_trip::<Capacity>(json!("infinite")),
+            Capacity::Keyword("infinite".into())
+        );
+    }
+
+    #[test]
+    fn volume_types() {
+        let types: VolumeTypesList = round_trip(json!({
+            "volume_types": [{
+                "description": "volume type 0001",
+                "extra_specs": {"capabilities": "gpu"},
+                "id": "6685584b-1eac-4da6-b5c3-555430cf68ff",
+                "is_public": true,
+                "name": "vol-type-001",
+                "os-volume-type-access:is_public": true,
+                "qos_specs_id": null
+            }]
+        }));
+        assert_eq!(types.volume_types[0].name, "vol-type-001");
+        round_trip::<VolumeTypeResponse>(json!({
+            "volume_type": {
+                "id": "6685584b-1eac-4da6-b5c3-555430cf68ff",
+                "qos_specs_id": null,
+                "name": "vol-type-001",
+                "description": "volume type 0001",
+                "is_public": true,
+                "extra_specs": {"capabilities": "gpu"}
+            }
+        }));
+    }
+}

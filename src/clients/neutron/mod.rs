@@ -1,0 +1,3 @@
+//! Neutron v2.0 (networking): networks, subnets, ports and security groups.
+
+pub mod model;
