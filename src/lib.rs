@@ -14,7 +14,11 @@
 pub mod cli;
 pub mod clients;
 pub mod diagnostic;
+pub mod inventory;
+pub mod ipv4;
+pub mod plan;
 pub mod render;
 pub mod sim;
 pub mod spec;
+pub mod state;
 pub mod yaml;

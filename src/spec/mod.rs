@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{Report, SourceFile};
 pub use file::{Replication, StateBackend};
+pub use validate::is_array_name;
 
 /// A validated protection group.
 #[derive(Debug, Clone, PartialEq, Serialize)]

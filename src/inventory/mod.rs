@@ -1,0 +1,175 @@
+//! The inventory: what the two sites report now, as one immutable value.
+//!
+//! Discovery (the only part of this module that does I/O, through `clients`) reads each site
+//! concurrently and records what planning needs: the members' instances with their ports and
+//! volumes in boot order, the networks, subnets and flavors available, the array protection
+//! group and the replicated snapshots with their age and transfer progress. A site that cannot
+//! be reached is recorded as such, with the error, so plans that can do without it still can.
+//!
+//! Planning reads only this value (and the recorded state), which is why plans are pure and
+//! testable without sockets.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Both sites, as discovered at `taken_at_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// Milliseconds since the epoch when discovery ran: snapshot ages are computed against it.
+    pub taken_at_ms: i64,
+    pub sites: BTreeMap<String, SiteInventory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteInventory {
+    Reachable(Box<SiteFacts>),
+    Unreachable {
+        /// What failed, as the operator should read it.
+        error: String,
+    },
+}
+
+impl SiteInventory {
+    pub fn facts(&self) -> Option<&SiteFacts> {
+        match self {
+            SiteInventory::Reachable(facts) => Some(facts),
+            SiteInventory::Unreachable { .. } => None,
+        }
+    }
+}
+
+/// Everything one reachable site reports.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SiteFacts {
+    /// The members' instances found on this site, by member name.
+    pub instances: BTreeMap<String, Instance>,
+    pub networks: Vec<Network>,
+    pub flavors: Vec<Flavor>,
+    /// Roles of protector's token on this site (Cinder's manage policy is role-based).
+    pub roles: Vec<String>,
+    /// Volumes the project may still create (`None`: unlimited).
+    pub volume_quota_left: Option<u64>,
+    /// The site's array, when it answered.
+    pub array: Option<ArrayFacts>,
+}
+
+impl SiteFacts {
+    pub fn network_named(&self, name: &str) -> Option<&Network> {
+        self.networks.iter().find(|network| network.name == name)
+    }
+
+    pub fn flavor_named(&self, name: &str) -> Option<&Flavor> {
+        self.flavors.iter().find(|flavor| flavor.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: String,
+    pub name: String,
+    /// Nova status: ACTIVE, SHUTOFF, ERROR, ...
+    pub status: String,
+    pub flavor: String,
+    pub key_name: Option<String>,
+    pub availability_zone: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub security_groups: Vec<String>,
+    /// NICs in order.
+    pub ports: Vec<Port>,
+    /// Boot volume first.
+    pub volumes: Vec<Volume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Port {
+    pub id: String,
+    pub network: String,
+    pub mac_address: String,
+    pub fixed_ips: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Volume {
+    pub id: String,
+    pub name: String,
+    pub size_gb: u64,
+    pub volume_type: Option<String>,
+    pub bootable: bool,
+    /// Cinder backend host, `site-a@pure#fa-a`.
+    pub host: Option<String>,
+    /// 0 for the boot volume.
+    pub boot_index: Option<u32>,
+    pub device: Option<String>,
+    /// The array volume holding its data (Pure driver metadata).
+    pub array_volume_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    pub subnets: Vec<Subnet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub id: String,
+    pub cidr: String,
+    /// Addresses of the allocation pools not yet taken by a port.
+    pub free_ips: u64,
+    /// Addresses taken by ports, to tell whether a fixed IP can be kept.
+    pub used_ips: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flavor {
+    pub id: String,
+    pub name: String,
+    pub vcpus: u32,
+    pub ram_mb: u64,
+    pub disk_gb: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArrayFacts {
+    pub name: String,
+    /// Protection groups relevant to the spec: the local one and replicated ones from the peer.
+    pub protection_groups: Vec<ProtectionGroup>,
+    /// Replicated protection-group snapshots received from the peer, newest first.
+    pub replicated_snapshots: Vec<ReplicatedSnapshot>,
+    /// Names of the volumes on the array (to find what an interrupted run created).
+    pub volumes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtectionGroup {
+    pub name: String,
+    /// The array that owns it.
+    pub source: String,
+    pub volumes: Vec<String>,
+    /// (target array, allowed).
+    pub targets: Vec<(String, bool)>,
+    pub replication_enabled: bool,
+    /// Milliseconds between replications.
+    pub replication_frequency_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicatedSnapshot {
+    /// `fa-a:prod-web-app.12`.
+    pub name: String,
+    pub created_ms: i64,
+    /// 0.0 to 1.0.
+    pub progress: f64,
+    pub completed_ms: Option<i64>,
+    /// Per-volume snapshots: source volume name -> snapshot name on this array.
+    pub volumes: BTreeMap<String, String>,
+}
+
+impl ReplicatedSnapshot {
+    pub fn is_complete(&self) -> bool {
+        self.progress >= 1.0
+    }
+}

@@ -1,0 +1,437 @@
+//! Planning: a pure function of (spec, inventory, recorded state, request) to a [`Plan`].
+//!
+//! A plan is a DAG of [`Step`]s (petgraph checks it and orders it), each with its action, the
+//! site it acts on, the resources it creates (named deterministically from the operation id, so
+//! a resumed apply adopts instead of duplicating) and an estimated duration. The plan carries
+//! its basis (each site's state version and a fingerprint of the inventory facts it used) so
+//! apply can refuse it once the world has moved, its predicted RTO under the per-service
+//! concurrency budgets, the data-loss disclosure, and the group's view before and after (the
+//! diff people review). No I/O happens here: everything is unit-tested without sockets.
+
+mod failover;
+pub mod schedule;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::inventory::Inventory;
+use crate::spec::Spec;
+use crate::state::RecordedState;
+
+/// Version of the plan file format.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What to plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationKind {
+    Converge,
+    Failover,
+    Failback,
+    Drill,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverType {
+    Planned,
+    Unplanned,
+}
+
+/// The operator's choices (command-line flags) that shape a plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// `--type`, for failover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover_type: Option<FailoverType>,
+    /// `--network-mapping SRC=DST`: added to (and overriding) the spec's pairs, source -> target.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub network_mappings: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub flavor_mappings: Vec<(String, String)>,
+    pub reverse_replication: bool,
+    pub force: bool,
+    pub accept_data_loss: bool,
+    pub fail_on_rto: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRequest {
+    pub operation: OperationKind,
+    pub options: PlanOptions,
+}
+
+/// The operation a plan performs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// `op-<uuid>`, derived from the plan's inputs: the same inputs give the same id.
+    pub id: String,
+    pub kind: OperationKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failover_type: Option<FailoverType>,
+    pub source_site: String,
+    pub target_site: String,
+}
+
+/// Phases as operators see them (DESIGN §3), in execution order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Prepare,
+    ValidateTarget,
+    Quiesce,
+    GetSnapshot,
+    PromoteVolumes,
+    ManageVolumes,
+    RecreateInstances,
+    CleanupSource,
+    ReverseReplication,
+    Finalize,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Prepare => "prepare",
+            Phase::ValidateTarget => "validate_target",
+            Phase::Quiesce => "quiesce",
+            Phase::GetSnapshot => "get_snapshot",
+            Phase::PromoteVolumes => "promote_volumes",
+            Phase::ManageVolumes => "manage_volumes",
+            Phase::RecreateInstances => "recreate_instances",
+            Phase::CleanupSource => "cleanup_source",
+            Phase::ReverseReplication => "reverse_replication",
+            Phase::Finalize => "finalize",
+        }
+    }
+}
+
+/// Which concurrency budget a step draws from while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    NovaBoot,
+    NovaOther,
+    CinderManage,
+    ArrayCopy,
+    Other,
+}
+
+/// Where a volume copy takes its data from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotSource {
+    /// A replicated volume snapshot that exists at plan time.
+    Named { snapshot: String },
+    /// The volume's snapshot in the protection-group snapshot a step of this plan takes.
+    FromStep { step: String, volume: String },
+}
+
+/// What a step does. Inputs that only exist once an earlier step ran (ids of created volumes,
+/// ports) are referenced by that step's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Checks the target can take the workload (flavors, networks, quota, policy) right before
+    /// anything changes.
+    CheckTarget,
+    StopInstance {
+        instance_id: String,
+        name: String,
+    },
+    /// A protection-group snapshot replicated now, and the wait for its transfer.
+    SnapshotAndReplicate {
+        array: String,
+        protection_group: String,
+        target_array: String,
+    },
+    CopyVolume {
+        array: String,
+        source: SnapshotSource,
+        volume: String,
+    },
+    ManageVolume {
+        cinder_host: String,
+        array_volume: String,
+        name: String,
+        volume_type: Option<String>,
+        bootable: bool,
+    },
+    CreatePort {
+        network: String,
+        fixed_ip: Option<String>,
+        name: String,
+    },
+    BootInstance {
+        name: String,
+        flavor: String,
+        /// Steps creating its ports, in NIC order.
+        port_steps: Vec<String>,
+        /// Steps managing its volumes, boot volume first.
+        volume_steps: Vec<String>,
+        key_name: Option<String>,
+        availability_zone: Option<String>,
+        metadata: BTreeMap<String, String>,
+    },
+    DeleteInstance {
+        instance_id: String,
+        name: String,
+    },
+    UnmanageVolume {
+        volume_id: String,
+        name: String,
+    },
+    /// Replication from `array` back to `target_array` for `protection_group`.
+    ConfigureReplication {
+        array: String,
+        protection_group: String,
+        volumes_from_steps: Vec<String>,
+        target_array: String,
+    },
+    /// Records the outcome in the state documents of the reachable sites.
+    Finalize,
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::CheckTarget => "check_target",
+            Action::StopInstance { .. } => "stop_instance",
+            Action::SnapshotAndReplicate { .. } => "snapshot_and_replicate",
+            Action::CopyVolume { .. } => "copy_volume",
+            Action::ManageVolume { .. } => "manage_volume",
+            Action::CreatePort { .. } => "create_port",
+            Action::BootInstance { .. } => "boot_instance",
+            Action::DeleteInstance { .. } => "delete_instance",
+            Action::UnmanageVolume { .. } => "unmanage_volume",
+            Action::ConfigureReplication { .. } => "configure_replication",
+            Action::Finalize => "finalize",
+        }
+    }
+
+    pub fn budget(&self) -> Budget {
+        match self {
+            Action::BootInstance { .. } => Budget::NovaBoot,
+            Action::StopInstance { .. } | Action::DeleteInstance { .. } => Budget::NovaOther,
+            Action::ManageVolume { .. } | Action::UnmanageVolume { .. } => Budget::CinderManage,
+            Action::CopyVolume { .. } => Budget::ArrayCopy,
+            _ => Budget::Other,
+        }
+    }
+}
+
+/// A resource a step creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    /// `array_volume`, `cinder_volume`, `port`, `server`, ...
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable and readable: `manage_volume/web-1/0`.
+    pub id: String,
+    pub phase: Phase,
+    pub site: String,
+    /// The member it concerns, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    pub action: Action,
+    pub depends_on: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub creates: Vec<Resource>,
+    pub estimate_secs: f64,
+}
+
+/// What the plan relies on: apply refuses the plan when this no longer holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Basis {
+    /// Each site's state `metadata_version` (`None`: unreadable).
+    pub state_versions: BTreeMap<String, Option<u64>>,
+    /// SHA-256 of the inventory facts the plan used.
+    pub inventory_fingerprint: String,
+}
+
+/// How long the operation should take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The DAG run under the concurrency budgets: the predicted RTO.
+    pub predicted_secs: f64,
+    /// The same steps with a barrier after each phase (how runbooks usually run).
+    pub phase_by_phase_secs: f64,
+    /// One step at a time.
+    pub one_at_a_time_secs: f64,
+    pub rto_secs: f64,
+}
+
+/// How old the data is that the operation will recover, against the RPO.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataLoss {
+    /// The snapshot recovered, or `None` when the plan takes a fresh one (planned failover).
+    pub snapshot: Option<String>,
+    /// Age of that snapshot when planned; 0 for a fresh one.
+    pub age_secs: f64,
+    pub rpo_secs: f64,
+    pub exceeds_rpo: bool,
+}
+
+/// One place a planned member will be, as the diff shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub site: String,
+    pub instance: String,
+    pub flavor: String,
+    /// `network: ip` per NIC.
+    pub networks: Vec<String>,
+    /// Cinder volume ids, or `(known after apply)`.
+    pub volumes: Vec<String>,
+}
+
+/// The protection group as the diff shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub status: String,
+    pub current_primary_site: String,
+    pub members: BTreeMap<String, MemberView>,
+}
+
+/// A precondition that failed, with the way out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub protection_group: String,
+    pub operation: Operation,
+    pub options: PlanOptions,
+    pub basis: Basis,
+    /// In a topological order (dependencies first), stable for the same inputs.
+    pub steps: Vec<Step>,
+    pub estimate: Estimate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_loss: Option<DataLoss>,
+    pub warnings: Vec<String>,
+    pub before: GroupView,
+    pub after: GroupView,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.steps.is_empty()
+    }
+
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|step| step.id == id)
+    }
+}
+
+/// Plans `request`. Every failed precondition is returned together, each with its fix.
+pub fn plan(
+    spec: &Spec,
+    inventory: &Inventory,
+    state: &RecordedState,
+    request: &PlanRequest,
+) -> Result<Plan, Vec<Refusal>> {
+    match request.operation {
+        OperationKind::Failover => failover::plan(spec, inventory, state, &request.options),
+        OperationKind::Converge | OperationKind::Failback | OperationKind::Drill => {
+            Err(vec![Refusal {
+                message: format!(
+                    "planning `{}` is not available in this version",
+                    serde_json::to_value(&request.operation)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+                hint: "plan a failover with `--operation failover --type planned|unplanned`"
+                    .to_string(),
+            }])
+        }
+    }
+}
+
+/// The steps in a topological order (dependencies first; among ready steps, by phase then id),
+/// or the id of a step on a cycle or with an unknown dependency.
+fn order(steps: Vec<Step>) -> Result<Vec<Step>, String> {
+    use petgraph::graph::DiGraph;
+    let mut graph: DiGraph<usize, ()> = DiGraph::new();
+    let nodes: Vec<_> = (0..steps.len())
+        .map(|index| graph.add_node(index))
+        .collect();
+    let index_of: BTreeMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| (step.id.as_str(), index))
+        .collect();
+    for (index, step) in steps.iter().enumerate() {
+        for dependency in &step.depends_on {
+            let Some(&from) = index_of.get(dependency.as_str()) else {
+                return Err(step.id.clone());
+            };
+            graph.add_edge(nodes[from], nodes[index], ());
+        }
+    }
+    if let Err(cycle) = petgraph::algo::toposort(&graph, None) {
+        return Err(steps[graph[cycle.node_id()]].id.clone());
+    }
+    // Kahn's algorithm with a sorted frontier, for a stable, readable order.
+    let mut waiting: Vec<usize> = steps.iter().map(|step| step.depends_on.len()).collect();
+    let mut frontier: std::collections::BTreeSet<(Phase, &str, usize)> = steps
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| waiting[*index] == 0)
+        .map(|(index, step)| (step.phase, step.id.as_str(), index))
+        .collect();
+    let mut ordered = Vec::with_capacity(steps.len());
+    while let Some(first) = frontier.pop_first() {
+        let (_, _, index) = first;
+        ordered.push(index);
+        for edge in graph.neighbors(nodes[index]) {
+            let dependent = graph[edge];
+            waiting[dependent] -= 1;
+            if waiting[dependent] == 0 {
+                frontier.insert((
+                    steps[dependent].phase,
+                    steps[dependent].id.as_str(),
+                    dependent,
+                ));
+            }
+        }
+    }
+    let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    Ok(ordered
+        .into_iter()
+        .filter_map(|index| slots[index].take())
+        .collect())
+}
+
+/// SHA-256 (hex) of a value's JSON: fingerprints and deterministic ids.
+pub fn fingerprint<T: Serialize>(value: &T) -> String {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `op-<uuid>` from a fingerprint: deterministic, uuid-shaped.
+pub fn operation_id(fingerprint: &str) -> String {
+    let hex: String = fingerprint
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(32)
+        .collect();
+    format!(
+        "op-{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}

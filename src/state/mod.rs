@@ -1,0 +1,194 @@
+//! Recorded state: one versioned document per protection group per site.
+//!
+//! The document is what makes failback a reversal and a crashed run resumable: it holds the
+//! group's status and placement (which site runs each member, with which instance and volumes),
+//! the last known inventory of each member (needed when the source site is gone), the sync
+//! status towards the peer site, and the operations run so far. Every apply bumps
+//! `metadata_version` on each site it writes; a plan records the versions it was computed from so
+//! apply can refuse a stale plan.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::Instance;
+use crate::spec::Spec;
+
+/// Version of the document's format (not of its content: that is `metadata_version`).
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateDocument {
+    pub format: u32,
+    pub protection_group: String,
+    /// The site this copy lives on.
+    pub site: String,
+    /// Bumped by every write; 0 for a group never applied.
+    pub metadata_version: u64,
+    pub status: GroupStatus,
+    pub primary_site: String,
+    pub secondary_site: String,
+    /// Where the workload runs now (the primary, or the secondary after a failover).
+    pub current_primary_site: String,
+    pub failover_count: u32,
+    pub last_failover_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Sync status towards each peer site.
+    pub sync: BTreeMap<String, PeerSync>,
+    /// Placement and last known inventory of each member.
+    pub members: BTreeMap<String, MemberRecord>,
+    /// Operations run on this group, oldest first.
+    pub operations: Vec<OperationRecord>,
+    /// Source-side cleanup an unplanned failover could not do (the source was down); done by
+    /// `sync-force` or the next failback so the old primary never boots the workload again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_cleanup: Vec<PendingCleanup>,
+}
+
+/// The protection group's status (DESIGN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupStatus {
+    Active,
+    FailingOver,
+    FailedOver,
+    FailingBack,
+    Error,
+}
+
+impl GroupStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::Active => "active",
+            GroupStatus::FailingOver => "failing_over",
+            GroupStatus::FailedOver => "failed_over",
+            GroupStatus::FailingBack => "failing_back",
+            GroupStatus::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncStatus {
+    InSync,
+    OutOfSync,
+    Unreachable,
+}
+
+impl SyncStatus {
+    /// As operators read it: `IN SYNC`, `OUT OF SYNC`, `UNREACHABLE`.
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncStatus::InSync => "IN SYNC",
+            SyncStatus::OutOfSync => "OUT OF SYNC",
+            SyncStatus::Unreachable => "UNREACHABLE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerSync {
+    pub status: SyncStatus,
+    /// The peer's `metadata_version` when last compared.
+    pub peer_version: Option<u64>,
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
+/// Where a member runs and what it was made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub site: String,
+    pub instance_id: Option<String>,
+    /// Array volumes holding its data, boot volume first.
+    pub array_volumes: Vec<String>,
+    /// The instance as last discovered: what a failback restores (name, flavor, networks,
+    /// fixed IPs) even when its site cannot be asked.
+    pub last_known: Option<Instance>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationRecord {
+    /// `op-<uuid>`.
+    pub id: String,
+    pub kind: String,
+    pub status: OperationStatus,
+    pub progress: u8,
+    pub steps_completed: Vec<String>,
+    pub steps_failed: Vec<String>,
+    pub error_message: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub source_site: String,
+    pub target_site: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    RollingBack,
+    RolledBack,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCleanup {
+    pub site: String,
+    pub member: String,
+    pub instance_id: Option<String>,
+    /// Cinder volume ids to unmanage.
+    pub volume_ids: Vec<String>,
+    pub operation: String,
+}
+
+impl StateDocument {
+    /// The state of a group that was never applied: active on its primary, version 0.
+    pub fn initial(spec: &Spec, site: &str) -> StateDocument {
+        StateDocument {
+            format: FORMAT,
+            protection_group: spec.name.clone(),
+            site: site.to_string(),
+            metadata_version: 0,
+            status: GroupStatus::Active,
+            primary_site: spec.primary.clone(),
+            secondary_site: spec.secondary().to_string(),
+            current_primary_site: spec.primary.clone(),
+            failover_count: 0,
+            last_failover_at: None,
+            updated_at: None,
+            sync: BTreeMap::new(),
+            members: BTreeMap::new(),
+            operations: Vec::new(),
+            pending_cleanup: Vec::new(),
+        }
+    }
+}
+
+/// The recorded state of a group as planning sees it: each site's document, or `None` where the
+/// site's store could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedState {
+    pub sites: BTreeMap<String, Option<StateDocument>>,
+}
+
+impl RecordedState {
+    /// The freshest readable document (highest `metadata_version`).
+    pub fn newest(&self) -> Option<&StateDocument> {
+        self.sites
+            .values()
+            .flatten()
+            .max_by_key(|document| document.metadata_version)
+    }
+
+    /// Each site's `metadata_version` (absent: unreadable): a plan's basis.
+    pub fn versions(&self) -> BTreeMap<String, Option<u64>> {
+        self.sites
+            .iter()
+            .map(|(site, document)| (site.clone(), document.as_ref().map(|d| d.metadata_version)))
+            .collect()
+    }
+}
