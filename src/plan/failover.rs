@@ -766,10 +766,10 @@ pub(super) fn plan(
                             Some(Action::CreatePort {
                                 network, fixed_ip, ..
                             }) => format!(
-                                "{network}: {}",
+                                "{network} = {}",
                                 fixed_ip.as_deref().unwrap_or(KNOWN_AFTER_APPLY)
                             ),
-                            _ => format!("{}: {KNOWN_AFTER_APPLY}", port.network),
+                            _ => format!("{} = {KNOWN_AFTER_APPLY}", port.network),
                         }
                     })
                     .collect();
@@ -812,7 +812,7 @@ fn view(
             instance
                 .ports
                 .iter()
-                .map(|port| format!("{}: {}", port.network, port.fixed_ips.join(", ")))
+                .map(|port| format!("{} = {}", port.network, port.fixed_ips.join(", ")))
                 .collect()
         }),
         volumes: instance
@@ -1122,7 +1122,7 @@ mod tests {
         let web_1 = &plan.after.members["web-1"];
         assert_eq!(web_1.site, "site-b");
         assert_eq!(web_1.flavor, "m2.large");
-        assert_eq!(web_1.networks, vec!["net-secondary-web: 10.10.1.11"]);
+        assert_eq!(web_1.networks, vec!["net-secondary-web = 10.10.1.11"]);
         assert_eq!(plan.after.status, "failed_over");
         // Resources carry the operation id.
         match &plan.step("copy_volume/db-1/0").unwrap().action {
@@ -1149,6 +1149,12 @@ mod tests {
             "{estimate:?}"
         );
         assert_eq!(plan.data_loss.as_ref().unwrap().age_secs, 0.0);
+        assert_eq!(
+            crate::plan::diff::summary(&plan),
+            "Plan: 3 instances to recreate on site-b, 4 volumes to promote and manage on site-b, \
+             3 instances to stop on site-a, 3 instances to remove from site-a, \
+             4 volumes to unmanage on site-a (array data kept)."
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! concurrency budgets, the data-loss disclosure, and the group's view before and after (the
 //! diff people review). No I/O happens here: everything is unit-tested without sockets.
 
+pub mod diff;
 mod failover;
 pub mod schedule;
 
@@ -284,7 +285,7 @@ pub struct MemberView {
     pub site: String,
     pub instance: String,
     pub flavor: String,
-    /// `network: ip` per NIC.
+    /// `network = ip` per NIC.
     pub networks: Vec<String>,
     /// Cinder volume ids, or `(known after apply)`.
     pub volumes: Vec<String>,
