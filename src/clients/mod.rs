@@ -1,7 +1,10 @@
-//! Clients for the services protector talks to: clouds.yaml today; Keystone, Nova, Cinder, Neutron and FlashArray later.
+//! Clients for the services protector talks to, and their wire models (shared with the twin):
+//! clouds.yaml, the HTTP layer, Keystone sessions, Nova, Cinder, Neutron and FlashArray.
 
 pub mod cinder;
 pub mod clouds;
+pub mod http;
 pub mod keystone;
 pub mod neutron;
 pub mod nova;
+pub mod openstack;

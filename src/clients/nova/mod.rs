@@ -1,3 +1,84 @@
-//! Nova v2.1 (compute): servers, flavors, server actions and volume attachments.
+//! Nova: the compute client (servers, flavors) and its wire models.
 
 pub mod model;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::http::ClientError;
+use super::keystone::{ServiceType, Session};
+use super::openstack::{ServiceClient, query};
+
+/// The microversion protector speaks: embedded flavors (2.47), volume types in
+/// block_device_mapping_v2 (2.67), tags and descriptions; old enough for every supported cloud.
+pub const MICROVERSION: &str = "2.79";
+
+pub struct Compute {
+    client: ServiceClient,
+}
+
+fn next(links: Option<Vec<model::Link>>) -> Option<String> {
+    links?.into_iter().find(|l| l.rel == "next").map(|l| l.href)
+}
+
+impl Compute {
+    pub fn new(session: Arc<Session>, timeout: Duration) -> Result<Compute, ClientError> {
+        let headers = vec![
+            ("OpenStack-API-Version", format!("compute {MICROVERSION}")),
+            ("X-OpenStack-Nova-API-Version", MICROVERSION.to_string()),
+        ];
+        Ok(Compute {
+            client: ServiceClient::new(session, ServiceType::Compute, timeout, headers)?,
+        })
+    }
+
+    /// `GET /servers/detail` with filters, every page.
+    pub async fn servers(
+        &self,
+        filters: &[(&str, &str)],
+    ) -> Result<Vec<model::Server>, ClientError> {
+        let mut pairs = filters.to_vec();
+        pairs.push(("limit", "1000"));
+        self.client
+            .list(
+                &format!("/servers/detail{}", query(&pairs)),
+                |page: model::ServersDetailList| (page.servers, next(page.servers_links)),
+            )
+            .await
+    }
+
+    pub async fn server(&self, id: &str) -> Result<Option<model::Server>, ClientError> {
+        Ok(self
+            .client
+            .find::<model::ServerResponse>(&format!("/servers/{id}"))
+            .await?
+            .map(|response| response.server))
+    }
+
+    pub async fn create_server(
+        &self,
+        request: &model::ServerCreateRequest,
+    ) -> Result<model::CreatedServer, ClientError> {
+        let reply = self.client.post("/servers", request, false).await?;
+        Ok(reply.json::<model::ServerCreateResponse>()?.server)
+    }
+
+    pub async fn action(&self, id: &str, action: &model::ServerAction) -> Result<(), ClientError> {
+        self.client
+            .post(&format!("/servers/{id}/action"), action, false)
+            .await
+            .map(drop)
+    }
+
+    pub async fn delete_server(&self, id: &str) -> Result<(), ClientError> {
+        self.client.delete(&format!("/servers/{id}")).await
+    }
+
+    pub async fn flavors(&self) -> Result<Vec<model::Flavor>, ClientError> {
+        self.client
+            .list("/flavors/detail", |page: model::FlavorsList| {
+                (page.flavors, next(page.flavors_links))
+            })
+            .await
+    }
+}
