@@ -9,6 +9,8 @@
 //! Planning reads only this value (and the recorded state), which is why plans are pure and
 //! testable without sockets.
 
+pub mod discover;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

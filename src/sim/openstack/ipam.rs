@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::ipv4::broadcast;
-pub use crate::ipv4::{contains, parse_cidr};
+pub use crate::ipv4::{contains, in_pools, parse_cidr};
 
 /// The default gateway: the first host address.
 pub fn default_gateway(cidr: &str) -> Option<String> {
@@ -18,19 +18,6 @@ pub fn default_pool(cidr: &str) -> Option<(String, String)> {
     let first = Ipv4Addr::from(u32::from(network) + 2);
     let last = Ipv4Addr::from(broadcast(network, prefix) - 1);
     Some((first.to_string(), last.to_string()))
-}
-
-/// Whether `address` is inside one of the inclusive `pools`.
-pub fn in_pools(pools: &[(String, String)], address: &str) -> bool {
-    let Ok(address) = address.parse::<Ipv4Addr>() else {
-        return false;
-    };
-    pools.iter().any(
-        |(start, end)| match (start.parse::<Ipv4Addr>(), end.parse::<Ipv4Addr>()) {
-            (Ok(start), Ok(end)) => address >= start && address <= end,
-            _ => false,
-        },
-    )
 }
 
 /// The first address of `pools` for which `taken` is false.
