@@ -7,6 +7,8 @@
 //! `metadata_version` on each site it writes; a plan records the versions it was computed from so
 //! apply can refuse a stale plan.
 
+pub mod local;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -133,6 +135,28 @@ pub enum OperationStatus {
     Failed,
     RollingBack,
     RolledBack,
+}
+
+/// One line of an operation's journal: a step started, finished (with the ids of what it
+/// created, so a resumed run adopts them) or failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub at: DateTime<Utc>,
+    pub step: String,
+    pub event: JournalEvent,
+    /// Resource kind -> id of what the step created (`server`, `cinder_volume`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub created: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalEvent {
+    Started,
+    Done,
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
