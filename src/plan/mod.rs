@@ -11,6 +11,8 @@
 pub mod diff;
 mod failover;
 pub mod schedule;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::collections::BTreeMap;
 

@@ -6,6 +6,7 @@
 //! off (`NO_COLOR`, `--no-color`, not a terminal).
 
 pub mod diagnostics;
+pub mod plan;
 
 use anstyle::{AnsiColor, Style};
 

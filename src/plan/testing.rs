@@ -1,0 +1,188 @@
+//! Test fixtures for planning: the example spec and an inventory of the example twin's world.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::diagnostic::SourceFile;
+use crate::inventory::{
+    ArrayFacts, Flavor, Instance, Inventory, Network, Port, ProtectionGroup, ReplicatedSnapshot,
+    SiteFacts, SiteInventory, Subnet, Volume,
+};
+use crate::plan::{FailoverType, OperationKind, PlanOptions, PlanRequest};
+use crate::spec::Spec;
+use crate::state::RecordedState;
+
+pub fn example_spec() -> Spec {
+    let text = include_str!("../../examples/prod-web-app.yaml");
+    crate::spec::check(SourceFile::new("prod-web-app.yaml", text), Path::new("."))
+        .spec
+        .expect("the example is valid")
+}
+
+pub const NOW_MS: i64 = 1_800_000_000_000;
+
+pub fn instance(name: &str, network: &str, ip: &str, volumes: usize) -> Instance {
+    Instance {
+        id: format!("id-{name}"),
+        name: name.to_string(),
+        status: "ACTIVE".to_string(),
+        flavor: "m1.large".to_string(),
+        key_name: Some("ops".to_string()),
+        availability_zone: Some("nova".to_string()),
+        metadata: BTreeMap::new(),
+        security_groups: vec!["default".to_string()],
+        ports: vec![Port {
+            id: format!("port-{name}"),
+            network: network.to_string(),
+            mac_address: "fa:16:3e:00:00:01".to_string(),
+            fixed_ips: vec![ip.to_string()],
+        }],
+        volumes: (0..volumes)
+            .map(|index| Volume {
+                id: format!("vol-{name}-{index}"),
+                name: format!("{name}-{index}"),
+                size_gb: 20,
+                volume_type: Some("pure-replicated".to_string()),
+                bootable: index == 0,
+                host: Some("site-a@pure#fa-a".to_string()),
+                boot_index: (index == 0).then_some(0),
+                device: None,
+                array_volume_name: Some(format!("volume-{name}-{index}-cinder")),
+            })
+            .collect(),
+    }
+}
+
+pub fn network(name: &str, cidr: &str) -> Network {
+    Network {
+        id: format!("net-{name}"),
+        name: name.to_string(),
+        subnets: vec![Subnet {
+            id: format!("subnet-{name}"),
+            cidr: cidr.to_string(),
+            free_ips: 200,
+            used_ips: Vec::new(),
+        }],
+    }
+}
+
+pub fn all_array_volumes() -> Vec<String> {
+    ["db-1-0", "db-1-1", "web-1-0", "web-2-0"]
+        .iter()
+        .map(|v| format!("volume-{v}-cinder"))
+        .collect()
+}
+
+pub fn inventory() -> Inventory {
+    let site_a = SiteFacts {
+        instances: BTreeMap::from([
+            (
+                "db-1".to_string(),
+                instance("db-1", "net-primary-db", "10.10.2.10", 2),
+            ),
+            (
+                "web-1".to_string(),
+                instance("web-1", "net-primary-web", "10.10.1.11", 1),
+            ),
+            (
+                "web-2".to_string(),
+                instance("web-2", "net-primary-web", "10.10.1.12", 1),
+            ),
+        ]),
+        networks: vec![
+            network("net-primary-web", "10.10.1.0/24"),
+            network("net-primary-db", "10.10.2.0/24"),
+        ],
+        flavors: vec![Flavor {
+            id: "f1".to_string(),
+            name: "m1.large".to_string(),
+            vcpus: 4,
+            ram_mb: 8192,
+            disk_gb: 80,
+        }],
+        roles: vec!["admin".to_string(), "member".to_string()],
+        volume_quota_left: None,
+        array: Some(ArrayFacts {
+            name: "fa-a".to_string(),
+            protection_groups: vec![ProtectionGroup {
+                name: "prod-web-app".to_string(),
+                source: "fa-a".to_string(),
+                volumes: all_array_volumes(),
+                targets: vec![("fa-b".to_string(), true)],
+                replication_enabled: true,
+                replication_frequency_ms: 900_000,
+            }],
+            replicated_snapshots: Vec::new(),
+            volumes: all_array_volumes(),
+        }),
+    };
+    let site_b = SiteFacts {
+        instances: BTreeMap::new(),
+        networks: vec![
+            network("net-secondary-web", "10.10.1.0/24"),
+            network("net-secondary-db", "10.10.2.0/24"),
+        ],
+        flavors: vec![Flavor {
+            id: "f2".to_string(),
+            name: "m2.large".to_string(),
+            vcpus: 4,
+            ram_mb: 8192,
+            disk_gb: 80,
+        }],
+        roles: vec!["admin".to_string(), "member".to_string()],
+        volume_quota_left: Some(100),
+        array: Some(ArrayFacts {
+            name: "fa-b".to_string(),
+            protection_groups: Vec::new(),
+            replicated_snapshots: vec![ReplicatedSnapshot {
+                name: "fa-a:prod-web-app.7".to_string(),
+                created_ms: NOW_MS - 5 * 60_000,
+                progress: 1.0,
+                completed_ms: Some(NOW_MS - 4 * 60_000),
+                volumes: all_array_volumes()
+                    .into_iter()
+                    .map(|v| (v.clone(), format!("fa-a:prod-web-app.7.{v}")))
+                    .collect(),
+            }],
+            volumes: Vec::new(),
+        }),
+    };
+    Inventory {
+        taken_at_ms: NOW_MS,
+        sites: BTreeMap::from([
+            (
+                "site-a".to_string(),
+                SiteInventory::Reachable(Box::new(site_a)),
+            ),
+            (
+                "site-b".to_string(),
+                SiteInventory::Reachable(Box::new(site_b)),
+            ),
+        ]),
+    }
+}
+
+pub fn no_state() -> RecordedState {
+    RecordedState {
+        sites: BTreeMap::from([("site-a".to_string(), None), ("site-b".to_string(), None)]),
+    }
+}
+
+pub fn request(failover_type: FailoverType) -> PlanRequest {
+    PlanRequest {
+        operation: OperationKind::Failover,
+        options: PlanOptions {
+            failover_type: Some(failover_type),
+            ..PlanOptions::default()
+        },
+    }
+}
+
+pub fn site_a_down(inventory: &mut Inventory) {
+    inventory.sites.insert(
+        "site-a".to_string(),
+        SiteInventory::Unreachable {
+            error: "connection refused".to_string(),
+        },
+    );
+}

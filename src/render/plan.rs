@@ -1,0 +1,278 @@
+//! A plan as people read it (Terraform's conventions): one line per step with a symbol for what
+//! it does (`+` create, `-` remove, `~` change, `>` move between sites, `?` check), grouped by
+//! site and phase, then the group's before/after diff, the data-loss disclosure, the predicted
+//! RTO and, last, the summary line.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+
+use super::{HINT, WARNING, paint};
+use crate::plan::{Action, FailoverType, OperationKind, Plan, SnapshotSource, Step, diff};
+use crate::spec::duration;
+
+fn symbol(action: &Action) -> (char, Style) {
+    let green = AnsiColor::Green.on_default();
+    let red = AnsiColor::Red.on_default();
+    let yellow = AnsiColor::Yellow.on_default();
+    let cyan = AnsiColor::Cyan.on_default();
+    match action {
+        Action::CheckTarget => ('?', Style::new()),
+        Action::BootInstance { .. } => ('>', cyan),
+        Action::DeleteInstance { .. } | Action::UnmanageVolume { .. } => ('-', red),
+        Action::StopInstance { .. } | Action::Finalize => ('~', yellow),
+        Action::SnapshotAndReplicate { .. }
+        | Action::CopyVolume { .. }
+        | Action::ManageVolume { .. }
+        | Action::CreatePort { .. }
+        | Action::ConfigureReplication { .. } => ('+', green),
+    }
+}
+
+/// What a step does, in a few words.
+pub fn describe(plan: &Plan, step: &Step) -> String {
+    match &step.action {
+        Action::CheckTarget => "check flavors, networks, quota and Cinder policy".to_string(),
+        Action::StopInstance { name, .. } => format!("stop {name}"),
+        Action::SnapshotAndReplicate {
+            protection_group,
+            target_array,
+            ..
+        } => format!("snapshot {protection_group} and replicate it to {target_array} now"),
+        Action::CopyVolume { volume, source, .. } => match source {
+            SnapshotSource::Named { snapshot } => format!("array volume {volume} from {snapshot}"),
+            SnapshotSource::FromStep { volume: from, .. } => {
+                format!("array volume {volume} from the new snapshot of {from}")
+            }
+        },
+        Action::ManageVolume {
+            array_volume,
+            name,
+            bootable,
+            ..
+        } => format!(
+            "Cinder volume {name} from {array_volume}{}",
+            if *bootable { " (bootable)" } else { "" }
+        ),
+        Action::CreatePort {
+            network, fixed_ip, ..
+        } => format!(
+            "port on {network} at {}",
+            fixed_ip.as_deref().unwrap_or("a new address")
+        ),
+        Action::BootInstance {
+            name,
+            flavor,
+            port_steps,
+            volume_steps,
+            ..
+        } => {
+            let waits: Vec<&str> = step
+                .depends_on
+                .iter()
+                .filter_map(|d| d.strip_prefix("boot_instance/"))
+                .collect();
+            let after = if waits.is_empty() {
+                String::new()
+            } else {
+                format!(", after {} ACTIVE", waits.join(", "))
+            };
+            format!(
+                "{name} on {} as {flavor}, {} NIC(s), {} volume(s){after}",
+                plan.operation.target_site,
+                port_steps.len(),
+                volume_steps.len()
+            )
+        }
+        Action::DeleteInstance { name, .. } => format!("remove {name}"),
+        Action::UnmanageVolume { name, .. } => format!("unmanage {name} (array data kept)"),
+        Action::ConfigureReplication {
+            protection_group,
+            array,
+            target_array,
+            ..
+        } => format!("replicate {protection_group} from {array} back to {target_array}"),
+        Action::Finalize => "record the outcome in both sites' state".to_string(),
+    }
+}
+
+fn seconds(secs: f64) -> String {
+    duration::format(Duration::from_secs_f64(secs.max(0.0).round()))
+}
+
+/// The whole plan as text.
+pub fn text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let operation = &plan.operation;
+    let what = match (&operation.kind, operation.failover_type) {
+        (OperationKind::Failover, Some(FailoverType::Unplanned)) => "an unplanned failover",
+        (OperationKind::Failover, _) => "a planned failover",
+        (OperationKind::Failback, _) => "a failback",
+        (OperationKind::Drill, _) => "a DR drill",
+        (OperationKind::Converge, _) => "a converge",
+    };
+    let _ = writeln!(
+        out,
+        "protector will perform {what} of {} from {} to {}.",
+        plan.protection_group, operation.source_site, operation.target_site
+    );
+    let _ = writeln!(out, "Operation {}\n", paint(HINT, &operation.id));
+
+    let width = plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let mut heading = None;
+    for step in &plan.steps {
+        let this = (step.site.as_str(), step.phase);
+        if heading != Some(this) {
+            let _ = writeln!(out, "  # {} — {}", step.site, step.phase.as_str());
+            heading = Some(this);
+        }
+        let (mark, style) = symbol(&step.action);
+        let _ = writeln!(
+            out,
+            "  {} {:width$}  {}",
+            paint(style, mark),
+            step.id,
+            describe(plan, step)
+        );
+    }
+
+    let hunks = diff::group_diff(plan, 2);
+    if !hunks.is_empty() {
+        let _ = writeln!(out, "\nChanges to the protection group:");
+        for hunk in hunks {
+            let _ = writeln!(out, "  @@");
+            for line in hunk {
+                let style = match line.tag {
+                    '+' => AnsiColor::Green.on_default(),
+                    '-' => AnsiColor::Red.on_default(),
+                    _ => Style::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    paint(style, format!("{}{}", line.tag, line.text))
+                );
+            }
+        }
+    }
+
+    if let Some(data_loss) = &plan.data_loss {
+        let line = match &data_loss.snapshot {
+            None => "none: the instances stop before a fresh snapshot is taken and replicated"
+                .to_string(),
+            Some(snapshot) => format!(
+                "up to {} of writes (snapshot {snapshot}); RPO {}{}",
+                seconds(data_loss.age_secs),
+                seconds(data_loss.rpo_secs),
+                if data_loss.exceeds_rpo {
+                    ", EXCEEDED"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let _ = writeln!(out, "\nData loss: {line}");
+    }
+    let estimate = &plan.estimate;
+    let within = estimate.predicted_secs <= estimate.rto_secs;
+    let _ = writeln!(
+        out,
+        "Predicted RTO: {} with the DAG under concurrency budgets (phase by phase: {}; one step at a time: {}); policy RTO {} {}",
+        seconds(estimate.predicted_secs),
+        seconds(estimate.phase_by_phase_secs),
+        seconds(estimate.one_at_a_time_secs),
+        seconds(estimate.rto_secs),
+        if within { "met" } else { "EXCEEDED" },
+    );
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "{} {warning}", paint(WARNING, "warning:"));
+    }
+    let _ = write!(out, "\n{}", paint(Style::new().bold(), diff::summary(plan)));
+    out
+}
+
+/// The DAG in Graphviz dot, one cluster per site.
+pub fn dot(plan: &Plan) -> String {
+    let mut out = String::from(
+        "digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
+    let mut sites: Vec<&str> = plan.steps.iter().map(|s| s.site.as_str()).collect();
+    sites.sort();
+    sites.dedup();
+    for (index, site) in sites.iter().enumerate() {
+        let _ = writeln!(out, "  subgraph cluster_{index} {{\n    label=\"{site}\";");
+        for step in plan.steps.iter().filter(|s| s.site == *site) {
+            let _ = writeln!(
+                out,
+                "    \"{}\" [label=\"{}\\n{}\"];",
+                step.id,
+                step.id,
+                seconds(step.estimate_secs)
+            );
+        }
+        out.push_str("  }\n");
+    }
+    for step in &plan.steps {
+        for dependency in &step.depends_on {
+            let _ = writeln!(out, "  \"{dependency}\" -> \"{}\";", step.id);
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FailoverType;
+    use crate::plan::testing::*;
+
+    fn plain(text: &str) -> String {
+        anstream::adapter::strip_str(text).to_string()
+    }
+
+    #[test]
+    fn a_planned_failover_reads_like_terraform() {
+        let plan = crate::plan::plan(
+            &example_spec(),
+            &inventory(),
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .unwrap();
+        insta::assert_snapshot!(plain(&text(&plan)));
+    }
+
+    #[test]
+    fn an_unplanned_failover_discloses_the_snapshot_age() {
+        let plan = crate::plan::plan(
+            &example_spec(),
+            &inventory(),
+            &no_state(),
+            &request(FailoverType::Unplanned),
+        )
+        .unwrap();
+        let text = plain(&text(&plan));
+        assert!(
+            text.contains("Data loss: up to 5m of writes (snapshot fa-a:prod-web-app.7); RPO 15m"),
+            "{text}"
+        );
+        assert!(!text.contains("# site-a"), "no step on the source: {text}");
+    }
+
+    #[test]
+    fn dot_has_every_edge() {
+        let plan = crate::plan::plan(
+            &example_spec(),
+            &inventory(),
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .unwrap();
+        let graph = dot(&plan);
+        let edges: usize = plan.steps.iter().map(|s| s.depends_on.len()).sum();
+        assert_eq!(graph.matches(" -> ").count(), edges);
+        assert!(graph.contains("\"boot_instance/db-1\" -> \"boot_instance/web-1\";"));
+    }
+}
