@@ -18,6 +18,7 @@ pub mod inventory;
 pub mod ipv4;
 pub mod plan;
 pub mod render;
+pub mod schemas;
 pub mod sim;
 pub mod spec;
 pub mod state;

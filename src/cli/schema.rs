@@ -1,9 +1,9 @@
-//! `protector schema [--out DIR]`: write the spec's JSON Schema files.
+//! `protector schema [--out DIR]`: write the JSON Schemas of the spec and the plan file.
 
 use std::path::PathBuf;
 
 use super::{CommandError, Outcome, eprint};
-use crate::spec::schema;
+use crate::schemas;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,7 +18,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
             .hint("choose a writable folder with --out DIR")
     };
     std::fs::create_dir_all(&args.out).map_err(cannot_write)?;
-    for (name, text) in schema::documents() {
+    for (name, text) in schemas::documents() {
         let path = args.out.join(name);
         std::fs::write(&path, text).map_err(cannot_write)?;
         eprint(&format!("wrote {}", path.display()));

@@ -16,6 +16,7 @@ pub(crate) mod testing;
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -27,7 +28,7 @@ use crate::state::RecordedState;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// What to plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OperationKind {
     Converge,
@@ -36,7 +37,7 @@ pub enum OperationKind {
     Drill,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailoverType {
     Planned,
@@ -44,7 +45,7 @@ pub enum FailoverType {
 }
 
 /// The operator's choices (command-line flags) that shape a plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanOptions {
     /// `--type`, for failover.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,14 +61,14 @@ pub struct PlanOptions {
     pub fail_on_rto: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanRequest {
     pub operation: OperationKind,
     pub options: PlanOptions,
 }
 
 /// The operation a plan performs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Operation {
     /// `op-<uuid>`, derived from the plan's inputs: the same inputs give the same id.
     pub id: String,
@@ -79,7 +80,9 @@ pub struct Operation {
 }
 
 /// Phases as operators see them (DESIGN §3), in execution order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Prepare,
@@ -112,7 +115,9 @@ impl Phase {
 }
 
 /// Which concurrency budget a step draws from while it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Budget {
     NovaBoot,
@@ -123,7 +128,7 @@ pub enum Budget {
 }
 
 /// Where a volume copy takes its data from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotSource {
     /// A replicated volume snapshot that exists at plan time.
@@ -134,7 +139,7 @@ pub enum SnapshotSource {
 
 /// What a step does. Inputs that only exist once an earlier step ran (ids of created volumes,
 /// ports) are referenced by that step's id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// Checks the target can take the workload (flavors, networks, quota, policy) right before
@@ -226,14 +231,14 @@ impl Action {
 }
 
 /// A resource a step creates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Resource {
     /// `array_volume`, `cinder_volume`, `port`, `server`, ...
     pub kind: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Step {
     /// Stable and readable: `manage_volume/web-1/0`.
     pub id: String,
@@ -250,7 +255,7 @@ pub struct Step {
 }
 
 /// What the plan relies on: apply refuses the plan when this no longer holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Basis {
     /// Each site's state `metadata_version` (`None`: unreadable).
     pub state_versions: BTreeMap<String, Option<u64>>,
@@ -259,7 +264,7 @@ pub struct Basis {
 }
 
 /// How long the operation should take.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Estimate {
     /// The DAG run under the concurrency budgets: the predicted RTO.
     pub predicted_secs: f64,
@@ -271,7 +276,7 @@ pub struct Estimate {
 }
 
 /// How old the data is that the operation will recover, against the RPO.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DataLoss {
     /// The snapshot recovered, or `None` when the plan takes a fresh one (planned failover).
     pub snapshot: Option<String>,
@@ -282,7 +287,7 @@ pub struct DataLoss {
 }
 
 /// One place a planned member will be, as the diff shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MemberView {
     pub site: String,
     pub instance: String,
@@ -294,7 +299,7 @@ pub struct MemberView {
 }
 
 /// The protection group as the diff shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GroupView {
     pub status: String,
     pub current_primary_site: String,
@@ -302,13 +307,13 @@ pub struct GroupView {
 }
 
 /// A precondition that failed, with the way out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Refusal {
     pub message: String,
     pub hint: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Plan {
     pub format_version: u32,
     pub protection_group: String,

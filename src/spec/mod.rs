@@ -1,12 +1,11 @@
 //! The protection-group spec: the operator's YAML, checked and turned into [`Spec`].
 //!
-//! `file` is the YAML's shape (and its JSON Schema); `validate` holds every rule that needs no
+//! `file` is the YAML's shape (and the source of its JSON Schema); `validate` holds every rule that needs no
 //! network, each reported as a [`Diagnostic`] pointing at the offending text; [`Spec`] is what
 //! the rest of protector works with: validated, defaulted, with relative paths resolved.
 
 pub mod duration;
 pub mod file;
-pub mod schema;
 mod validate;
 
 use std::collections::BTreeMap;

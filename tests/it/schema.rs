@@ -11,6 +11,7 @@ fn committed_schemas_are_current() {
     for name in [
         "protection-group.schema.json",
         "protection-group.draft-07.schema.json",
+        "plan.schema.json",
     ] {
         let generated = std::fs::read_to_string(dir.path().join(name)).unwrap();
         let committed =
