@@ -5,7 +5,9 @@
 //! Exit codes (DESIGN.md §4), the same for every command:
 //! 0 success, 1 error, 2 changes present (with `--detailed-exitcode`), 3 refused.
 
+mod plan;
 mod schema;
+mod show;
 mod sim;
 mod validate;
 
@@ -94,7 +96,27 @@ Examples:
 Exit codes: 0 valid (warnings allowed), 1 invalid or unreadable.")]
     Validate(validate::Args),
 
-    /// Write the JSON Schema of the spec format (for editors and CI linters).
+    /// Plan an operation: discover both sites, compare with the recorded state, show the steps
+    /// and the change, and save the plan for `apply`.
+    #[command(after_help = "\
+Examples:
+  protector plan pg.yaml                                  # converge: protection vs spec
+  protector plan pg.yaml --operation failover --type planned -o failover.plan
+  protector plan pg.yaml --operation failover --type unplanned --accept-data-loss
+  protector plan pg.yaml --operation failover --network-mapping net-old=net-new -f json
+
+Exit codes: 0 planned (with --detailed-exitcode: no changes), 2 changes (--detailed-exitcode),
+1 error, 3 refused (a precondition failed; each is printed with its fix).")]
+    Plan(plan::Args),
+
+    /// Show a saved plan as text, JSON or a Graphviz graph of its steps.
+    #[command(after_help = "\
+Examples:
+  protector show failover.plan
+  protector show failover.plan --format dot | dot -Tsvg > failover.svg")]
+    Show(show::Args),
+
+    /// Write the JSON Schemas of the spec and the plan file (for editors and CI linters).
     #[command(after_help = "\
 Examples:
   protector schema                  # writes schemas/protection-group.schema.json
@@ -145,6 +167,8 @@ pub fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Plan(args) => plan::run(&args),
+        Command::Show(args) => show::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Sim(command) => sim::run(&command),
         Command::Completions { shell } => {

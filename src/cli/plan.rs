@@ -1,0 +1,201 @@
+//! `protector plan FILE`: discover both sites, read the recorded state, plan, show, save.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{CommandError, Outcome, eprint, print};
+use crate::clients::clouds::CloudsEnvironment;
+use crate::plan::{self, FailoverType, OperationKind, PlanOptions, PlanRequest};
+use crate::render::{self, diagnostics};
+use crate::spec::{self, Spec};
+use crate::state::RecordedState;
+use crate::state::local::LocalStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OperationArg {
+    Converge,
+    Failover,
+    Failback,
+    Drill,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TypeArg {
+    Planned,
+    Unplanned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The protection-group spec.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// What to plan (default: converge the protection to the spec).
+    #[arg(long, value_enum, default_value = "converge")]
+    operation: OperationArg,
+    /// Failover type: planned (both sites up, no data loss) or unplanned (source down).
+    #[arg(long = "type", value_enum, default_value = "planned")]
+    failover_type: TypeArg,
+    /// Map a source network to a target network, overriding the spec (repeatable).
+    #[arg(long = "network-mapping", value_name = "SRC=DST", value_parser = parse_pair)]
+    network_mappings: Vec<(String, String)>,
+    /// Map a source flavor to a target flavor, overriding the spec (repeatable).
+    #[arg(long = "flavor-mapping", value_name = "SRC=DST", value_parser = parse_pair)]
+    flavor_mappings: Vec<(String, String)>,
+    /// Failback: restore replication old-primary -> old-secondary afterwards.
+    #[arg(long)]
+    reverse_replication: bool,
+    /// Plan despite an out-of-sync or unreachable peer state (with a warning).
+    #[arg(long)]
+    force: bool,
+    /// Accept recovering a snapshot older than the RPO.
+    #[arg(long)]
+    accept_data_loss: bool,
+    /// Refuse (exit 3) when the predicted RTO exceeds the policy's RTO.
+    #[arg(long)]
+    fail_on_rto: bool,
+    /// Save the plan (JSON) to this file, for `protector apply`.
+    #[arg(short = 'o', long = "out", value_name = "PLAN")]
+    out: Option<PathBuf>,
+    #[arg(short = 'f', long, value_enum, default_value = "text")]
+    format: PlanFormat,
+    /// Exit 0 when there is nothing to change, 2 when there is (1 on error, 3 refused).
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Per-call timeout for the sites' APIs, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => {
+            Ok((from.to_string(), to.to_string()))
+        }
+        _ => Err(format!("`{text}` is not SRC=DST")),
+    }
+}
+
+/// Reads and validates the spec, or reports its diagnostics.
+pub fn load_spec(path: &std::path::Path) -> Result<Spec, CommandError> {
+    let validation = spec::load(path).map_err(|error| {
+        CommandError::new(error.to_string()).hint("check the path of the spec file")
+    })?;
+    if !validation.report.diagnostics.is_empty() {
+        eprint(&diagnostics::text(&validation.report));
+    }
+    validation.spec.ok_or_else(|| {
+        CommandError::new(format!("{} is invalid", path.display())).hint(format!(
+            "fix the errors above; `protector validate {}` checks again",
+            path.display()
+        ))
+    })
+}
+
+/// Each site's recorded state document.
+pub fn recorded_state(spec: &Spec) -> Result<RecordedState, CommandError> {
+    let store = LocalStore::new(&spec.state.path);
+    let mut sites = std::collections::BTreeMap::new();
+    for site in spec.sites.keys() {
+        let document = store.load(site, &spec.name).map_err(|error| {
+            let hint = error.hint();
+            CommandError::new(error.to_string()).hint(hint)
+        })?;
+        sites.insert(site.clone(), document);
+    }
+    Ok(RecordedState { sites })
+}
+
+pub fn run(args: &Args) -> Result<Outcome, CommandError> {
+    let spec = load_spec(&args.file)?;
+    let state = recorded_state(&spec)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))?;
+    let inventory = runtime.block_on(crate::inventory::discover::discover(
+        &spec,
+        &CloudsEnvironment::from_process(),
+        Duration::from_secs(args.timeout.max(1)),
+    ));
+    let request = PlanRequest {
+        operation: match args.operation {
+            OperationArg::Converge => OperationKind::Converge,
+            OperationArg::Failover => OperationKind::Failover,
+            OperationArg::Failback => OperationKind::Failback,
+            OperationArg::Drill => OperationKind::Drill,
+        },
+        options: PlanOptions {
+            failover_type: (args.operation == OperationArg::Failover).then_some(
+                match args.failover_type {
+                    TypeArg::Planned => FailoverType::Planned,
+                    TypeArg::Unplanned => FailoverType::Unplanned,
+                },
+            ),
+            network_mappings: args.network_mappings.clone(),
+            flavor_mappings: args.flavor_mappings.clone(),
+            reverse_replication: args.reverse_replication,
+            force: args.force,
+            accept_data_loss: args.accept_data_loss,
+            fail_on_rto: args.fail_on_rto,
+        },
+    };
+    let plan = match plan::plan(&spec, &inventory, &state, &request) {
+        Ok(plan) => plan,
+        Err(refusals) => {
+            for refusal in &refusals {
+                eprint(&format!(
+                    "{} {}\n{}\n",
+                    render::paint(render::ERROR, "refused:"),
+                    refusal.message,
+                    render::hint_line(&refusal.hint).trim_start()
+                ));
+            }
+            return Err(CommandError {
+                message: format!(
+                    "cannot plan: {} precondition{} failed",
+                    refusals.len(),
+                    if refusals.len() == 1 { "" } else { "s" }
+                ),
+                hint: Some("fix the conditions above, or use the flags they name".to_string()),
+                outcome: Outcome::Refused,
+            });
+        }
+    };
+    match args.format {
+        PlanFormat::Text => print(&render::plan::text(&plan)),
+        PlanFormat::Json => print(&serde_json::to_string_pretty(&plan).unwrap_or_default()),
+    }
+    if let Some(out) = &args.out {
+        let mut text = serde_json::to_string_pretty(&plan).unwrap_or_default();
+        text.push('\n');
+        std::fs::write(out, text).map_err(|error| {
+            CommandError::new(format!("cannot write {}: {error}", out.display()))
+        })?;
+        eprint(&format!(
+            "\nSaved the plan to {}. Apply exactly this plan with:\n  protector apply {}",
+            render::paint(render::HINT, out.display()),
+            out.display()
+        ));
+    }
+    if args.fail_on_rto && plan.estimate.predicted_secs > plan.estimate.rto_secs {
+        return Err(CommandError {
+            message: "the predicted RTO exceeds the policy's RTO".to_string(),
+            hint: Some(
+                "raise the concurrency budgets, reduce the group, or revise `policy.rto`"
+                    .to_string(),
+            ),
+            outcome: Outcome::Refused,
+        });
+    }
+    Ok(match (args.detailed_exitcode, plan.has_changes()) {
+        (true, true) => Outcome::Changes,
+        _ => Outcome::Success,
+    })
+}
