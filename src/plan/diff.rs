@@ -53,6 +53,12 @@ pub fn summary(plan: &Plan) -> String {
             Action::StopInstance { .. } => "3 stop",
             Action::DeleteInstance { .. } => "4 delete",
             Action::UnmanageVolume { .. } => "5 unmanage",
+            Action::CreateProtectionGroup { .. } => "6 group",
+            Action::AddVolumesToGroup { .. } => "7 protect",
+            Action::SetReplicationSchedule { .. }
+            | Action::AddTarget { .. }
+            | Action::AllowTarget { .. } => "8 replication",
+            Action::Finalize if plan.operation.kind == super::OperationKind::Converge => "9 record",
             _ => continue,
         };
         *counts.entry((key, step.site.as_str())).or_default() += 1;

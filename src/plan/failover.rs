@@ -33,6 +33,11 @@ fn estimate(action: &Action) -> f64 {
         Action::UnmanageVolume { .. } => 2.0,
         Action::ConfigureReplication { .. } => 3.0,
         Action::Finalize => 1.0,
+        Action::CreateProtectionGroup { .. }
+        | Action::AddVolumesToGroup { .. }
+        | Action::SetReplicationSchedule { .. }
+        | Action::AddTarget { .. }
+        | Action::AllowTarget { .. } => 1.0,
     }
 }
 

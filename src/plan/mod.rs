@@ -8,6 +8,7 @@
 //! concurrency budgets, the data-loss disclosure, and the group's view before and after (the
 //! diff people review). No I/O happens here: everything is unit-tested without sockets.
 
+mod converge;
 pub mod diff;
 mod failover;
 pub mod schedule;
@@ -200,6 +201,30 @@ pub enum Action {
     },
     /// Records the outcome in the state documents of the reachable sites.
     Finalize,
+    CreateProtectionGroup {
+        array: String,
+        protection_group: String,
+    },
+    AddVolumesToGroup {
+        array: String,
+        protection_group: String,
+        volumes: Vec<String>,
+    },
+    SetReplicationSchedule {
+        array: String,
+        protection_group: String,
+        frequency_ms: u64,
+    },
+    AddTarget {
+        array: String,
+        protection_group: String,
+        target_array: String,
+    },
+    /// On the target array: allow the replicated group (`<source array>:<group>`).
+    AllowTarget {
+        array: String,
+        protection_group: String,
+    },
 }
 
 impl Action {
@@ -216,6 +241,11 @@ impl Action {
             Action::UnmanageVolume { .. } => "unmanage_volume",
             Action::ConfigureReplication { .. } => "configure_replication",
             Action::Finalize => "finalize",
+            Action::CreateProtectionGroup { .. } => "create_protection_group",
+            Action::AddVolumesToGroup { .. } => "add_volumes",
+            Action::SetReplicationSchedule { .. } => "set_schedule",
+            Action::AddTarget { .. } => "add_target",
+            Action::AllowTarget { .. } => "allow_target",
         }
     }
 
@@ -348,20 +378,21 @@ pub fn plan(
     request: &PlanRequest,
 ) -> Result<Plan, Vec<Refusal>> {
     match request.operation {
+        OperationKind::Converge => converge::plan(spec, inventory, state, &request.options),
         OperationKind::Failover => failover::plan(spec, inventory, state, &request.options),
-        OperationKind::Converge | OperationKind::Failback | OperationKind::Drill => {
-            Err(vec![Refusal {
-                message: format!(
-                    "planning `{}` is not available in this version",
-                    serde_json::to_value(&request.operation)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                ),
-                hint: "plan a failover with `--operation failover --type planned|unplanned`"
+        OperationKind::Failback | OperationKind::Drill => Err(vec![Refusal {
+            message: format!(
+                "planning a {} is not available in this version",
+                if request.operation == OperationKind::Failback {
+                    "failback"
+                } else {
+                    "drill"
+                }
+            ),
+            hint:
+                "plan a failover (`--operation failover`) or converge the protection (the default)"
                     .to_string(),
-            }])
-        }
+        }]),
     }
 }
 

@@ -26,7 +26,11 @@ fn symbol(action: &Action) -> (char, Style) {
         | Action::CopyVolume { .. }
         | Action::ManageVolume { .. }
         | Action::CreatePort { .. }
-        | Action::ConfigureReplication { .. } => ('+', green),
+        | Action::ConfigureReplication { .. }
+        | Action::CreateProtectionGroup { .. }
+        | Action::AddVolumesToGroup { .. }
+        | Action::AddTarget { .. } => ('+', green),
+        Action::SetReplicationSchedule { .. } | Action::AllowTarget { .. } => ('~', yellow),
     }
 }
 
@@ -94,6 +98,32 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             ..
         } => format!("replicate {protection_group} from {array} back to {target_array}"),
         Action::Finalize => "record the outcome in both sites' state".to_string(),
+        Action::CreateProtectionGroup {
+            array,
+            protection_group,
+        } => format!("protection group {protection_group} on {array}"),
+        Action::AddVolumesToGroup {
+            protection_group,
+            volumes,
+            ..
+        } => format!("protect {} in {protection_group}", volumes.join(", ")),
+        Action::SetReplicationSchedule {
+            protection_group,
+            frequency_ms,
+            ..
+        } => format!(
+            "replicate {protection_group} every {} (the RPO)",
+            seconds(*frequency_ms as f64 / 1000.0)
+        ),
+        Action::AddTarget {
+            protection_group,
+            target_array,
+            ..
+        } => format!("replicate {protection_group} to {target_array}"),
+        Action::AllowTarget {
+            array,
+            protection_group,
+        } => format!("allow {protection_group} to replicate to {array}"),
     }
 }
 

@@ -1,0 +1,410 @@
+//! Converge plans: make the protection itself match the spec (DESIGN §3), the Terraform-like
+//! drift plan CI runs on every change request.
+//!
+//! On the array of the site currently running the workload, the protection group must exist,
+//! hold every member volume, replicate to the peer array (allowed there) at least as often as the
+//! RPO requires; and both sites' state must record every member. Each difference is a step;
+//! no difference, no step. Volumes in the group that belong to no member are reported, never
+//! removed: dropping a volume from replication is a decision for a person.
+
+use std::collections::BTreeSet;
+
+use super::schedule::{self, Budgets};
+use super::{
+    Action, Basis, Estimate, FORMAT_VERSION, GroupView, MemberView, Operation, OperationKind,
+    Phase, Plan, PlanOptions, Refusal, Resource, Step, fingerprint, operation_id,
+};
+use crate::inventory::Inventory;
+use crate::spec::Spec;
+use crate::state::RecordedState;
+
+pub(super) fn plan(
+    spec: &Spec,
+    inventory: &Inventory,
+    state: &RecordedState,
+    options: &PlanOptions,
+) -> Result<Plan, Vec<Refusal>> {
+    let newest = state.newest();
+    let site = newest.map_or(spec.primary.as_str(), |doc| {
+        doc.current_primary_site.as_str()
+    });
+    let peer = spec.peer_of(site);
+    let group = &spec.policy.array_protection_group;
+    let array = &spec.sites[site].flasharray.array_name;
+    let peer_array = &spec.sites[peer].flasharray.array_name;
+    let mut refusals = Vec::new();
+    let mut warnings = Vec::new();
+
+    let Some(facts) = inventory.sites.get(site).and_then(|s| s.facts()) else {
+        return Err(vec![Refusal {
+            message: format!("{site}, where the workload runs, is unreachable"),
+            hint: format!(
+                "converge needs {site}; check it with `protector site validate FILE {site}`"
+            ),
+        }]);
+    };
+    let Some(array_facts) = facts.array.as_ref() else {
+        return Err(vec![Refusal {
+            message: format!("the array of {site} ({array}) did not answer"),
+            hint: format!(
+                "check `flasharray` of {site} with `protector site validate FILE {site}`"
+            ),
+        }]);
+    };
+
+    // The member volumes that must be protected.
+    let mut wanted: Vec<String> = Vec::new();
+    for member in &spec.members {
+        match facts.instances.get(&member.instance) {
+            None => refusals.push(Refusal {
+                message: format!("member `{}` has no instance on {site}", member.instance),
+                hint: format!("create it, or fix its `instance:` in the spec (`openstack --os-cloud {} server list`)", spec.sites[site].cloud),
+            }),
+            Some(instance) => {
+                for volume in &instance.volumes {
+                    match &volume.array_volume_name {
+                        Some(name) => wanted.push(name.clone()),
+                        None => refusals.push(Refusal {
+                            message: format!("volume `{}` of `{}` does not say which array volume holds it", volume.name, member.instance),
+                            hint: "protector needs the Pure driver's `array_volume_name` volume metadata; check the volume's backend".to_string(),
+                        }),
+                    }
+                }
+            }
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(refusals);
+    }
+
+    let existing = array_facts
+        .protection_groups
+        .iter()
+        .find(|pg| &pg.name == group && &pg.source == array);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut add = |id: String,
+                   site: &str,
+                   action: Action,
+                   depends_on: Vec<String>,
+                   creates: Vec<Resource>| {
+        steps.push(Step {
+            id: id.clone(),
+            phase: Phase::Prepare,
+            site: site.to_string(),
+            member: None,
+            action,
+            depends_on,
+            creates,
+            estimate_secs: 1.0,
+        });
+        id
+    };
+    let rpo_ms = spec.policy.rpo.as_millis() as u64;
+    let mut after_group = Vec::new();
+    match existing {
+        None => {
+            after_group.push(add(
+                format!("create_protection_group/{group}"),
+                site,
+                Action::CreateProtectionGroup {
+                    array: array.clone(),
+                    protection_group: group.clone(),
+                },
+                Vec::new(),
+                vec![Resource {
+                    kind: "protection_group".to_string(),
+                    name: format!("{array}/{group}"),
+                }],
+            ));
+        }
+        Some(pg) => {
+            let extra: Vec<&String> = pg.volumes.iter().filter(|v| !wanted.contains(v)).collect();
+            if !extra.is_empty() {
+                warnings.push(format!(
+                    "protection group `{group}` on {array} also protects {} volume(s) of no member ({}); protector leaves them",
+                    extra.len(),
+                    extra.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    let present: BTreeSet<&String> = existing
+        .map(|pg| pg.volumes.iter().collect())
+        .unwrap_or_default();
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|v| !present.contains(v))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        add(
+            format!("add_volumes/{group}"),
+            site,
+            Action::AddVolumesToGroup {
+                array: array.clone(),
+                protection_group: group.clone(),
+                volumes: missing,
+            },
+            after_group.clone(),
+            Vec::new(),
+        );
+    }
+    let schedule_ok =
+        existing.is_some_and(|pg| pg.replication_enabled && pg.replication_frequency_ms <= rpo_ms);
+    if !schedule_ok {
+        add(
+            format!("set_schedule/{group}"),
+            site,
+            Action::SetReplicationSchedule {
+                array: array.clone(),
+                protection_group: group.clone(),
+                frequency_ms: rpo_ms,
+            },
+            after_group.clone(),
+            Vec::new(),
+        );
+    }
+    let target = existing.and_then(|pg| pg.targets.iter().find(|(name, _)| name == peer_array));
+    if target.is_none() {
+        add(
+            format!("add_target/{group}"),
+            site,
+            Action::AddTarget {
+                array: array.clone(),
+                protection_group: group.clone(),
+                target_array: peer_array.clone(),
+            },
+            after_group.clone(),
+            Vec::new(),
+        );
+    }
+    if !target.is_some_and(|(_, allowed)| *allowed) {
+        let depends = if target.is_none() {
+            vec![format!("add_target/{group}")]
+        } else {
+            Vec::new()
+        };
+        add(
+            format!("allow_target/{group}"),
+            peer,
+            Action::AllowTarget {
+                array: peer_array.clone(),
+                protection_group: format!("{array}:{group}"),
+            },
+            depends,
+            Vec::new(),
+        );
+    }
+    let recorded_everywhere = spec.sites.keys().all(|name| {
+        state
+            .sites
+            .get(name)
+            .and_then(|doc| doc.as_ref())
+            .is_some_and(|doc| {
+                spec.members.iter().all(|member| {
+                    doc.members.get(&member.instance).is_some_and(|record| {
+                        facts
+                            .instances
+                            .get(&member.instance)
+                            .is_some_and(|instance| record.last_known.as_ref() == Some(instance))
+                    })
+                })
+            })
+    });
+    if !steps.is_empty() || !recorded_everywhere {
+        let all: Vec<String> = steps.iter().map(|s| s.id.clone()).collect();
+        steps.push(Step {
+            id: "record_members".to_string(),
+            phase: Phase::Finalize,
+            site: site.to_string(),
+            member: None,
+            action: Action::Finalize,
+            depends_on: all,
+            creates: Vec::new(),
+            estimate_secs: 1.0,
+        });
+    }
+    let steps = super::order(steps).map_err(|cycle| {
+        vec![Refusal {
+            message: format!("the plan's steps form a cycle through `{cycle}`"),
+            hint: "this is a bug in protector's planner; please report it with the spec"
+                .to_string(),
+        }]
+    })?;
+
+    let relied = (&facts.instances, &array_facts.protection_groups);
+    let basis = Basis {
+        state_versions: state.versions(),
+        inventory_fingerprint: fingerprint(&relied),
+    };
+    let id = operation_id(&fingerprint(&(&spec.name, "converge", options, &basis)));
+    let budgets = Budgets::default();
+    let estimate = Estimate {
+        predicted_secs: schedule::makespan(&steps, &budgets),
+        phase_by_phase_secs: schedule::phase_by_phase(&steps, &budgets),
+        one_at_a_time_secs: schedule::one_at_a_time(&steps),
+        rto_secs: spec.policy.rto.as_secs_f64(),
+    };
+    let status = newest
+        .map_or("active", |doc| doc.status.as_str())
+        .to_string();
+    let view = GroupView {
+        status,
+        current_primary_site: site.to_string(),
+        members: spec
+            .members
+            .iter()
+            .filter_map(|member| {
+                let instance = facts.instances.get(&member.instance)?;
+                Some((
+                    member.instance.clone(),
+                    MemberView {
+                        site: site.to_string(),
+                        instance: instance.name.clone(),
+                        flavor: instance.flavor.clone(),
+                        networks: instance
+                            .ports
+                            .iter()
+                            .map(|p| format!("{} = {}", p.network, p.fixed_ips.join(", ")))
+                            .collect(),
+                        volumes: instance.volumes.iter().map(|v| v.id.clone()).collect(),
+                    },
+                ))
+            })
+            .collect(),
+    };
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        protection_group: spec.name.clone(),
+        operation: Operation {
+            id,
+            kind: OperationKind::Converge,
+            failover_type: None,
+            source_site: site.to_string(),
+            target_site: peer.to_string(),
+        },
+        options: options.clone(),
+        basis,
+        steps,
+        estimate,
+        data_loss: None,
+        warnings,
+        before: view.clone(),
+        after: view,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::SiteInventory;
+    use crate::plan::testing::*;
+    use crate::plan::{PlanRequest, plan as make_plan};
+
+    fn converge() -> PlanRequest {
+        PlanRequest {
+            operation: OperationKind::Converge,
+            options: PlanOptions::default(),
+        }
+    }
+
+    fn recorded(inventory: &Inventory) -> RecordedState {
+        let spec = example_spec();
+        let facts = inventory.sites["site-a"].facts().unwrap();
+        let mut state = no_state();
+        for site in ["site-a", "site-b"] {
+            let mut document = crate::state::StateDocument::initial(&spec, site);
+            document.metadata_version = 1;
+            for (name, instance) in &facts.instances {
+                document.members.insert(
+                    name.clone(),
+                    crate::state::MemberRecord {
+                        site: "site-a".to_string(),
+                        instance_id: Some(instance.id.clone()),
+                        array_volumes: Vec::new(),
+                        last_known: Some(instance.clone()),
+                    },
+                );
+            }
+            state.sites.insert(site.to_string(), Some(document));
+        }
+        state
+    }
+
+    #[test]
+    fn a_converged_group_has_no_changes() {
+        let inventory = inventory();
+        let plan = make_plan(
+            &example_spec(),
+            &inventory,
+            &recorded(&inventory),
+            &converge(),
+        )
+        .unwrap();
+        assert!(plan.steps.is_empty(), "{:#?}", plan.steps);
+        assert!(!plan.has_changes());
+    }
+
+    #[test]
+    fn a_never_recorded_group_records_its_members() {
+        let plan = make_plan(&example_spec(), &inventory(), &no_state(), &converge()).unwrap();
+        let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec!["record_members"]);
+    }
+
+    #[test]
+    fn a_member_whose_volumes_are_not_protected_is_drift() {
+        let mut inventory = inventory();
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-a").unwrap() {
+            let array = facts.array.as_mut().unwrap();
+            array.protection_groups[0]
+                .volumes
+                .retain(|v| !v.contains("web-2"));
+            array.protection_groups[0].replication_frequency_ms = 3_600_000;
+            array.protection_groups[0].targets[0].1 = false;
+        }
+        let state = recorded(&inventory);
+        let plan = make_plan(&example_spec(), &inventory, &state, &converge()).unwrap();
+        let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            vec![
+                "add_volumes/prod-web-app",
+                "allow_target/prod-web-app",
+                "set_schedule/prod-web-app",
+                "record_members"
+            ]
+        );
+        match &plan.step("add_volumes/prod-web-app").unwrap().action {
+            Action::AddVolumesToGroup { volumes, .. } => {
+                assert_eq!(volumes, &vec!["volume-web-2-0-cinder".to_string()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            plan.step("allow_target/prod-web-app").unwrap().site,
+            "site-b"
+        );
+    }
+
+    #[test]
+    fn a_missing_group_is_created_then_filled() {
+        let mut inventory = inventory();
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-a").unwrap() {
+            facts.array.as_mut().unwrap().protection_groups.clear();
+        }
+        let plan = make_plan(&example_spec(), &inventory, &no_state(), &converge()).unwrap();
+        assert!(
+            plan.step("add_volumes/prod-web-app")
+                .unwrap()
+                .depends_on
+                .contains(&"create_protection_group/prod-web-app".to_string())
+        );
+        assert!(
+            plan.step("allow_target/prod-web-app")
+                .unwrap()
+                .depends_on
+                .contains(&"add_target/prod-web-app".to_string())
+        );
+    }
+}
