@@ -4,6 +4,8 @@
 mod api_samples;
 mod cli;
 mod examples;
+mod keystone_api;
+mod neutron_api;
 mod schema;
 mod sim;
 mod twin;

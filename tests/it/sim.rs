@@ -31,11 +31,19 @@ fn accepts(addr: SocketAddr) -> bool {
 #[test]
 fn sim_up_serves_the_built_in_world_and_stops_cleanly() {
     let twin = TwinProcess::start(100, &[]);
-    for key in ["FA_SITE_A_URL", "FA_SITE_A_API_TOKEN", "FA_SITE_A_CA_CERT", "FA_SITE_B_URL"] {
+    for key in [
+        "FA_SITE_A_URL",
+        "FA_SITE_A_API_TOKEN",
+        "FA_SITE_A_CA_CERT",
+        "FA_SITE_B_URL",
+    ] {
         assert!(twin.env.contains_key(key), "{key} in env file");
     }
     let clouds = std::fs::read_to_string(twin.clouds_yaml()).unwrap();
-    assert!(clouds.contains("site-a:") && clouds.contains("site-b-protector-dr:"), "{clouds}");
+    assert!(
+        clouds.contains("site-a:") && clouds.contains("site-b-protector-dr:"),
+        "{clouds}"
+    );
     let ca = std::fs::read_to_string(&twin.env["FA_SITE_A_CA_CERT"]).unwrap();
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
 
@@ -45,15 +53,27 @@ fn sim_up_serves_the_built_in_world_and_stops_cleanly() {
     let site_a = &world["sites"]["site-a"];
     assert_eq!(site_a["compute"]["servers"].as_object().unwrap().len(), 3);
     let replicated = &world["sites"]["site-b"]["array"]["protection_group_snapshots"];
-    assert_eq!(replicated["fa-a:prod-web-app.1"]["transfer"]["progress"], 1.0);
+    assert_eq!(
+        replicated["fa-a:prod-web-app.1"]["transfer"]["progress"],
+        1.0
+    );
 
     let array_a = address(&twin.env["FA_SITE_A_URL"]);
     assert!(accepts(array_a));
-    assert_eq!(http("POST", &format!("{}/sites/site-a/down", twin.control())).0, 200);
+    assert_eq!(
+        http("POST", &format!("{}/sites/site-a/down", twin.control())).0,
+        200
+    );
     assert!(!accepts(array_a), "a down site refuses connections");
-    assert_eq!(http("POST", &format!("{}/sites/site-a/up", twin.control())).0, 200);
+    assert_eq!(
+        http("POST", &format!("{}/sites/site-a/up", twin.control())).0,
+        200
+    );
     assert!(accepts(array_a), "an up site serves on the same port again");
-    assert_eq!(http("POST", &format!("{}/sites/nowhere/down", twin.control())).0, 404);
+    assert_eq!(
+        http("POST", &format!("{}/sites/nowhere/down", twin.control())).0,
+        404
+    );
 
     let control = address(twin.control());
     assert_eq!(twin.stop(), Some(0), "SIGTERM ends sim up with exit 0");

@@ -285,6 +285,70 @@ pub struct Link {
     pub rel: String,
 }
 
+/// The body of `GET /` (Keystone's root, `/identity` on DevStack): every API version, answered
+/// with `300 Multiple Choices`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionsResponse {
+    pub versions: Versions,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versions {
+    pub values: Vec<Version>,
+}
+
+/// The body of `GET /v3/auth/catalog`: the catalog of the token in `X-Auth-Token`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogResponse {
+    pub catalog: Vec<CatalogEntry>,
+    pub links: CollectionLinks,
+}
+
+/// The body of `GET /v3/auth/projects`: the projects the token's user may scope to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectsResponse {
+    pub projects: Vec<Project>,
+    pub links: CollectionLinks,
+}
+
+/// A project as Keystone's project API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    #[serde(default)]
+    pub description: String,
+    pub enabled: bool,
+    pub is_domain: bool,
+    /// The parent project, or the domain for a top-level project.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<serde_json::Map<String, serde_json::Value>>,
+    pub links: SelfLink,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfLink {
+    #[serde(rename = "self")]
+    pub self_link: String,
+}
+
+/// The `links` of a Keystone collection: `self`, and `previous`/`next` (null: Keystone does not
+/// paginate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionLinks {
+    #[serde(rename = "self")]
+    pub self_link: String,
+    #[serde(default)]
+    pub previous: Option<String>,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
 /// Keystone's error body, `{"error": {"code", "message", "title"}}`. keystonemiddleware answers
 /// with the same shape when any service rejects a token (401), so every client may see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

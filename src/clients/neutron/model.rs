@@ -574,6 +574,92 @@ pub struct SecurityGroupRule {
     pub tags: Option<Vec<String>>,
 }
 
+/// `PUT /ports/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortUpdateRequest {
+    pub port: PortUpdate,
+}
+
+/// The attributes of a port that may change (each left alone when absent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PortUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_state_up: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+    #[serde(
+        rename = "binding:host_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub binding_host_id: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discovery: versions, resources, extensions
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /` (the endpoint root): the API versions, a plain list (not Keystone's `values`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionsResponse {
+    pub versions: Vec<Version>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    /// `v2.0`.
+    pub id: String,
+    /// `CURRENT`.
+    pub status: String,
+    pub links: Vec<Link>,
+}
+
+/// `GET /v2.0/`: the collections the API serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourcesList {
+    pub resources: Vec<Resource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    /// `network`.
+    pub name: String,
+    /// `networks`.
+    pub collection: String,
+    pub links: Vec<Link>,
+}
+
+/// `GET /v2.0/extensions`: clients probe it before using an optional feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtensionsList {
+    pub extensions: Vec<Extension>,
+}
+
+/// `GET /v2.0/extensions/{alias}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtensionResponse {
+    pub extension: Extension,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Extension {
+    pub alias: String,
+    pub name: String,
+    pub description: String,
+    /// ISO 8601 with offset, e.g. `2013-01-20T00:00:00-00:00`.
+    pub updated: String,
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shared shapes and errors
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 // ---------------------------------------------------------------- identity (Keystone)
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Identity {
     pub domains: BTreeMap<String, Domain>,
     pub projects: BTreeMap<String, Project>,
@@ -21,6 +21,40 @@ pub struct Identity {
     /// Issued tokens by token id.
     #[serde(skip)]
     pub tokens: BTreeMap<String, Token>,
+    /// How long a new token lives (Keystone's `[token] expiration`): one hour unless the
+    /// `PROTECTOR_SIM_TOKEN_LIFETIME` environment variable (seconds) of the twin process says
+    /// otherwise, or a test sets it. Wall time: not scaled by `--speed`.
+    pub token_lifetime_secs: i64,
+    /// Tokens issued so far: numbers the next token, so token ids are deterministic without
+    /// drawing from the site's identifier stream.
+    #[serde(skip)]
+    pub tokens_issued: u64,
+}
+
+/// Keystone's default token lifetime.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: i64 = 3600;
+
+/// The environment variable that overrides the token lifetime of a twin process.
+pub const TOKEN_LIFETIME_ENV: &str = "PROTECTOR_SIM_TOKEN_LIFETIME";
+
+impl Default for Identity {
+    fn default() -> Self {
+        let token_lifetime_secs = std::env::var(TOKEN_LIFETIME_ENV)
+            .ok()
+            .and_then(|value| value.trim().parse::<i64>().ok())
+            .filter(|secs| *secs > 0)
+            .unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS);
+        Identity {
+            domains: BTreeMap::new(),
+            projects: BTreeMap::new(),
+            users: BTreeMap::new(),
+            roles: Vec::new(),
+            application_credentials: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            token_lifetime_secs,
+            tokens_issued: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +93,7 @@ pub struct ApplicationCredential {
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Token {
     pub user_id: String,
     pub project_id: String,
@@ -78,6 +112,42 @@ pub struct Compute {
     pub flavors: BTreeMap<String, Flavor>,
     pub servers: BTreeMap<String, Server>,
     pub availability_zones: Vec<String>,
+    /// What Nova's API keeps of a server beyond [`Server`] (request details, launch time,
+    /// ports the caller passed in), for the servers created through the API; a server without
+    /// an entry (one of the fixture's) has the defaults of [`ServerExtra`].
+    #[serde(skip)]
+    pub server_extras: BTreeMap<String, ServerExtra>,
+}
+
+/// The API-only attributes of a server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerExtra {
+    /// >= 2.19.
+    pub description: Option<String>,
+    pub access_ipv4: String,
+    pub access_ipv6: String,
+    /// `OS-DCF:diskConfig` `AUTO` (true) or `MANUAL`.
+    pub auto_disk_config: bool,
+    pub config_drive: bool,
+    /// Base64, as given.
+    pub user_data: Option<String>,
+    /// The guest hostname (from the name unless given, >= 2.90).
+    pub hostname: Option<String>,
+    /// The zone the request asked for (`pinned_availability_zone`, >= 2.96).
+    pub requested_zone: Option<String>,
+    /// `OS-SCH-HNT:scheduler_hints` as given, each value a list (>= 2.100).
+    pub scheduler_hints: BTreeMap<String, Vec<String>>,
+    /// >= 2.52.
+    pub tags: Vec<String>,
+    /// `r-xxxxxxxx`.
+    pub reservation_id: String,
+    /// When it first became ACTIVE; None while building or when the build failed.
+    pub launched_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether a failed build took it off its host (`hostId` empty, no host attributes).
+    pub unscheduled: bool,
+    /// Ports the request passed in (`networks: [{"port": ..}]`): unbound, not deleted, when
+    /// the server goes.
+    pub preexisting_ports: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,6 +222,29 @@ pub struct BlockStorage {
     pub policy: CinderPolicy,
     /// Maximum number of volumes per project (`-1`: unlimited).
     pub volume_quota: i64,
+    /// Why a volume went to `error` / `error_managing` (Cinder keeps this in its user
+    /// messages), by volume id; dropped with the volume.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub volume_errors: BTreeMap<String, String>,
+    /// The backend work behind a volume's pending transition (what the volume manager and the
+    /// Pure driver do before the status changes), by volume id.
+    #[serde(skip)]
+    pub jobs: BTreeMap<String, VolumeJob>,
+}
+
+/// What happens on the backend when a volume's pending transition completes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VolumeJob {
+    /// Create the array volume `volume-<id>-cinder`: empty, or a copy of the array volume
+    /// `clone_of` (a clone of another Cinder volume).
+    Create { clone_of: Option<String> },
+    /// Manage the backend object the request's `ref` names (kept as sent: the driver reads it).
+    Manage { reference: serde_json::Value },
+    /// Delete: destroy the array volume (not for a volume whose manage failed: the array object
+    /// was never Cinder's).
+    Delete { backend: bool },
+    /// Unmanage: rename the array volume `<name>-unmanaged` (not for a failed manage).
+    Unmanage { backend: bool },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -176,6 +269,8 @@ pub struct CinderPolicy {
     pub volume_unmanage: Vec<String>,
 }
 
+/// Cinder's volume statuses (the `GET /world` dump shows them as Cinder's database does; the
+/// API shows `managing` as `creating` and `error_managing` as `error`, as Cinder does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VolumeStatus {
@@ -186,6 +281,11 @@ pub enum VolumeStatus {
     /// Unmanage in progress: still listed until the unmanage latency passes.
     Unmanaging,
     Error,
+    /// Manage in progress (API: `creating`).
+    Managing,
+    /// Manage failed (API: `error`); deletable and unmanageable, the array volume untouched.
+    #[serde(rename = "error_managing")]
+    ErrorManaging,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -228,6 +328,20 @@ pub struct Networking {
     pub subnets: BTreeMap<String, Subnet>,
     pub ports: BTreeMap<String, Port>,
     pub security_groups: BTreeMap<String, SecurityGroup>,
+    /// What Neutron's API adds to a port beyond [`Port`] (description, admin state, revision),
+    /// for the ports created or changed through the API; a port without an entry has the
+    /// defaults.
+    #[serde(skip)]
+    pub port_meta: BTreeMap<String, PortMeta>,
+}
+
+/// The API-only attributes of a port.
+#[derive(Debug, Clone)]
+pub struct PortMeta {
+    pub description: String,
+    pub admin_state_up: bool,
+    pub revision_number: u64,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
