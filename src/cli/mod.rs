@@ -6,6 +6,7 @@
 //! 0 success, 1 error, 2 changes present (with `--detailed-exitcode`), 3 refused.
 
 mod plan;
+mod protection_group;
 mod schema;
 mod show;
 mod sim;
@@ -116,6 +117,10 @@ Examples:
   protector show failover.plan --format dot | dot -Tsvg > failover.svg")]
     Show(show::Args),
 
+    /// The protection group as recorded: status, policy, sync between the sites.
+    #[command(subcommand)]
+    ProtectionGroup(protection_group::GroupCommand),
+
     /// Write the JSON Schemas of the spec and the plan file (for editors and CI linters).
     #[command(after_help = "\
 Examples:
@@ -169,6 +174,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Show(args) => show::run(&args),
+        Command::ProtectionGroup(command) => protection_group::run(&command),
         Command::Schema(args) => schema::run(&args),
         Command::Sim(command) => sim::run(&command),
         Command::Completions { shell } => {

@@ -7,6 +7,7 @@
 
 pub mod diagnostics;
 pub mod plan;
+pub mod table;
 
 use anstyle::{AnsiColor, Style};
 

@@ -34,3 +34,52 @@ fn usage_errors_exit_1_not_2_which_means_changes() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("FILE"));
 }
+
+#[test]
+fn protection_group_show_before_any_apply_reads_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("pg.yaml");
+    std::fs::copy(crate::root().join("examples/prod-web-app.yaml"), &spec).unwrap();
+    let output = protector(&[
+        "protection-group",
+        "show",
+        spec.to_str().unwrap(),
+        "-f",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let record: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(record["status"], "active");
+    assert_eq!(record["current_primary_site"], "site-a");
+    assert_eq!(record["failover_count"], 0);
+    assert_eq!(record["metadata_version"], 0);
+    let table = stdout(&protector(&[
+        "protection-group",
+        "show",
+        spec.to_str().unwrap(),
+    ]));
+    assert!(table.starts_with("+----"), "{table}");
+    assert!(table.contains("| current_primary_site | site-a"), "{table}");
+}
+
+#[test]
+fn policy_show_names_where_secrets_come_from_never_their_values() {
+    let output = protector(&[
+        "protection-group",
+        "policy-show",
+        "examples/prod-web-app.yaml",
+        "-f",
+        "yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("api_token: from env:FA_SITE_A_API_TOKEN"),
+        "{text}"
+    );
+    assert!(text.contains("rpo: 15m"), "{text}");
+    assert!(
+        text.contains("site-a: m1.large <-> site-b: m2.large"),
+        "{text}"
+    );
+}
