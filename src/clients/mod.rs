@@ -3,6 +3,7 @@
 
 pub mod cinder;
 pub mod clouds;
+pub mod flasharray;
 pub mod http;
 pub mod keystone;
 pub mod neutron;

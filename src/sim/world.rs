@@ -517,6 +517,9 @@ fn build_site(name: &str, fixture: &SiteFixture, seed: u64, clock: &Clock) -> Re
         add_instance(&mut site, &mut ids, fixture, instance, now)?;
     }
     site.ids = ids;
+    // Attached volumes are connected to their compute host on the array, as the Pure driver
+    // leaves them (after `ids` is back: connecting draws identifiers).
+    super::openstack::cinder::connect_attached_volumes(&mut site, &format!("{name}-compute"));
     Ok(site)
 }
 

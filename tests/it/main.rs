@@ -2,8 +2,10 @@
 //! One test binary with modules (each test binary costs a link on a 2-core machine).
 
 mod api_samples;
+mod cinder_api;
 mod cli;
 mod examples;
+mod flasharray_api;
 mod keystone_api;
 mod neutron_api;
 mod schema;

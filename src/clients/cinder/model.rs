@@ -286,6 +286,54 @@ pub struct VolumeMetadata {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// `GET` and `PUT /volumes/{id}/metadata/{key}`: one item, request and response alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeMetadataItem {
+    pub meta: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version discovery
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /` (300 Multiple Choices) and `GET /v3/` (200): the API versions, with the microversion
+/// range of v3 (`min_version` and `version`, the maximum).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionsList {
+    pub versions: Vec<ApiVersion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiVersion {
+    /// `v3.0`.
+    pub id: String,
+    /// `CURRENT`.
+    pub status: String,
+    /// The highest microversion, `3.71`.
+    pub version: String,
+    pub min_version: String,
+    pub updated: String,
+    pub links: Vec<VersionLink>,
+    #[serde(rename = "media-types")]
+    pub media_types: Vec<MediaType>,
+}
+
+/// A version document's link: `describedby` (with a `type`) or `self`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionLink {
+    pub rel: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    pub href: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaType {
+    pub base: String,
+    #[serde(rename = "type")]
+    pub media_type: String,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Manage and unmanage
 // ---------------------------------------------------------------------------------------------
@@ -324,7 +372,11 @@ pub struct VolumeManage {
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
-/// A backend volume as the driver identifies it: by name, by id, or both.
+/// A backend volume as the driver identifies it: by name, by id, or both. The keys are the
+/// driver's: the API reference suggests `source-name`/`source-id`, but Cinder hands `ref` to the
+/// driver verbatim, and Cinder's Pure Storage driver reads (and lists in `manageable_volumes`)
+/// only `name` (`{"name": "<array volume>"}`; a ref without `name` fails the manage with
+/// "manage_existing requires a 'name' key to identify an existing volume.").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeReference {
     #[serde(
@@ -335,6 +387,9 @@ pub struct VolumeReference {
     pub source_name: Option<String>,
     #[serde(rename = "source-id", default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<String>,
+    /// The Pure Storage driver's key: the FlashArray volume name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `GET /manageable_volumes` and `GET /manageable_volumes/detail` (>= 3.8, admin): what a
