@@ -9,13 +9,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Flavor, Instance, Inventory, Network, Port, SiteFacts, SiteInventory, Subnet, Volume};
+use super::{
+    ArrayFacts, Flavor, Instance, Inventory, Network, Port, ProtectionGroup, ReplicatedSnapshot,
+    SiteFacts, SiteInventory, Subnet, Volume,
+};
 use crate::clients::cinder::{self, BlockStorage};
 use crate::clients::clouds::{self, CloudsEnvironment};
+use crate::clients::flasharray::FlashArray;
 use crate::clients::keystone::Session;
 use crate::clients::neutron::{self, Networking};
 use crate::clients::nova::{self, Compute};
-use crate::spec::Spec;
+use crate::spec::{SecretRef, Setting, Spec};
 
 /// The raw answers of one site's OpenStack services.
 pub struct SiteLists {
@@ -31,8 +35,19 @@ pub struct SiteLists {
 /// Reads every site of the spec concurrently.
 pub async fn discover(spec: &Spec, clouds: &CloudsEnvironment, timeout: Duration) -> Inventory {
     let reads = spec.sites.values().map(|site| async move {
-        let facts = match read_site(&site.name, &site.cloud, clouds, timeout).await {
-            Ok(lists) => SiteInventory::Reachable(Box::new(site_facts(spec, &lists))),
+        let (lists, array) = tokio::join!(
+            read_site(&site.name, &site.cloud, clouds, timeout),
+            read_array(spec, &site.name, timeout)
+        );
+        let facts = match lists {
+            Ok(lists) => {
+                let mut facts = site_facts(spec, &lists);
+                match array {
+                    Ok(array) => facts.array = Some(array),
+                    Err(error) => facts.array_error = Some(error),
+                }
+                SiteInventory::Reachable(Box::new(facts))
+            }
             Err(error) => SiteInventory::Unreachable { error },
         };
         (site.name.clone(), facts)
@@ -72,6 +87,131 @@ async fn read_site(
         subnets: subnets.map_err(|e| e.to_string())?,
         ports: ports.map_err(|e| e.to_string())?,
         roles: token.roles(),
+    })
+}
+
+/// The value of a non-secret setting.
+fn setting(setting: &Setting, what: &str) -> Result<String, String> {
+    match setting {
+        Setting::Literal(value) => Ok(value.clone()),
+        Setting::Env(name) => std::env::var(name)
+            .map_err(|_| format!("{what} is read from ${name}, which is not set")),
+    }
+}
+
+/// The array's API token (read where the spec says; never logged).
+fn secret(reference: &SecretRef) -> Result<crate::clients::clouds::Secret, String> {
+    let value = match reference {
+        SecretRef::Env(name) => std::env::var(name)
+            .map_err(|_| format!("the API token is read from ${name}, which is not set"))?,
+        SecretRef::File(path) => std::fs::read_to_string(path).map_err(|error| {
+            format!("cannot read the API token file {}: {error}", path.display())
+        })?,
+    };
+    Ok(crate::clients::clouds::Secret::new(value.trim()))
+}
+
+/// The array of `site`: the protection group, replicated snapshots from the peer, volumes.
+async fn read_array(spec: &Spec, site: &str, timeout: Duration) -> Result<ArrayFacts, String> {
+    let config = &spec.sites[site].flasharray;
+    let peer = &spec.sites[spec.peer_of(site)].flasharray.array_name;
+    let url = setting(&config.url, "the array URL")?;
+    let ca = config
+        .ca_cert
+        .as_ref()
+        .map(|ca| setting(ca, "the array CA certificate"))
+        .transpose()?;
+    let array = FlashArray::new(
+        &config.array_name,
+        &url,
+        secret(&config.api_token)?,
+        ca.as_deref().map(std::path::Path::new),
+        timeout,
+    )
+    .map_err(|e| e.to_string())?;
+    let group = &spec.policy.array_protection_group;
+    let replicated = format!("{peer}:{group}");
+    let text = |e: crate::clients::http::ClientError| e.to_string();
+    let groups = array
+        .protection_groups(&[group, &replicated])
+        .await
+        .map_err(text)?;
+    let mut protection_groups = Vec::new();
+    for pg in &groups {
+        let Some(name) = pg.name.clone() else {
+            continue;
+        };
+        let local = pg.is_local.unwrap_or(!name.contains(':'));
+        let (volumes, targets) = if local {
+            (
+                array.group_volumes(&name).await.map_err(text)?,
+                array.group_targets(&name).await.map_err(text)?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let schedule = pg.replication_schedule.clone().unwrap_or_default();
+        protection_groups.push(ProtectionGroup {
+            source: pg
+                .source
+                .as_ref()
+                .and_then(|s| s.name.clone())
+                .unwrap_or_else(|| config.array_name.clone()),
+            name,
+            volumes,
+            targets,
+            replication_enabled: schedule.enabled.unwrap_or(false),
+            replication_frequency_ms: schedule.frequency.unwrap_or(0),
+        });
+    }
+    let mut replicated_snapshots = Vec::new();
+    if groups
+        .iter()
+        .any(|pg| pg.name.as_deref() == Some(replicated.as_str()))
+    {
+        let snapshots: Vec<crate::clients::flasharray::model::ProtectionGroupSnapshot> = array
+            .list(
+                "protection-group-snapshots",
+                &[("source_names", &replicated)],
+            )
+            .await
+            .map_err(text)?;
+        let transfers = array.transfers(&replicated).await.map_err(text)?;
+        for snapshot in snapshots.iter().filter(|s| s.destroyed != Some(true)) {
+            let Some(name) = snapshot.name.clone() else {
+                continue;
+            };
+            let transfer = transfers
+                .iter()
+                .find(|t| t.name.as_deref() == Some(name.as_str()));
+            replicated_snapshots.push(ReplicatedSnapshot {
+                created_ms: snapshot.created.unwrap_or(0),
+                progress: transfer.and_then(|t| t.progress).unwrap_or(0.0),
+                completed_ms: transfer.and_then(|t| t.completed),
+                volumes: Default::default(),
+                name,
+            });
+        }
+        replicated_snapshots.sort_by_key(|s| std::cmp::Reverse(s.created_ms));
+        // Only the newest complete snapshot can be recovered: list its volume snapshots.
+        if let Some(newest) = replicated_snapshots.iter_mut().find(|s| s.is_complete()) {
+            let volumes = array.snapshot_volumes(&newest.name).await.map_err(text)?;
+            let prefix = format!("{}.", newest.name);
+            newest.volumes = volumes
+                .into_iter()
+                .filter_map(|v| v.name)
+                .filter_map(|name| {
+                    let volume = name.strip_prefix(&prefix)?.to_string();
+                    Some((volume, name))
+                })
+                .collect();
+        }
+    }
+    Ok(ArrayFacts {
+        name: config.array_name.clone(),
+        protection_groups,
+        replicated_snapshots,
+        volumes: array.volume_names().await.map_err(text)?,
     })
 }
 
@@ -187,6 +327,7 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
         roles: lists.roles.clone(),
         volume_quota_left: None,
         array: None,
+        array_error: None,
     }
 }
 

@@ -55,6 +55,9 @@ pub struct SiteFacts {
     pub volume_quota_left: Option<u64>,
     /// The site's array, when it answered.
     pub array: Option<ArrayFacts>,
+    /// Why the array did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array_error: Option<String>,
 }
 
 impl SiteFacts {

@@ -45,7 +45,10 @@ pub(super) fn plan(
     };
     let Some(array_facts) = facts.array.as_ref() else {
         return Err(vec![Refusal {
-            message: format!("the array of {site} ({array}) did not answer"),
+            message: format!(
+                "the array of {site} ({array}) did not answer: {}",
+                facts.array_error.as_deref().unwrap_or("unknown error")
+            ),
             hint: format!(
                 "check `flasharray` of {site} with `protector site validate FILE {site}`"
             ),

@@ -302,7 +302,13 @@ pub(super) fn plan(
     if target_array_facts.is_none() {
         refuse(
             &mut refusals,
-            format!("the array of {target} ({target_array}) did not answer"),
+            format!(
+                "the array of {target} ({target_array}) did not answer: {}",
+                target_facts
+                    .array_error
+                    .as_deref()
+                    .unwrap_or("unknown error")
+            ),
             format!(
                 "check `flasharray.url` and `api_token` of {target} with `protector site validate FILE {target}`"
             ),

@@ -102,6 +102,7 @@ pub fn inventory() -> Inventory {
         }],
         roles: vec!["admin".to_string(), "member".to_string()],
         volume_quota_left: None,
+        array_error: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
             protection_groups: vec![ProtectionGroup {
@@ -131,6 +132,7 @@ pub fn inventory() -> Inventory {
         }],
         roles: vec!["admin".to_string(), "member".to_string()],
         volume_quota_left: Some(100),
+        array_error: None,
         array: Some(ArrayFacts {
             name: "fa-b".to_string(),
             protection_groups: Vec::new(),
