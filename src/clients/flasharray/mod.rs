@@ -199,17 +199,21 @@ impl FlashArray {
         }
     }
 
+    /// The named protection groups that exist (asked one by one: an array answers a list of
+    /// names with an error when any of them does not exist).
     pub async fn protection_groups(
         &self,
         names: &[&str],
     ) -> Result<Vec<model::ProtectionGroup>, ClientError> {
-        match self
-            .list("protection-groups", &[("names", &names.join(","))])
-            .await
-        {
-            Err(error) if error.message.contains("does not exist") => Ok(Vec::new()),
-            other => other,
+        let mut found = Vec::new();
+        for name in names {
+            match self.list("protection-groups", &[("names", name)]).await {
+                Ok(groups) => found.extend(groups),
+                Err(error) if error.message.contains("does not exist") => {}
+                Err(error) => return Err(error),
+            }
         }
+        Ok(found)
     }
 
     /// Member volume names of a protection group.
