@@ -5,6 +5,7 @@
 //! Exit codes (DESIGN.md §4), the same for every command:
 //! 0 success, 1 error, 2 changes present (with `--detailed-exitcode`), 3 refused.
 
+mod demo;
 mod plan;
 mod protection_group;
 mod schema;
@@ -135,6 +136,13 @@ In VS Code (YAML extension), start a spec with:
     #[command(subcommand)]
     Sim(sim::SimCommand),
 
+    /// A guided tour on the built-in twin: validate, plan, refusals. Leaves nothing running.
+    #[command(after_help = "\
+Examples:
+  protector demo
+  cargo run --release -- demo")]
+    Demo(demo::Args),
+
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -177,6 +185,7 @@ pub fn main() -> ExitCode {
         Command::ProtectionGroup(command) => protection_group::run(&command),
         Command::Schema(args) => schema::run(&args),
         Command::Sim(command) => sim::run(&command),
+        Command::Demo(args) => demo::run(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

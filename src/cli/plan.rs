@@ -179,7 +179,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
             CommandError::new(format!("cannot write {}: {error}", out.display()))
         })?;
         eprint(&format!(
-            "\nSaved the plan to {}. Apply exactly this plan with:\n  protector apply {}",
+            "\nSaved the plan to {}. Review it with:\n  protector show {}",
             render::paint(render::HINT, out.display()),
             out.display()
         ));

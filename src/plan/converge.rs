@@ -353,6 +353,10 @@ mod tests {
         let plan = make_plan(&example_spec(), &inventory(), &no_state(), &converge()).unwrap();
         let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, vec!["record_members"]);
+        assert_eq!(
+            crate::plan::diff::summary(&plan),
+            "Plan: the members to record in both sites' state."
+        );
     }
 
     #[test]

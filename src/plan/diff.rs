@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use similar::{ChangeTag, TextDiff};
 
-use super::{Action, GroupView, Plan};
+use super::{Action, GroupView, OperationKind, Plan};
 
 /// One line of the diff: `' '` unchanged, `'-'` removed, `'+'` added.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,45 +43,73 @@ pub fn group_diff(plan: &Plan, context: usize) -> Vec<Vec<DiffLine>> {
         .collect()
 }
 
-/// "Plan: 3 instances to recreate on site-b, 4 volumes to promote and manage, ..."
-pub fn summary(plan: &Plan) -> String {
-    let mut counts: BTreeMap<(&'static str, &str), usize> = BTreeMap::new();
-    for step in &plan.steps {
-        let key = match step.action {
-            Action::BootInstance { .. } => "1 boot",
-            Action::ManageVolume { .. } => "2 manage",
-            Action::StopInstance { .. } => "3 stop",
-            Action::DeleteInstance { .. } => "4 delete",
-            Action::UnmanageVolume { .. } => "5 unmanage",
-            Action::CreateProtectionGroup { .. } => "6 group",
-            Action::AddVolumesToGroup { .. } => "7 protect",
+/// What the summary counts, in the order it names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Change {
+    Recreate,
+    Manage,
+    Stop,
+    Remove,
+    Unmanage,
+    CreateGroup,
+    Protect,
+    Replication,
+    Record,
+}
+
+impl Change {
+    fn of(action: &Action, kind: &OperationKind) -> Option<Change> {
+        Some(match action {
+            Action::BootInstance { .. } => Change::Recreate,
+            Action::ManageVolume { .. } => Change::Manage,
+            Action::StopInstance { .. } => Change::Stop,
+            Action::DeleteInstance { .. } => Change::Remove,
+            Action::UnmanageVolume { .. } => Change::Unmanage,
+            Action::CreateProtectionGroup { .. } => Change::CreateGroup,
+            Action::AddVolumesToGroup { volumes, .. } if !volumes.is_empty() => Change::Protect,
             Action::SetReplicationSchedule { .. }
             | Action::AddTarget { .. }
-            | Action::AllowTarget { .. } => "8 replication",
-            Action::Finalize if plan.operation.kind == super::OperationKind::Converge => "9 record",
-            _ => continue,
-        };
-        *counts.entry((key, step.site.as_str())).or_default() += 1;
+            | Action::AllowTarget { .. } => Change::Replication,
+            Action::Finalize if *kind == OperationKind::Converge => Change::Record,
+            _ => return None,
+        })
     }
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+
+    fn describe(self, count: usize, site: &str) -> String {
+        let plural = |word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
+        match self {
+            Change::Recreate => format!("{} to recreate on {site}", plural("instance")),
+            Change::Manage => format!("{} to promote and manage on {site}", plural("volume")),
+            Change::Stop => format!("{} to stop on {site}", plural("instance")),
+            Change::Remove => format!("{} to remove from {site}", plural("instance")),
+            Change::Unmanage => format!(
+                "{} to unmanage on {site} (array data kept)",
+                plural("volume")
+            ),
+            Change::CreateGroup => format!("a protection group to create on {site}"),
+            Change::Protect => format!("member volumes to add to the protection group on {site}"),
+            Change::Replication => format!("{} to update on {site}", plural("replication setting")),
+            Change::Record => "the members to record in both sites' state".to_string(),
+        }
+    }
+}
+
+/// "Plan: 3 instances to recreate on site-b, 4 volumes to promote and manage, ..."
+pub fn summary(plan: &Plan) -> String {
+    let mut counts: BTreeMap<(Change, &str), usize> = BTreeMap::new();
+    for step in &plan.steps {
+        if let Some(change) = Change::of(&step.action, &plan.operation.kind) {
+            *counts.entry((change, step.site.as_str())).or_default() += 1;
+        }
+    }
+    if counts.is_empty() {
+        return "No changes. The protection group matches the spec.".to_string();
+    }
     let parts: Vec<String> = counts
         .iter()
-        .map(|((key, site), n)| match *key {
-            "1 boot" => format!("{} to recreate on {site}", plural(*n, "instance")),
-            "2 manage" => format!("{} to promote and manage on {site}", plural(*n, "volume")),
-            "3 stop" => format!("{} to stop on {site}", plural(*n, "instance")),
-            "4 delete" => format!("{} to remove from {site}", plural(*n, "instance")),
-            _ => format!(
-                "{} to unmanage on {site} (array data kept)",
-                plural(*n, "volume")
-            ),
-        })
+        .map(|((change, site), count)| change.describe(*count, site))
         .collect();
-    if parts.is_empty() {
-        "No changes. The protection group matches the spec.".to_string()
-    } else {
-        format!("Plan: {}.", parts.join(", "))
-    }
+    format!("Plan: {}.", parts.join(", "))
 }
 
 #[cfg(test)]

@@ -162,7 +162,7 @@ pub(super) fn plan(
             None => refuse(
                 &mut refusals,
                 format!("member `{}`: {source} is unreachable and no inventory of it was recorded", member.instance),
-                "protector records each member when it plans or applies on a reachable site; without that record it cannot rebuild the member".to_string(),
+                "protector keeps the last inventory of each member in the state when an operation is applied; this group has no record of it, so it cannot be rebuilt without its site".to_string(),
             ),
         }
     }

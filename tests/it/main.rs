@@ -8,6 +8,8 @@ mod examples;
 mod flasharray_api;
 mod keystone_api;
 mod neutron_api;
+mod nova_api;
+mod plan;
 mod schema;
 mod sim;
 mod twin;

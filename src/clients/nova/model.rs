@@ -692,6 +692,112 @@ impl FlavorSwap {
     }
 }
 
+/// `GET /flavors`: ids and names only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlavorSummariesList {
+    pub flavors: Vec<FlavorSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavors_links: Option<Vec<Link>>,
+}
+
+/// A flavor as `GET /flavors` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlavorSummary {
+    pub id: String,
+    pub name: String,
+    pub links: Vec<Link>,
+    /// >= 2.55.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub description: Option<Option<String>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server metadata
+// ---------------------------------------------------------------------------------------------
+
+/// `GET`/`PUT`/`POST /servers/{id}/metadata`: the whole metadata of a server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMetadata {
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// `GET`/`PUT /servers/{id}/metadata/{key}`: one item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMetadataItem {
+    pub meta: BTreeMap<String, String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions and availability zones
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /` of the compute endpoint (`/compute/` on DevStack): every API version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionsList {
+    pub versions: Vec<ApiVersion>,
+}
+
+/// `GET /v2.1`: the version the endpoint serves, with its microversion range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionResponse {
+    pub version: ApiVersion,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiVersion {
+    /// `v2.0`, `v2.1`.
+    pub id: String,
+    pub links: Vec<Link>,
+    /// In `GET /v2.1` only.
+    #[serde(
+        rename = "media-types",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub media_types: Option<Vec<MediaType>>,
+    /// `CURRENT`, `SUPPORTED`, `DEPRECATED`.
+    pub status: String,
+    /// The highest microversion, `""` for a version without microversions.
+    pub version: String,
+    /// The lowest microversion, `""` for a version without microversions.
+    pub min_version: String,
+    pub updated: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaType {
+    pub base: String,
+    #[serde(rename = "type")]
+    pub media_type: String,
+}
+
+/// `GET /os-availability-zone`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvailabilityZonesList {
+    #[serde(rename = "availabilityZoneInfo")]
+    pub availability_zone_info: Vec<AvailabilityZone>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AvailabilityZone {
+    #[serde(rename = "zoneName")]
+    pub zone_name: String,
+    #[serde(rename = "zoneState")]
+    pub zone_state: ZoneState,
+    /// Null in the non-detailed list.
+    #[serde(default)]
+    pub hosts: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneState {
+    pub available: bool,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Volume attachments
 // ---------------------------------------------------------------------------------------------

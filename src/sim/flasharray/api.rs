@@ -3000,8 +3000,12 @@ mod tests {
         let latest = h
             .items(false, "protection-group-snapshots/transfer?names=fa-a:prod-web-app&destroyed=False&filter=progress%3D%221.0%22&sort=started-")
             .await;
-        assert_eq!(latest[0]["name"], "fa-a:prod-web-app.2");
-        assert_eq!(latest[0]["progress"], 1.0);
+        // Snapshots taken within the same millisecond tie on `started`: find ours by name.
+        let ours = latest
+            .iter()
+            .find(|transfer| transfer["name"] == "fa-a:prod-web-app.2")
+            .expect("the new snapshot's transfer is complete");
+        assert_eq!(ours["progress"], 1.0);
         let snapshots = h
             .items(
                 false,

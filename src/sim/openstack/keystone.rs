@@ -116,7 +116,7 @@ fn version_document(site: &Site) -> wire::Version {
 }
 
 /// `GET /identity`: every version, `300 Multiple Choices`, `Location` naming v3.
-async fn versions(State(ctx): State<SiteContext>) -> Response {
+pub async fn versions(State(ctx): State<SiteContext>) -> Response {
     let (body, location) = {
         let site = ctx.lock();
         let version = version_document(&site);

@@ -10,12 +10,18 @@ pub mod nova;
 pub mod state;
 
 use axum::Router;
+use axum::routing::{any, get};
 
 use super::server::SiteContext;
 
 /// All OpenStack services of a site on one router.
 pub fn router() -> Router<SiteContext> {
+    // `nest` serves `/identity` but not `/identity/`; real services answer both.
     Router::new()
+        .route("/identity/", get(keystone::versions))
+        .route("/compute/", get(nova::versions_index))
+        .route("/volume/", any(cinder::dispatch))
+        .route("/network/", get(neutron::versions))
         .nest("/identity", keystone::routes())
         .nest("/compute", nova::routes())
         .nest("/volume", cinder::routes())

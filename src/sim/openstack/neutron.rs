@@ -208,7 +208,7 @@ fn link(href: String, rel: &str) -> wire::Link {
 }
 
 /// `GET /network`: the one API version.
-async fn versions(State(ctx): State<SiteContext>) -> Response {
+pub async fn versions(State(ctx): State<SiteContext>) -> Response {
     let base = network_url(&ctx.lock());
     Json(wire::VersionsResponse {
         versions: vec![wire::Version {

@@ -1,0 +1,173 @@
+//! `protector plan` end to end: the binary discovers the twin's two sites and plans.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use crate::twin::TwinProcess;
+use crate::{stderr, stdout};
+
+/// The example spec in a temporary folder (its state lands there too), run against `twin`.
+struct Setup {
+    twin: TwinProcess,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let twin = TwinProcess::start(200, &[]);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            crate::root().join("examples/prod-web-app.yaml"),
+            dir.path().join("pg.yaml"),
+        )
+        .unwrap();
+        Setup { twin, dir }
+    }
+
+    fn spec(&self) -> PathBuf {
+        self.dir.path().join("pg.yaml")
+    }
+
+    fn protector(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_protector"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .envs(&self.twin.env)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("protector runs")
+    }
+
+    fn control(&self, method: &str, path: &str) {
+        let status = Command::new("curl")
+            .args([
+                "-sf",
+                "-o",
+                "/dev/null",
+                "-X",
+                method,
+                &format!("{}{path}", self.twin.control()),
+            ])
+            .status()
+            .expect("curl runs");
+        assert!(status.success(), "{method} {path}");
+    }
+}
+
+#[test]
+fn a_planned_failover_of_the_example_group() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let plan_file = setup.dir.path().join("failover.plan");
+    let output = setup.protector(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--operation",
+        "failover",
+        "--type",
+        "planned",
+        "-o",
+        plan_file.to_str().unwrap(),
+    ]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{}\n{text}", stderr(&output));
+    assert!(
+        text.contains(
+            "protector will perform a planned failover of prod-web-app from site-a to site-b."
+        ),
+        "{text}"
+    );
+    assert!(text.contains("> boot_instance/web-1"), "{text}");
+    assert!(text.contains("+    flavor: m2.large"), "{text}");
+    assert!(
+        text.contains("+    - net-secondary-web = 10.10.1.11"),
+        "fixed IP kept: {text}"
+    );
+    assert!(text.contains("Predicted RTO: "), "{text}");
+    assert!(
+        text.contains(
+            "Plan: 3 instances to recreate on site-b, 4 volumes to promote and manage on site-b"
+        ),
+        "{text}"
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["operation"]["kind"], "failover");
+    assert!(plan["operation"]["id"].as_str().unwrap().starts_with("op-"));
+    let serialized = plan.to_string();
+    for secret in [
+        "site-a-secret",
+        setup.twin.env["FA_SITE_A_API_TOKEN"].as_str(),
+    ] {
+        assert!(!serialized.contains(secret), "no secret in the plan file");
+    }
+    // The saved plan shows the same.
+    let shown = setup.protector(&["show", plan_file.to_str().unwrap()]);
+    assert_eq!(stdout(&shown), text);
+    let dot = stdout(&setup.protector(&["show", plan_file.to_str().unwrap(), "-f", "dot"]));
+    assert!(
+        dot.contains("\"boot_instance/db-1\" -> \"boot_instance/web-1\";"),
+        "{dot}"
+    );
+}
+
+#[test]
+fn planned_failover_refuses_when_the_source_is_down_and_names_unplanned() {
+    let setup = Setup::new();
+    setup.control("POST", "/sites/site-a/down");
+    let spec = setup.spec();
+    let output = setup.protector(&["plan", spec.to_str().unwrap(), "--operation", "failover"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("refused: remote site unreachable: site-a"),
+        "{text}"
+    );
+    assert!(text.contains("--type unplanned"), "{text}");
+}
+
+#[test]
+fn a_missing_mapping_is_refused_with_the_flag_that_adds_it() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "    - { site-a: net-primary-db, site-b: net-secondary-db }\n",
+        "",
+    );
+    std::fs::write(&spec, text).unwrap();
+    let output = setup.protector(&["plan", spec.to_str().unwrap(), "--operation", "failover"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("network `net-primary-db` of `db-1` has no mapping to site-b")
+    );
+    assert!(stderr(&output).contains("--network-mapping net-primary-db=<network on site-b>"));
+    let output = setup.protector(&[
+        "plan",
+        spec.to_str().unwrap(),
+        "--operation",
+        "failover",
+        "--network-mapping",
+        "net-primary-db=net-secondary-db",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn converge_with_detailed_exitcode_reports_changes_for_an_unrecorded_group() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let output = setup.protector(&["plan", spec.to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("record_members"),
+        "{}",
+        stdout(&output)
+    );
+    let output = setup.protector(&["plan", spec.to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "without the flag, changes still exit 0"
+    );
+}
