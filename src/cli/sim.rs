@@ -22,6 +22,24 @@ Examples:
 
 Prints one `ready` line on stdout once every port listens; stops on SIGINT or SIGTERM.")]
     Up(UpArgs),
+
+    /// Write a large two-site fixture: N instances of M volumes on site-a, in one protection
+    /// group replicated to site-b (for scale rehearsals and benchmarks).
+    #[command(after_help = "\
+Examples:
+  protector sim fixture --instances 1000 --volumes 3 > big.yaml
+  protector sim up --fixture big.yaml --clouds-out /tmp/big/clouds.yaml --speed 1000")]
+    Fixture(FixtureArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FixtureArgs {
+    /// Instances on site-a.
+    #[arg(long, default_value_t = 100)]
+    instances: usize,
+    /// Volumes per instance (the first is its boot volume).
+    #[arg(long, default_value_t = 3)]
+    volumes: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +70,13 @@ pub struct UpArgs {
 pub fn run(command: &SimCommand) -> Result<Outcome, CommandError> {
     match command {
         SimCommand::Up(args) => up(args),
+        SimCommand::Fixture(args) => {
+            let fixture = fixture::generate(args.instances, args.volumes);
+            let text = crate::yaml::to_string(&fixture)
+                .map_err(|error| CommandError::new(format!("cannot write the fixture: {error}")))?;
+            print(text.trim_end());
+            Ok(Outcome::Success)
+        }
     }
 }
 

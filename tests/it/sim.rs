@@ -79,3 +79,100 @@ fn sim_up_serves_the_built_in_world_and_stops_cleanly() {
     assert_eq!(twin.stop(), Some(0), "SIGTERM ends sim up with exit 0");
     assert!(!accepts(array_a) && !accepts(control), "no port left open");
 }
+
+fn http_with(method: &str, url: &str, body: &str) -> (u16, String) {
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+            "-D",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            url,
+        ])
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn injected_faults_answer_with_the_services_real_bodies_for_their_count() {
+    let twin = TwinProcess::start(1000, &[]);
+    let clouds = std::fs::read_to_string(twin.clouds_yaml()).unwrap();
+    let base = clouds
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("auth_url: "))
+        .and_then(|url| url.strip_suffix("/identity/v3"))
+        .expect("an auth_url")
+        .to_string();
+    let rule = r#"{"site": "site-a", "service": "nova", "path": "/compute/v2.1*", "action": {"kind": "status", "status": 503}, "count": 2}"#;
+    assert_eq!(
+        http_with("POST", &format!("{}/faults", twin.control()), rule).0,
+        201
+    );
+    for _ in 0..2 {
+        let (status, text) = http("GET", &format!("{base}/compute/v2.1"));
+        assert_eq!(status, 503);
+        assert!(
+            text.contains("\"serviceUnavailable\""),
+            "Nova's fault body: {text}"
+        );
+    }
+    assert_eq!(
+        http("GET", &format!("{base}/compute/v2.1")).0,
+        200,
+        "the count ran out"
+    );
+
+    let rule = r#"{"service": "keystone", "action": {"kind": "rate_limit", "retry_after": 7}, "count": 1}"#;
+    assert_eq!(
+        http_with("POST", &format!("{}/faults", twin.control()), rule).0,
+        201
+    );
+    let (status, text) = http_with("GET", &format!("{base}/identity/v3"), "");
+    assert_eq!(status, 429);
+    assert!(text.to_lowercase().contains("retry-after: 7"), "{text}");
+    assert!(text.contains("\"error\""), "Keystone's body: {text}");
+
+    let rule =
+        r#"{"service": "neutron", "action": {"kind": "status", "status": 409, "message": "boom"}}"#;
+    assert_eq!(
+        http_with("POST", &format!("{}/faults", twin.control()), rule).0,
+        201
+    );
+    let (status, text) = http("GET", &format!("{base}/network/v2.0"));
+    assert_eq!(status, 409);
+    assert!(
+        text.contains("\"NeutronError\"") && text.contains("boom"),
+        "{text}"
+    );
+    assert_eq!(http("DELETE", &format!("{}/faults", twin.control())).0, 204);
+    assert_eq!(
+        http("GET", &format!("{base}/network/v2.0")).0,
+        200,
+        "cleared"
+    );
+}
+
+#[test]
+fn generated_fixtures_serve_at_their_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = crate::protector(&["sim", "fixture", "--instances", "40", "--volumes", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", crate::stderr(&output));
+    let fixture = dir.path().join("big.yaml");
+    std::fs::write(&fixture, &output.stdout).unwrap();
+    let twin = TwinProcess::start(1000, &["--fixture", fixture.to_str().unwrap()]);
+    let (_, body) = http("GET", &format!("{}/world", twin.control()));
+    let world: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let site_a = &world["sites"]["site-a"];
+    assert_eq!(site_a["compute"]["servers"].as_object().unwrap().len(), 40);
+    assert_eq!(site_a["block"]["volumes"].as_object().unwrap().len(), 80);
+}
