@@ -121,6 +121,7 @@ pub(super) fn plan(
             ));
         }
         Some(pg) => {
+            let wanted: BTreeSet<&String> = wanted.iter().collect();
             let extra: Vec<&String> = pg.volumes.iter().filter(|v| !wanted.contains(v)).collect();
             if !extra.is_empty() {
                 warnings.push(format!(

@@ -19,11 +19,9 @@ pub fn view_yaml(view: &GroupView) -> String {
     crate::yaml::to_string(view).unwrap_or_default()
 }
 
-/// A unified diff of the group before and after, with `context` unchanged lines around changes.
-pub fn group_diff(plan: &Plan, context: usize) -> Vec<Vec<DiffLine>> {
-    let before = view_yaml(&plan.before);
-    let after = view_yaml(&plan.after);
-    let diff = TextDiff::from_lines(&before, &after);
+/// Unified-diff hunks of two texts, with `context` unchanged lines around changes.
+fn hunks(before: &str, after: &str, context: usize) -> Vec<Vec<DiffLine>> {
+    let diff = TextDiff::from_lines(before, after);
     diff.grouped_ops(context)
         .iter()
         .map(|group| {
@@ -41,6 +39,40 @@ pub fn group_diff(plan: &Plan, context: usize) -> Vec<Vec<DiffLine>> {
                 .collect()
         })
         .collect()
+}
+
+/// The diff of the group before and after: its own fields, then each member on its own (so the
+/// diff of ten thousand members costs ten thousand small diffs, not one quadratic one).
+pub fn group_diff(plan: &Plan, context: usize) -> Vec<Vec<DiffLine>> {
+    let top = |view: &GroupView| {
+        format!(
+            "status: {}\ncurrent_primary_site: {}\n",
+            view.status, view.current_primary_site
+        )
+    };
+    let mut all = hunks(&top(&plan.before), &top(&plan.after), context);
+    let names: std::collections::BTreeSet<&String> = plan
+        .before
+        .members
+        .keys()
+        .chain(plan.after.members.keys())
+        .collect();
+    for name in names {
+        let member = |view: &GroupView| {
+            view.members
+                .get(name)
+                .map(|member| {
+                    let yaml = crate::yaml::to_string(&BTreeMap::from([(name, member)]))
+                        .unwrap_or_default();
+                    yaml.lines()
+                        .map(|line| format!("  {line}\n"))
+                        .collect::<String>()
+                })
+                .unwrap_or_default()
+        };
+        all.extend(hunks(&member(&plan.before), &member(&plan.after), context));
+    }
+    all
 }
 
 /// What the summary counts, in the order it names them.

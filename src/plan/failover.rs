@@ -33,6 +33,7 @@ fn estimate(action: &Action) -> f64 {
         Action::UnmanageVolume { .. } => 2.0,
         Action::ConfigureReplication { .. } => 3.0,
         Action::Finalize => 1.0,
+        Action::TierActive { .. } => 0.0,
         Action::CreateProtectionGroup { .. }
         | Action::AddVolumesToGroup { .. }
         | Action::SetReplicationSchedule { .. }
@@ -324,8 +325,10 @@ pub(super) fn plan(
                 "create it on the array, or run `protector plan FILE` (converge) to have protector create it".to_string(),
             ),
             Some(pg) => {
+                let protected: std::collections::HashSet<&str> =
+                    pg.volumes.iter().map(String::as_str).collect();
                 for volume in &member_array_volumes {
-                    if !pg.volumes.iter().any(|v| v == volume) {
+                    if !protected.contains(volume) {
                         refuse(
                             &mut refusals,
                             format!("array volume `{volume}` is not in protection group `{group}` on {source_array}: it would not be replicated"),
@@ -533,7 +536,6 @@ pub(super) fn plan(
         };
 
     // Promote, manage, ports and boots per member.
-    let mut boot_step_of: BTreeMap<&str, String> = BTreeMap::new();
     let mut manage_steps_all = Vec::new();
     let tiers: BTreeSet<u32> = members.iter().map(|m| m.boot_order).collect();
     let mut sorted_members: Vec<&MemberSource> = members.iter().collect();
@@ -621,22 +623,20 @@ pub(super) fn plan(
             ));
         }
         let mut depends_on: Vec<String> = volume_steps.iter().chain(&port_steps).cloned().collect();
-        // Boot order: wait for every member of the tier just below (which waited for the ones
-        // below it), and for explicit dependencies.
-        let lower_tier = tiers.range(..member.boot_order).next_back().copied();
-        for other in &members {
-            if Some(other.boot_order) == lower_tier
-                || member.depends_on.iter().any(|d| d == other.name)
-            {
-                depends_on.push(format!("boot_instance/{}", other.name));
-            }
+        // Boot order: wait for the tier just below to be ACTIVE (one barrier step per tier keeps
+        // the DAG linear in size), and for explicit dependencies.
+        if let Some(lower) = tiers.range(..member.boot_order).next_back() {
+            depends_on.push(format!("tier_active/{lower}"));
+        }
+        for dependency in member.depends_on {
+            depends_on.push(format!("boot_instance/{dependency}"));
         }
         depends_on.sort();
         depends_on.dedup();
         let mut metadata = member.instance.metadata.clone();
         metadata.insert("protector_operation".to_string(), id.clone());
         metadata.insert("protector_member".to_string(), member.name.to_string());
-        let boot = add(
+        add(
             format!("boot_instance/{}", member.name),
             Phase::RecreateInstances,
             target,
@@ -656,11 +656,32 @@ pub(super) fn plan(
                 name: member.instance.name.clone(),
             }],
         );
-        boot_step_of.insert(member.name, boot);
     }
-    let boots: Vec<String> = boot_step_of.values().cloned().collect();
+    let all_active: Vec<String> = tiers
+        .iter()
+        .next_back()
+        .map(|tier| vec![format!("tier_active/{tier}")])
+        .unwrap_or_default();
+    // One barrier per tier; the last one stands for "every member is ACTIVE on the target",
+    // which is what source cleanup and reverse replication wait for (linear in edges).
+    for tier in &tiers {
+        let in_tier: Vec<String> = members
+            .iter()
+            .filter(|m| m.boot_order == *tier)
+            .map(|m| format!("boot_instance/{}", m.name))
+            .collect();
+        add(
+            format!("tier_active/{tier}"),
+            Phase::RecreateInstances,
+            target,
+            None,
+            Action::TierActive { boot_order: *tier },
+            in_tier,
+            Vec::new(),
+        );
+    }
 
-    let mut last = boots.clone();
+    let mut last = all_active.clone();
     if failover_type == FailoverType::Planned {
         for member in &members {
             let delete = add(
@@ -672,7 +693,7 @@ pub(super) fn plan(
                     instance_id: member.instance.id.clone(),
                     name: member.instance.name.clone(),
                 },
-                boots.clone(),
+                all_active.clone(),
                 Vec::new(),
             );
             for (index, volume) in member.instance.volumes.iter().enumerate() {
@@ -702,7 +723,7 @@ pub(super) fn plan(
             volumes_from_steps: manage_steps_all.clone(),
             target_array: source_array.clone(),
         },
-        boots.clone(),
+        all_active.clone(),
         vec![Resource {
             kind: "protection_group".to_string(),
             name: format!("{target_array}/{group}"),
@@ -751,15 +772,15 @@ pub(super) fn plan(
             .map(|m| (m.name.to_string(), view(source, m.instance, None, None)))
             .collect(),
     };
+    let by_id: std::collections::HashMap<&str, &Step> =
+        steps.iter().map(|step| (step.id.as_str(), step)).collect();
     let after = GroupView {
         status: GroupStatus::FailedOver.as_str().to_string(),
         current_primary_site: target.to_string(),
         members: members
             .iter()
             .map(|member| {
-                let boot = steps
-                    .iter()
-                    .find(|s| s.id == format!("boot_instance/{}", member.name));
+                let boot = by_id.get(format!("boot_instance/{}", member.name).as_str());
                 let flavor = match boot.map(|s| &s.action) {
                     Some(Action::BootInstance { flavor, .. }) => Some(flavor.clone()),
                     _ => None,
@@ -770,9 +791,8 @@ pub(super) fn plan(
                     .iter()
                     .enumerate()
                     .map(|(index, port)| {
-                        let step = steps
-                            .iter()
-                            .find(|s| s.id == format!("create_port/{}/{index}", member.name));
+                        let step =
+                            by_id.get(format!("create_port/{}/{index}", member.name).as_str());
                         match step.map(|s| &s.action) {
                             Some(Action::CreatePort {
                                 network, fixed_ip, ..
@@ -913,7 +933,9 @@ mod tests {
         ));
         assert!(depends(&plan, "manage_volume/db-1/1", "copy_volume/db-1/1"));
         // Boot order and depends_on: the web tier waits for the database to be ACTIVE.
+        assert!(depends(&plan, "boot_instance/web-1", "tier_active/1"));
         assert!(depends(&plan, "boot_instance/web-1", "boot_instance/db-1"));
+        assert!(depends(&plan, "tier_active/1", "boot_instance/db-1"));
         assert!(depends(
             &plan,
             "boot_instance/web-1",
@@ -925,10 +947,11 @@ mod tests {
             "boot_instance/web-2"
         ));
         // Source cleanup only after every boot succeeded.
-        for member in ["db-1", "web-1", "web-2"] {
+        assert!(depends(&plan, "delete_instance/db-1", "tier_active/2"));
+        for member in ["web-1", "web-2"] {
             assert!(depends(
                 &plan,
-                "delete_instance/db-1",
+                "tier_active/2",
                 &format!("boot_instance/{member}")
             ));
         }

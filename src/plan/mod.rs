@@ -201,6 +201,10 @@ pub enum Action {
     },
     /// Records the outcome in the state documents of the reachable sites.
     Finalize,
+    /// Every instance of boot tier `boot_order` is ACTIVE: what the next tier waits for.
+    TierActive {
+        boot_order: u32,
+    },
     CreateProtectionGroup {
         array: String,
         protection_group: String,
@@ -241,6 +245,7 @@ impl Action {
             Action::UnmanageVolume { .. } => "unmanage_volume",
             Action::ConfigureReplication { .. } => "configure_replication",
             Action::Finalize => "finalize",
+            Action::TierActive { .. } => "tier_active",
             Action::CreateProtectionGroup { .. } => "create_protection_group",
             Action::AddVolumesToGroup { .. } => "add_volumes",
             Action::SetReplicationSchedule { .. } => "set_schedule",

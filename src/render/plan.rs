@@ -18,7 +18,7 @@ fn symbol(action: &Action) -> (char, Style) {
     let yellow = AnsiColor::Yellow.on_default();
     let cyan = AnsiColor::Cyan.on_default();
     match action {
-        Action::CheckTarget => ('?', Style::new()),
+        Action::CheckTarget | Action::TierActive { .. } => ('?', Style::new()),
         Action::BootInstance { .. } => ('>', cyan),
         Action::DeleteInstance { .. } | Action::UnmanageVolume { .. } => ('-', red),
         Action::StopInstance { .. } | Action::Finalize => ('~', yellow),
@@ -72,10 +72,14 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             volume_steps,
             ..
         } => {
-            let waits: Vec<&str> = step
+            let waits: Vec<String> = step
                 .depends_on
                 .iter()
-                .filter_map(|d| d.strip_prefix("boot_instance/"))
+                .filter_map(|d| {
+                    d.strip_prefix("boot_instance/")
+                        .map(str::to_string)
+                        .or_else(|| d.strip_prefix("tier_active/").map(|t| format!("tier {t}")))
+                })
                 .collect();
             let after = if waits.is_empty() {
                 String::new()
@@ -98,6 +102,9 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             ..
         } => format!("replicate {protection_group} from {array} back to {target_array}"),
         Action::Finalize => "record the outcome in both sites' state".to_string(),
+        Action::TierActive { boot_order } => {
+            format!("boot tier {boot_order} is ACTIVE: the next tier may boot")
+        }
         Action::CreateProtectionGroup {
             array,
             protection_group,
