@@ -9,3 +9,4 @@ pub mod keystone;
 pub mod neutron;
 pub mod nova;
 pub mod openstack;
+pub mod wire;

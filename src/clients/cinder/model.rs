@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::{self, Unexpected, Visitor};
+use crate::clients::wire::{bool_or_bool_string, double_option};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 // ---------------------------------------------------------------------------------------------
@@ -678,52 +678,6 @@ impl Serialize for StringBool {
 impl<'de> Deserialize<'de> for StringBool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         bool_or_bool_string(deserializer).map(StringBool)
-    }
-}
-
-/// A JSON boolean, or the string `"true"`/`"false"` (any case) standing for one.
-fn bool_or_bool_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    struct BoolVisitor;
-    impl Visitor<'_> for BoolVisitor {
-        type Value = bool;
-        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-            formatter.write_str("a boolean or \"true\"/\"false\"")
-        }
-        fn visit_bool<E: de::Error>(self, value: bool) -> Result<bool, E> {
-            Ok(value)
-        }
-        fn visit_str<E: de::Error>(self, value: &str) -> Result<bool, E> {
-            if value.eq_ignore_ascii_case("true") {
-                Ok(true)
-            } else if value.eq_ignore_ascii_case("false") {
-                Ok(false)
-            } else {
-                Err(E::invalid_value(Unexpected::Str(value), &self))
-            }
-        }
-    }
-    deserializer.deserialize_any(BoolVisitor)
-}
-
-/// `Option<Option<T>>` for a field that may be absent, null, or a value: absent stays absent
-/// (with `skip_serializing_if = "Option::is_none"`), null stays null.
-mod double_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<T: Serialize, S: Serializer>(
-        value: &Option<Option<T>>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(inner) => inner.serialize(serializer),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(deserializer).map(Some)
     }
 }
 
