@@ -11,6 +11,7 @@ mod protection_group;
 mod schema;
 mod show;
 mod sim;
+mod site;
 mod validate;
 
 use std::io::Write;
@@ -122,6 +123,10 @@ Examples:
     #[command(subcommand)]
     ProtectionGroup(protection_group::GroupCommand),
 
+    /// Check a site: auth, catalog, array login, Cinder manage policy, mapped names.
+    #[command(subcommand)]
+    Site(site::SiteCommand),
+
     /// Write the JSON Schemas of the spec and the plan file (for editors and CI linters).
     #[command(after_help = "\
 Examples:
@@ -183,6 +188,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&args),
         Command::Show(args) => show::run(&args),
         Command::ProtectionGroup(command) => protection_group::run(&command),
+        Command::Site(command) => site::run(&command),
         Command::Schema(args) => schema::run(&args),
         Command::Sim(command) => sim::run(&command),
         Command::Demo(args) => demo::run(&args),

@@ -34,28 +34,41 @@ pub struct SiteLists {
 
 /// Reads every site of the spec concurrently.
 pub async fn discover(spec: &Spec, clouds: &CloudsEnvironment, timeout: Duration) -> Inventory {
-    let reads = spec.sites.values().map(|site| async move {
-        let (lists, array) = tokio::join!(
-            read_site(&site.name, &site.cloud, clouds, timeout),
-            read_array(spec, &site.name, timeout)
-        );
-        let facts = match lists {
-            Ok(lists) => {
-                let mut facts = site_facts(spec, &lists);
-                match array {
-                    Ok(array) => facts.array = Some(array),
-                    Err(error) => facts.array_error = Some(error),
-                }
-                SiteInventory::Reachable(Box::new(facts))
-            }
-            Err(error) => SiteInventory::Unreachable { error },
-        };
-        (site.name.clone(), facts)
+    let reads = spec.sites.keys().map(|site| async move {
+        (
+            site.clone(),
+            discover_site(spec, site, clouds, timeout).await,
+        )
     });
     let sites = futures::future::join_all(reads).await.into_iter().collect();
     Inventory {
         taken_at_ms: chrono::Utc::now().timestamp_millis(),
         sites,
+    }
+}
+
+/// Reads one site: its OpenStack services and its array, concurrently.
+pub async fn discover_site(
+    spec: &Spec,
+    site: &str,
+    clouds: &CloudsEnvironment,
+    timeout: Duration,
+) -> SiteInventory {
+    let cloud = spec.sites.get(site).map_or(site, |s| s.cloud.as_str());
+    let (lists, array) = tokio::join!(
+        read_site(site, cloud, clouds, timeout),
+        read_array(spec, site, timeout)
+    );
+    match lists {
+        Ok(lists) => {
+            let mut facts = site_facts(spec, &lists);
+            match array {
+                Ok(array) => facts.array = Some(array),
+                Err(error) => facts.array_error = Some(error),
+            }
+            SiteInventory::Reachable(Box::new(facts))
+        }
+        Err(error) => SiteInventory::Unreachable { error },
     }
 }
 

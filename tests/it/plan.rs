@@ -171,3 +171,69 @@ fn converge_with_detailed_exitcode_reports_changes_for_an_unrecorded_group() {
         "without the flag, changes still exit 0"
     );
 }
+
+#[test]
+fn site_validate_catches_the_cinder_manage_policy_trap() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let output = setup.protector(&["site", "validate", spec.to_str().unwrap(), "site-b"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(
+        text.contains("| cinder manage policy        | ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| array login                 | ok"),
+        "{text}"
+    );
+
+    // The same site seen through a user without the admin role.
+    let clouds = std::fs::read_to_string(setup.twin.clouds_yaml()).unwrap();
+    let viewer = clouds
+        .replacen("username: protector", "username: viewer", 2)
+        .replace("site-b-secret", "viewer-secret");
+    let viewer_clouds = setup.dir.path().join("viewer-clouds.yaml");
+    std::fs::write(&viewer_clouds, viewer).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_protector"))
+        .args([
+            "site",
+            "validate",
+            spec.to_str().unwrap(),
+            "site-b",
+            "-f",
+            "json",
+        ])
+        .current_dir(setup.dir.path())
+        .envs(&setup.twin.env)
+        .env("OS_CLIENT_CONFIG_FILE", &viewer_clouds)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let checks: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let policy = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["check"] == "cinder manage policy")
+        .unwrap();
+    assert_eq!(policy["status"], "FAILED");
+    assert!(
+        policy["detail"]
+            .as_str()
+            .unwrap()
+            .contains("volume_extension:volume_manage")
+    );
+    assert!(
+        stderr(&output).contains("site-b is not ready"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,0 +1,147 @@
+//! `protector site validate FILE SITE`: everything a failover to (or from) SITE needs, checked
+//! before the worst day: Keystone auth and catalog, the array login, the Cinder manage policy
+//! (the role trap that otherwise fails a failover at its manage step), mapped networks and
+//! flavors present.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::plan::load_spec;
+use super::{CommandError, Outcome, print};
+use crate::clients::clouds::CloudsEnvironment;
+use crate::inventory::SiteInventory;
+use crate::render::table::{self, Format};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SiteCommand {
+    /// Check a site can take part in this group's operations.
+    #[command(after_help = "\\
+Examples:
+  protector site validate pg.yaml site-b
+  protector site validate pg.yaml site-b -f json
+
+Exit codes: 0 every check passed, 3 a check failed (each says what to fix).")]
+    Validate(Args),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    #[arg(value_name = "SITE")]
+    site: String,
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    format: Format,
+    /// Per-call timeout for the site's APIs, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
+}
+
+pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
+    let SiteCommand::Validate(args) = command;
+    let spec = load_spec(&args.file)?;
+    if !spec.sites.contains_key(&args.site) {
+        return Err(CommandError::new(format!(
+            "`{}` is not a site of {} (its sites: {})",
+            args.site,
+            spec.name,
+            spec.sites.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))?;
+    let inventory = runtime.block_on(crate::inventory::discover::discover_site(
+        &spec,
+        &args.site,
+        &CloudsEnvironment::from_process(),
+        Duration::from_secs(args.timeout.max(1)),
+    ));
+    let site = &args.site;
+    let mut checks: Vec<(String, Result<String, String>)> = Vec::new();
+    match &inventory {
+        SiteInventory::Unreachable { error } => {
+            checks.push(("keystone auth and catalog".to_string(), Err(error.clone())));
+        }
+        SiteInventory::Reachable(facts) => {
+            checks.push((
+                "keystone auth and catalog".to_string(),
+                Ok("token issued; compute, block-storage and network answered".to_string()),
+            ));
+            checks.push((
+                "array login".to_string(),
+                match (&facts.array, &facts.array_error) {
+                    (Some(array), _) => Ok(format!(
+                        "{} answered ({} volumes)",
+                        array.name,
+                        array.volumes.len()
+                    )),
+                    (None, error) => Err(error.clone().unwrap_or_else(|| "no answer".to_string())),
+                },
+            ));
+            let roles = facts.roles.join(", ");
+            checks.push((
+                "cinder manage policy".to_string(),
+                if facts.roles.iter().any(|role| role == "admin") {
+                    Ok(format!("roles {roles} include admin (volume_extension:volume_manage)"))
+                } else {
+                    Err(format!(
+                        "roles {roles} lack admin: Cinder's default policy refuses volume_extension:volume_manage; give the user the admin role or allow its role in Cinder's policy"
+                    ))
+                },
+            ));
+            let mut missing = Vec::new();
+            for pair in spec.mappings.networks.iter().chain(&spec.drill.networks) {
+                if let Some(name) = pair.on(site)
+                    && facts.network_named(name).is_none()
+                {
+                    missing.push(format!("network {name}"));
+                }
+            }
+            for pair in &spec.mappings.flavors {
+                if let Some(name) = pair.on(site)
+                    && facts.flavor_named(name).is_none()
+                {
+                    missing.push(format!("flavor {name}"));
+                }
+            }
+            checks.push((
+                "mapped networks and flavors".to_string(),
+                if missing.is_empty() {
+                    Ok("all present".to_string())
+                } else {
+                    Err(format!("missing on {site}: {}", missing.join(", ")))
+                },
+            ));
+        }
+    }
+    let rows: Vec<Map<String, Value>> = checks
+        .iter()
+        .map(|(check, outcome)| {
+            let (status, detail) = match outcome {
+                Ok(detail) => ("ok", detail),
+                Err(detail) => ("FAILED", detail),
+            };
+            json!({ "check": check, "status": status, "detail": detail })
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    print(&table::list(
+        &["check", "status", "detail"],
+        &rows,
+        args.format,
+    ));
+    if checks.iter().any(|(_, outcome)| outcome.is_err()) {
+        return Err(CommandError {
+            message: format!("{site} is not ready for this group's operations"),
+            hint: Some("fix the FAILED checks above and run this again".to_string()),
+            outcome: Outcome::Refused,
+        });
+    }
+    Ok(Outcome::Success)
+}
