@@ -4,14 +4,29 @@ use crate::{protector, stderr, stdout};
 
 #[test]
 fn help_shows_an_example_for_each_command() {
-    for command in ["validate", "schema", "completions"] {
-        let output = protector(&[command, "--help"]);
-        assert_eq!(output.status.code(), Some(0));
+    let commands: [&[&str]; 11] = [
+        &["validate"],
+        &["schema"],
+        &["completions"],
+        &["plan"],
+        &["show"],
+        &["demo"],
+        &["sim", "up"],
+        &["sim", "fixture"],
+        &["site", "validate"],
+        &["protection-group", "show"],
+        &["protection-group", "sync-status"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let output = protector(&args);
+        assert_eq!(output.status.code(), Some(0), "{command:?}");
         let text = stdout(&output);
-        assert!(text.contains("Examples:"), "{command}: {text}");
+        assert!(text.contains("Examples:"), "{command:?}: {text}");
         assert!(
-            text.contains(&format!("protector {command} ")),
-            "{command}: {text}"
+            text.contains(&format!("protector {} ", command.join(" "))),
+            "{command:?}: {text}"
         );
     }
     let text = stdout(&protector(&["--help"]));
