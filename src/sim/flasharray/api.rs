@@ -172,6 +172,24 @@ fn bad(message: impl Into<String>, context: &str) -> Failure {
     Failure::new(StatusCode::BAD_REQUEST, message, Some(context))
 }
 
+/// `DELETE` of destroyed objects: eradicates `names`, or refuses (naming the first) when any of
+/// them is not destroyed yet, as the array does.
+fn eradicate_destroyed(
+    array: &mut Array,
+    names: &[String],
+    destroyed: impl Fn(&Array, &str) -> bool,
+    refusal: &str,
+    eradicate: impl Fn(&mut Array, &str),
+) -> Reply {
+    if let Some(live) = names.iter().find(|name| !destroyed(array, name)) {
+        return Err(bad(refusal, live));
+    }
+    for name in names {
+        eradicate(array, name);
+    }
+    Ok(StatusCode::OK.into_response())
+}
+
 /// 400 without an object.
 fn bad_request(message: impl Into<String>) -> Failure {
     Failure::new(StatusCode::BAD_REQUEST, message, None)
@@ -1227,18 +1245,13 @@ async fn volumes_delete(
     let selector = targets_of(&params)?;
     let mut site = ctx.lock();
     let names = selector.resolve(volume_pairs(&site.array), "Volume does not exist.")?;
-    for name in &names {
-        if !site.array.volumes[name].destroyed {
-            return Err(bad(
-                "Volume must be destroyed before it can be eradicated.",
-                name,
-            ));
-        }
-    }
-    for name in &names {
-        site.array.eradicate_volume(name);
-    }
-    Ok(StatusCode::OK.into_response())
+    eradicate_destroyed(
+        &mut site.array,
+        &names,
+        |array, name| array.volumes[name].destroyed,
+        "Volume must be destroyed before it can be eradicated.",
+        Array::eradicate_volume,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1504,18 +1517,13 @@ async fn volume_snapshots_delete(
         volume_snapshot_pairs(&site.array),
         "No such volume or snapshot.",
     )?;
-    for name in &names {
-        if !site.array.volume_snapshots[name].destroyed {
-            return Err(bad(
-                "Snapshot must be destroyed before it can be eradicated.",
-                name,
-            ));
-        }
-    }
-    for name in &names {
-        site.array.eradicate_volume_snapshot(name);
-    }
-    Ok(StatusCode::OK.into_response())
+    eradicate_destroyed(
+        &mut site.array,
+        &names,
+        |array, name| array.volume_snapshots[name].destroyed,
+        "Snapshot must be destroyed before it can be eradicated.",
+        Array::eradicate_volume_snapshot,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1737,18 +1745,13 @@ async fn groups_delete(
     let selector = targets_of(&params)?;
     let mut site = ctx.lock();
     let names = selector.resolve(group_pairs(&site.array), "Protection group does not exist.")?;
-    for name in &names {
-        if !site.array.protection_groups[name].destroyed {
-            return Err(bad(
-                "Protection group must be destroyed before it can be eradicated.",
-                name,
-            ));
-        }
-    }
-    for name in &names {
-        site.array.eradicate_group(name);
-    }
-    Ok(StatusCode::OK.into_response())
+    eradicate_destroyed(
+        &mut site.array,
+        &names,
+        |array, name| array.protection_groups[name].destroyed,
+        "Protection group must be destroyed before it can be eradicated.",
+        Array::eradicate_group,
+    )
 }
 
 /// `group_names` (or `group_ids`), resolved; `None` when absent.
@@ -2394,18 +2397,13 @@ async fn group_snapshots_delete(
         group_snapshot_pairs(&site.array),
         "Protection group snapshot does not exist.",
     )?;
-    for name in &names {
-        if !site.array.protection_group_snapshots[name].destroyed {
-            return Err(bad(
-                "Protection group snapshot must be destroyed before it can be eradicated.",
-                name,
-            ));
-        }
-    }
-    for name in &names {
-        site.array.eradicate_group_snapshot(name);
-    }
-    Ok(StatusCode::OK.into_response())
+    eradicate_destroyed(
+        &mut site.array,
+        &names,
+        |array, name| array.protection_group_snapshots[name].destroyed,
+        "Protection group snapshot must be destroyed before it can be eradicated.",
+        Array::eradicate_group_snapshot,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
