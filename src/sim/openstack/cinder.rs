@@ -2636,10 +2636,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use axum::body::Body;
-    use axum::http::Request;
     use serde_json::json;
-    use tower::ServiceExt;
 
     use super::*;
     use crate::sim::clock::Clock;
@@ -2688,30 +2685,8 @@ mod tests {
 
         /// A token of `user` on `prod` with `roles`.
         fn token(&self, user: &str, roles: &[&str]) -> String {
-            let mut site = self.site();
-            let user_id = site
-                .identity
-                .users
-                .values()
-                .find(|u| u.name == user)
-                .expect("user")
-                .id
-                .clone();
-            let project_id = site.project_id("prod").unwrap().to_string();
-            let now = chrono::Utc::now();
             let id = format!("token-{user}-{}", roles.join("-"));
-            site.identity.tokens.insert(
-                id.clone(),
-                Token {
-                    user_id,
-                    project_id,
-                    roles: roles.iter().map(|r| r.to_string()).collect(),
-                    method: "password".to_string(),
-                    application_credential_id: None,
-                    issued_at: now,
-                    expires_at: now + chrono::Duration::hours(1),
-                },
-            );
+            crate::sim::openstack::testing::grant_token(&mut self.site(), &id, user, roles);
             id
         }
 
@@ -2728,42 +2703,23 @@ mod tests {
             body: Option<Value>,
         ) -> (StatusCode, HeaderMap, Value) {
             let path = path.replace("{project}", &self.project());
-            let mut request = Request::builder()
-                .method(method)
-                .uri(&path)
-                .header("host", "cinder.test");
+            let version = version.map(|v| format!("volume {v}"));
+            let mut headers = Vec::new();
             if let Some(token) = token {
-                request = request.header("x-auth-token", token);
+                headers.push(("x-auth-token", token));
             }
-            if let Some(version) = version {
-                request = request.header("openstack-api-version", format!("volume {version}"));
+            if let Some(version) = version.as_deref() {
+                headers.push(("openstack-api-version", version));
             }
-            let body = match body {
-                Some(body) => Body::from(body.to_string()),
-                None => Body::empty(),
-            };
-            let response = self
-                .app
-                .clone()
-                .oneshot(request.body(body).unwrap())
-                .await
-                .unwrap();
-            let status = response.status();
-            let headers = response.headers().clone();
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            let value = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                    panic!(
-                        "{method} {path}: not JSON: {}",
-                        String::from_utf8_lossy(&bytes)
-                    )
-                })
-            };
-            (status, headers, value)
+            crate::sim::openstack::testing::call(
+                &self.app,
+                "cinder.test",
+                method,
+                &path,
+                &headers,
+                body,
+            )
+            .await
         }
     }
 

@@ -8,6 +8,8 @@ pub mod keystone;
 pub mod neutron;
 pub mod nova;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use axum::Router;
 use axum::routing::{any, get};
