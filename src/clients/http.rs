@@ -66,10 +66,6 @@ impl Failure {
     pub fn is_not_found(&self) -> bool {
         self.status == Some(404)
     }
-
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Unreachable | ErrorKind::Timeout)
-    }
 }
 
 /// How hard to try.

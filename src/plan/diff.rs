@@ -14,11 +14,6 @@ pub struct DiffLine {
     pub text: String,
 }
 
-/// The group view as YAML (the text both sides of the diff are made of).
-pub fn view_yaml(view: &GroupView) -> String {
-    crate::yaml::to_string(view).unwrap_or_default()
-}
-
 /// Unified-diff hunks of two texts, with `context` unchanged lines around changes.
 fn hunks(before: &str, after: &str, context: usize) -> Vec<Vec<DiffLine>> {
     let diff = TextDiff::from_lines(before, after);
