@@ -9,8 +9,14 @@
 //! - [`clients`]: clouds.yaml and the service clients;
 //! - [`diagnostic`] and [`render`]: what is wrong and how it reads;
 //! - [`yaml`]: the one place YAML is read and written;
+//! - [`inventory`]: discovery, what the sites report now;
+//! - [`state`]: the recorded state, its stores and journals;
+//! - [`plan`]: the pure planner (DAG, diff, RTO); [`apply`]: the executor, the only code
+//!   that changes sites;
+//! - [`sim`]: the twin, a simulated two-site world;
 //! - [`cli`]: the command line, thin over the library.
 
+pub mod apply;
 pub mod cli;
 pub mod clients;
 pub mod diagnostic;

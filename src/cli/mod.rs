@@ -5,7 +5,9 @@
 //! Exit codes (DESIGN.md §4), the same for every command:
 //! 0 success, 1 error, 2 changes present (with `--detailed-exitcode`), 3 refused.
 
+mod apply;
 mod demo;
+mod operation;
 mod plan;
 mod protection_group;
 mod schema;
@@ -112,6 +114,31 @@ Exit codes: 0 planned (with --detailed-exitcode: no changes), 2 changes (--detai
 1 error, 3 refused (a precondition failed; each is printed with its fix).")]
     Plan(plan::Args),
 
+    /// Execute a saved plan: every step journaled, concurrently where the plan allows.
+    #[command(after_help = "\
+Examples:
+  protector apply failover.plan                      # shows the plan, asks for 'yes'
+  protector apply failover.plan --auto-approve --json > events.jsonl
+  protector apply --resume op-3f2a...               # continue after a crash or a fix
+
+A plan applies once, and only while the sites are as it saw them: otherwise apply refuses
+(exit 3) and says what changed.
+
+Exit codes: 0 completed, 1 failed (the hint names the resume and rollback commands),
+3 refused (stale plan, already applied, lock held, not confirmed).")]
+    Apply(apply::Args),
+
+    /// Undo what a failed operation did, newest step first.
+    #[command(after_help = "\
+Examples:
+  protector rollback op-3f2a...
+  protector rollback op-3f2a... --json")]
+    Rollback(apply::RollbackArgs),
+
+    /// Operations as recorded: status, progress, steps.
+    #[command(subcommand)]
+    Operation(operation::OperationCommand),
+
     /// Show a saved plan as text, JSON or a Graphviz graph of its steps.
     #[command(after_help = "\
 Examples:
@@ -187,6 +214,9 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Show(args) => show::run(&args),
+        Command::Apply(args) => apply::run(&args),
+        Command::Rollback(args) => apply::rollback(&args),
+        Command::Operation(command) => operation::run(&command),
         Command::ProtectionGroup(command) => protection_group::run(&command),
         Command::Site(command) => site::run(&command),
         Command::Schema(args) => schema::run(&args),

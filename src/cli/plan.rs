@@ -147,7 +147,12 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
         },
     };
     let plan = match plan::plan(&spec, &inventory, &state, &request) {
-        Ok(plan) => plan,
+        Ok(plan) => plan::Plan {
+            spec_file: std::fs::canonicalize(&args.file)
+                .ok()
+                .map(|path| path.display().to_string()),
+            ..plan
+        },
         Err(refusals) => {
             for refusal in &refusals {
                 eprint(&format!(

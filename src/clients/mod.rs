@@ -9,4 +9,5 @@ pub mod keystone;
 pub mod neutron;
 pub mod nova;
 pub mod openstack;
+pub mod site;
 pub mod wire;

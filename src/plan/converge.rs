@@ -280,6 +280,7 @@ pub(super) fn plan(
     Ok(Plan {
         format_version: FORMAT_VERSION,
         protection_group: spec.name.clone(),
+        spec_file: None,
         operation: Operation {
             id,
             kind: OperationKind::Converge,
@@ -327,6 +328,7 @@ mod tests {
                         instance_id: Some(instance.id.clone()),
                         array_volumes: Vec::new(),
                         last_known: Some(instance.clone()),
+                        previous: None,
                     },
                 );
             }

@@ -160,6 +160,7 @@ mod tests {
         Plan {
             format_version: FORMAT_VERSION,
             protection_group: "pg".to_string(),
+            spec_file: None,
             operation: Operation {
                 id: "op-x".to_string(),
                 kind: OperationKind::Failover,

@@ -636,6 +636,10 @@ pub(super) fn plan(
         let mut metadata = member.instance.metadata.clone();
         metadata.insert("protector_operation".to_string(), id.clone());
         metadata.insert("protector_member".to_string(), member.name.to_string());
+        metadata.insert(
+            "protector_step".to_string(),
+            format!("boot_instance/{}", member.name),
+        );
         add(
             format!("boot_instance/{}", member.name),
             Phase::RecreateInstances,
@@ -647,7 +651,6 @@ pub(super) fn plan(
                 port_steps,
                 volume_steps,
                 key_name: member.instance.key_name.clone(),
-                availability_zone: member.instance.availability_zone.clone(),
                 metadata,
             },
             depends_on,
@@ -692,6 +695,7 @@ pub(super) fn plan(
                 Action::DeleteInstance {
                     instance_id: member.instance.id.clone(),
                     name: member.instance.name.clone(),
+                    port_ids: member.instance.ports.iter().map(|p| p.id.clone()).collect(),
                 },
                 all_active.clone(),
                 Vec::new(),
@@ -815,6 +819,7 @@ pub(super) fn plan(
     Ok(Plan {
         format_version: FORMAT_VERSION,
         protection_group: spec.name.clone(),
+        spec_file: None,
         operation,
         options: options.clone(),
         basis,
@@ -1066,6 +1071,7 @@ mod tests {
                     instance_id: Some(instance.id.clone()),
                     array_volumes: Vec::new(),
                     last_known: Some(instance),
+                    previous: None,
                 },
             );
         }

@@ -181,12 +181,14 @@ pub enum Action {
         /// Steps managing its volumes, boot volume first.
         volume_steps: Vec<String>,
         key_name: Option<String>,
-        availability_zone: Option<String>,
         metadata: BTreeMap<String, String>,
     },
+    /// Deletes the instance, then the ports it leaves behind (ports created before the boot,
+    /// as failover creates them, outlive their server and would hold its addresses).
     DeleteInstance {
         instance_id: String,
         name: String,
+        port_ids: Vec<String>,
     },
     UnmanageVolume {
         volume_id: String,
@@ -352,6 +354,10 @@ pub struct Refusal {
 pub struct Plan {
     pub format_version: u32,
     pub protection_group: String,
+    /// The spec the plan was made from (absolute), which `apply` reads for the sites and
+    /// their credentials. Set by the command that saves the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_file: Option<String>,
     pub operation: Operation,
     pub options: PlanOptions,
     pub basis: Basis,

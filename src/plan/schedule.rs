@@ -84,61 +84,11 @@ fn makespan_of(steps: &[&Step], budgets: &Budgets) -> f64 {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
-    let micros = |secs: f64| (secs.max(0.0) * 1e6).round() as u64;
-    let index_of: HashMap<&str, usize> = steps
-        .iter()
-        .enumerate()
-        .map(|(index, step)| (step.id.as_str(), index))
-        .collect();
-    let priority: Vec<u64> = {
-        let remaining = remaining_path(steps);
-        steps
-            .iter()
-            .map(|step| micros(remaining[step.id.as_str()]))
-            .collect()
-    };
-    let mut waiting_on = vec![0usize; steps.len()];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
-    for (index, step) in steps.iter().enumerate() {
-        for dependency in &step.depends_on {
-            if let Some(&from) = index_of.get(dependency.as_str()) {
-                waiting_on[index] += 1;
-                dependents[from].push(index);
-            }
-        }
-    }
-    // Ready steps per budget: the longest remaining path first, then the earlier step.
-    let mut ready: BTreeMap<Budget, BinaryHeap<(u64, Reverse<usize>)>> = BTreeMap::new();
-    let push_ready = |ready: &mut BTreeMap<Budget, BinaryHeap<(u64, Reverse<usize>)>>,
-                      index: usize| {
-        ready
-            .entry(steps[index].action.budget())
-            .or_default()
-            .push((priority[index], Reverse(index)));
-    };
-    for index in (0..steps.len()).filter(|&index| waiting_on[index] == 0) {
-        push_ready(&mut ready, index);
-    }
+    let mut dispatcher = Dispatcher::new(steps, budgets, |_| false);
     let mut running: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
-    let mut in_use: HashMap<Budget, usize> = HashMap::new();
     let mut now = 0u64;
-    let parallelism = budgets.parallelism.max(1);
     loop {
-        // Start the best ready step among budgets with a free slot, while slots remain.
-        while running.len() < parallelism {
-            let best = ready
-                .iter()
-                .filter(|(budget, heap)| {
-                    !heap.is_empty()
-                        && in_use.get(budget).copied().unwrap_or(0) < budgets.limit(**budget)
-                })
-                .filter_map(|(budget, heap)| heap.peek().map(|top| (*top, *budget)))
-                .max();
-            let Some((_, budget)) = best else { break };
-            let Some((_, Reverse(index))) = ready.get_mut(&budget).and_then(BinaryHeap::pop) else {
-                break;
-            };
-            *in_use.entry(budget).or_default() += 1;
+        while let Some(index) = dispatcher.start_next() {
             running.push(Reverse((now + micros(steps[index].estimate_secs), index)));
         }
         let Some(Reverse((end, _))) = running.peek().copied() else {
@@ -150,18 +100,128 @@ fn makespan_of(steps: &[&Step], budgets: &Budgets) -> f64 {
                 break;
             }
             running.pop();
-            if let Some(used) = in_use.get_mut(&steps[index].action.budget()) {
-                *used -= 1;
-            }
-            for &dependent in &dependents[index] {
-                waiting_on[dependent] -= 1;
-                if waiting_on[dependent] == 0 {
-                    push_ready(&mut ready, dependent);
-                }
-            }
+            dispatcher.finish(index);
         }
     }
     now as f64 / 1e6
+}
+
+fn micros(secs: f64) -> u64 {
+    (secs.max(0.0) * 1e6).round() as u64
+}
+
+/// Which step starts next: the one whose dependencies are done, whose budget and the global
+/// parallelism have a free slot, and, among those, with the longest remaining path to the end
+/// (then the earlier step). Shared by the RTO simulation and by apply's executor, so the
+/// prediction schedules exactly as the real run does. O(log steps) per start and finish.
+pub struct Dispatcher<'a> {
+    steps: &'a [&'a Step],
+    budgets: &'a Budgets,
+    priority: Vec<u64>,
+    waiting_on: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    ready: BTreeMap<Budget, std::collections::BinaryHeap<(u64, std::cmp::Reverse<usize>)>>,
+    in_use: HashMap<Budget, usize>,
+    running: usize,
+}
+
+impl<'a> Dispatcher<'a> {
+    /// `steps` in topological order; steps for which `already_done` holds (a resumed run) are
+    /// treated as finished and never handed out.
+    pub fn new(
+        steps: &'a [&'a Step],
+        budgets: &'a Budgets,
+        already_done: impl Fn(usize) -> bool,
+    ) -> Dispatcher<'a> {
+        let index_of: HashMap<&str, usize> = steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| (step.id.as_str(), index))
+            .collect();
+        let priority: Vec<u64> = {
+            let remaining = remaining_path(steps);
+            steps
+                .iter()
+                .map(|step| micros(remaining[step.id.as_str()]))
+                .collect()
+        };
+        let done: Vec<bool> = (0..steps.len()).map(&already_done).collect();
+        let mut waiting_on = vec![0usize; steps.len()];
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+        for (index, step) in steps.iter().enumerate() {
+            for dependency in &step.depends_on {
+                if let Some(&from) = index_of.get(dependency.as_str())
+                    && !done[from]
+                {
+                    waiting_on[index] += 1;
+                    dependents[from].push(index);
+                }
+            }
+        }
+        let mut dispatcher = Dispatcher {
+            steps,
+            budgets,
+            priority,
+            waiting_on,
+            dependents,
+            ready: BTreeMap::new(),
+            in_use: HashMap::new(),
+            running: 0,
+        };
+        for (index, done) in done.iter().enumerate() {
+            if !done && dispatcher.waiting_on[index] == 0 {
+                dispatcher.push_ready(index);
+            }
+        }
+        dispatcher
+    }
+
+    fn push_ready(&mut self, index: usize) {
+        self.ready
+            .entry(self.steps[index].action.budget())
+            .or_default()
+            .push((self.priority[index], std::cmp::Reverse(index)));
+    }
+
+    /// The best step that may start now, its slots taken; `None` when none may.
+    pub fn start_next(&mut self) -> Option<usize> {
+        if self.running >= self.budgets.parallelism.max(1) {
+            return None;
+        }
+        let (_, budget) = self
+            .ready
+            .iter()
+            .filter(|(budget, heap)| {
+                !heap.is_empty()
+                    && self.in_use.get(budget).copied().unwrap_or(0) < self.budgets.limit(**budget)
+            })
+            .filter_map(|(budget, heap)| heap.peek().map(|top| (*top, *budget)))
+            .max()?;
+        let (_, std::cmp::Reverse(index)) = self.ready.get_mut(&budget)?.pop()?;
+        *self.in_use.entry(budget).or_default() += 1;
+        self.running += 1;
+        Some(index)
+    }
+
+    /// A started step ended well: its slots are free and its dependents may become ready.
+    pub fn finish(&mut self, index: usize) {
+        self.release(index);
+        for position in 0..self.dependents[index].len() {
+            let dependent = self.dependents[index][position];
+            self.waiting_on[dependent] -= 1;
+            if self.waiting_on[dependent] == 0 {
+                self.push_ready(dependent);
+            }
+        }
+    }
+
+    /// A started step ended without its dependents being allowed to run (it failed).
+    pub fn release(&mut self, index: usize) {
+        if let Some(used) = self.in_use.get_mut(&self.steps[index].action.budget()) {
+            *used = used.saturating_sub(1);
+        }
+        self.running = self.running.saturating_sub(1);
+    }
 }
 
 /// The same steps with a barrier after each phase: every step of a phase waits for the whole
@@ -210,7 +270,6 @@ mod tests {
                 port_steps: Vec::new(),
                 volume_steps: Vec::new(),
                 key_name: None,
-                availability_zone: None,
                 metadata: BTreeMap::new(),
             },
             secs,

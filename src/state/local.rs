@@ -4,6 +4,7 @@
 //! <path>/<site>/<group>.json          the state document, replaced atomically
 //! <path>/<site>/<group>.lock          held while a command writes; says who holds it
 //! <path>/<site>/<group>/<op>.jsonl    an operation's journal, append-only
+//! <path>/<site>/<group>/<op>.plan.json the plan the operation runs (for resume and rollback)
 //! ```
 //!
 //! A document is written to a temporary file, fsynced, renamed over the old one and the folder
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{JournalEntry, StateDocument};
+use crate::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,6 +80,47 @@ impl std::fmt::Display for LockInfo {
     }
 }
 
+/// A JSON file, or `None` when it does not exist.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io("read", path)(error)),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|error| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })
+}
+
+/// Writes a temporary file, syncs it, renames it over `path` and syncs the folder: a crash
+/// leaves the old file or the new one, never half of one.
+fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let folder = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    fs::create_dir_all(&folder).map_err(io("create", &folder))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
+    let text = serde_json::to_vec_pretty(value).map_err(|error| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })?;
+    {
+        let mut file = File::create(&temporary).map_err(io("write", &temporary))?;
+        file.write_all(&text).map_err(io("write", &temporary))?;
+        file.write_all(b"\n").map_err(io("write", &temporary))?;
+        file.sync_all().map_err(io("sync", &temporary))?;
+    }
+    fs::rename(&temporary, path).map_err(io("replace", path))?;
+    File::open(&folder)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io("sync", &folder))
+}
+
 /// A held lock; released when dropped.
 #[derive(Debug)]
 pub struct LockGuard {
@@ -133,46 +176,62 @@ impl LocalStore {
             .join(format!("{operation}.jsonl"))
     }
 
+    fn plan_path(&self, site: &str, group: &str, operation: &str) -> PathBuf {
+        self.root
+            .join(site)
+            .join(group)
+            .join(format!("{operation}.plan.json"))
+    }
+
     /// The document, or `None` for a group never applied on this site.
     pub fn load(&self, site: &str, group: &str) -> Result<Option<StateDocument>, StoreError> {
-        let path = self.document_path(site, group);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(io("read", &path)(error)),
-        };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|error| StoreError::Corrupt {
-                path,
-                message: error.to_string(),
-            })
+        read_json(&self.document_path(site, group))
     }
 
     /// Replaces the document atomically.
     pub fn save(&self, document: &StateDocument) -> Result<(), StoreError> {
-        let path = self.document_path(&document.site, &document.protection_group);
-        let folder = path.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&folder).map_err(io("create", &folder))?;
-        let temporary = folder.join(format!(
-            ".{}.{}.tmp",
-            document.protection_group,
-            std::process::id()
-        ));
-        let text = serde_json::to_vec_pretty(document).map_err(|error| StoreError::Corrupt {
-            path: path.clone(),
-            message: error.to_string(),
-        })?;
-        {
-            let mut file = File::create(&temporary).map_err(io("write", &temporary))?;
-            file.write_all(&text).map_err(io("write", &temporary))?;
-            file.write_all(b"\n").map_err(io("write", &temporary))?;
-            file.sync_all().map_err(io("sync", &temporary))?;
+        write_atomically(
+            &self.document_path(&document.site, &document.protection_group),
+            document,
+        )
+    }
+
+    /// Keeps the plan an operation runs, next to its journal: what `apply --resume` and
+    /// `rollback` work from.
+    pub fn save_plan(&self, site: &str, plan: &Plan) -> Result<(), StoreError> {
+        write_atomically(
+            &self.plan_path(site, &plan.protection_group, &plan.operation.id),
+            plan,
+        )
+    }
+
+    pub fn load_plan(
+        &self,
+        site: &str,
+        group: &str,
+        operation: &str,
+    ) -> Result<Option<Plan>, StoreError> {
+        read_json(&self.plan_path(site, group, operation))
+    }
+
+    /// The plan kept for `operation`, on whichever site and group of this store holds it.
+    pub fn find_plan(&self, operation: &str) -> Result<Option<Plan>, StoreError> {
+        let file = format!("{operation}.plan.json");
+        let Ok(sites) = fs::read_dir(&self.root) else {
+            return Ok(None);
+        };
+        for site in sites.flatten() {
+            let Ok(groups) = fs::read_dir(site.path()) else {
+                continue;
+            };
+            for group in groups.flatten() {
+                let path = group.path().join(&file);
+                if path.is_file() {
+                    return read_json(&path);
+                }
+            }
         }
-        fs::rename(&temporary, &path).map_err(io("replace", &path))?;
-        File::open(&folder)
-            .and_then(|dir| dir.sync_all())
-            .map_err(io("sync", &folder))
+        Ok(None)
     }
 
     /// Takes the group's lock on `site` for `command`. A lock left by a process that no longer

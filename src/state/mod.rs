@@ -108,6 +108,10 @@ pub struct MemberRecord {
     /// The instance as last discovered: what a failback restores (name, flavor, networks,
     /// fixed IPs) even when its site cannot be asked.
     pub last_known: Option<Instance>,
+    /// The instance on the site it left at the last failover or failback: what the reverse
+    /// operation restores (original flavor, networks and fixed IPs) exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Instance>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,6 +141,27 @@ pub enum OperationStatus {
     RolledBack,
 }
 
+impl OperationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::Pending => "pending",
+            OperationStatus::Running => "running",
+            OperationStatus::Completed => "completed",
+            OperationStatus::Failed => "failed",
+            OperationStatus::RollingBack => "rolling_back",
+            OperationStatus::RolledBack => "rolled_back",
+        }
+    }
+
+    /// Nothing will change it unless someone acts (resume, rollback).
+    pub fn is_settled(self) -> bool {
+        !matches!(
+            self,
+            OperationStatus::Pending | OperationStatus::Running | OperationStatus::RollingBack
+        )
+    }
+}
+
 /// One line of an operation's journal: a step started, finished (with the ids of what it
 /// created, so a resumed run adopts them) or failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +182,10 @@ pub enum JournalEvent {
     Started,
     Done,
     Failed,
+    /// Rollback: undoing the step began, ended, or failed.
+    UndoStarted,
+    Undone,
+    UndoFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

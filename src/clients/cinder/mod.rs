@@ -63,6 +63,21 @@ impl BlockStorage {
         Ok(reply.json::<model::VolumeResponse>()?.volume)
     }
 
+    /// Adds (or overwrites) metadata keys, keeping the others.
+    pub async fn merge_metadata(
+        &self,
+        id: &str,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ClientError> {
+        let body = model::VolumeMetadata {
+            metadata: metadata.clone(),
+        };
+        self.client
+            .post(&format!("/volumes/{id}/metadata"), &body, true)
+            .await
+            .map(drop)
+    }
+
     /// Makes Cinder forget a volume; the array keeps its data.
     pub async fn unmanage(&self, id: &str) -> Result<(), ClientError> {
         let action = model::VolumeAction::Unmanage(model::NoArguments {});

@@ -1,0 +1,1119 @@
+//! What each action does to a site, through the clients: the only code that changes sites.
+//!
+//! Every effect is idempotent, because a step can be interrupted at any moment and run again
+//! by `apply --resume`: before creating anything it looks for what an earlier attempt of the
+//! same step created and adopts it. The markers are deterministic: array volumes by their
+//! planned name (which carries the operation id), Cinder volumes and Neutron ports by name plus
+//! a description naming the operation and step, servers by name plus `protector_operation` /
+//! `protector_step` metadata. Then it waits for the resource to settle (server `ACTIVE`, volume
+//! `available`, transfer complete), polling with a backoff that grows with the elapsed time, up
+//! to the step timeout.
+//!
+//! Undo (rollback) lives here too, next to the effect it reverses.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use reqwest::Method;
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+use super::executor::{Created, Outputs, Runner};
+use crate::clients::cinder::model as cinder;
+use crate::clients::clouds::CloudsEnvironment;
+use crate::clients::flasharray::FlashArray;
+use crate::clients::flasharray::model as fa;
+use crate::clients::http::ClientError;
+use crate::clients::neutron::model as neutron;
+use crate::clients::nova::model as nova;
+use crate::clients::site::{self, OpenStack};
+use crate::plan::{Action, Plan, SnapshotSource, Step};
+use crate::spec::Spec;
+
+/// How long a step may wait for what it started, unless the operator says otherwise.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A site's clients, connected on first use (a site that is down fails only its own steps).
+struct SiteHandle {
+    openstack: OnceCell<Result<OpenStack, String>>,
+    array: OnceCell<Result<FlashArray, String>>,
+    flavors: OnceCell<Result<HashMap<String, String>, String>>,
+    networks: OnceCell<Result<HashMap<String, String>, String>>,
+}
+
+/// Performs steps of one plan against the sites of its spec.
+pub struct SiteRunner<'a> {
+    spec: &'a Spec,
+    plan: &'a Plan,
+    clouds: &'a CloudsEnvironment,
+    timeout: Duration,
+    step_timeout: Duration,
+    sites: BTreeMap<String, SiteHandle>,
+    /// Finalize: records the outcome in the state; provided by the caller, which owns the store.
+    finalize: Finalize<'a>,
+}
+
+/// Records the operation's outcome in the state: the caller owns the store, the runner calls
+/// it when the plan's finalize step runs.
+pub type Finalize<'a> =
+    Box<dyn Fn(&Outputs) -> futures::future::LocalBoxFuture<'a, Result<(), String>> + 'a>;
+
+/// `protector <operation> <step>`: the description that marks what a step created.
+pub fn marker(operation: &str, step: &str) -> String {
+    format!("protector {operation} {step}")
+}
+
+fn text(error: ClientError) -> String {
+    error.to_string()
+}
+
+/// Polls until `deadline`, sleeping a tenth of the time waited so far (50 ms to 2 s): quick for
+/// fast transitions, gentle on the APIs for slow ones, and never more than ~10% late.
+struct Poll {
+    started: Instant,
+    deadline: Instant,
+    what: String,
+}
+
+impl Poll {
+    fn new(what: impl Into<String>, timeout: Duration) -> Poll {
+        let started = Instant::now();
+        Poll {
+            started,
+            deadline: started + timeout,
+            what: what.into(),
+        }
+    }
+
+    async fn wait(&self) -> Result<(), String> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Err(format!(
+                "timed out after {}s waiting for {}",
+                (now - self.started).as_secs(),
+                self.what
+            ));
+        }
+        let pause = ((now - self.started) / 10)
+            .clamp(Duration::from_millis(50), Duration::from_secs(2))
+            .min(self.deadline - now);
+        tokio::time::sleep(pause).await;
+        Ok(())
+    }
+}
+
+impl<'a> SiteRunner<'a> {
+    pub fn new(
+        spec: &'a Spec,
+        plan: &'a Plan,
+        clouds: &'a CloudsEnvironment,
+        timeout: Duration,
+        step_timeout: Duration,
+        finalize: Finalize<'a>,
+    ) -> SiteRunner<'a> {
+        let sites = spec
+            .sites
+            .keys()
+            .map(|name| {
+                (
+                    name.clone(),
+                    SiteHandle {
+                        openstack: OnceCell::new(),
+                        array: OnceCell::new(),
+                        flavors: OnceCell::new(),
+                        networks: OnceCell::new(),
+                    },
+                )
+            })
+            .collect();
+        SiteRunner {
+            spec,
+            plan,
+            clouds,
+            timeout,
+            step_timeout,
+            sites,
+            finalize,
+        }
+    }
+
+    fn handle(&self, site: &str) -> Result<&SiteHandle, String> {
+        self.sites
+            .get(site)
+            .ok_or_else(|| format!("the spec has no site `{site}`"))
+    }
+
+    async fn openstack(&self, site: &str) -> Result<&OpenStack, String> {
+        self.handle(site)?
+            .openstack
+            .get_or_init(|| OpenStack::connect(self.spec, site, self.clouds, self.timeout))
+            .await
+            .as_ref()
+            .map_err(|error| format!("{site}: {error}"))
+    }
+
+    async fn array(&self, site: &str) -> Result<&FlashArray, String> {
+        self.handle(site)?
+            .array
+            .get_or_init(|| async { site::array(self.spec, site, self.timeout) })
+            .await
+            .as_ref()
+            .map_err(|error| format!("{site}: {error}"))
+    }
+
+    async fn flavor_id(&self, site: &str, name: &str) -> Result<String, String> {
+        let openstack = self.openstack(site).await?;
+        let flavors = self
+            .handle(site)?
+            .flavors
+            .get_or_init(|| async {
+                let flavors = openstack.compute.flavors().await.map_err(text)?;
+                Ok(flavors.into_iter().map(|f| (f.name, f.id)).collect())
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)?;
+        flavors
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("flavor `{name}` does not exist on {site}"))
+    }
+
+    async fn network_id(&self, site: &str, name: &str) -> Result<String, String> {
+        let openstack = self.openstack(site).await?;
+        let networks = self
+            .handle(site)?
+            .networks
+            .get_or_init(|| async {
+                let networks = openstack.network.networks().await.map_err(text)?;
+                Ok(networks.into_iter().map(|n| (n.name, n.id)).collect())
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)?;
+        networks
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("network `{name}` does not exist on {site}"))
+    }
+
+    fn operation(&self) -> &str {
+        &self.plan.operation.id
+    }
+
+    /// The suffix of the protection-group snapshot this operation takes: unique per operation,
+    /// so a resumed run finds the one it already took.
+    fn snapshot_suffix(&self) -> String {
+        let short: String = self
+            .operation()
+            .trim_start_matches("op-")
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
+        format!("protector-{short}")
+    }
+
+    async fn run_action(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
+        let site = step.site.as_str();
+        match &step.action {
+            Action::CheckTarget => self.check_target(site).await,
+            Action::StopInstance { instance_id, .. } => self.stop(site, instance_id).await,
+            Action::SnapshotAndReplicate {
+                protection_group, ..
+            } => self.snapshot_and_replicate(site, protection_group).await,
+            Action::CopyVolume { source, volume, .. } => {
+                let snapshot = match source {
+                    SnapshotSource::Named { snapshot } => snapshot.clone(),
+                    SnapshotSource::FromStep { step, volume } => {
+                        let group_snapshot = outputs
+                            .get(step, "protection_group_snapshot")
+                            .ok_or_else(|| format!("step {step} recorded no snapshot"))?;
+                        format!("{group_snapshot}.{volume}")
+                    }
+                };
+                self.copy_volume(site, &snapshot, volume).await
+            }
+            Action::ManageVolume {
+                cinder_host,
+                array_volume,
+                name,
+                volume_type,
+                bootable,
+            } => {
+                self.manage(
+                    step,
+                    cinder_host,
+                    array_volume,
+                    name,
+                    volume_type.as_deref(),
+                    *bootable,
+                )
+                .await
+            }
+            Action::CreatePort {
+                network,
+                fixed_ip,
+                name,
+            } => {
+                self.create_port(step, network, fixed_ip.as_deref(), name)
+                    .await
+            }
+            Action::BootInstance { .. } => self.boot(step, outputs).await,
+            Action::TierActive { .. } => Ok(Created::new()),
+            Action::DeleteInstance {
+                instance_id,
+                port_ids,
+                ..
+            } => {
+                self.delete_server(site, instance_id).await?;
+                self.delete_ports(site, port_ids).await?;
+                Ok(Created::new())
+            }
+            Action::UnmanageVolume { volume_id, .. } => {
+                self.unmanage(site, volume_id).await?;
+                Ok(Created::new())
+            }
+            Action::ConfigureReplication {
+                protection_group,
+                volumes_from_steps,
+                target_array,
+                ..
+            } => {
+                let mut volumes = Vec::new();
+                for manage in volumes_from_steps {
+                    volumes.push(
+                        outputs
+                            .get(manage, "array_volume")
+                            .ok_or_else(|| format!("step {manage} recorded no array volume"))?,
+                    );
+                }
+                self.configure_replication(site, protection_group, &volumes, target_array)
+                    .await
+            }
+            Action::Finalize => {
+                (self.finalize)(outputs).await?;
+                Ok(Created::new())
+            }
+            Action::CreateProtectionGroup {
+                protection_group, ..
+            } => {
+                self.ensure_group(site, protection_group).await?;
+                Ok(Created::from([(
+                    "protection_group".to_string(),
+                    protection_group.clone(),
+                )]))
+            }
+            Action::AddVolumesToGroup {
+                protection_group,
+                volumes,
+                ..
+            } => {
+                self.add_volumes(site, protection_group, volumes).await?;
+                Ok(Created::new())
+            }
+            Action::SetReplicationSchedule {
+                protection_group,
+                frequency_ms,
+                ..
+            } => {
+                self.set_schedule(site, protection_group, *frequency_ms)
+                    .await?;
+                Ok(Created::new())
+            }
+            Action::AddTarget {
+                protection_group,
+                target_array,
+                ..
+            } => {
+                self.add_target(site, protection_group, target_array)
+                    .await?;
+                Ok(Created::new())
+            }
+            Action::AllowTarget {
+                protection_group, ..
+            } => {
+                self.allow(site, protection_group).await?;
+                Ok(Created::new())
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------ OpenStack
+
+    /// The flavors and networks the plan boots with still exist on the target.
+    async fn check_target(&self, site: &str) -> Result<Created, String> {
+        for step in self.plan.steps.iter().filter(|s| s.site == site) {
+            match &step.action {
+                Action::BootInstance { flavor, .. } => {
+                    self.flavor_id(site, flavor).await?;
+                }
+                Action::CreatePort { network, .. } => {
+                    self.network_id(site, network).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(Created::new())
+    }
+
+    async fn server(&self, site: &str, id: &str) -> Result<Option<nova::Server>, String> {
+        let openstack = self.openstack(site).await?;
+        openstack.compute.server(id).await.map_err(text)
+    }
+
+    async fn stop(&self, site: &str, id: &str) -> Result<Created, String> {
+        let openstack = self.openstack(site).await?;
+        let poll = Poll::new(format!("instance {id} to stop"), self.step_timeout);
+        let mut asked = false;
+        loop {
+            let server = self
+                .server(site, id)
+                .await?
+                .ok_or_else(|| format!("instance {id} no longer exists on {site}"))?;
+            match (server.status.as_str(), server.task_state.as_deref()) {
+                ("SHUTOFF", None) => return Ok(Created::new()),
+                ("ERROR", _) => return Err(fault("instance", &server)),
+                ("ACTIVE", None) if !asked => {
+                    openstack
+                        .compute
+                        .action(id, &nova::ServerAction::Stop(()))
+                        .await
+                        .map_err(text)?;
+                    asked = true;
+                }
+                _ => {}
+            }
+            poll.wait().await?;
+        }
+    }
+
+    async fn start(&self, site: &str, id: &str) -> Result<(), String> {
+        let openstack = self.openstack(site).await?;
+        let poll = Poll::new(format!("instance {id} to start"), self.step_timeout);
+        let mut asked = false;
+        loop {
+            let Some(server) = self.server(site, id).await? else {
+                return Err(format!("instance {id} no longer exists on {site}"));
+            };
+            match (server.status.as_str(), server.task_state.as_deref()) {
+                ("ACTIVE", None) => return Ok(()),
+                ("ERROR", _) => return Err(fault("instance", &server)),
+                ("SHUTOFF", None) if !asked => {
+                    openstack
+                        .compute
+                        .action(id, &nova::ServerAction::Start(()))
+                        .await
+                        .map_err(text)?;
+                    asked = true;
+                }
+                _ => {}
+            }
+            poll.wait().await?;
+        }
+    }
+
+    async fn boot(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
+        let Action::BootInstance {
+            name,
+            flavor,
+            port_steps,
+            volume_steps,
+            key_name,
+            metadata,
+        } = &step.action
+        else {
+            return Err(format!("{} is not a boot", step.id));
+        };
+        let site = step.site.as_str();
+        let openstack = self.openstack(site).await?;
+        let pattern = format!("^{}$", regex_escape(name));
+        let existing = openstack
+            .compute
+            .servers(&[("name", pattern.as_str())])
+            .await
+            .map_err(text)?
+            .into_iter()
+            .find(|server| {
+                server
+                    .metadata
+                    .get("protector_operation")
+                    .map(String::as_str)
+                    == Some(self.operation())
+                    && server.metadata.get("protector_step") == Some(&step.id)
+            });
+        let id = match existing {
+            Some(server) => server.id,
+            None => {
+                let mut ports = Vec::new();
+                for port_step in port_steps {
+                    ports.push(nova::NetworkRequest {
+                        uuid: None,
+                        port: Some(
+                            outputs
+                                .get(port_step, "port")
+                                .ok_or_else(|| format!("step {port_step} recorded no port"))?,
+                        ),
+                        fixed_ip: None,
+                        tag: None,
+                    });
+                }
+                let mut devices = Vec::new();
+                for (index, volume_step) in volume_steps.iter().enumerate() {
+                    let volume = outputs
+                        .get(volume_step, "cinder_volume")
+                        .ok_or_else(|| format!("step {volume_step} recorded no volume"))?;
+                    devices.push(nova::BlockDeviceMapping {
+                        boot_index: Some(nova::IntegerOrDigits::Integer(if index == 0 {
+                            0
+                        } else {
+                            -1
+                        })),
+                        uuid: Some(volume),
+                        source_type: nova::BlockDeviceSource::Volume,
+                        destination_type: Some(nova::BlockDeviceDestination::Volume),
+                        // The volumes hold the member's data: deleting the server must not
+                        // delete them.
+                        delete_on_termination: Some(false),
+                        volume_size: None,
+                        volume_type: None,
+                        device_name: None,
+                        disk_bus: None,
+                        device_type: None,
+                        guest_format: None,
+                        tag: None,
+                    });
+                }
+                let request = nova::ServerCreateRequest {
+                    server: nova::ServerCreate {
+                        name: name.clone(),
+                        flavor_ref: self.flavor_id(site, flavor).await?,
+                        networks: Some(if ports.is_empty() {
+                            nova::ServerNetworks::Allocation(nova::NetworkAllocation::None)
+                        } else {
+                            nova::ServerNetworks::Nics(ports)
+                        }),
+                        block_device_mapping_v2: Some(devices),
+                        metadata: Some(metadata.clone()),
+                        key_name: key_name.clone(),
+                        description: Some(marker(self.operation(), &step.id)),
+                        ..server_create(name)
+                    },
+                    scheduler_hints: None,
+                };
+                openstack
+                    .compute
+                    .create_server(&request)
+                    .await
+                    .map_err(text)?
+                    .id
+            }
+        };
+        let poll = Poll::new(
+            format!("instance {name} to become ACTIVE"),
+            self.step_timeout,
+        );
+        loop {
+            match self.server(site, &id).await? {
+                None => return Err(format!("instance {name} ({id}) vanished while booting")),
+                Some(server) if server.status == "ACTIVE" => break,
+                Some(server) if server.status == "ERROR" => return Err(fault("instance", &server)),
+                Some(_) => poll.wait().await?,
+            }
+        }
+        Ok(Created::from([("server".to_string(), id)]))
+    }
+
+    async fn delete_server(&self, site: &str, id: &str) -> Result<(), String> {
+        let openstack = self.openstack(site).await?;
+        if self.server(site, id).await?.is_none() {
+            return Ok(());
+        }
+        openstack.compute.delete_server(id).await.map_err(text)?;
+        let poll = Poll::new(format!("instance {id} to be deleted"), self.step_timeout);
+        while let Some(server) = self.server(site, id).await? {
+            if server.status == "ERROR" && server.task_state.is_none() {
+                return Err(fault("deleting instance", &server));
+            }
+            poll.wait().await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_ports(&self, site: &str, ids: &[String]) -> Result<(), String> {
+        let openstack = self.openstack(site).await?;
+        for id in ids {
+            openstack.network.delete_port(id).await.map_err(text)?;
+        }
+        Ok(())
+    }
+
+    async fn create_port(
+        &self,
+        step: &Step,
+        network: &str,
+        fixed_ip: Option<&str>,
+        name: &str,
+    ) -> Result<Created, String> {
+        let site = step.site.as_str();
+        let openstack = self.openstack(site).await?;
+        let network_id = self.network_id(site, network).await?;
+        let marker = marker(self.operation(), &step.id);
+        let existing = openstack
+            .network
+            .ports(&[("name", name), ("network_id", network_id.as_str())])
+            .await
+            .map_err(text)?
+            .into_iter()
+            .find(|port| port.description.as_deref() == Some(marker.as_str()));
+        let id = match existing {
+            Some(port) => port.id,
+            None => {
+                let request = neutron::PortCreateRequest {
+                    port: neutron::PortCreate {
+                        name: Some(name.to_string()),
+                        description: Some(marker),
+                        fixed_ips: fixed_ip.map(|ip| {
+                            vec![neutron::FixedIpRequest {
+                                subnet_id: None,
+                                ip_address: Some(ip.to_string()),
+                            }]
+                        }),
+                        ..port_create(network_id)
+                    },
+                };
+                openstack
+                    .network
+                    .create_port(&request)
+                    .await
+                    .map_err(text)?
+                    .id
+            }
+        };
+        Ok(Created::from([("port".to_string(), id)]))
+    }
+
+    async fn delete_port(&self, site: &str, id: &str) -> Result<(), String> {
+        self.delete_ports(site, &[id.to_string()]).await
+    }
+
+    async fn manage(
+        &self,
+        step: &Step,
+        host: &str,
+        array_volume: &str,
+        name: &str,
+        volume_type: Option<&str>,
+        bootable: bool,
+    ) -> Result<Created, String> {
+        let site = step.site.as_str();
+        let openstack = self.openstack(site).await?;
+        let marker = marker(self.operation(), &step.id);
+        let existing = openstack
+            .block
+            .volumes(&[("name", name)])
+            .await
+            .map_err(text)?
+            .into_iter()
+            .find(|volume| {
+                volume.description.as_deref() == Some(marker.as_str())
+                    && !volume.status.starts_with("error")
+            });
+        let id = match existing {
+            Some(volume) => volume.id,
+            None => {
+                let request = cinder::VolumeManageRequest {
+                    volume: cinder::VolumeManage {
+                        host: Some(host.to_string()),
+                        cluster: None,
+                        // Cinder's Pure driver reads only `name` (see VolumeReference).
+                        reference: cinder::VolumeReference {
+                            source_name: None,
+                            source_id: None,
+                            name: Some(array_volume.to_string()),
+                        },
+                        name: Some(name.to_string()),
+                        description: Some(marker),
+                        availability_zone: None,
+                        volume_type: volume_type.map(str::to_string),
+                        bootable: Some(bootable),
+                        metadata: None,
+                    },
+                };
+                openstack.block.manage(&request).await.map_err(text)?.id
+            }
+        };
+        let poll = Poll::new(format!("volume {name} to be managed"), self.step_timeout);
+        let volume = loop {
+            let volume = openstack
+                .block
+                .volume(&id)
+                .await
+                .map_err(text)?
+                .ok_or_else(|| format!("volume {name} ({id}) vanished while being managed"))?;
+            match volume.status.as_str() {
+                "available" => break volume,
+                status if status.starts_with("error") => {
+                    return Err(format!(
+                        "Cinder on {site} could not manage array volume {array_volume}: volume {id} is `{status}`"
+                    ));
+                }
+                _ => poll.wait().await?,
+            }
+        };
+        // Managing replaces the volume's metadata with the driver's: tag it afterwards.
+        let tags = BTreeMap::from([
+            (
+                "protector_operation".to_string(),
+                self.operation().to_string(),
+            ),
+            ("protector_step".to_string(), step.id.clone()),
+        ]);
+        openstack
+            .block
+            .merge_metadata(&id, &tags)
+            .await
+            .map_err(text)?;
+        let renamed = volume
+            .metadata
+            .get("array_volume_name")
+            .cloned()
+            .unwrap_or_else(|| array_volume.to_string());
+        Ok(Created::from([
+            ("cinder_volume".to_string(), id),
+            ("array_volume".to_string(), renamed),
+        ]))
+    }
+
+    async fn unmanage(&self, site: &str, id: &str) -> Result<(), String> {
+        let openstack = self.openstack(site).await?;
+        let poll = Poll::new(format!("volume {id} to be unmanaged"), self.step_timeout);
+        let mut asked = false;
+        loop {
+            let Some(volume) = openstack.block.volume(id).await.map_err(text)? else {
+                return Ok(());
+            };
+            match volume.status.as_str() {
+                // A volume still detaching from a deleted server settles first.
+                "available" | "error" | "error_managing" if !asked => {
+                    openstack.block.unmanage(id).await.map_err(text)?;
+                    asked = true;
+                }
+                _ => {}
+            }
+            poll.wait().await?;
+        }
+    }
+
+    // ------------------------------------------------------------------------ FlashArray
+
+    async fn array_call(
+        &self,
+        site: &str,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(), String> {
+        let idempotent = method == Method::PATCH;
+        self.array(site)
+            .await?
+            .call(method, path, body, idempotent)
+            .await
+            .map(drop)
+            .map_err(text)
+    }
+
+    /// A call whose "already there" answer means the work is done (a resumed step).
+    async fn array_ensure(
+        &self,
+        site: &str,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(), String> {
+        match self.array_call(site, method, path, body).await {
+            Err(error) if error.contains("already") => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn snapshot_and_replicate(
+        &self,
+        site: &str,
+        protection_group: &str,
+    ) -> Result<Created, String> {
+        let source = self.array(site).await?;
+        let suffix = self.snapshot_suffix();
+        let name = format!("{protection_group}.{suffix}");
+        let taken: Vec<fa::ProtectionGroupSnapshot> = match source
+            .list("protection-group-snapshots", &[("names", name.as_str())])
+            .await
+        {
+            Ok(found) => found,
+            Err(error) if error.message.contains("does not exist") => Vec::new(),
+            Err(error) => return Err(text(error)),
+        };
+        if taken.is_empty() {
+            self.array_call(
+                site,
+                Method::POST,
+                &format!(
+                    "protection-group-snapshots?source_names={protection_group}&replicate_now=true"
+                ),
+                Some(json!({ "suffix": suffix })),
+            )
+            .await?;
+        }
+        let replicated = format!("{}:{name}", source.name);
+        let target_site = &self.plan.operation.target_site;
+        let target = self.array(target_site).await?;
+        let poll = Poll::new(
+            format!("snapshot {replicated} to reach {}", target.name),
+            self.step_timeout,
+        );
+        loop {
+            let transfers: Vec<fa::SnapshotTransfer> = match target
+                .list(
+                    "protection-group-snapshots/transfer",
+                    &[("names", replicated.as_str())],
+                )
+                .await
+            {
+                Ok(found) => found,
+                Err(error) if error.message.contains("does not exist") => Vec::new(),
+                Err(error) => return Err(text(error)),
+            };
+            if transfers
+                .iter()
+                .any(|t| t.completed.is_some() || t.progress.unwrap_or(0.0) >= 1.0)
+            {
+                break;
+            }
+            poll.wait().await?;
+        }
+        Ok(Created::from([(
+            "protection_group_snapshot".to_string(),
+            replicated,
+        )]))
+    }
+
+    async fn volume_exists(&self, site: &str, name: &str) -> Result<bool, String> {
+        let volumes: Vec<fa::Volume> = match self
+            .array(site)
+            .await?
+            .list("volumes", &[("names", name)])
+            .await
+        {
+            Ok(found) => found,
+            Err(error) if error.message.contains("does not exist") => Vec::new(),
+            Err(error) => return Err(text(error)),
+        };
+        Ok(volumes.iter().any(|v| v.destroyed != Some(true)))
+    }
+
+    async fn copy_volume(
+        &self,
+        site: &str,
+        snapshot: &str,
+        volume: &str,
+    ) -> Result<Created, String> {
+        if !self.volume_exists(site, volume).await? {
+            self.array_call(
+                site,
+                Method::POST,
+                &format!("volumes?names={volume}"),
+                Some(json!({ "source": { "name": snapshot } })),
+            )
+            .await?;
+        }
+        Ok(Created::from([(
+            "array_volume".to_string(),
+            volume.to_string(),
+        )]))
+    }
+
+    /// Destroys (recoverably: the array keeps it for its eradication delay) an array volume
+    /// this operation created.
+    async fn destroy_volume(&self, site: &str, volume: &str) -> Result<(), String> {
+        if !self.volume_exists(site, volume).await? {
+            return Ok(());
+        }
+        self.array_call(
+            site,
+            Method::PATCH,
+            &format!("volumes?names={volume}"),
+            Some(json!({ "destroyed": true })),
+        )
+        .await
+    }
+
+    async fn ensure_group(&self, site: &str, group: &str) -> Result<(), String> {
+        self.array_ensure(
+            site,
+            Method::POST,
+            &format!("protection-groups?names={group}"),
+            None,
+        )
+        .await
+    }
+
+    async fn add_volumes(&self, site: &str, group: &str, volumes: &[String]) -> Result<(), String> {
+        for volume in volumes {
+            self.array_ensure(
+                site,
+                Method::POST,
+                &format!("protection-groups/volumes?group_names={group}&member_names={volume}"),
+                None,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn set_schedule(&self, site: &str, group: &str, frequency_ms: u64) -> Result<(), String> {
+        self.array_call(
+            site,
+            Method::PATCH,
+            &format!("protection-groups?names={group}"),
+            Some(json!({
+                "replication_schedule": { "enabled": true, "frequency": frequency_ms }
+            })),
+        )
+        .await
+    }
+
+    async fn add_target(&self, site: &str, group: &str, target_array: &str) -> Result<(), String> {
+        self.array_ensure(
+            site,
+            Method::POST,
+            &format!("protection-groups/targets?group_names={group}&member_names={target_array}"),
+            None,
+        )
+        .await
+    }
+
+    /// On a target array: accept replication of `group` (`<source array>:<group>`).
+    async fn allow(&self, site: &str, group: &str) -> Result<(), String> {
+        self.array_ensure(
+            site,
+            Method::PATCH,
+            &format!("protection-groups/targets?group_names={group}"),
+            Some(json!({ "allowed": true })),
+        )
+        .await
+    }
+
+    /// Replication from this site's array back to `target_array`: the group with the volumes
+    /// the operation created, the target added, and allowed there when that site answers.
+    async fn configure_replication(
+        &self,
+        site: &str,
+        group: &str,
+        volumes: &[String],
+        target_array: &str,
+    ) -> Result<Created, String> {
+        self.ensure_group(site, group).await?;
+        self.add_volumes(site, group, volumes).await?;
+        self.add_target(site, group, target_array).await?;
+        self.set_schedule(site, group, self.spec.policy.rpo.as_millis() as u64)
+            .await?;
+        let array = self.array(site).await?.name.clone();
+        let peer = self
+            .spec
+            .sites
+            .iter()
+            .find(|(_, s)| s.flasharray.array_name == target_array)
+            .map(|(name, _)| name.clone());
+        let mut created = Created::from([("protection_group".to_string(), group.to_string())]);
+        let allowed = match peer {
+            Some(peer) => self.allow(&peer, &format!("{array}:{group}")).await,
+            None => Err(format!("no site of the spec has array {target_array}")),
+        };
+        // The old primary may be down (unplanned failover): replication back waits for
+        // `sync-force`, which allows it then.
+        created.insert("allowed_on_target".to_string(), allowed.is_ok().to_string());
+        Ok(created)
+    }
+
+    // ------------------------------------------------------------------------ undo
+
+    /// Reverses a completed step, from what it created. `Ok(None)`: done; `Ok(Some(note))`:
+    /// nothing can be undone, with why.
+    pub async fn undo(&self, step: &Step, outputs: &Outputs) -> Result<Option<String>, String> {
+        let site = step.site.as_str();
+        let created = |kind: &str| outputs.get(&step.id, kind);
+        match &step.action {
+            Action::BootInstance { .. } => {
+                if let Some(id) = created("server") {
+                    self.delete_server(site, &id).await?;
+                }
+                Ok(None)
+            }
+            Action::CreatePort { .. } => {
+                if let Some(id) = created("port") {
+                    self.delete_port(site, &id).await?;
+                }
+                Ok(None)
+            }
+            Action::ManageVolume { .. } => {
+                if let Some(id) = created("cinder_volume") {
+                    self.unmanage(site, &id).await?;
+                }
+                Ok(None)
+            }
+            Action::CopyVolume { volume, .. } => {
+                // Managing renamed it: the manage step knows its name now.
+                let renamed = self
+                    .plan
+                    .steps
+                    .iter()
+                    .filter(|s| s.depends_on.contains(&step.id))
+                    .find_map(|s| outputs.get(&s.id, "array_volume"));
+                self.destroy_volume(site, renamed.as_deref().unwrap_or(volume))
+                    .await?;
+                Ok(None)
+            }
+            Action::StopInstance { instance_id, .. } => {
+                self.start(site, instance_id).await?;
+                Ok(None)
+            }
+            Action::DeleteInstance { name, .. } => Ok(Some(format!(
+                "instance {name} was deleted on {site}; it cannot be brought back"
+            ))),
+            Action::UnmanageVolume { name, .. } => Ok(Some(format!(
+                "volume {name} was unmanaged on {site} (its array data is kept); manage it again with `openstack volume manage` if needed"
+            ))),
+            Action::SnapshotAndReplicate { .. } => Ok(Some(
+                "the protection-group snapshot is kept (the array's retention removes it)"
+                    .to_string(),
+            )),
+            Action::ConfigureReplication { .. }
+            | Action::CreateProtectionGroup { .. }
+            | Action::AddVolumesToGroup { .. }
+            | Action::SetReplicationSchedule { .. }
+            | Action::AddTarget { .. }
+            | Action::AllowTarget { .. } => Ok(Some(
+                "replication settings are left as they are; `protector plan FILE` shows any drift"
+                    .to_string(),
+            )),
+            Action::CheckTarget | Action::TierActive { .. } | Action::Finalize => Ok(None),
+        }
+    }
+}
+
+impl Runner for SiteRunner<'_> {
+    async fn run(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
+        self.run_action(step, outputs).await
+    }
+}
+
+/// An instance's fault, as Nova reports it.
+fn fault(what: &str, server: &nova::Server) -> String {
+    match &server.fault {
+        Some(fault) => format!(
+            "{what} {} ({}) is in ERROR: {}",
+            server.name, server.id, fault.message
+        ),
+        None => format!("{what} {} ({}) is in ERROR", server.name, server.id),
+    }
+}
+
+/// Nova's `name` filter is a regular expression: match the name exactly.
+fn regex_escape(name: &str) -> String {
+    let mut escaped = String::with_capacity(name.len());
+    for c in name.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// A create request with only the name set; callers fill what they need.
+fn server_create(name: &str) -> nova::ServerCreate {
+    nova::ServerCreate {
+        name: name.to_string(),
+        image_ref: None,
+        flavor_ref: String::new(),
+        networks: None,
+        block_device_mapping_v2: None,
+        metadata: None,
+        key_name: None,
+        availability_zone: None,
+        security_groups: None,
+        access_ipv4: None,
+        access_ipv6: None,
+        disk_config: None,
+        user_data: None,
+        personality: None,
+        config_drive: None,
+        admin_pass: None,
+        description: None,
+        tags: None,
+        hostname: None,
+        min_count: None,
+        max_count: None,
+        return_reservation_id: None,
+        host: None,
+        hypervisor_hostname: None,
+        trusted_image_certificates: None,
+    }
+}
+
+fn port_create(network_id: String) -> neutron::PortCreate {
+    neutron::PortCreate {
+        network_id,
+        name: None,
+        description: None,
+        admin_state_up: None,
+        fixed_ips: None,
+        mac_address: None,
+        device_id: None,
+        device_owner: None,
+        security_groups: None,
+        allowed_address_pairs: None,
+        port_security_enabled: None,
+        qos_policy_id: None,
+        dns_domain: None,
+        dns_name: None,
+        propagate_uplink_status: None,
+        hardware_offload_type: None,
+        pvlan_type: None,
+        pvlan_community: None,
+        trusted: None,
+        binding_host_id: None,
+        binding_vnic_type: None,
+        binding_profile: None,
+        tags: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nova_name_filters_match_exactly() {
+        assert_eq!(regex_escape("web-1"), "web-1");
+        assert_eq!(regex_escape("db.prod (1)"), "db\\.prod \\(1\\)");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polling_backs_off_and_times_out() {
+        let poll = Poll::new("a thing", Duration::from_secs(10));
+        let mut waits = 0;
+        while poll.wait().await.is_ok() {
+            waits += 1;
+        }
+        // 50 ms pauses at first, growing to a tenth of the elapsed time: far fewer than 200.
+        assert!((20..80).contains(&waits), "{waits}");
+        let error = poll.wait().await.unwrap_err();
+        assert!(
+            error.contains("timed out after 10s waiting for a thing"),
+            "{error}"
+        );
+    }
+}

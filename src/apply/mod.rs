@@ -1,0 +1,859 @@
+//! Apply: executes a saved plan. The only code that changes sites (through [`effects`]).
+//!
+//! Before anything moves, apply takes the group's lock on every site and checks the plan still
+//! holds: the recorded state has the versions the plan was made from, and a fresh plan of the
+//! same operation relies on the same inventory facts; otherwise it refuses and says what moved.
+//! Then it records the operation as `running` on every site it may write, keeps a copy of the
+//! plan beside the journal, and runs the DAG ([`executor`]), journaling each step to disk before
+//! it acts and after it ends. Every transition of the recorded state is a pure function in
+//! [`record`].
+//!
+//! A run that stopped (a crash, a kill, a failed step) continues from its journal with
+//! `resume`: done steps are skipped, interrupted ones run again and adopt what they had already
+//! created. `rollback` undoes the done steps in reverse dependency order, with the same executor.
+
+pub mod effects;
+pub mod executor;
+pub mod record;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::FutureExt;
+
+use self::executor::{Created, Event, FailurePolicy, Outputs, Report, Runner};
+use crate::clients::clouds::CloudsEnvironment;
+use crate::inventory::{Instance, Inventory};
+use crate::plan::schedule::Budgets;
+use crate::plan::{self, FailoverType, OperationKind, Plan, PlanRequest, Step};
+use crate::spec::Spec;
+use crate::state::local::{LocalStore, LockGuard, StoreError};
+use crate::state::{
+    JournalEntry, JournalEvent, OperationRecord, OperationStatus, PeerSync, RecordedState,
+    StateDocument, SyncStatus,
+};
+
+/// How apply runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub budgets: Budgets,
+    /// Per API call.
+    pub timeout: Duration,
+    /// Per step, for what it waits on (a boot, a transfer).
+    pub step_timeout: Duration,
+    pub rollback_on_failure: bool,
+    /// The command line, as lock files name their holder.
+    pub command: String,
+}
+
+/// What the operator sees while apply runs.
+pub trait Observer {
+    /// A step started, ended or failed (`undo`: while rolling back). `done` of `total` steps.
+    fn step(&mut self, event: &Event<'_>, undo: bool, done: usize, total: usize);
+    /// Anything else worth a line: resuming, rolling back.
+    fn note(&mut self, text: &str);
+}
+
+/// Why apply did not run, or how it failed before any step.
+#[derive(Debug)]
+pub struct Refusal {
+    pub message: String,
+    pub hint: String,
+    /// `true`: refused on purpose (stale plan, lock held, already applied); `false`: an error.
+    pub refused: bool,
+}
+
+impl Refusal {
+    fn refused(message: impl Into<String>, hint: impl Into<String>) -> Refusal {
+        Refusal {
+            message: message.into(),
+            hint: hint.into(),
+            refused: true,
+        }
+    }
+
+    fn error(message: impl Into<String>, hint: impl Into<String>) -> Refusal {
+        Refusal {
+            message: message.into(),
+            hint: hint.into(),
+            refused: false,
+        }
+    }
+
+    fn store(error: StoreError) -> Refusal {
+        let refused = matches!(error, StoreError::Locked { .. });
+        Refusal {
+            hint: error.hint(),
+            message: error.to_string(),
+            refused,
+        }
+    }
+}
+
+/// How an apply (or a rollback) ended.
+#[derive(Debug)]
+pub struct Applied {
+    pub plan: Plan,
+    pub report: Report,
+    /// The operation as recorded at the end.
+    pub record: Option<OperationRecord>,
+    /// What rollback could not undo, and why.
+    pub notes: Vec<String>,
+    /// The rollback that followed a failure (`--rollback-on-failure`).
+    pub rollback: Option<Box<Applied>>,
+}
+
+/// Applies `plan`, or continues it when an earlier run of the same plan was interrupted.
+pub async fn apply(
+    spec: &Spec,
+    clouds: &CloudsEnvironment,
+    plan: &Plan,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Applied, Refusal> {
+    if plan.protection_group != spec.name {
+        return Err(Refusal::error(
+            format!(
+                "the plan is for protection group `{}`, the spec describes `{}`",
+                plan.protection_group, spec.name
+            ),
+            "apply the plan with the spec it was made from",
+        ));
+    }
+    let store = LocalStore::new(&spec.state.path);
+    let _locks = lock_all(&store, spec, &options.command)?;
+    let state = read_state(&store, spec)?;
+    if let Some(record) = find_record(&state, &plan.operation.id) {
+        return match record.status {
+            OperationStatus::Pending | OperationStatus::Running => {
+                observer.note(&format!(
+                    "{} was interrupted; continuing it from its journal",
+                    plan.operation.id
+                ));
+                let inventory = discover(spec, clouds, options).await;
+                run(
+                    spec, clouds, &store, plan, &inventory, &state, options, observer,
+                )
+                .await
+            }
+            OperationStatus::Failed => Err(Refusal::refused(
+                format!(
+                    "{} already ran and failed: {}",
+                    plan.operation.id,
+                    record.error_message.clone().unwrap_or_default()
+                ),
+                format!(
+                    "continue it with `protector apply --resume {0}`, or undo it with `protector rollback {0}`",
+                    plan.operation.id
+                ),
+            )),
+            OperationStatus::Completed => Err(Refusal::refused(
+                format!(
+                    "this plan was already applied: {} completed{}",
+                    plan.operation.id,
+                    record
+                        .completed_at
+                        .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                        .unwrap_or_default()
+                ),
+                "a plan applies once; plan again for the group's current state: `protector plan FILE`",
+            )),
+            OperationStatus::RollingBack | OperationStatus::RolledBack => Err(Refusal::refused(
+                format!("{} was rolled back", plan.operation.id),
+                "plan again for the group's current state: `protector plan FILE`",
+            )),
+        };
+    }
+    let current = state.versions();
+    if current != plan.basis.state_versions {
+        return Err(Refusal::refused(
+            format!(
+                "the plan is stale: {}",
+                explain_versions(&plan.basis.state_versions, &current, &state)
+            ),
+            "plan again and review the new plan: `protector plan FILE ...`",
+        ));
+    }
+    let inventory = discover(spec, clouds, options).await;
+    let request = PlanRequest {
+        operation: plan.operation.kind.clone(),
+        options: plan.options.clone(),
+    };
+    match plan::plan(spec, &inventory, &state, &request) {
+        Err(refusals) => {
+            return Err(Refusal::refused(
+                format!(
+                    "the plan no longer holds: {}",
+                    refusals
+                        .iter()
+                        .map(|r| r.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                refusals.first().map(|r| r.hint.clone()).unwrap_or_default(),
+            ));
+        }
+        Ok(fresh) if fresh.basis.inventory_fingerprint != plan.basis.inventory_fingerprint => {
+            return Err(Refusal::refused(
+                format!(
+                    "the plan is stale: the sites changed since it was made\n{}",
+                    explain_changes(plan, &fresh)
+                ),
+                "plan again and review the new plan: `protector plan FILE ...`",
+            ));
+        }
+        Ok(_) => {}
+    }
+    run(
+        spec, clouds, &store, plan, &inventory, &state, options, observer,
+    )
+    .await
+}
+
+/// Continues operation `operation` from its journal.
+pub async fn resume(
+    spec: &Spec,
+    clouds: &CloudsEnvironment,
+    operation: &str,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Applied, Refusal> {
+    let store = LocalStore::new(&spec.state.path);
+    let _locks = lock_all(&store, spec, &options.command)?;
+    let state = read_state(&store, spec)?;
+    let plan = load_plan(&store, spec, operation)?;
+    match find_record(&state, operation).map(|r| r.status) {
+        Some(OperationStatus::Completed) => {
+            return Err(Refusal::refused(
+                format!("{operation} already completed"),
+                "nothing to resume",
+            ));
+        }
+        Some(OperationStatus::RollingBack | OperationStatus::RolledBack) => {
+            return Err(Refusal::refused(
+                format!("{operation} was rolled back"),
+                "plan again: `protector plan FILE`",
+            ));
+        }
+        _ => {}
+    }
+    let inventory = discover(spec, clouds, options).await;
+    run(
+        spec, clouds, &store, &plan, &inventory, &state, options, observer,
+    )
+    .await
+}
+
+/// Undoes what operation `operation` did, newest first.
+pub async fn rollback(
+    spec: &Spec,
+    clouds: &CloudsEnvironment,
+    operation: &str,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Applied, Refusal> {
+    let store = LocalStore::new(&spec.state.path);
+    let _locks = lock_all(&store, spec, &options.command)?;
+    let state = read_state(&store, spec)?;
+    let plan = load_plan(&store, spec, operation)?;
+    match find_record(&state, operation).map(|r| r.status) {
+        Some(OperationStatus::Completed) => {
+            return Err(Refusal::refused(
+                format!("{operation} completed; a completed operation is not rolled back"),
+                match plan.operation.kind {
+                    OperationKind::Failover => {
+                        "bring the workload back with a failback: `protector plan FILE --operation failback`"
+                    }
+                    _ => "plan the change you want: `protector plan FILE`",
+                },
+            ));
+        }
+        Some(OperationStatus::RolledBack) => {
+            return Err(Refusal::refused(
+                format!("{operation} is already rolled back"),
+                "nothing to undo",
+            ));
+        }
+        _ => {}
+    }
+    undo(spec, clouds, &store, &plan, &state, options, observer).await
+}
+
+fn lock_all(store: &LocalStore, spec: &Spec, command: &str) -> Result<Vec<LockGuard>, Refusal> {
+    spec.sites
+        .keys()
+        .map(|site| {
+            store
+                .lock(site, &spec.name, command)
+                .map_err(Refusal::store)
+        })
+        .collect()
+}
+
+fn read_state(store: &LocalStore, spec: &Spec) -> Result<RecordedState, Refusal> {
+    let mut sites = BTreeMap::new();
+    for site in spec.sites.keys() {
+        sites.insert(
+            site.clone(),
+            store.load(site, &spec.name).map_err(Refusal::store)?,
+        );
+    }
+    Ok(RecordedState { sites })
+}
+
+fn find_record<'a>(state: &'a RecordedState, operation: &str) -> Option<&'a OperationRecord> {
+    state
+        .sites
+        .values()
+        .flatten()
+        .max_by_key(|doc| doc.metadata_version)
+        .and_then(|doc| doc.operations.iter().find(|op| op.id == operation))
+}
+
+/// The plan copy apply kept for `operation`, on whichever site has it.
+fn load_plan(store: &LocalStore, spec: &Spec, operation: &str) -> Result<Plan, Refusal> {
+    for site in spec.sites.keys() {
+        if let Some(plan) = store
+            .load_plan(site, &spec.name, operation)
+            .map_err(Refusal::store)?
+        {
+            return Ok(plan);
+        }
+    }
+    Err(Refusal::error(
+        format!("no operation {operation} is recorded for `{}`", spec.name),
+        "list the group's operations with `protector operation list FILE`",
+    ))
+}
+
+async fn discover(spec: &Spec, clouds: &CloudsEnvironment, options: &Options) -> Inventory {
+    crate::inventory::discover::discover(spec, clouds, options.timeout).await
+}
+
+/// The sites whose state an operation writes: the reachable ones; an unplanned failover writes
+/// only its target (the source is down; `sync-force` brings its record up to date).
+fn writable_sites(spec: &Spec, plan: &Plan, inventory: &Inventory) -> Vec<String> {
+    if plan.operation.failover_type == Some(FailoverType::Unplanned) {
+        return vec![plan.operation.target_site.clone()];
+    }
+    spec.sites
+        .keys()
+        .filter(|site| {
+            inventory
+                .sites
+                .get(*site)
+                .is_some_and(|s| s.facts().is_some())
+        })
+        .cloned()
+        .collect()
+}
+
+/// Applies `change` to the documents of `sites` and saves them with the next version; each
+/// records whether its peers were written along (IN SYNC) or not (UNREACHABLE).
+fn update_documents(
+    store: &LocalStore,
+    spec: &Spec,
+    sites: &[String],
+    change: impl Fn(&mut StateDocument),
+) -> Result<(), String> {
+    let mut loaded = BTreeMap::new();
+    for site in spec.sites.keys() {
+        loaded.insert(
+            site.clone(),
+            store.load(site, &spec.name).map_err(|e| e.to_string())?,
+        );
+    }
+    let next = loaded
+        .values()
+        .flatten()
+        .map(|doc| doc.metadata_version)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let now = Utc::now();
+    for site in sites {
+        let mut doc = loaded
+            .get(site)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| StateDocument::initial(spec, site));
+        change(&mut doc);
+        doc.metadata_version = next;
+        doc.updated_at = Some(now);
+        for peer in spec.sites.keys().filter(|peer| *peer != site) {
+            let written = sites.contains(peer);
+            doc.sync.insert(
+                peer.clone(),
+                PeerSync {
+                    status: if written {
+                        SyncStatus::InSync
+                    } else {
+                        SyncStatus::Unreachable
+                    },
+                    peer_version: if written {
+                        Some(next)
+                    } else {
+                        loaded
+                            .get(peer)
+                            .and_then(|d| d.as_ref())
+                            .map(|d| d.metadata_version)
+                    },
+                    checked_at: Some(now),
+                },
+            );
+        }
+        store.save(&doc).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn journal(
+    store: &LocalStore,
+    plan: &Plan,
+    step: &str,
+    event: JournalEvent,
+    created: &Created,
+    error: Option<&str>,
+) -> Result<(), String> {
+    store
+        .append_journal(
+            &plan.operation.target_site,
+            &plan.protection_group,
+            &plan.operation.id,
+            &JournalEntry {
+                at: Utc::now(),
+                step: step.to_string(),
+                event,
+                created: created.clone(),
+                error: error.map(str::to_string),
+            },
+        )
+        .map_err(|e| format!("cannot write the journal: {e}"))
+}
+
+fn read_progress(store: &LocalStore, plan: &Plan) -> Result<record::Progress, String> {
+    store
+        .read_journal(
+            &plan.operation.target_site,
+            &plan.protection_group,
+            &plan.operation.id,
+        )
+        .map(|entries| record::replay(&entries))
+        .map_err(|e| e.to_string())
+}
+
+/// The members' instances on the source as the operation found them: discovered, else as last
+/// recorded (the source is down).
+fn source_instances(
+    spec: &Spec,
+    plan: &Plan,
+    inventory: &Inventory,
+    state: &RecordedState,
+) -> BTreeMap<String, Instance> {
+    let discovered = inventory
+        .sites
+        .get(&plan.operation.source_site)
+        .and_then(|site| site.facts());
+    let recorded = state.newest();
+    spec.members
+        .iter()
+        .filter_map(|member| {
+            let instance = discovered
+                .and_then(|facts| facts.instances.get(&member.instance))
+                .or_else(|| {
+                    recorded
+                        .and_then(|doc| doc.members.get(&member.instance))
+                        .and_then(|record| {
+                            // After a failover the record's `previous` is the source's copy.
+                            if record.site == plan.operation.source_site {
+                                record.last_known.as_ref()
+                            } else {
+                                record.previous.as_ref()
+                            }
+                        })
+                })?;
+            Some((member.instance.clone(), instance.clone()))
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    spec: &Spec,
+    clouds: &CloudsEnvironment,
+    store: &LocalStore,
+    plan: &Plan,
+    inventory: &Inventory,
+    state: &RecordedState,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Applied, Refusal> {
+    let writable = writable_sites(spec, plan, inventory);
+    let now = Utc::now();
+    store
+        .save_plan(&plan.operation.target_site, plan)
+        .map_err(Refusal::store)?;
+    update_documents(store, spec, &writable, |doc| record::begin(doc, plan, now))
+        .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
+    let earlier = read_progress(store, plan)
+        .map_err(|e| Refusal::error(e, "the journal is damaged; restore it or roll back"))?;
+    let total = plan.steps.len();
+    if !earlier.done.is_empty() {
+        observer.note(&format!(
+            "continuing {}: {} of {total} steps already done{}",
+            plan.operation.id,
+            earlier.done.len(),
+            if earlier.in_flight.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} interrupted, running again",
+                    earlier.in_flight.join(", ")
+                )
+            }
+        ));
+    }
+    let sources = source_instances(spec, plan, inventory, state);
+    let finalize = {
+        let (sources, writable) = (&sources, &writable);
+        move |outputs: &Outputs| {
+            let outputs = outputs.all();
+            async move {
+                let target = &plan.operation.target_site;
+                let discovered = crate::inventory::discover::discover_site(
+                    spec,
+                    target,
+                    clouds,
+                    options.timeout,
+                )
+                .await;
+                let outcome = record::Outcome {
+                    outputs: &outputs,
+                    target: discovered.facts(),
+                    source_instances: sources,
+                };
+                let now = Utc::now();
+                update_documents(store, spec, writable, |doc| {
+                    record::place(doc, plan, &outcome, now)
+                })
+            }
+            .boxed_local()
+        }
+    };
+    let runner = effects::SiteRunner::new(
+        spec,
+        plan,
+        clouds,
+        options.timeout,
+        options.step_timeout,
+        Box::new(finalize),
+    );
+    let policy = FailurePolicy {
+        tolerated_site: (plan.operation.failover_type == Some(FailoverType::Unplanned))
+            .then(|| plan.operation.source_site.clone()),
+    };
+    let mut done = earlier.done.len();
+    let report = executor::execute(
+        &plan.steps,
+        earlier.done_map(),
+        &options.budgets,
+        &policy,
+        &runner,
+        &mut |event| {
+            let result = match &event {
+                Event::Started { step } => journal(
+                    store,
+                    plan,
+                    &step.id,
+                    JournalEvent::Started,
+                    &Created::new(),
+                    None,
+                ),
+                Event::Done { step, created, .. } => {
+                    done += 1;
+                    journal(store, plan, &step.id, JournalEvent::Done, created, None)
+                }
+                Event::Failed { step, error, .. } => journal(
+                    store,
+                    plan,
+                    &step.id,
+                    JournalEvent::Failed,
+                    &Created::new(),
+                    Some(error),
+                ),
+            };
+            observer.step(&event, false, done, total);
+            result
+        },
+    )
+    .await;
+    let progress = read_progress(store, plan).unwrap_or_default();
+    let error = failure_message(&report);
+    let now = Utc::now();
+    update_documents(store, spec, &writable, |doc| {
+        record::finish(doc, plan, &progress, error.clone(), now)
+    })
+    .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
+    let rollback = if error.is_some() && options.rollback_on_failure {
+        observer.note(&format!("rolling back {}", plan.operation.id));
+        let state = read_state(store, spec)?;
+        Some(Box::new(
+            undo(spec, clouds, store, plan, &state, options, observer).await?,
+        ))
+    } else {
+        None
+    };
+    let record = read_state(store, spec)
+        .ok()
+        .and_then(|state| find_record(&state, &plan.operation.id).cloned());
+    Ok(Applied {
+        plan: plan.clone(),
+        report,
+        record,
+        notes: Vec::new(),
+        rollback,
+    })
+}
+
+/// The operation's error message: the failed steps and their errors.
+fn failure_message(report: &Report) -> Option<String> {
+    if let Some(aborted) = &report.aborted {
+        return Some(aborted.clone());
+    }
+    if report.failed.is_empty() && report.not_run.is_empty() {
+        return None;
+    }
+    if report.failed.is_empty() {
+        return Some(format!("{} steps did not run", report.not_run.len()));
+    }
+    Some(
+        report
+            .failed
+            .iter()
+            .map(|(step, error)| format!("{step}: {error}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// Undoes a step instead of doing it, from what the journal says it created; collects what
+/// cannot be undone.
+struct Undo<'a> {
+    runner: effects::SiteRunner<'a>,
+    created: Outputs,
+    notes: RefCell<Vec<String>>,
+}
+
+impl Runner for Undo<'_> {
+    async fn run(&self, step: &Step, _: &Outputs) -> Result<Created, String> {
+        if let Some(note) = self.runner.undo(step, &self.created).await? {
+            self.notes.borrow_mut().push(format!("{}: {note}", step.id));
+        }
+        Ok(Created::new())
+    }
+}
+
+/// The done steps with their dependencies reversed: a step is undone after everything that
+/// depended on it.
+fn reversed(plan: &Plan, done: &BTreeSet<&str>) -> Vec<Step> {
+    let mut steps: Vec<Step> = plan
+        .steps
+        .iter()
+        .rev()
+        .filter(|step| done.contains(step.id.as_str()))
+        .map(|step| Step {
+            depends_on: Vec::new(),
+            ..step.clone()
+        })
+        .collect();
+    let position: BTreeMap<String, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| (step.id.clone(), index))
+        .collect();
+    for original in plan.steps.iter().filter(|s| done.contains(s.id.as_str())) {
+        for dependency in &original.depends_on {
+            if let Some(&index) = position.get(dependency) {
+                steps[index].depends_on.push(original.id.clone());
+            }
+        }
+    }
+    steps
+}
+
+async fn undo(
+    spec: &Spec,
+    clouds: &CloudsEnvironment,
+    store: &LocalStore,
+    plan: &Plan,
+    state: &RecordedState,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Applied, Refusal> {
+    let writable: Vec<String> = spec
+        .sites
+        .keys()
+        .filter(|site| {
+            state
+                .sites
+                .get(*site)
+                .and_then(|d| d.as_ref())
+                .is_some_and(|doc| doc.operations.iter().any(|op| op.id == plan.operation.id))
+        })
+        .cloned()
+        .collect();
+    let now = Utc::now();
+    update_documents(store, spec, &writable, |doc| {
+        record::rollback(doc, plan, None, now)
+    })
+    .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
+    let progress =
+        read_progress(store, plan).map_err(|e| Refusal::error(e, "the journal is damaged"))?;
+    let done: BTreeSet<&str> = progress.done.iter().map(|(id, _)| id.as_str()).collect();
+    let steps = reversed(plan, &done);
+    let total = steps.len();
+    let refuse_finalize =
+        |_: &Outputs| async { Err("finalize is not undone".to_string()) }.boxed_local();
+    let undo = Undo {
+        runner: effects::SiteRunner::new(
+            spec,
+            plan,
+            clouds,
+            options.timeout,
+            options.step_timeout,
+            Box::new(refuse_finalize),
+        ),
+        created: Outputs::new(progress.done_map()),
+        notes: RefCell::new(Vec::new()),
+    };
+    let mut undone = 0;
+    let report = {
+        executor::execute(
+            &steps,
+            BTreeMap::new(),
+            &options.budgets,
+            &FailurePolicy::default(),
+            &undo,
+            &mut |event| {
+                let result = match &event {
+                    Event::Started { step } => journal(
+                        store,
+                        plan,
+                        &step.id,
+                        JournalEvent::UndoStarted,
+                        &Created::new(),
+                        None,
+                    ),
+                    Event::Done { step, .. } => {
+                        undone += 1;
+                        journal(
+                            store,
+                            plan,
+                            &step.id,
+                            JournalEvent::Undone,
+                            &Created::new(),
+                            None,
+                        )
+                    }
+                    Event::Failed { step, error, .. } => journal(
+                        store,
+                        plan,
+                        &step.id,
+                        JournalEvent::UndoFailed,
+                        &Created::new(),
+                        Some(error),
+                    ),
+                };
+                observer.step(&event, true, undone, total);
+                result
+            },
+        )
+        .await
+    };
+    let outcome = match failure_message(&report) {
+        None => Ok(()),
+        Some(error) => Err(format!("rollback incomplete: {error}")),
+    };
+    let now = Utc::now();
+    update_documents(store, spec, &writable, |doc| {
+        record::rollback(doc, plan, Some(outcome.clone()), now)
+    })
+    .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
+    let record = read_state(store, spec)
+        .ok()
+        .and_then(|state| find_record(&state, &plan.operation.id).cloned());
+    Ok(Applied {
+        plan: plan.clone(),
+        report,
+        record,
+        notes: undo.notes.into_inner(),
+        rollback: None,
+    })
+}
+
+/// Which site's recorded state moved, and through which operation.
+fn explain_versions(
+    planned: &BTreeMap<String, Option<u64>>,
+    current: &BTreeMap<String, Option<u64>>,
+    state: &RecordedState,
+) -> String {
+    let mut parts = Vec::new();
+    for (site, now) in current {
+        let then = planned.get(site).copied().flatten();
+        if then != *now {
+            let show = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
+            parts.push(format!(
+                "the recorded state of {site} moved from version {} to {}",
+                show(then),
+                show(*now)
+            ));
+        }
+    }
+    if let Some(last) = state.newest().and_then(|doc| doc.operations.last()) {
+        parts.push(format!(
+            "the last operation recorded is {} ({}, {})",
+            last.id,
+            last.kind,
+            last.status.as_str()
+        ));
+    }
+    parts.join("; ")
+}
+
+/// A short account of how a fresh plan differs from the saved one.
+fn explain_changes(saved: &Plan, fresh: &Plan) -> String {
+    let ids = |plan: &Plan| -> BTreeSet<String> {
+        plan.steps.iter().map(|step| step.id.clone()).collect()
+    };
+    let (old, new) = (ids(saved), ids(fresh));
+    let mut lines = Vec::new();
+    for added in new.difference(&old).take(10) {
+        lines.push(format!("  + a fresh plan also has step {added}"));
+    }
+    for removed in old.difference(&new).take(10) {
+        lines.push(format!("  - a fresh plan no longer has step {removed}"));
+    }
+    for (member, view) in &fresh.before.members {
+        match saved.before.members.get(member) {
+            Some(then) if then != view => {
+                lines.push(format!("  ~ member {member} changed on {}", view.site));
+            }
+            None => lines.push(format!("  + member {member} appeared")),
+            _ => {}
+        }
+    }
+    for member in saved.before.members.keys() {
+        if !fresh.before.members.contains_key(member) {
+            lines.push(format!("  - member {member} is gone"));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(
+            "  ~ facts the plan relies on changed (target networks, free addresses, flavors or snapshots)"
+                .to_string(),
+        );
+    }
+    lines.join("\n")
+}

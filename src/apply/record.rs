@@ -1,0 +1,439 @@
+//! How an operation changes the recorded state: pure functions over state documents, so every
+//! transition of DESIGN §2 (PG `active -> failing_over -> failed_over -> failing_back ->
+//! active`, any failure -> `error`; operation `pending -> running -> completed | failed |
+//! rolling_back | rolled_back`) is tested without a disk.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::executor::Created;
+use crate::inventory::{Instance, SiteFacts};
+use crate::plan::{Action, OperationKind, Plan};
+use crate::state::{
+    GroupStatus, JournalEntry, JournalEvent, MemberRecord, OperationRecord, OperationStatus,
+    PendingCleanup, StateDocument,
+};
+
+/// The group's status while `plan` runs.
+fn running_status(plan: &Plan, current: GroupStatus) -> GroupStatus {
+    match plan.operation.kind {
+        OperationKind::Failover => GroupStatus::FailingOver,
+        OperationKind::Failback => GroupStatus::FailingBack,
+        OperationKind::Converge | OperationKind::Drill => current,
+    }
+}
+
+/// The group's status before `plan` ran: what a rollback returns to.
+fn status_before(plan: &Plan, current: GroupStatus) -> GroupStatus {
+    match plan.operation.kind {
+        OperationKind::Failover => GroupStatus::Active,
+        OperationKind::Failback => GroupStatus::FailedOver,
+        OperationKind::Converge | OperationKind::Drill => current,
+    }
+}
+
+fn record_mut<'a>(doc: &'a mut StateDocument, plan: &Plan) -> &'a mut OperationRecord {
+    let id = &plan.operation.id;
+    if let Some(index) = doc.operations.iter().position(|op| &op.id == id) {
+        return &mut doc.operations[index];
+    }
+    doc.operations.push(OperationRecord {
+        id: id.clone(),
+        kind: kind_name(&plan.operation.kind).to_string(),
+        status: OperationStatus::Pending,
+        progress: 0,
+        steps_completed: Vec::new(),
+        steps_failed: Vec::new(),
+        error_message: None,
+        started_at: None,
+        completed_at: None,
+        source_site: plan.operation.source_site.clone(),
+        target_site: plan.operation.target_site.clone(),
+    });
+    doc.operations.last_mut().expect("just pushed")
+}
+
+pub fn kind_name(kind: &OperationKind) -> &'static str {
+    match kind {
+        OperationKind::Converge => "converge",
+        OperationKind::Failover => "failover",
+        OperationKind::Failback => "failback",
+        OperationKind::Drill => "drill",
+    }
+}
+
+/// The operation starts (or resumes): its record is `running`, the group's status says so.
+pub fn begin(doc: &mut StateDocument, plan: &Plan, now: DateTime<Utc>) {
+    doc.status = running_status(plan, doc.status);
+    let record = record_mut(doc, plan);
+    record.status = OperationStatus::Running;
+    record.error_message = None;
+    record.completed_at = None;
+    record.started_at.get_or_insert(now);
+}
+
+/// Progress as the journal tells it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Steps whose last event is `done`, in the order they finished, with what they created.
+    pub done: Vec<(String, Created)>,
+    /// Steps whose last event is `failed`, with the error.
+    pub failed: Vec<(String, String)>,
+    /// Steps started and not finished (running, or interrupted by a crash).
+    pub in_flight: Vec<String>,
+}
+
+impl Progress {
+    pub fn done_map(&self) -> BTreeMap<String, Created> {
+        self.done.iter().cloned().collect()
+    }
+
+    pub fn percent(&self, total: usize) -> u8 {
+        if total == 0 {
+            return 100;
+        }
+        ((self.done.len() * 100) / total).min(100) as u8
+    }
+}
+
+/// Replays a journal: what is done (and what it created), what failed, what was interrupted.
+/// A step undone by a rollback is no longer done.
+pub fn replay(entries: &[JournalEntry]) -> Progress {
+    // Each step's last entry; steps in the order of their last entries.
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    for (index, entry) in entries.iter().enumerate() {
+        last.insert(&entry.step, index);
+    }
+    let mut order: Vec<(usize, &str)> = last.iter().map(|(step, index)| (*index, *step)).collect();
+    order.sort_unstable();
+    let mut progress = Progress::default();
+    for (index, step) in order {
+        let entry = &entries[index];
+        match entry.event {
+            JournalEvent::Done => progress
+                .done
+                .push((step.to_string(), entry.created.clone())),
+            JournalEvent::Failed => progress
+                .failed
+                .push((step.to_string(), entry.error.clone().unwrap_or_default())),
+            JournalEvent::Started => progress.in_flight.push(step.to_string()),
+            // An undo that did not finish leaves what the step made in place: still done.
+            JournalEvent::UndoStarted | JournalEvent::UndoFailed => progress
+                .done
+                .push((step.to_string(), done_created(&entries[..index], step))),
+            JournalEvent::Undone => {}
+        }
+    }
+    progress
+}
+
+/// What a step's last `done` entry recorded.
+fn done_created(entries: &[JournalEntry], step: &str) -> Created {
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.step == step && e.event == JournalEvent::Done)
+        .map(|e| e.created.clone())
+        .unwrap_or_default()
+}
+
+/// The operation ended: `completed`, or `failed` with the error (the group goes to `error`
+/// when the workload may be half-moved).
+pub fn finish(
+    doc: &mut StateDocument,
+    plan: &Plan,
+    progress: &Progress,
+    error: Option<String>,
+    now: DateTime<Utc>,
+) {
+    let moves_workload = matches!(
+        plan.operation.kind,
+        OperationKind::Failover | OperationKind::Failback
+    );
+    if error.is_some() && moves_workload {
+        doc.status = GroupStatus::Error;
+    }
+    let record = record_mut(doc, plan);
+    record.status = if error.is_some() {
+        OperationStatus::Failed
+    } else {
+        OperationStatus::Completed
+    };
+    record.progress = progress.percent(plan.steps.len());
+    record.steps_completed = progress.done.iter().map(|(id, _)| id.clone()).collect();
+    record.steps_failed = progress.failed.iter().map(|(id, _)| id.clone()).collect();
+    record.error_message = error;
+    record.completed_at = Some(now);
+}
+
+/// A rollback starts (`rolling_back`) or ends (`rolled_back`, the group back where it was; or
+/// `failed` when something could not be undone).
+pub fn rollback(
+    doc: &mut StateDocument,
+    plan: &Plan,
+    outcome: Option<Result<(), String>>,
+    now: DateTime<Utc>,
+) {
+    let before = status_before(plan, doc.status);
+    let record = record_mut(doc, plan);
+    match outcome {
+        None => {
+            record.status = OperationStatus::RollingBack;
+            record.completed_at = None;
+        }
+        Some(Ok(())) => {
+            record.status = OperationStatus::RolledBack;
+            record.completed_at = Some(now);
+            doc.status = before;
+            doc.current_primary_site = plan.operation.source_site.clone();
+        }
+        Some(Err(error)) => {
+            record.status = OperationStatus::Failed;
+            record.error_message = Some(error);
+            record.completed_at = Some(now);
+            doc.status = GroupStatus::Error;
+        }
+    }
+    if plan.operation.kind == OperationKind::Converge {
+        doc.current_primary_site = plan.operation.source_site.clone();
+    }
+}
+
+/// What the finalize step knows: what the run created, and the members' instances on the
+/// target (discovered after the boots) and on the source (as they were before).
+pub struct Outcome<'a> {
+    pub outputs: &'a BTreeMap<String, Created>,
+    pub target: Option<&'a SiteFacts>,
+    pub source_instances: &'a BTreeMap<String, Instance>,
+}
+
+/// The group as the operation leaves it: where each member runs now, what it is made of, and
+/// (unplanned failover) the source-side cleanup still owed.
+pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: DateTime<Utc>) {
+    let target = &plan.operation.target_site;
+    match plan.operation.kind {
+        OperationKind::Converge => {
+            for (member, instance) in outcome.source_instances {
+                doc.members.insert(
+                    member.clone(),
+                    MemberRecord {
+                        site: plan.operation.source_site.clone(),
+                        instance_id: Some(instance.id.clone()),
+                        array_volumes: instance
+                            .volumes
+                            .iter()
+                            .filter_map(|v| v.array_volume_name.clone())
+                            .collect(),
+                        last_known: Some(instance.clone()),
+                        previous: doc.members.get(member).and_then(|r| r.previous.clone()),
+                    },
+                );
+            }
+            return;
+        }
+        OperationKind::Drill => return,
+        OperationKind::Failover | OperationKind::Failback => {}
+    }
+    let step_output = |step: &str, kind: &str| {
+        outcome
+            .outputs
+            .get(step)
+            .and_then(|created| created.get(kind).cloned())
+    };
+    let mut pending = Vec::new();
+    for step in &plan.steps {
+        let (Action::BootInstance { volume_steps, .. }, Some(member)) =
+            (&step.action, step.member.as_ref())
+        else {
+            continue;
+        };
+        let source = outcome.source_instances.get(member);
+        doc.members.insert(
+            member.clone(),
+            MemberRecord {
+                site: target.clone(),
+                instance_id: step_output(&step.id, "server"),
+                array_volumes: volume_steps
+                    .iter()
+                    .filter_map(|s| step_output(s, "array_volume"))
+                    .collect(),
+                last_known: outcome
+                    .target
+                    .and_then(|facts| facts.instances.get(member))
+                    .cloned(),
+                previous: source.cloned(),
+            },
+        );
+        let cleaned = plan.steps.iter().any(|s| {
+            s.member.as_ref() == Some(member) && matches!(s.action, Action::DeleteInstance { .. })
+        });
+        if !cleaned && let Some(source) = source {
+            pending.push(PendingCleanup {
+                site: plan.operation.source_site.clone(),
+                member: member.clone(),
+                instance_id: Some(source.id.clone()),
+                volume_ids: source.volumes.iter().map(|v| v.id.clone()).collect(),
+                operation: plan.operation.id.clone(),
+            });
+        }
+    }
+    doc.pending_cleanup.retain(|p| p.site != *target);
+    doc.pending_cleanup.extend(pending);
+    doc.current_primary_site = target.clone();
+    match plan.operation.kind {
+        OperationKind::Failover => {
+            doc.status = GroupStatus::FailedOver;
+            doc.failover_count += 1;
+            doc.last_failover_at = Some(now);
+        }
+        _ => doc.status = GroupStatus::Active,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FailoverType;
+    use crate::plan::testing::*;
+    use crate::state::{JournalEntry, RecordedState};
+
+    fn failover_plan() -> (Plan, crate::inventory::Inventory) {
+        let spec = example_spec();
+        let inventory = inventory();
+        let plan = crate::plan::plan(
+            &spec,
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .unwrap();
+        (plan, inventory)
+    }
+
+    fn entry(step: &str, event: JournalEvent) -> JournalEntry {
+        JournalEntry {
+            at: Utc::now(),
+            step: step.to_string(),
+            event,
+            created: Created::from([("server".to_string(), format!("{step}-id"))]),
+            error: (event == JournalEvent::Failed).then(|| "boom".to_string()),
+        }
+    }
+
+    #[test]
+    fn replay_tells_done_failed_and_interrupted_steps() {
+        let progress = replay(&[
+            entry("a", JournalEvent::Started),
+            entry("b", JournalEvent::Started),
+            entry("a", JournalEvent::Done),
+            entry("c", JournalEvent::Started),
+            entry("c", JournalEvent::Failed),
+            entry("d", JournalEvent::Started),
+            entry("d", JournalEvent::Done),
+            entry("d", JournalEvent::UndoStarted),
+            entry("d", JournalEvent::Undone),
+        ]);
+        assert_eq!(progress.done.len(), 1);
+        assert_eq!(progress.done[0].0, "a");
+        assert_eq!(progress.done[0].1["server"], "a-id");
+        assert_eq!(progress.failed, vec![("c".to_string(), "boom".to_string())]);
+        assert_eq!(progress.in_flight, vec!["b"]);
+        assert_eq!(progress.percent(4), 25);
+    }
+
+    #[test]
+    fn a_failover_moves_the_group_through_its_statuses() {
+        let (plan, inventory) = failover_plan();
+        let spec = example_spec();
+        let mut doc = StateDocument::initial(&spec, "site-b");
+        let now = Utc::now();
+        begin(&mut doc, &plan, now);
+        assert_eq!(doc.status, GroupStatus::FailingOver);
+        assert_eq!(doc.operations[0].status, OperationStatus::Running);
+
+        let outputs: BTreeMap<String, Created> = plan
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    Created::from([
+                        ("server".to_string(), format!("{}-server", s.id)),
+                        ("array_volume".to_string(), format!("{}-vol", s.id)),
+                    ]),
+                )
+            })
+            .collect();
+        let source = inventory.sites["site-a"].facts().unwrap().instances.clone();
+        place(
+            &mut doc,
+            &plan,
+            &Outcome {
+                outputs: &outputs,
+                target: None,
+                source_instances: &source,
+            },
+            now,
+        );
+        assert_eq!(doc.status, GroupStatus::FailedOver);
+        assert_eq!(doc.current_primary_site, "site-b");
+        assert_eq!(doc.failover_count, 1);
+        let web = &doc.members["web-1"];
+        assert_eq!(web.site, "site-b");
+        assert_eq!(
+            web.instance_id.as_deref(),
+            Some("boot_instance/web-1-server")
+        );
+        assert_eq!(web.array_volumes[0], "manage_volume/web-1/0-vol");
+        assert_eq!(web.previous.as_ref(), source.get("web-1"));
+        assert!(
+            doc.pending_cleanup.is_empty(),
+            "a planned failover cleans up"
+        );
+
+        let progress = Progress {
+            done: plan
+                .steps
+                .iter()
+                .map(|s| (s.id.clone(), Created::new()))
+                .collect(),
+            ..Progress::default()
+        };
+        finish(&mut doc, &plan, &progress, None, now);
+        assert_eq!(doc.operations[0].status, OperationStatus::Completed);
+        assert_eq!(doc.operations[0].progress, 100);
+        let state = RecordedState {
+            sites: BTreeMap::from([("site-b".to_string(), Some(doc))]),
+        };
+        assert!(state.newest().is_some());
+    }
+
+    #[test]
+    fn a_failure_puts_the_group_in_error_and_a_rollback_restores_it() {
+        let (plan, _) = failover_plan();
+        let spec = example_spec();
+        let mut doc = StateDocument::initial(&spec, "site-a");
+        let now = Utc::now();
+        begin(&mut doc, &plan, now);
+        finish(
+            &mut doc,
+            &plan,
+            &Progress::default(),
+            Some("boot failed".to_string()),
+            now,
+        );
+        assert_eq!(doc.status, GroupStatus::Error);
+        assert_eq!(doc.operations[0].status, OperationStatus::Failed);
+        assert_eq!(
+            doc.operations[0].error_message.as_deref(),
+            Some("boot failed")
+        );
+        rollback(&mut doc, &plan, None, now);
+        assert_eq!(doc.operations[0].status, OperationStatus::RollingBack);
+        rollback(&mut doc, &plan, Some(Ok(())), now);
+        assert_eq!(doc.operations[0].status, OperationStatus::RolledBack);
+        assert_eq!(doc.status, GroupStatus::Active);
+        assert_eq!(doc.current_primary_site, "site-a");
+    }
+}

@@ -1,0 +1,430 @@
+//! `protector apply PLAN`, `apply --resume OP` and `rollback OP`: confirm, run the library's
+//! apply, show progress (a bar on a terminal, a line per step otherwise, JSON events with
+//! `--json`), and end with what happened and the next command to run.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::plan::load_spec;
+use super::show::read_plan;
+use super::{CommandError, Outcome, eprint, print};
+use crate::apply::executor::Event;
+use crate::apply::{self, Applied, Observer, Options, Refusal};
+use crate::clients::clouds::CloudsEnvironment;
+use crate::plan::Plan;
+use crate::plan::schedule::Budgets;
+use crate::render;
+use crate::state::OperationStatus;
+use crate::state::local::LocalStore;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A plan file written by `protector plan FILE -o PLAN`.
+    #[arg(value_name = "PLAN", required_unless_present = "resume")]
+    plan: Option<PathBuf>,
+    /// Continue operation OP from its journal (after a crash or a failed step).
+    #[arg(long, value_name = "OP", conflicts_with = "plan")]
+    resume: Option<String>,
+    /// Apply without asking (required when stdin is not a terminal, as in CI).
+    #[arg(long)]
+    auto_approve: bool,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Undo the completed steps when a step fails.
+    #[arg(long)]
+    rollback_on_failure: bool,
+}
+
+/// How the steps run; shared by `apply` and `rollback`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Steps running at once, at most (per-service budgets apply below it).
+    #[arg(long, value_name = "N", default_value_t = Budgets::default().parallelism)]
+    parallelism: usize,
+    /// One JSON object per line on stdout: step_started, step_done, step_failed,
+    /// operation_done.
+    #[arg(long)]
+    json: bool,
+    /// Per-call timeout for the sites' APIs, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
+    /// How long a step may wait for what it started (a boot, a transfer), in seconds.
+    #[arg(long, default_value_t = apply::effects::DEFAULT_STEP_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    step_timeout: u64,
+    /// The state folder to find operations in (default: $PROTECTOR_STATE, else ./.protector).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// The spec, when not the one the plan names.
+    #[arg(long = "file", value_name = "FILE")]
+    spec_file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The operation to undo (`op-...`).
+    #[arg(value_name = "OP")]
+    operation: String,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+impl RunArgs {
+    fn options(&self, command: &str) -> Options {
+        Options {
+            budgets: Budgets {
+                parallelism: self.parallelism.max(1),
+                ..Budgets::default()
+            },
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            step_timeout: Duration::from_secs(self.step_timeout.max(1)),
+            rollback_on_failure: false,
+            command: command.to_string(),
+        }
+    }
+
+    /// The saved plan of operation `operation`, from the state folder.
+    fn operation_plan(&self, operation: &str) -> Result<Plan, CommandError> {
+        let root = state_folder(self.state.as_deref());
+        LocalStore::new(&root)
+            .find_plan(operation)
+            .map_err(|error| CommandError::new(error.to_string()).hint(error.hint()))?
+            .ok_or_else(|| {
+                CommandError::new(format!(
+                    "no operation {operation} in {}",
+                    root.display()
+                ))
+                .hint("run from the spec's folder, or point --state (or PROTECTOR_STATE) at its state folder")
+            })
+    }
+
+    fn spec_for(&self, plan: &Plan) -> Result<crate::spec::Spec, CommandError> {
+        let path = match (&self.spec_file, &plan.spec_file) {
+            (Some(path), _) => path.clone(),
+            (None, Some(path)) => PathBuf::from(path),
+            (None, None) => {
+                return Err(CommandError::new("the plan does not name its spec")
+                    .hint("pass the spec with --file FILE"));
+            }
+        };
+        load_spec(&path)
+    }
+}
+
+/// `--state DIR`, else `PROTECTOR_STATE`, else `./.protector` (DESIGN §4).
+pub fn state_folder(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("PROTECTOR_STATE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(".protector"))
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))
+}
+
+pub fn run(args: &Args) -> Result<Outcome, CommandError> {
+    let (plan, resume) = match (&args.plan, &args.resume) {
+        (Some(path), _) => (read_plan(path)?, false),
+        (None, Some(operation)) => (args.run.operation_plan(operation)?, true),
+        (None, None) => return Err(CommandError::new("give a PLAN or --resume OP")),
+    };
+    let spec = args.run.spec_for(&plan)?;
+    if !resume {
+        eprint(&render::plan::text(&plan));
+        confirm(args.auto_approve, &plan)?;
+    }
+    let mut options = args.run.options(&command_line());
+    options.rollback_on_failure = args.rollback_on_failure;
+    let clouds = CloudsEnvironment::from_process();
+    let mut display = Display::new(args.run.json);
+    let result = runtime()?.block_on(async {
+        if resume {
+            apply::resume(&spec, &clouds, &plan.operation.id, &options, &mut display).await
+        } else {
+            apply::apply(&spec, &clouds, &plan, &options, &mut display).await
+        }
+    });
+    display.finish(result, false)
+}
+
+pub fn rollback(args: &RollbackArgs) -> Result<Outcome, CommandError> {
+    let plan = args.run.operation_plan(&args.operation)?;
+    let spec = args.run.spec_for(&plan)?;
+    let options = args.run.options(&command_line());
+    let clouds = CloudsEnvironment::from_process();
+    let mut display = Display::new(args.run.json);
+    let result = runtime()?.block_on(apply::rollback(
+        &spec,
+        &clouds,
+        &args.operation,
+        &options,
+        &mut display,
+    ));
+    display.finish(result, true)
+}
+
+/// Terraform's question, on a terminal; CI must say `--auto-approve`.
+fn confirm(auto_approve: bool, plan: &Plan) -> Result<(), CommandError> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError {
+            message: "stdin is not a terminal: cannot ask for confirmation".to_string(),
+            hint: Some("review the plan, then pass --auto-approve".to_string()),
+            outcome: Outcome::Refused,
+        });
+    }
+    eprint(&format!(
+        "\nDo you want to perform this {}?\n  Only 'yes' will be accepted to approve.\n",
+        crate::apply::record::kind_name(&plan.operation.kind)
+    ));
+    let _ = write!(anstream::stderr(), "  Enter a value: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(CommandError {
+            message: "apply cancelled".to_string(),
+            hint: None,
+            outcome: Outcome::Refused,
+        })
+    }
+}
+
+/// Progress for people (a bar on a terminal, a line per step otherwise) or machines (JSON).
+struct Display {
+    json: bool,
+    started: Instant,
+    bar: Option<indicatif::ProgressBar>,
+    running: Vec<String>,
+}
+
+impl Display {
+    fn new(json: bool) -> Display {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Display {
+            json,
+            started: Instant::now(),
+            bar,
+            running: Vec::new(),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprint(text),
+        }
+    }
+
+    fn json_line(&self, value: serde_json::Value) {
+        print(&value.to_string());
+    }
+
+    fn finish(
+        mut self,
+        result: Result<Applied, Refusal>,
+        rollback: bool,
+    ) -> Result<Outcome, CommandError> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let applied = match result {
+            Ok(applied) => applied,
+            Err(refusal) => {
+                return Err(CommandError {
+                    message: refusal.message,
+                    hint: Some(refusal.hint),
+                    outcome: if refusal.refused {
+                        Outcome::Refused
+                    } else {
+                        Outcome::Error
+                    },
+                });
+            }
+        };
+        let final_run = applied.rollback.as_deref().unwrap_or(&applied);
+        let status = final_run
+            .record
+            .as_ref()
+            .map_or(OperationStatus::Failed, |r| r.status);
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let id = &applied.plan.operation.id;
+        if self.json {
+            self.json_line(json!({
+                "event": "operation_done",
+                "operation": id,
+                "status": status.as_str(),
+                "elapsed": round(elapsed),
+                "steps_completed": applied.report.completed.len(),
+                "steps_failed": applied.report.failed.len(),
+            }));
+        }
+        for note in &final_run.notes {
+            eprint(&format!(
+                "{} {note}",
+                render::paint(render::WARNING, "note:")
+            ));
+        }
+        let ok = matches!(
+            status,
+            OperationStatus::Completed | OperationStatus::RolledBack
+        );
+        if ok {
+            eprint(&format!(
+                "\n{} {} {id} {} in {elapsed:.1}s ({} steps).",
+                render::paint(
+                    render::SUCCESS,
+                    if rollback {
+                        "Rollback complete!"
+                    } else {
+                        "Apply complete!"
+                    }
+                ),
+                crate::apply::record::kind_name(&applied.plan.operation.kind),
+                status.as_str(),
+                final_run.report.completed.len(),
+            ));
+            if !rollback {
+                eprint(&format!(
+                    "See the group with: {}",
+                    render::paint(render::HINT, "protector protection-group show FILE")
+                ));
+            }
+            return Ok(Outcome::Success);
+        }
+        let error = final_run
+            .record
+            .as_ref()
+            .and_then(|r| r.error_message.clone())
+            .unwrap_or_else(|| "the operation did not complete".to_string());
+        let report = &applied.report;
+        eprint(&format!(
+            "\n{} of {} steps completed, {} failed, {} not run.",
+            report.completed.len(),
+            applied.plan.steps.len(),
+            report.failed.len(),
+            report.not_run.len()
+        ));
+        Err(CommandError {
+            message: format!("{id} failed: {error}"),
+            hint: Some(if rollback {
+                format!("fix the cause, then run `protector rollback {id}` again")
+            } else {
+                format!(
+                    "fix the cause and continue with `protector apply --resume {id}`, or undo it with `protector rollback {id}`"
+                )
+            }),
+            outcome: Outcome::Error,
+        })
+    }
+}
+
+fn round(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
+}
+
+impl Observer for Display {
+    fn step(&mut self, event: &Event<'_>, undo: bool, done: usize, total: usize) {
+        let at = round(self.started.elapsed().as_secs_f64());
+        let prefix = if undo { "undo_" } else { "step_" };
+        let (step, kind) = match event {
+            Event::Started { step } => (step, "started"),
+            Event::Done { step, .. } => (step, "done"),
+            Event::Failed { step, .. } => (step, "failed"),
+        };
+        if self.json {
+            let mut value = json!({
+                "event": format!("{prefix}{kind}"),
+                "step": step.id,
+                "site": step.site,
+                "action": step.action.kind(),
+                "elapsed": at,
+            });
+            match event {
+                Event::Done {
+                    elapsed, created, ..
+                } => {
+                    value["duration"] = json!(round(elapsed.as_secs_f64()));
+                    value["created"] = json!(created);
+                }
+                Event::Failed { elapsed, error, .. } => {
+                    value["duration"] = json!(round(elapsed.as_secs_f64()));
+                    value["error"] = json!(error);
+                }
+                Event::Started { .. } => {}
+            }
+            self.json_line(value);
+            return;
+        }
+        let verb = if undo { "undo " } else { "" };
+        match event {
+            Event::Started { step } => {
+                self.running.push(step.id.clone());
+                if self.bar.is_none() {
+                    self.line(&format!(
+                        "[{done:>4}/{total}] {verb}started {} ({})",
+                        step.id, step.site
+                    ));
+                }
+            }
+            Event::Done { step, elapsed, .. } => {
+                self.running.retain(|id| id != &step.id);
+                self.line(&format!(
+                    "[{done:>4}/{total}] {} {verb}{} in {:.1}s",
+                    render::paint(render::SUCCESS, "done"),
+                    step.id,
+                    elapsed.as_secs_f64()
+                ));
+            }
+            Event::Failed {
+                step,
+                error,
+                elapsed,
+            } => {
+                self.running.retain(|id| id != &step.id);
+                self.line(&format!(
+                    "[{done:>4}/{total}] {} {verb}{} after {:.1}s: {error}",
+                    render::paint(render::ERROR, "failed"),
+                    step.id,
+                    elapsed.as_secs_f64()
+                ));
+            }
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(self.running.join(", "));
+        }
+    }
+
+    fn note(&mut self, text: &str) {
+        if self.json {
+            self.json_line(json!({ "event": "note", "message": text }));
+        } else {
+            self.line(text);
+        }
+    }
+}

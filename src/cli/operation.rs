@@ -1,0 +1,208 @@
+//! `protector operation show OP [--watch]` and `protector operation list [FILE]`: operations as
+//! recorded, with live progress read from the journal while another process applies.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::apply::state_folder;
+use super::plan::{load_spec, recorded_state};
+use super::{CommandError, Outcome, print};
+use crate::apply::record;
+use crate::plan::Plan;
+use crate::render::table::{self, Format};
+use crate::state::local::LocalStore;
+use crate::state::{OperationRecord, OperationStatus};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OperationCommand {
+    /// One operation: status, progress, steps completed and failed, error.
+    #[command(after_help = "\
+Examples:
+  protector operation show op-3f2a...
+  protector operation show op-3f2a... --watch       # while another terminal applies
+  protector operation show op-3f2a... -f json | jq .progress")]
+    Show(ShowArgs),
+    /// The group's operations, oldest first.
+    #[command(after_help = "\
+Examples:
+  protector operation list pg.yaml
+  protector operation list pg.yaml -f json")]
+    List(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    #[arg(value_name = "OP")]
+    operation: String,
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    format: Format,
+    /// Refresh every second until the operation settles.
+    #[arg(long)]
+    watch: bool,
+    /// The state folder (default: $PROTECTOR_STATE, else ./.protector).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    #[arg(short = 'f', long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+pub fn run(command: &OperationCommand) -> Result<Outcome, CommandError> {
+    match command {
+        OperationCommand::Show(args) => show(args),
+        OperationCommand::List(args) => list(args),
+    }
+}
+
+fn timestamp(time: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    time.map_or(Value::Null, |t| {
+        Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    })
+}
+
+/// The seed's fields of an operation; live ones (progress, steps) from the journal.
+fn fields(record: &OperationRecord, plan: &Plan, journal: &record::Progress) -> Map<String, Value> {
+    let live = !record.status.is_settled();
+    let (progress, completed, failed) = if live {
+        (
+            journal.percent(plan.steps.len()),
+            journal.done.iter().map(|(id, _)| id.clone()).collect(),
+            journal.failed.iter().map(|(id, _)| id.clone()).collect(),
+        )
+    } else {
+        (
+            record.progress,
+            record.steps_completed.clone(),
+            record.steps_failed.clone(),
+        )
+    };
+    json!({
+        "id": record.id,
+        "type": record.kind,
+        "status": record.status.as_str(),
+        "progress": progress,
+        "steps_completed": completed,
+        "steps_failed": failed,
+        "steps_running": journal.in_flight,
+        "error_message": record.error_message,
+        "started_at": timestamp(record.started_at),
+        "completed_at": timestamp(record.completed_at),
+        "source_site": record.source_site,
+        "target_site": record.target_site,
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
+}
+
+/// The operation's record (from the newest state document) and its journal.
+fn read(
+    store: &LocalStore,
+    plan: &Plan,
+) -> Result<(OperationRecord, record::Progress), CommandError> {
+    let store_error = |e: crate::state::local::StoreError| {
+        let hint = e.hint();
+        CommandError::new(e.to_string()).hint(hint)
+    };
+    let mut newest: Option<(u64, OperationRecord)> = None;
+    for site in [&plan.operation.source_site, &plan.operation.target_site] {
+        if let Some(doc) = store
+            .load(site, &plan.protection_group)
+            .map_err(store_error)?
+            && let Some(found) = doc.operations.iter().find(|op| op.id == plan.operation.id)
+            && newest
+                .as_ref()
+                .is_none_or(|(version, _)| *version < doc.metadata_version)
+        {
+            newest = Some((doc.metadata_version, found.clone()));
+        }
+    }
+    let (_, found) = newest.ok_or_else(|| {
+        CommandError::new(format!("{} has no record yet", plan.operation.id))
+            .hint("it has not started; apply its plan with `protector apply PLAN`")
+    })?;
+    let journal = store
+        .read_journal(
+            &plan.operation.target_site,
+            &plan.protection_group,
+            &plan.operation.id,
+        )
+        .map_err(store_error)?;
+    Ok((found, record::replay(&journal)))
+}
+
+fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
+    let root = state_folder(args.state.as_deref());
+    let store = LocalStore::new(&root);
+    let plan = store
+        .find_plan(&args.operation)
+        .map_err(|e| CommandError::new(e.to_string()).hint(e.hint()))?
+        .ok_or_else(|| {
+            CommandError::new(format!("no operation {} in {}", args.operation, root.display()))
+                .hint("run from the spec's folder, or point --state (or PROTECTOR_STATE) at its state folder")
+        })?;
+    loop {
+        let (found, journal) = read(&store, &plan)?;
+        print(&table::record(
+            &fields(&found, &plan, &journal),
+            args.format,
+        ));
+        if !args.watch || found.status.is_settled() {
+            return Ok(match found.status {
+                OperationStatus::Failed => Outcome::Error,
+                _ => Outcome::Success,
+            });
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn list(args: &ListArgs) -> Result<Outcome, CommandError> {
+    let spec = load_spec(&args.file)?;
+    let state = recorded_state(&spec)?;
+    let records: Vec<Map<String, Value>> = state
+        .newest()
+        .map(|doc| {
+            doc.operations
+                .iter()
+                .map(|op| {
+                    json!({
+                        "id": op.id,
+                        "type": op.kind,
+                        "status": op.status.as_str(),
+                        "progress": op.progress,
+                        "source_site": op.source_site,
+                        "target_site": op.target_site,
+                        "started_at": timestamp(op.started_at),
+                        "completed_at": timestamp(op.completed_at),
+                    })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    print(&table::list(
+        &[
+            "id",
+            "type",
+            "status",
+            "progress",
+            "source_site",
+            "target_site",
+            "started_at",
+            "completed_at",
+        ],
+        &records,
+        args.format,
+    ));
+    Ok(Outcome::Success)
+}
