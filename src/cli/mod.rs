@@ -112,10 +112,12 @@ Exit codes: 0 planned (with --detailed-exitcode: no changes), 2 changes (--detai
 1 error, 3 refused (a precondition failed; each is printed with its fix).")]
     Plan(plan::Args),
 
-    /// Show a saved plan as text, JSON or a Graphviz graph of its steps.
+    /// Show a saved plan as text, JSON, Markdown (for a change request) or a Graphviz graph of
+    /// its steps.
     #[command(after_help = "\
 Examples:
   protector show failover.plan
+  protector show failover.plan --format markdown > failover.md
   protector show failover.plan --format dot | dot -Tsvg > failover.svg")]
     Show(show::Args),
 
