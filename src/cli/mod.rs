@@ -139,10 +139,12 @@ Examples:
     #[command(subcommand)]
     Operation(operation::OperationCommand),
 
-    /// Show a saved plan as text, JSON or a Graphviz graph of its steps.
+    /// Show a saved plan as text, JSON, Markdown (for a change request) or a Graphviz graph of
+    /// its steps.
     #[command(after_help = "\
 Examples:
   protector show failover.plan
+  protector show failover.plan --format markdown > failover.md
   protector show failover.plan --format dot | dot -Tsvg > failover.svg")]
     Show(show::Args),
 

@@ -29,6 +29,7 @@ pub enum TypeArg {
 pub enum PlanFormat {
     Text,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,6 +177,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
     match args.format {
         PlanFormat::Text => print(&render::plan::text(&plan)),
         PlanFormat::Json => print(&serde_json::to_string_pretty(&plan).unwrap_or_default()),
+        PlanFormat::Markdown => print(&render::markdown::plan(&plan)),
     }
     if let Some(out) = &args.out {
         let mut text = serde_json::to_string_pretty(&plan).unwrap_or_default();

@@ -1,4 +1,4 @@
-//! `protector show PLAN`: a saved plan, as text, JSON or Graphviz dot.
+//! `protector show PLAN`: a saved plan, as text, JSON, Markdown or Graphviz dot.
 
 use std::path::PathBuf;
 
@@ -10,6 +10,7 @@ use crate::render;
 pub enum ShowFormat {
     Text,
     Json,
+    Markdown,
     Dot,
 }
 
@@ -50,6 +51,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
     print(&match args.format {
         ShowFormat::Text => render::plan::text(&plan),
         ShowFormat::Json => serde_json::to_string_pretty(&plan).unwrap_or_default(),
+        ShowFormat::Markdown => render::markdown::plan(&plan),
         ShowFormat::Dot => render::plan::dot(&plan),
     });
     Ok(Outcome::Success)

@@ -303,39 +303,8 @@ pub(super) fn plan(
 mod tests {
     use super::*;
     use crate::inventory::SiteInventory;
+    use crate::plan::plan as make_plan;
     use crate::plan::testing::*;
-    use crate::plan::{PlanRequest, plan as make_plan};
-
-    fn converge() -> PlanRequest {
-        PlanRequest {
-            operation: OperationKind::Converge,
-            options: PlanOptions::default(),
-        }
-    }
-
-    fn recorded(inventory: &Inventory) -> RecordedState {
-        let spec = example_spec();
-        let facts = inventory.sites["site-a"].facts().unwrap();
-        let mut state = no_state();
-        for site in ["site-a", "site-b"] {
-            let mut document = crate::state::StateDocument::initial(&spec, site);
-            document.metadata_version = 1;
-            for (name, instance) in &facts.instances {
-                document.members.insert(
-                    name.clone(),
-                    crate::state::MemberRecord {
-                        site: "site-a".to_string(),
-                        instance_id: Some(instance.id.clone()),
-                        array_volumes: Vec::new(),
-                        last_known: Some(instance.clone()),
-                        previous: None,
-                    },
-                );
-            }
-            state.sites.insert(site.to_string(), Some(document));
-        }
-        state
-    }
 
     #[test]
     fn a_converged_group_has_no_changes() {
@@ -344,7 +313,7 @@ mod tests {
             &example_spec(),
             &inventory,
             &recorded(&inventory),
-            &converge(),
+            &converge_request(),
         )
         .unwrap();
         assert!(plan.steps.is_empty(), "{:#?}", plan.steps);
@@ -353,7 +322,13 @@ mod tests {
 
     #[test]
     fn a_never_recorded_group_records_its_members() {
-        let plan = make_plan(&example_spec(), &inventory(), &no_state(), &converge()).unwrap();
+        let plan = make_plan(
+            &example_spec(),
+            &inventory(),
+            &no_state(),
+            &converge_request(),
+        )
+        .unwrap();
         let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, vec!["record_members"]);
         assert_eq!(
@@ -374,7 +349,7 @@ mod tests {
             array.protection_groups[0].targets[0].1 = false;
         }
         let state = recorded(&inventory);
-        let plan = make_plan(&example_spec(), &inventory, &state, &converge()).unwrap();
+        let plan = make_plan(&example_spec(), &inventory, &state, &converge_request()).unwrap();
         let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -403,7 +378,13 @@ mod tests {
         if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-a").unwrap() {
             facts.array.as_mut().unwrap().protection_groups.clear();
         }
-        let plan = make_plan(&example_spec(), &inventory, &no_state(), &converge()).unwrap();
+        let plan = make_plan(
+            &example_spec(),
+            &inventory,
+            &no_state(),
+            &converge_request(),
+        )
+        .unwrap();
         assert!(
             plan.step("add_volumes/prod-web-app")
                 .unwrap()

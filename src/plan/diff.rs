@@ -14,6 +14,13 @@ pub struct DiffLine {
     pub text: String,
 }
 
+/// As a unified diff writes it: the tag, then the text.
+impl std::fmt::Display for DiffLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.tag, self.text)
+    }
+}
+
 /// Unified-diff hunks of two texts, with `context` unchanged lines around changes.
 fn hunks(before: &str, after: &str, context: usize) -> Vec<Vec<DiffLine>> {
     let diff = TextDiff::from_lines(before, after);
@@ -198,11 +205,7 @@ mod tests {
     #[test]
     fn the_diff_shows_what_moves() {
         let hunks = group_diff(&plan(), 3);
-        let lines: Vec<String> = hunks
-            .iter()
-            .flatten()
-            .map(|line| format!("{}{}", line.tag, line.text))
-            .collect();
+        let lines: Vec<String> = hunks.iter().flatten().map(ToString::to_string).collect();
         assert!(lines.contains(&"-status: active".to_string()), "{lines:#?}");
         assert!(
             lines.contains(&"+status: failed_over".to_string()),

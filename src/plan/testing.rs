@@ -180,6 +180,38 @@ pub fn request(failover_type: FailoverType) -> PlanRequest {
     }
 }
 
+/// Both sites' state documents recording the members where `inventory` has them on site-a.
+pub fn recorded(inventory: &Inventory) -> RecordedState {
+    let spec = example_spec();
+    let facts = inventory.sites["site-a"].facts().unwrap();
+    let mut state = no_state();
+    for site in ["site-a", "site-b"] {
+        let mut document = crate::state::StateDocument::initial(&spec, site);
+        document.metadata_version = 1;
+        for (name, instance) in &facts.instances {
+            document.members.insert(
+                name.clone(),
+                crate::state::MemberRecord {
+                    site: "site-a".to_string(),
+                    instance_id: Some(instance.id.clone()),
+                    array_volumes: Vec::new(),
+                    last_known: Some(instance.clone()),
+                    previous: None,
+                },
+            );
+        }
+        state.sites.insert(site.to_string(), Some(document));
+    }
+    state
+}
+
+pub fn converge_request() -> PlanRequest {
+    PlanRequest {
+        operation: OperationKind::Converge,
+        options: PlanOptions::default(),
+    }
+}
+
 pub fn site_a_down(inventory: &mut Inventory) {
     inventory.sites.insert(
         "site-a".to_string(),

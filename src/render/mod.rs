@@ -1,4 +1,5 @@
-//! How protector's results read: text for people, JSON for machines.
+//! How protector's results read: text for people, Markdown for change requests, JSON for
+//! machines.
 //!
 //! Renderers turn library values into strings and never print; `cli` owns stdout and stderr.
 //! Colours have fixed meanings (STYLE.md): green success, red error, yellow warning, cyan hints
@@ -6,6 +7,7 @@
 //! off (`NO_COLOR`, `--no-color`, not a terminal).
 
 pub mod diagnostics;
+pub mod markdown;
 pub mod plan;
 pub mod table;
 

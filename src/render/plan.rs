@@ -9,7 +9,10 @@ use std::time::Duration;
 use anstyle::{AnsiColor, Style};
 
 use super::{HINT, WARNING, paint};
-use crate::plan::{Action, FailoverType, OperationKind, Plan, SnapshotSource, Step, diff};
+use crate::plan::{
+    Action, DataLoss, Estimate, FailoverType, Operation, OperationKind, Plan, SnapshotSource, Step,
+    diff,
+};
 use crate::spec::duration;
 
 fn symbol(action: &Action) -> (char, Style) {
@@ -134,24 +137,60 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
     }
 }
 
-fn seconds(secs: f64) -> String {
+/// A duration as the spec writes it (`1m56s`), rounded to the second.
+pub(super) fn seconds(secs: f64) -> String {
     duration::format(Duration::from_secs_f64(secs.max(0.0).round()))
+}
+
+/// The operation as a noun: `planned failover`, `DR drill`, ...
+pub(super) fn operation_name(operation: &Operation) -> &'static str {
+    match (&operation.kind, operation.failover_type) {
+        (OperationKind::Failover, Some(FailoverType::Unplanned)) => "unplanned failover",
+        (OperationKind::Failover, _) => "planned failover",
+        (OperationKind::Failback, _) => "failback",
+        (OperationKind::Drill, _) => "DR drill",
+        (OperationKind::Converge, _) => "converge",
+    }
+}
+
+/// How much data the operation may lose, against the RPO.
+pub(super) fn data_loss(data_loss: &DataLoss) -> String {
+    match &data_loss.snapshot {
+        None => {
+            "none: the instances stop before a fresh snapshot is taken and replicated".to_string()
+        }
+        Some(snapshot) => format!(
+            "up to {} of writes (snapshot {snapshot}); RPO {}{}",
+            seconds(data_loss.age_secs),
+            seconds(data_loss.rpo_secs),
+            if data_loss.exceeds_rpo {
+                ", EXCEEDED"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// Whether the predicted RTO fits the policy's: `met` or `EXCEEDED`.
+pub(super) fn rto_verdict(estimate: &Estimate) -> &'static str {
+    if estimate.predicted_secs <= estimate.rto_secs {
+        "met"
+    } else {
+        "EXCEEDED"
+    }
 }
 
 /// The whole plan as text.
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let operation = &plan.operation;
-    let what = match (&operation.kind, operation.failover_type) {
-        (OperationKind::Failover, Some(FailoverType::Unplanned)) => "an unplanned failover",
-        (OperationKind::Failover, _) => "a planned failover",
-        (OperationKind::Failback, _) => "a failback",
-        (OperationKind::Drill, _) => "a DR drill",
-        (OperationKind::Converge, _) => "a converge",
-    };
+    let what = operation_name(operation);
+    // Every name starts with a consonant sound except `unplanned failover`.
+    let article = if what.starts_with('u') { "an" } else { "a" };
     let _ = writeln!(
         out,
-        "protector will perform {what} of {} from {} to {}.",
+        "protector will perform {article} {what} of {} from {} to {}.",
         plan.protection_group, operation.source_site, operation.target_site
     );
     let _ = writeln!(out, "Operation {}\n", paint(HINT, &operation.id));
@@ -185,34 +224,15 @@ pub fn text(plan: &Plan) -> String {
                     '-' => AnsiColor::Red.on_default(),
                     _ => Style::new(),
                 };
-                let _ = writeln!(
-                    out,
-                    "  {}",
-                    paint(style, format!("{}{}", line.tag, line.text))
-                );
+                let _ = writeln!(out, "  {}", paint(style, line));
             }
         }
     }
 
-    if let Some(data_loss) = &plan.data_loss {
-        let line = match &data_loss.snapshot {
-            None => "none: the instances stop before a fresh snapshot is taken and replicated"
-                .to_string(),
-            Some(snapshot) => format!(
-                "up to {} of writes (snapshot {snapshot}); RPO {}{}",
-                seconds(data_loss.age_secs),
-                seconds(data_loss.rpo_secs),
-                if data_loss.exceeds_rpo {
-                    ", EXCEEDED"
-                } else {
-                    ""
-                }
-            ),
-        };
-        let _ = writeln!(out, "\nData loss: {line}");
+    if let Some(loss) = &plan.data_loss {
+        let _ = writeln!(out, "\nData loss: {}", data_loss(loss));
     }
     let estimate = &plan.estimate;
-    let within = estimate.predicted_secs <= estimate.rto_secs;
     let _ = writeln!(
         out,
         "Predicted RTO: {} with the DAG under concurrency budgets (phase by phase: {}; one step at a time: {}); policy RTO {} {}",
@@ -220,7 +240,7 @@ pub fn text(plan: &Plan) -> String {
         seconds(estimate.phase_by_phase_secs),
         seconds(estimate.one_at_a_time_secs),
         seconds(estimate.rto_secs),
-        if within { "met" } else { "EXCEEDED" },
+        rto_verdict(estimate),
     );
     for warning in &plan.warnings {
         let _ = writeln!(out, "{} {warning}", paint(WARNING, "warning:"));

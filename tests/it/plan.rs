@@ -7,13 +7,13 @@ use crate::twin::TwinProcess;
 use crate::{stderr, stdout};
 
 /// The example spec in a temporary folder (its state lands there too), run against `twin`.
-struct Setup {
-    twin: TwinProcess,
-    dir: tempfile::TempDir,
+pub struct Setup {
+    pub twin: TwinProcess,
+    pub dir: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub fn new() -> Setup {
         let twin = TwinProcess::start(200, &[]);
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
@@ -24,11 +24,11 @@ impl Setup {
         Setup { twin, dir }
     }
 
-    fn spec(&self) -> PathBuf {
+    pub fn spec(&self) -> PathBuf {
         self.dir.path().join("pg.yaml")
     }
 
-    fn protector(&self, args: &[&str]) -> Output {
+    pub fn protector(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_protector"))
             .args(args)
             .current_dir(self.dir.path())
@@ -38,7 +38,7 @@ impl Setup {
             .expect("protector runs")
     }
 
-    fn control(&self, method: &str, path: &str) {
+    pub fn control(&self, method: &str, path: &str) {
         let status = Command::new("curl")
             .args([
                 "-sf",
