@@ -50,15 +50,25 @@ struct MemberSource<'a> {
     boot_order: u32,
     depends_on: &'a [String],
     instance: &'a Instance,
+    /// Failback: the instance as it was on the target before the failover, whose flavor,
+    /// networks and fixed IPs it gets back.
+    previous: Option<&'a Instance>,
 }
 
 pub(super) fn plan(
     spec: &Spec,
     inventory: &Inventory,
     state: &RecordedState,
+    kind: OperationKind,
     options: &PlanOptions,
 ) -> Result<Plan, Vec<Refusal>> {
-    let failover_type = options.failover_type.unwrap_or(FailoverType::Planned);
+    let failback = kind == OperationKind::Failback;
+    // A failback is a planned failover back to the primary, from the recorded placements.
+    let failover_type = if failback {
+        FailoverType::Planned
+    } else {
+        options.failover_type.unwrap_or(FailoverType::Planned)
+    };
     let newest = state.newest();
     let source = newest.map_or(spec.primary.as_str(), |doc| {
         doc.current_primary_site.as_str()
@@ -72,6 +82,12 @@ pub(super) fn plan(
 
     let status = newest.map_or(GroupStatus::Active, |doc| doc.status);
     match status {
+        GroupStatus::Active if failback => refuse(
+            &mut refusals,
+            format!("protection group `{}` runs on its primary {source}: there is nothing to fail back", spec.name),
+            "a failback follows a failover: `protector plan FILE --operation failover`".to_string(),
+        ),
+        GroupStatus::FailedOver if failback => {}
         GroupStatus::Active => {}
         GroupStatus::FailedOver => refuse(
             &mut refusals,
@@ -145,15 +161,17 @@ pub(super) fn plan(
     let mut members = Vec::new();
     for member in &spec.members {
         let discovered = source_facts.and_then(|facts| facts.instances.get(&member.instance));
-        let recorded = newest
-            .and_then(|doc| doc.members.get(&member.instance))
-            .and_then(|record| record.last_known.as_ref());
+        let record = newest.and_then(|doc| doc.members.get(&member.instance));
+        let recorded = record.and_then(|record| record.last_known.as_ref());
         match discovered.or(recorded) {
             Some(instance) => members.push(MemberSource {
                 name: &member.instance,
                 boot_order: member.boot_order,
                 depends_on: &member.depends_on,
                 instance,
+                previous: record
+                    .filter(|_| failback)
+                    .and_then(|record| record.previous.as_ref()),
             }),
             None if source_facts.is_some() => refuse(
                 &mut refusals,
@@ -169,20 +187,36 @@ pub(super) fn plan(
     }
 
     // Mappings and target capacity.
-    let map_flavor = |name: &str| {
-        override_for(&options.flavor_mappings, name)
-            .or_else(|| spec::translate(&spec.mappings.flavors, source, target, name))
+    // A command-line mapping wins; then, for a failback, what the member had before the
+    // failover; then the spec's symmetric pairs.
+    let member_flavor = |member: &MemberSource| {
+        let flavor = member.instance.flavor.as_str();
+        override_for(&options.flavor_mappings, flavor)
             .map(str::to_string)
+            .or_else(|| member.previous.map(|previous| previous.flavor.clone()))
+            .or_else(|| {
+                spec::translate(&spec.mappings.flavors, source, target, flavor).map(str::to_string)
+            })
     };
-    let map_network = |name: &str| {
-        override_for(&options.network_mappings, name)
-            .or_else(|| spec::translate(&spec.mappings.networks, source, target, name))
+    let member_network = |member: &MemberSource, index: usize| {
+        let network = member.instance.ports[index].network.as_str();
+        override_for(&options.network_mappings, network)
             .map(str::to_string)
+            .or_else(|| {
+                member
+                    .previous
+                    .and_then(|previous| previous.ports.get(index))
+                    .map(|port| port.network.clone())
+            })
+            .or_else(|| {
+                spec::translate(&spec.mappings.networks, source, target, network)
+                    .map(str::to_string)
+            })
     };
     let mut ports_per_network: BTreeMap<String, u64> = BTreeMap::new();
     for member in &members {
         let flavor = &member.instance.flavor;
-        match map_flavor(flavor) {
+        match member_flavor(member) {
             None => refuse(
                 &mut refusals,
                 format!(
@@ -205,8 +239,8 @@ pub(super) fn plan(
             ),
             Some(_) => {}
         }
-        for port in &member.instance.ports {
-            match map_network(&port.network) {
+        for (index, port) in member.instance.ports.iter().enumerate() {
+            match member_network(member, index) {
                 None => refuse(
                     &mut refusals,
                     format!(
@@ -438,11 +472,16 @@ pub(super) fn plan(
         state_versions: state.versions(),
         inventory_fingerprint: fingerprint(&relied),
     };
-    let id = operation_id(&fingerprint(&(&spec.name, failover_type, options, &basis)));
+    // A failover keeps the id it always had; a failback's input differs by its kind.
+    let id = if failback {
+        operation_id(&fingerprint(&(&spec.name, "failback", options, &basis)))
+    } else {
+        operation_id(&fingerprint(&(&spec.name, failover_type, options, &basis)))
+    };
     let operation = Operation {
         id: id.clone(),
-        kind: OperationKind::Failover,
-        failover_type: Some(failover_type),
+        kind: kind.clone(),
+        failover_type: (!failback).then_some(failover_type),
         source_site: source.to_string(),
         target_site: target.to_string(),
     };
@@ -587,7 +626,7 @@ pub(super) fn plan(
         }
         let mut port_steps = Vec::new();
         for (index, port) in member.instance.ports.iter().enumerate() {
-            let network = map_network(&port.network).unwrap_or_default();
+            let network = member_network(member, index).unwrap_or_default();
             let subnet_ok = |ip: &str| {
                 target_facts.network_named(&network).is_some_and(|n| {
                     n.subnets.iter().any(|s| {
@@ -596,7 +635,13 @@ pub(super) fn plan(
                     })
                 })
             };
-            let fixed_ip = port.fixed_ips.first().cloned();
+            let fixed_ip = member
+                .previous
+                .and_then(|previous| previous.ports.get(index))
+                .unwrap_or(port)
+                .fixed_ips
+                .first()
+                .cloned();
             let kept = fixed_ip.clone().filter(|ip| subnet_ok(ip));
             if let (Some(ip), None) = (&fixed_ip, &kept) {
                 warnings.push(format!(
@@ -647,7 +692,7 @@ pub(super) fn plan(
             Some(member.name),
             Action::BootInstance {
                 name: member.instance.name.clone(),
-                flavor: map_flavor(&member.instance.flavor).unwrap_or_default(),
+                flavor: member_flavor(member).unwrap_or_default(),
                 port_steps,
                 volume_steps,
                 key_name: member.instance.key_name.clone(),
@@ -716,23 +761,27 @@ pub(super) fn plan(
             }
         }
     }
-    last.push(add(
-        format!("configure_replication/{group}"),
-        Phase::ReverseReplication,
-        target,
-        None,
-        Action::ConfigureReplication {
-            array: target_array.clone(),
-            protection_group: group.clone(),
-            volumes_from_steps: manage_steps_all.clone(),
-            target_array: source_array.clone(),
-        },
-        all_active.clone(),
-        vec![Resource {
-            kind: "protection_group".to_string(),
-            name: format!("{target_array}/{group}"),
-        }],
-    ));
+    // After a failover, replication runs back to the old primary so a failback is possible;
+    // after a failback, only when asked (`--reverse-replication`).
+    if !failback || options.reverse_replication {
+        last.push(add(
+            format!("configure_replication/{group}"),
+            Phase::ReverseReplication,
+            target,
+            None,
+            Action::ConfigureReplication {
+                array: target_array.clone(),
+                protection_group: group.clone(),
+                volumes_from_steps: manage_steps_all.clone(),
+                target_array: source_array.clone(),
+            },
+            all_active.clone(),
+            vec![Resource {
+                kind: "protection_group".to_string(),
+                name: format!("{target_array}/{group}"),
+            }],
+        ));
+    }
     last.sort();
     last.dedup();
     add(
@@ -779,7 +828,13 @@ pub(super) fn plan(
     let by_id: std::collections::HashMap<&str, &Step> =
         steps.iter().map(|step| (step.id.as_str(), step)).collect();
     let after = GroupView {
-        status: GroupStatus::FailedOver.as_str().to_string(),
+        status: if failback {
+            GroupStatus::Active
+        } else {
+            GroupStatus::FailedOver
+        }
+        .as_str()
+        .to_string(),
         current_primary_site: target.to_string(),
         members: members
             .iter()

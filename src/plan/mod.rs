@@ -390,16 +390,15 @@ pub fn plan(
 ) -> Result<Plan, Vec<Refusal>> {
     match request.operation {
         OperationKind::Converge => converge::plan(spec, inventory, state, &request.options),
-        OperationKind::Failover => failover::plan(spec, inventory, state, &request.options),
-        OperationKind::Failback | OperationKind::Drill => Err(vec![Refusal {
-            message: format!(
-                "planning a {} is not available in this version",
-                if request.operation == OperationKind::Failback {
-                    "failback"
-                } else {
-                    "drill"
-                }
-            ),
+        OperationKind::Failover | OperationKind::Failback => failover::plan(
+            spec,
+            inventory,
+            state,
+            request.operation.clone(),
+            &request.options,
+        ),
+        OperationKind::Drill => Err(vec![Refusal {
+            message: "planning a drill is not available in this version".to_string(),
             hint:
                 "plan a failover (`--operation failover`) or converge the protection (the default)"
                     .to_string(),
