@@ -1,7 +1,8 @@
 //! Discovery: reading both sites into an [`Inventory`], concurrently.
 //!
 //! Each site is read with a handful of list calls (servers, volumes, ports, networks, subnets,
-//! flavors: paginated, never one call per object) and the raw answers are turned into facts by
+//! flavors: paginated, never one call per object) and Cinder's quota of the project, and the
+//! raw answers are turned into facts by
 //! [`site_facts`], a pure function tested without sockets. A site that cannot be read becomes
 //! [`SiteInventory::Unreachable`] with the reason, never a failure of the whole discovery.
 
@@ -30,6 +31,8 @@ pub struct SiteLists {
     pub subnets: Vec<neutron::model::Subnet>,
     pub ports: Vec<neutron::model::Port>,
     pub roles: Vec<String>,
+    /// Cinder's `volumes` quota of the token's project, or why it could not be read.
+    pub volume_quota: Result<cinder::model::QuotaUsage, String>,
 }
 
 /// Reads every site of the spec concurrently.
@@ -84,13 +87,24 @@ async fn read_site(
     let compute = Compute::new(session.clone(), timeout).map_err(|e| e.to_string())?;
     let block = BlockStorage::new(session.clone(), timeout).map_err(|e| e.to_string())?;
     let network = Networking::new(session.clone(), timeout).map_err(|e| e.to_string())?;
-    let (servers, flavors, volumes, networks, subnets, ports) = tokio::join!(
+    let volume_quota = async {
+        let project = token
+            .project_id()
+            .ok_or("the token is not scoped to a project")?;
+        block
+            .quota_usage(project)
+            .await
+            .map(|quotas| quotas.volumes)
+            .map_err(|e| e.to_string())
+    };
+    let (servers, flavors, volumes, networks, subnets, ports, volume_quota) = tokio::join!(
         compute.servers(&[]),
         compute.flavors(),
         block.volumes(&[]),
         network.networks(),
         network.subnets(),
         network.ports(&[]),
+        volume_quota,
     );
     Ok(SiteLists {
         servers: servers.map_err(|e| e.to_string())?,
@@ -100,6 +114,7 @@ async fn read_site(
         subnets: subnets.map_err(|e| e.to_string())?,
         ports: ports.map_err(|e| e.to_string())?,
         roles: token.roles(),
+        volume_quota,
     })
 }
 
@@ -338,10 +353,17 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
             })
             .collect(),
         roles: lists.roles.clone(),
-        volume_quota_left: None,
+        volume_quota_left: lists.volume_quota.as_ref().ok().and_then(volumes_left),
+        volume_quota_error: lists.volume_quota.as_ref().err().cloned(),
         array: None,
         array_error: None,
     }
+}
+
+/// The volumes a quota still allows (`None`: unlimited). Reserved ones count as taken: they
+/// belong to requests Cinder is finishing.
+fn volumes_left(quota: &cinder::model::QuotaUsage) -> Option<u64> {
+    (quota.limit >= 0).then(|| (quota.limit - quota.in_use - quota.reserved).max(0) as u64)
 }
 
 fn instance(
@@ -418,5 +440,29 @@ fn instance(
             .collect(),
         ports,
         volumes: attached,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cinder::model::QuotaUsage;
+
+    #[test]
+    fn the_volumes_left_by_a_quota() {
+        let quota = |limit, in_use, reserved| QuotaUsage {
+            limit,
+            in_use,
+            reserved,
+            allocated: None,
+        };
+        assert_eq!(volumes_left(&quota(-1, 12, 0)), None, "unlimited");
+        assert_eq!(volumes_left(&quota(10, 4, 1)), Some(5));
+        assert_eq!(volumes_left(&quota(10, 10, 0)), Some(0));
+        assert_eq!(
+            volumes_left(&quota(3, 5, 0)),
+            Some(0),
+            "a quota lowered below use"
+        );
     }
 }

@@ -10,6 +10,7 @@ mod keystone_api;
 mod neutron_api;
 mod nova_api;
 mod plan;
+mod quota;
 mod schema;
 mod sim;
 mod twin;
