@@ -1,9 +1,8 @@
 //! Discovery: reading both sites into an [`Inventory`], concurrently.
 //!
 //! Each site is read with a handful of list calls (servers, volumes, ports, networks, subnets,
-//! flavors: paginated, never one call per object) and Cinder's quota of the project, and the
-//! raw answers are turned into facts by
-//! [`site_facts`], a pure function tested without sockets. A site that cannot be read becomes
+//! flavors: paginated, never one call per object) plus Cinder's quota of the project, and the
+//! raw answers are turned into facts by [`site_facts`], a pure function tested without sockets. A site that cannot be read becomes
 //! [`SiteInventory::Unreachable`] with the reason, never a failure of the whole discovery.
 
 use std::collections::{BTreeMap, HashMap};

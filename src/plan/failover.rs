@@ -266,8 +266,8 @@ pub(super) fn plan(
         );
     }
     if let Some(error) = &target_facts.volume_quota_error {
-        // Not a refusal: clouds may hide quotas from the project, and the manage step still
-        // fails cleanly (413) if the quota is short.
+        // Not a refusal: clouds may hide quotas from the project, and Cinder still checks the
+        // quota itself when the volumes are managed.
         warnings.push(format!(
             "the volume quota on {target} could not be read, so the {volume_count} volumes to manage there are not checked against it: {error}"
         ));
