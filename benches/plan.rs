@@ -110,6 +110,7 @@ fn inventory() -> Inventory {
         flavors: vec![flavor("m1.large")],
         roles: vec!["admin".to_string()],
         volume_quota_left: None,
+        volume_quota_error: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
             protection_groups: vec![ProtectionGroup {

@@ -1,25 +1,23 @@
 //! Discovery: reading both sites into an [`Inventory`], concurrently.
 //!
 //! Each site is read with a handful of list calls (servers, volumes, ports, networks, subnets,
-//! flavors: paginated, never one call per object) and the raw answers are turned into facts by
-//! [`site_facts`], a pure function tested without sockets. A site that cannot be read becomes
+//! flavors: paginated, never one call per object) plus Cinder's quota of the project, and the
+//! raw answers are turned into facts by [`site_facts`], a pure function tested without sockets. A site that cannot be read becomes
 //! [`SiteInventory::Unreachable`] with the reason, never a failure of the whole discovery.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
     ArrayFacts, Flavor, Instance, Inventory, Network, Port, ProtectionGroup, ReplicatedSnapshot,
     SiteFacts, SiteInventory, Subnet, Volume,
 };
-use crate::clients::cinder::{self, BlockStorage};
-use crate::clients::clouds::{self, CloudsEnvironment};
-use crate::clients::flasharray::FlashArray;
-use crate::clients::keystone::Session;
-use crate::clients::neutron::{self, Networking};
-use crate::clients::nova::{self, Compute};
-use crate::spec::{SecretRef, Setting, Spec};
+use crate::clients::cinder;
+use crate::clients::clouds::CloudsEnvironment;
+use crate::clients::neutron;
+use crate::clients::nova;
+use crate::clients::site::OpenStack;
+use crate::spec::Spec;
 
 /// The raw answers of one site's OpenStack services.
 pub struct SiteLists {
@@ -30,6 +28,8 @@ pub struct SiteLists {
     pub subnets: Vec<neutron::model::Subnet>,
     pub ports: Vec<neutron::model::Port>,
     pub roles: Vec<String>,
+    /// Cinder's `volumes` quota of the token's project, or why it could not be read.
+    pub volume_quota: Result<cinder::model::QuotaUsage, String>,
 }
 
 /// Reads every site of the spec concurrently.
@@ -54,9 +54,8 @@ pub async fn discover_site(
     clouds: &CloudsEnvironment,
     timeout: Duration,
 ) -> SiteInventory {
-    let cloud = spec.sites.get(site).map_or(site, |s| s.cloud.as_str());
     let (lists, array) = tokio::join!(
-        read_site(site, cloud, clouds, timeout),
+        read_site(spec, site, clouds, timeout),
         read_array(spec, site, timeout)
     );
     match lists {
@@ -73,24 +72,36 @@ pub async fn discover_site(
 }
 
 async fn read_site(
+    spec: &Spec,
     site: &str,
-    cloud: &str,
     clouds_env: &CloudsEnvironment,
     timeout: Duration,
 ) -> Result<SiteLists, String> {
-    let cloud = clouds::load_cloud(clouds_env, cloud).map_err(|error| error.to_string())?;
-    let session = Arc::new(Session::new(site, cloud, timeout).map_err(|e| e.to_string())?);
-    let token = session.current().await.map_err(|e| e.to_string())?;
-    let compute = Compute::new(session.clone(), timeout).map_err(|e| e.to_string())?;
-    let block = BlockStorage::new(session.clone(), timeout).map_err(|e| e.to_string())?;
-    let network = Networking::new(session.clone(), timeout).map_err(|e| e.to_string())?;
-    let (servers, flavors, volumes, networks, subnets, ports) = tokio::join!(
+    let openstack = OpenStack::connect(spec, site, clouds_env, timeout).await?;
+    let (token, compute, block, network) = (
+        &openstack.token,
+        &openstack.compute,
+        &openstack.block,
+        &openstack.network,
+    );
+    let volume_quota = async {
+        let project = token
+            .project_id()
+            .ok_or("the token is not scoped to a project")?;
+        block
+            .quota_usage(project)
+            .await
+            .map(|quotas| quotas.volumes)
+            .map_err(|e| e.to_string())
+    };
+    let (servers, flavors, volumes, networks, subnets, ports, volume_quota) = tokio::join!(
         compute.servers(&[]),
         compute.flavors(),
         block.volumes(&[]),
         network.networks(),
         network.subnets(),
         network.ports(&[]),
+        volume_quota,
     );
     Ok(SiteLists {
         servers: servers.map_err(|e| e.to_string())?,
@@ -100,48 +111,15 @@ async fn read_site(
         subnets: subnets.map_err(|e| e.to_string())?,
         ports: ports.map_err(|e| e.to_string())?,
         roles: token.roles(),
+        volume_quota,
     })
-}
-
-/// The value of a non-secret setting.
-fn setting(setting: &Setting, what: &str) -> Result<String, String> {
-    match setting {
-        Setting::Literal(value) => Ok(value.clone()),
-        Setting::Env(name) => std::env::var(name)
-            .map_err(|_| format!("{what} is read from ${name}, which is not set")),
-    }
-}
-
-/// The array's API token (read where the spec says; never logged).
-fn secret(reference: &SecretRef) -> Result<crate::clients::clouds::Secret, String> {
-    let value = match reference {
-        SecretRef::Env(name) => std::env::var(name)
-            .map_err(|_| format!("the API token is read from ${name}, which is not set"))?,
-        SecretRef::File(path) => std::fs::read_to_string(path).map_err(|error| {
-            format!("cannot read the API token file {}: {error}", path.display())
-        })?,
-    };
-    Ok(crate::clients::clouds::Secret::new(value.trim()))
 }
 
 /// The array of `site`: the protection group, replicated snapshots from the peer, volumes.
 async fn read_array(spec: &Spec, site: &str, timeout: Duration) -> Result<ArrayFacts, String> {
     let config = &spec.sites[site].flasharray;
     let peer = &spec.sites[spec.peer_of(site)].flasharray.array_name;
-    let url = setting(&config.url, "the array URL")?;
-    let ca = config
-        .ca_cert
-        .as_ref()
-        .map(|ca| setting(ca, "the array CA certificate"))
-        .transpose()?;
-    let array = FlashArray::new(
-        &config.array_name,
-        &url,
-        secret(&config.api_token)?,
-        ca.as_deref().map(std::path::Path::new),
-        timeout,
-    )
-    .map_err(|e| e.to_string())?;
+    let array = crate::clients::site::array(spec, site, timeout)?;
     let group = &spec.policy.array_protection_group;
     let replicated = format!("{peer}:{group}");
     let text = |e: crate::clients::http::ClientError| e.to_string();
@@ -338,10 +316,17 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
             })
             .collect(),
         roles: lists.roles.clone(),
-        volume_quota_left: None,
+        volume_quota_left: lists.volume_quota.as_ref().ok().and_then(volumes_left),
+        volume_quota_error: lists.volume_quota.as_ref().err().cloned(),
         array: None,
         array_error: None,
     }
+}
+
+/// The volumes a quota still allows (`None`: unlimited). Reserved ones count as taken: they
+/// belong to requests Cinder is finishing.
+fn volumes_left(quota: &cinder::model::QuotaUsage) -> Option<u64> {
+    (quota.limit >= 0).then(|| (quota.limit - quota.in_use - quota.reserved).max(0) as u64)
 }
 
 fn instance(
@@ -418,5 +403,29 @@ fn instance(
             .collect(),
         ports,
         volumes: attached,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cinder::model::QuotaUsage;
+
+    #[test]
+    fn the_volumes_left_by_a_quota() {
+        let quota = |limit, in_use, reserved| QuotaUsage {
+            limit,
+            in_use,
+            reserved,
+            allocated: None,
+        };
+        assert_eq!(volumes_left(&quota(-1, 12, 0)), None, "unlimited");
+        assert_eq!(volumes_left(&quota(10, 4, 1)), Some(5));
+        assert_eq!(volumes_left(&quota(10, 10, 0)), Some(0));
+        assert_eq!(
+            volumes_left(&quota(3, 5, 0)),
+            Some(0),
+            "a quota lowered below use"
+        );
     }
 }

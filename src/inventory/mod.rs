@@ -51,8 +51,13 @@ pub struct SiteFacts {
     pub flavors: Vec<Flavor>,
     /// Roles of protector's token on this site (Cinder's manage policy is role-based).
     pub roles: Vec<String>,
-    /// Volumes the project may still create (`None`: unlimited).
+    /// Volumes the project may still create (`None`: unlimited, or unknown: see
+    /// `volume_quota_error`).
     pub volume_quota_left: Option<u64>,
+    /// Why Cinder's quota could not be read (a policy that hides it, an old API): discovery
+    /// goes on without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_quota_error: Option<String>,
     /// The site's array, when it answered.
     pub array: Option<ArrayFacts>,
     /// Why the array did not answer.

@@ -299,6 +299,13 @@ pub(super) fn plan(
             ),
         );
     }
+    if let Some(error) = &target_facts.volume_quota_error {
+        // Not a refusal: clouds may hide quotas from the project, and Cinder still checks the
+        // quota itself when the volumes are managed.
+        warnings.push(format!(
+            "the volume quota on {target} could not be read, so the {volume_count} volumes to manage there are not checked against it: {error}"
+        ));
+    }
     if !target_facts.roles.iter().any(|role| role == "admin") {
         refuse(
             &mut refusals,
@@ -1230,6 +1237,28 @@ mod tests {
                 .iter()
                 .any(|m| m.contains("refuse to manage volumes")),
             "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_quota_is_a_warning() {
+        let mut inventory = inventory();
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+            facts.volume_quota_left = None;
+            facts.volume_quota_error = Some("cinder on site-b: 403 Forbidden".to_string());
+        }
+        let plan = make_plan(
+            &example_spec(),
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .unwrap();
+        assert!(
+            plan.warnings.iter().any(|w| w
+                == "the volume quota on site-b could not be read, so the 4 volumes to manage there are not checked against it: cinder on site-b: 403 Forbidden"),
+            "{:?}",
+            plan.warnings
         );
     }
 

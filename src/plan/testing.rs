@@ -102,6 +102,7 @@ pub fn inventory() -> Inventory {
         }],
         roles: vec!["admin".to_string(), "member".to_string()],
         volume_quota_left: None,
+        volume_quota_error: None,
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
@@ -132,6 +133,7 @@ pub fn inventory() -> Inventory {
         }],
         roles: vec!["admin".to_string(), "member".to_string()],
         volume_quota_left: Some(100),
+        volume_quota_error: None,
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-b".to_string(),

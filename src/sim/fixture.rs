@@ -28,6 +28,8 @@ pub struct SiteFixture {
     /// Roles allowed to manage / unmanage volumes (Cinder's default: `admin` only).
     #[serde(default)]
     pub cinder_policy: CinderPolicyFixture,
+    /// Cinder's `volumes` quota of each project (`-1`, the default: unlimited): a create or
+    /// manage beyond it fails with Cinder's 413, and `os-quota-sets` reports it.
     #[serde(default = "default_volume_quota")]
     pub volume_quota: i64,
     pub flavors: Vec<FlavorFixture>,

@@ -18,7 +18,7 @@ use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 use super::clock::{Clock, Op};
@@ -57,7 +57,7 @@ struct Endpoint {
     addr: SocketAddr,
     app: Router,
     tls: Option<TlsAcceptor>,
-    task: Option<AbortHandle>,
+    task: Option<JoinHandle<()>>,
 }
 
 /// Shared by the control API and the running twin.
@@ -184,18 +184,26 @@ impl Runtime {
             drop(other.lock(&self.world));
         }
         cell.set_up(up);
-        let addresses: Vec<SocketAddr> = {
+        let (addresses, tasks): (Vec<SocketAddr>, Vec<JoinHandle<()>>) = {
             let mut endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
             let Some(endpoints) = endpoints.get_mut(site) else {
                 return Ok(());
             };
-            for endpoint in endpoints.iter_mut() {
-                if let Some(task) = endpoint.task.take() {
-                    task.abort();
-                }
-            }
-            endpoints.iter().map(|endpoint| endpoint.addr).collect()
+            let tasks = endpoints
+                .iter_mut()
+                .filter_map(|endpoint| endpoint.task.take())
+                .collect();
+            (
+                endpoints.iter().map(|endpoint| endpoint.addr).collect(),
+                tasks,
+            )
         };
+        // An aborted task drops its listener only when the runtime next gets to it: wait for
+        // that, so the ports refuse connections (and can be bound again) once this returns.
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
         if !up {
             return Ok(());
         }
@@ -242,7 +250,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 
 /// Accepts connections until aborted; aborting also drops every open connection (they live in
 /// the accept task's `JoinSet`).
-fn spawn_accept(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>) -> AbortHandle {
+fn spawn_accept(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut connections = JoinSet::new();
         loop {
@@ -270,7 +278,6 @@ fn spawn_accept(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>) ->
             }
         }
     })
-    .abort_handle()
 }
 
 /// Numbers the requests that arrive without an id of their own.

@@ -600,6 +600,21 @@ def session(c, label):
     c.run("cinder: site-a volumes in-use, attached, boot volumes bootable, "
           "array_volume_name = volume-<id>-cinder (and status filter)", volumes_a)
 
+    def quota_a():
+        a = c.need("a")
+        # What openstacksdk's QuotaSet makes of `?usage=true`: limits as attributes, in_use in
+        # `usage`, reserved in `reservation`.
+        quota = a.block_storage.get_quota_set(a.current_project_id, usage=True)
+        expect_eq(quota.volumes, -1, "volumes limit (the fixture sets none)")
+        expect_eq(quota.usage.get("volumes"), 4, "volumes in use")
+        expect_eq(quota.usage.get("gigabytes"), 40 + 200 + 20 + 20, "gigabytes in use")
+        expect_eq(quota.reservation.get("volumes"), 0, "volumes reserved")
+        limits = a.block_storage.get_quota_set(a.current_project_id)
+        expect_eq(limits.volumes, -1, "volumes limit without usage")
+
+    c.run("cinder: site-a quota set with usage (volumes unlimited, 4 in use, 280 GiB)",
+          quota_a)
+
     def volume_types_a():
         a = c.need("a")
         types = {t.name: t for t in a.block_storage.types()}

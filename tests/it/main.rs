@@ -11,6 +11,7 @@ mod neutron_api;
 mod nova_api;
 mod plan;
 mod plan_files;
+mod quota;
 mod schema;
 mod sim;
 mod twin;

@@ -1,4 +1,5 @@
-//! Cinder: the block-storage client (volumes, manage/unmanage, pools) and its wire models.
+//! Cinder: the block-storage client (volumes, manage/unmanage, pools, quotas) and its wire
+//! models.
 
 pub mod model;
 
@@ -49,6 +50,21 @@ impl BlockStorage {
             .find::<model::VolumeResponse>(&format!("/volumes/{id}"))
             .await?
             .map(|response| response.volume))
+    }
+
+    /// `GET /os-quota-sets/{project_id}?usage=true`: the project's limits and what counts
+    /// against them (Cinder lets a project's members read their own).
+    pub async fn quota_usage(
+        &self,
+        project_id: &str,
+    ) -> Result<model::QuotaSet<model::QuotaUsage>, ClientError> {
+        Ok(self
+            .client
+            .get::<model::QuotaSetResponse<model::QuotaUsage>>(&format!(
+                "/os-quota-sets/{project_id}?usage=true"
+            ))
+            .await?
+            .quota_set)
     }
 
     /// Brings an array volume under Cinder's management.

@@ -1,5 +1,5 @@
 //! Cinder v3 wire types: volumes (create, show, list, metadata), manage/unmanage of existing
-//! backend volumes, backend pools, volume types, and Cinder's error bodies.
+//! backend volumes, backend pools, volume types, project quotas, and Cinder's error bodies.
 //!
 //! Shared by protector's Cinder client (deserializes) and the simulator (serializes), so they
 //! follow the API reference samples field for field (`tests/it/api_samples.rs` proves it).
@@ -563,6 +563,69 @@ pub struct VolumeType {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Quotas
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /os-quota-sets/{project_id}`: each resource's limit (`-1`: unlimited) as a number, or,
+/// with `?usage=true`, as a [`QuotaUsage`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaSetResponse<T> {
+    pub quota_set: QuotaSet<T>,
+}
+
+/// One project's quotas. Cinder lists every registered resource, so the fixed ones are always
+/// there; the per volume type ones follow the deployment's types.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaSet<T> {
+    /// The project the quotas are of.
+    pub id: String,
+    pub volumes: T,
+    pub snapshots: T,
+    /// GiB of volumes and snapshots together.
+    pub gigabytes: T,
+    pub backups: T,
+    pub backup_gigabytes: T,
+    pub groups: T,
+    /// The largest volume allowed, GiB.
+    pub per_volume_gigabytes: T,
+    /// `volumes_<type>`, `snapshots_<type>`, `gigabytes_<type>` for each volume type.
+    #[serde(flatten)]
+    pub per_type: BTreeMap<String, T>,
+}
+
+impl<T> QuotaSet<T> {
+    /// The same set with each resource's value changed by `f` (usage to limit, for one).
+    pub fn map<U>(self, f: impl Fn(T) -> U) -> QuotaSet<U> {
+        QuotaSet {
+            id: self.id,
+            volumes: f(self.volumes),
+            snapshots: f(self.snapshots),
+            gigabytes: f(self.gigabytes),
+            backups: f(self.backups),
+            backup_gigabytes: f(self.backup_gigabytes),
+            groups: f(self.groups),
+            per_volume_gigabytes: f(self.per_volume_gigabytes),
+            per_type: self.per_type.into_iter().map(|(k, v)| (k, f(v))).collect(),
+        }
+    }
+}
+
+/// A resource's limit and what counts against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaUsage {
+    /// `-1`: unlimited.
+    pub limit: i64,
+    /// Committed: existing resources.
+    pub in_use: i64,
+    /// Held by requests not finished yet (a volume being managed holds one until it succeeds).
+    pub reserved: i64,
+    /// Only with the nested quota driver of older Cinder releases: quota handed to child
+    /// projects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
 
@@ -670,6 +733,46 @@ mod tests {
             round_trip::<Capacity>(json!("infinite")),
             Capacity::Keyword("infinite".into())
         );
+    }
+
+    #[test]
+    fn quota_sets_with_and_without_usage() {
+        let usage =
+            |limit: i64, in_use: i64| json!({"limit": limit, "in_use": in_use, "reserved": 0});
+        let shown: QuotaSetResponse<QuotaUsage> = round_trip(json!({
+            "quota_set": {
+                "id": "3c1e5cd2f3a54a6b9a3b3d1f0e6c2a7d",
+                "volumes": usage(20, 4),
+                "volumes_pure": usage(-1, 4),
+                "snapshots": usage(20, 0),
+                "snapshots_pure": usage(-1, 0),
+                "gigabytes": usage(2000, 280),
+                "gigabytes_pure": usage(-1, 280),
+                "backups": usage(20, 0),
+                "backup_gigabytes": usage(2000, 0),
+                "groups": usage(20, 0),
+                "per_volume_gigabytes": usage(-1, 0)
+            }
+        }));
+        assert_eq!(shown.quota_set.volumes.limit, 20);
+        assert_eq!(shown.quota_set.volumes.in_use, 4);
+        assert_eq!(shown.quota_set.per_type["gigabytes_pure"].in_use, 280);
+        // The nested quota driver's `allocated` is read when present.
+        let nested: QuotaUsage =
+            round_trip(json!({"limit": 10, "in_use": 1, "reserved": 0, "allocated": 2}));
+        assert_eq!(nested.allocated, Some(2));
+        let limits: QuotaSetResponse<i64> = round_trip(json!({
+            "quota_set": {
+                "id": "3c1e5cd2f3a54a6b9a3b3d1f0e6c2a7d",
+                "volumes": 20, "volumes_pure": -1,
+                "snapshots": 20, "snapshots_pure": -1,
+                "gigabytes": 2000, "gigabytes_pure": -1,
+                "backups": 20, "backup_gigabytes": 2000, "groups": 20,
+                "per_volume_gigabytes": -1
+            }
+        }));
+        assert_eq!(limits.quota_set.volumes, 20);
+        assert_eq!(limits.quota_set.per_type.len(), 3);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | GET | `/v3/{project}/scheduler-stats/get_pools[?detail=true]` | backend pools (admins) |
 //! | GET | `/v3/{project}/manageable_volumes[/detail]` | array volumes Cinder could manage (>= 3.8) |
 //! | POST | `/v3/{project}/manageable_volumes` | manage (>= 3.8); `os-volume-manage` at any version |
+//! | GET | `/v3/{project}/os-quota-sets/{project}[?usage=true]` | the project's quotas (with usage) |
 //!
 //! Every v3 answer carries `OpenStack-API-Version: volume 3.N` and `Vary`; errors have Cinder's
 //! fault bodies (`{"itemNotFound": {"code": 404, "message": ...}}`); a request without a valid
@@ -945,6 +946,7 @@ fn route(site: &mut Site, call: &Call, rest: &[&str]) -> Result<Response, Cinder
         ["os-volume-manage"] if get => list_manageable(site, call, false, false),
         ["os-volume-manage", "detail"] if get => list_manageable(site, call, true, false),
         ["os-volume-manage"] if post => manage(site, call, false),
+        ["os-quota-sets", target] if get => show_quotas(site, call, target),
         _ => Err(CinderError::not_found()),
     }
 }
@@ -1713,19 +1715,26 @@ fn metadata_value(value: &Value) -> Result<BTreeMap<String, String>, CinderError
     Ok(metadata)
 }
 
-/// The volumes of `project` that count against its quota (a manage counts once it succeeds).
-fn quota_usage(site: &Site, project: &str, except: Option<&str>) -> i64 {
+/// The volumes of `project` that count against its quota. A manage counts once it succeeds:
+/// Cinder's volume manager reserves and commits the quota inside its manage flow, so a volume
+/// waiting to be managed holds none, and one whose manage failed never does.
+fn quota_volumes<'a>(site: &'a Site, project: &'a str) -> impl Iterator<Item = &'a Volume> {
     site.block
         .volumes
         .values()
-        .filter(|volume| volume.project_id == project)
-        .filter(|volume| Some(volume.id.as_str()) != except)
+        .filter(move |volume| volume.project_id == project)
         .filter(|volume| {
             !matches!(
                 volume.status,
                 VolumeStatus::Managing | VolumeStatus::ErrorManaging
             )
         })
+}
+
+/// How many volumes count against `project`'s quota, `except` one.
+fn quota_usage(site: &Site, project: &str, except: Option<&str>) -> i64 {
+    quota_volumes(site, project)
+        .filter(|volume| Some(volume.id.as_str()) != except)
         .count() as i64
 }
 
@@ -1742,6 +1751,71 @@ fn check_quota(site: &Site, project: &str, except: Option<&str>) -> Result<(), C
         ));
     }
     Ok(())
+}
+
+/// `GET /os-quota-sets/{project_id}[?usage=true]`, under `volume_extension:quotas:show` (an
+/// admin, or any role on the project itself). The twin enforces only the site's volume count
+/// ([`check_quota`]); every other limit is `-1`, so the answer never claims a limit the twin
+/// would not apply. Usage counts what [`quota_volumes`] counts; nothing is ever `reserved`,
+/// because the twin commits quota in one step. A project Cinder has never seen gets the same
+/// limits and no usage, as Cinder answers with the defaults.
+fn show_quotas(site: &Site, call: &Call, target: &str) -> Result<Response, CinderError> {
+    if !call.admin && target != call.project() {
+        return Err(CinderError::policy("volume_extension:quotas:show"));
+    }
+    let mut params = call.query.clone();
+    let usage = match take(&mut params, "usage") {
+        // `utils.get_bool_param`: strict, `InvalidParameterValue` otherwise.
+        Some(value) => parse_bool(&value, true).ok_or_else(|| {
+            CinderError::bad_request(format!("Value '{value}' for 'usage' is not a boolean."))
+        })?,
+        None => false,
+    };
+    let unlimited = wire::QuotaUsage {
+        limit: -1,
+        in_use: 0,
+        reserved: 0,
+        allocated: None,
+    };
+    let mut volumes = wire::QuotaUsage {
+        limit: site.block.volume_quota,
+        ..unlimited
+    };
+    let mut gigabytes = unlimited;
+    let mut per_type: BTreeMap<String, wire::QuotaUsage> = BTreeMap::new();
+    for volume_type in site.block.volume_types.values() {
+        for resource in ["volumes", "snapshots", "gigabytes"] {
+            per_type.insert(format!("{resource}_{}", volume_type.name), unlimited);
+        }
+    }
+    for volume in quota_volumes(site, target) {
+        let size = volume.size_gb as i64;
+        volumes.in_use += 1;
+        gigabytes.in_use += size;
+        if let Some(count) = per_type.get_mut(&format!("volumes_{}", volume.volume_type)) {
+            count.in_use += 1;
+        }
+        if let Some(count) = per_type.get_mut(&format!("gigabytes_{}", volume.volume_type)) {
+            count.in_use += size;
+        }
+    }
+    let quota_set = wire::QuotaSet {
+        id: target.to_string(),
+        volumes,
+        snapshots: unlimited,
+        gigabytes,
+        backups: unlimited,
+        backup_gigabytes: unlimited,
+        groups: unlimited,
+        per_volume_gigabytes: unlimited,
+        per_type,
+    };
+    Ok(if usage {
+        json(StatusCode::OK, &wire::QuotaSetResponse { quota_set })
+    } else {
+        let quota_set = quota_set.map(|usage| usage.limit);
+        json(StatusCode::OK, &wire::QuotaSetResponse { quota_set })
+    })
 }
 
 fn create_volume(site: &mut Site, call: &Call) -> Result<Response, CinderError> {
@@ -3556,6 +3630,119 @@ mod tests {
         );
         let parsed: wire::ErrorResponse = serde_json::from_value(body).unwrap();
         assert_eq!(parsed.detail().retry_after.as_deref(), Some("0"));
+    }
+
+    #[tokio::test]
+    async fn quota_sets_show_limits_and_usage() {
+        let twin = Twin::new("site-a");
+        let admin = twin.token("protector", &["admin", "member"]);
+        let reader = twin.token("viewer", &["reader"]);
+        twin.site().block.volume_quota = 10;
+        let project = twin.project();
+        let path = format!("/volume/v3/{{project}}/os-quota-sets/{project}");
+        let (status, _, body) = twin
+            .call(
+                "GET",
+                &format!("{path}?usage=true"),
+                Some(&reader),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let shown: wire::QuotaSetResponse<wire::QuotaUsage> =
+            serde_json::from_value(body.clone()).unwrap();
+        let quotas = shown.quota_set;
+        assert_eq!(quotas.id, project);
+        let usage = |limit, in_use| wire::QuotaUsage {
+            limit,
+            in_use,
+            reserved: 0,
+            allocated: None,
+        };
+        assert_eq!(quotas.volumes, usage(10, 4), "db-1 (2), web-1, web-2");
+        assert_eq!(quotas.gigabytes, usage(-1, 40 + 200 + 20 + 20));
+        assert_eq!(quotas.snapshots, usage(-1, 0));
+        assert_eq!(quotas.per_type["volumes_pure-replicated"], usage(-1, 4));
+        assert_eq!(quotas.per_type["gigabytes_pure-replicated"], usage(-1, 280));
+        assert_eq!(quotas.per_type["volumes_pure"], usage(-1, 0));
+        assert_eq!(
+            body["quota_set"]["per_volume_gigabytes"],
+            json!({"limit": -1, "in_use": 0, "reserved": 0}),
+            "no `allocated`: that was the nested quota driver's"
+        );
+
+        // Without usage (or with usage=false): the limits alone.
+        for query in ["", "?usage=False"] {
+            let (status, _, body) = twin
+                .call("GET", &format!("{path}{query}"), Some(&admin), None, None)
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            let limits: wire::QuotaSetResponse<i64> = serde_json::from_value(body).unwrap();
+            assert_eq!(limits.quota_set.volumes, 10);
+            assert_eq!(limits.quota_set.per_type["gigabytes_pure"], -1);
+        }
+
+        // A volume being managed is not counted until its manage succeeds.
+        let (status, _, _) = twin
+            .call(
+                "POST",
+                "/volume/v3/{project}/manageable_volumes",
+                Some(&admin),
+                Some("3.8"),
+                Some(json!({"volume": {"host": "site-a@pure#fa-a", "ref": {"name": "nothing"}}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let (_, _, body) = twin
+            .call("GET", &format!("{path}?usage=1"), Some(&admin), None, None)
+            .await;
+        assert_eq!(body["quota_set"]["volumes"]["in_use"], 4);
+
+        // Another project's quotas are an admin's to see; a bad `usage` is Cinder's 400.
+        let other =
+            "/volume/v3/{project}/os-quota-sets/0123456789abcdef0123456789abcdef".to_string();
+        let (status, _, body) = twin
+            .call(
+                "GET",
+                &format!("{other}?usage=true"),
+                Some(&reader),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            body,
+            json!({"forbidden": {"code": 403, "message":
+                "Policy doesn't allow volume_extension:quotas:show to be performed."}})
+        );
+        let (status, _, body) = twin
+            .call(
+                "GET",
+                &format!("{other}?usage=true"),
+                Some(&admin),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["quota_set"]["volumes"]["in_use"], 0);
+        let (status, _, body) = twin
+            .call(
+                "GET",
+                &format!("{path}?usage=maybe"),
+                Some(&admin),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body,
+            json!({"badRequest": {"code": 400, "message":
+                "Value 'maybe' for 'usage' is not a boolean."}})
+        );
     }
 
     #[tokio::test]
