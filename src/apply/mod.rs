@@ -535,6 +535,23 @@ async fn run(
                     source_instances: sources,
                 };
                 let now = Utc::now();
+                if plan.operation.kind == OperationKind::SyncForce {
+                    // Push the newest document to every site, without the cleanup just done.
+                    let newest = read_state(store, spec)
+                        .map_err(|refusal| refusal.message)?
+                        .newest()
+                        .cloned()
+                        .ok_or("no state document to push")?;
+                    return update_documents(store, spec, writable, |doc| {
+                        let site = std::mem::take(&mut doc.site);
+                        *doc = StateDocument {
+                            site,
+                            ..newest.clone()
+                        };
+                        doc.pending_cleanup
+                            .retain(|pending| pending.site != plan.operation.source_site);
+                    });
+                }
                 update_documents(store, spec, writable, |doc| {
                     record::place(doc, plan, &outcome, now)
                 })

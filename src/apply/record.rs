@@ -20,7 +20,7 @@ fn running_status(plan: &Plan, current: GroupStatus) -> GroupStatus {
     match plan.operation.kind {
         OperationKind::Failover => GroupStatus::FailingOver,
         OperationKind::Failback => GroupStatus::FailingBack,
-        OperationKind::Converge | OperationKind::Drill => current,
+        OperationKind::Converge | OperationKind::Drill | OperationKind::SyncForce => current,
     }
 }
 
@@ -29,7 +29,7 @@ fn status_before(plan: &Plan, current: GroupStatus) -> GroupStatus {
     match plan.operation.kind {
         OperationKind::Failover => GroupStatus::Active,
         OperationKind::Failback => GroupStatus::FailedOver,
-        OperationKind::Converge | OperationKind::Drill => current,
+        OperationKind::Converge | OperationKind::Drill | OperationKind::SyncForce => current,
     }
 }
 
@@ -60,6 +60,7 @@ pub fn kind_name(kind: &OperationKind) -> &'static str {
         OperationKind::Failover => "failover",
         OperationKind::Failback => "failback",
         OperationKind::Drill => "drill",
+        OperationKind::SyncForce => "sync_force",
     }
 }
 
@@ -232,7 +233,8 @@ pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: D
             }
             return;
         }
-        OperationKind::Drill => return,
+        // Sync-force replaces the whole document (see `apply`); a drill moves nothing.
+        OperationKind::Drill | OperationKind::SyncForce => return,
         OperationKind::Failover | OperationKind::Failback => {}
     }
     let step_output = |step: &str, kind: &str| {

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::plan::load_spec;
+use super::plan::{PlanFlags, TypeArg, check_rto, load_spec, make_plan};
 use super::show::read_plan;
 use super::{CommandError, Outcome, eprint, print};
 use crate::apply::executor::Event;
 use crate::apply::{self, Applied, Observer, Options, Refusal};
 use crate::clients::clouds::CloudsEnvironment;
-use crate::plan::Plan;
 use crate::plan::schedule::Budgets;
+use crate::plan::{OperationKind, Plan, PlanRequest};
 use crate::render;
 use crate::state::OperationStatus;
 use crate::state::local::LocalStore;
@@ -31,16 +31,18 @@ pub struct Args {
     /// Apply without asking (required when stdin is not a terminal, as in CI).
     #[arg(long)]
     auto_approve: bool,
-    #[command(flatten)]
-    run: RunArgs,
     /// Undo the completed steps when a step fails.
     #[arg(long)]
     rollback_on_failure: bool,
+    #[command(flatten)]
+    exec: ExecArgs,
+    #[command(flatten)]
+    lookup: LookupArgs,
 }
 
-/// How the steps run; shared by `apply` and `rollback`.
+/// How the steps run; shared by every command that applies.
 #[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
+pub struct ExecArgs {
     /// Steps running at once, at most (per-service budgets apply below it).
     #[arg(long, value_name = "N", default_value_t = Budgets::default().parallelism)]
     parallelism: usize,
@@ -48,12 +50,17 @@ pub struct RunArgs {
     /// operation_done.
     #[arg(long)]
     json: bool,
-    /// Per-call timeout for the sites' APIs, in seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    timeout: u64,
     /// How long a step may wait for what it started (a boot, a transfer), in seconds.
     #[arg(long, default_value_t = apply::effects::DEFAULT_STEP_TIMEOUT.as_secs(), value_name = "SECONDS")]
     step_timeout: u64,
+}
+
+/// Where to find a recorded operation and its spec.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LookupArgs {
+    /// Per-call timeout for the sites' APIs, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
     /// The state folder to find operations in (default: $PROTECTOR_STATE, else ./.protector).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
@@ -68,23 +75,27 @@ pub struct RollbackArgs {
     #[arg(value_name = "OP")]
     operation: String,
     #[command(flatten)]
-    run: RunArgs,
+    exec: ExecArgs,
+    #[command(flatten)]
+    lookup: LookupArgs,
 }
 
-impl RunArgs {
-    fn options(&self, command: &str) -> Options {
+impl ExecArgs {
+    pub fn options(&self, timeout: u64) -> Options {
         Options {
             budgets: Budgets {
                 parallelism: self.parallelism.max(1),
                 ..Budgets::default()
             },
-            timeout: Duration::from_secs(self.timeout.max(1)),
+            timeout: Duration::from_secs(timeout.max(1)),
             step_timeout: Duration::from_secs(self.step_timeout.max(1)),
             rollback_on_failure: false,
-            command: command.to_string(),
+            command: command_line(),
         }
     }
+}
 
+impl LookupArgs {
     /// The saved plan of operation `operation`, from the state folder.
     fn operation_plan(&self, operation: &str) -> Result<Plan, CommandError> {
         let root = state_folder(self.state.as_deref());
@@ -120,6 +131,7 @@ pub fn state_folder(flag: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".protector"))
 }
 
+/// The command line, as lock files name their holder.
 fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
 }
@@ -134,18 +146,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 pub fn run(args: &Args) -> Result<Outcome, CommandError> {
     let (plan, resume) = match (&args.plan, &args.resume) {
         (Some(path), _) => (read_plan(path)?, false),
-        (None, Some(operation)) => (args.run.operation_plan(operation)?, true),
+        (None, Some(operation)) => (args.lookup.operation_plan(operation)?, true),
         (None, None) => return Err(CommandError::new("give a PLAN or --resume OP")),
     };
-    let spec = args.run.spec_for(&plan)?;
+    let spec = args.lookup.spec_for(&plan)?;
     if !resume {
         eprint(&render::plan::text(&plan));
         confirm(args.auto_approve, &plan)?;
     }
-    let mut options = args.run.options(&command_line());
+    let mut options = args.exec.options(args.lookup.timeout);
     options.rollback_on_failure = args.rollback_on_failure;
     let clouds = CloudsEnvironment::from_process();
-    let mut display = Display::new(args.run.json);
+    let mut display = Display::new(args.exec.json);
     let result = runtime()?.block_on(async {
         if resume {
             apply::resume(&spec, &clouds, &plan.operation.id, &options, &mut display).await
@@ -157,11 +169,11 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
 }
 
 pub fn rollback(args: &RollbackArgs) -> Result<Outcome, CommandError> {
-    let plan = args.run.operation_plan(&args.operation)?;
-    let spec = args.run.spec_for(&plan)?;
-    let options = args.run.options(&command_line());
+    let plan = args.lookup.operation_plan(&args.operation)?;
+    let spec = args.lookup.spec_for(&plan)?;
+    let options = args.exec.options(args.lookup.timeout);
     let clouds = CloudsEnvironment::from_process();
-    let mut display = Display::new(args.run.json);
+    let mut display = Display::new(args.exec.json);
     let result = runtime()?.block_on(apply::rollback(
         &spec,
         &clouds,
@@ -170,6 +182,94 @@ pub fn rollback(args: &RollbackArgs) -> Result<Outcome, CommandError> {
         &mut display,
     ));
     display.finish(result, true)
+}
+
+/// Plans `request` for the spec at `file`, shows the plan, asks, and applies it: the
+/// one-command forms (`failover`, `failback`, `protection-group sync-force`).
+pub fn plan_and_apply(
+    file: &Path,
+    request: &PlanRequest,
+    approve: bool,
+    exec: &ExecArgs,
+    timeout: u64,
+    rollback_on_failure: bool,
+) -> Result<Outcome, CommandError> {
+    let spec = load_spec(file)?;
+    let plan = make_plan(file, &spec, request, timeout)?;
+    eprint(&render::plan::text(&plan));
+    check_rto(&plan)?;
+    if !plan.has_changes() {
+        return Ok(Outcome::Success);
+    }
+    confirm(approve, &plan)?;
+    let mut options = exec.options(timeout);
+    options.rollback_on_failure = rollback_on_failure;
+    let clouds = CloudsEnvironment::from_process();
+    let mut display = Display::new(exec.json);
+    let result = runtime()?.block_on(apply::apply(&spec, &clouds, &plan, &options, &mut display));
+    display.finish(result, false)
+}
+
+/// `protector failover FILE --type ...` and `protector failback FILE`.
+#[derive(Debug, clap::Args)]
+pub struct MoveArgs {
+    /// The protection-group spec.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Failover type: planned (both sites up, no data loss) or unplanned (source down).
+    #[arg(long = "type", value_enum)]
+    failover_type: Option<TypeArg>,
+    /// Failback: restore replication old-primary -> old-secondary afterwards.
+    #[arg(long)]
+    reverse_replication: bool,
+    #[command(flatten)]
+    flags: PlanFlags,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long, visible_alias = "auto-approve")]
+    yes: bool,
+    /// Undo the completed steps when a step fails.
+    #[arg(long)]
+    rollback_on_failure: bool,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+pub fn failover(args: &MoveArgs) -> Result<Outcome, CommandError> {
+    let Some(failover_type) = args.failover_type else {
+        return Err(
+            CommandError::new("say which failover: --type planned or --type unplanned").hint(
+                "planned when both sites are up (no data loss); unplanned when the source is down",
+            ),
+        );
+    };
+    move_group(
+        args,
+        OperationKind::Failover,
+        Some(failover_type.failover_type()),
+    )
+}
+
+pub fn failback(args: &MoveArgs) -> Result<Outcome, CommandError> {
+    move_group(args, OperationKind::Failback, None)
+}
+
+fn move_group(
+    args: &MoveArgs,
+    operation: OperationKind,
+    failover_type: Option<crate::plan::FailoverType>,
+) -> Result<Outcome, CommandError> {
+    let request = PlanRequest {
+        operation,
+        options: args.flags.options(failover_type, args.reverse_replication),
+    };
+    plan_and_apply(
+        &args.file,
+        &request,
+        args.yes,
+        &args.exec,
+        args.flags.timeout,
+        args.rollback_on_failure,
+    )
 }
 
 /// Terraform's question, on a terminal; CI must say `--auto-approve`.

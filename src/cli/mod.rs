@@ -128,6 +128,22 @@ Exit codes: 0 completed, 1 failed (the hint names the resume and rollback comman
 3 refused (stale plan, already applied, lock held, not confirmed).")]
     Apply(apply::Args),
 
+    /// Plan and apply a failover in one command (shows the plan and asks unless --yes).
+    #[command(after_help = "\
+Examples:
+  protector failover pg.yaml --type planned
+  protector failover pg.yaml --type unplanned --accept-data-loss --yes   # site-a is gone
+
+Exit codes: 0 completed, 1 failed, 3 refused (a precondition failed, or not confirmed).")]
+    Failover(apply::MoveArgs),
+
+    /// Plan and apply a failback in one command: the reverse of the recorded failover.
+    #[command(after_help = "\
+Examples:
+  protector failback pg.yaml --reverse-replication
+  protector failback pg.yaml --reverse-replication --yes --json > failback.jsonl")]
+    Failback(apply::MoveArgs),
+
     /// Undo what a failed operation did, newest step first.
     #[command(after_help = "\
 Examples:
@@ -218,6 +234,8 @@ pub fn main() -> ExitCode {
         Command::Show(args) => show::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Rollback(args) => apply::rollback(&args),
+        Command::Failover(args) => apply::failover(&args),
+        Command::Failback(args) => apply::failback(&args),
         Command::Operation(command) => operation::run(&command),
         Command::ProtectionGroup(command) => protection_group::run(&command),
         Command::Site(command) => site::run(&command),

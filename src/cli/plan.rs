@@ -1,6 +1,6 @@
 //! `protector plan FILE`: discover both sites, read the recorded state, plan, show, save.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{CommandError, Outcome, eprint, print};
@@ -43,15 +43,30 @@ pub struct Args {
     /// Failover type: planned (both sites up, no data loss) or unplanned (source down).
     #[arg(long = "type", value_enum, default_value = "planned")]
     failover_type: TypeArg,
+    /// Failback: restore replication old-primary -> old-secondary afterwards.
+    #[arg(long)]
+    reverse_replication: bool,
+    #[command(flatten)]
+    flags: PlanFlags,
+    /// Save the plan (JSON) to this file, for `protector apply`.
+    #[arg(short = 'o', long = "out", value_name = "PLAN")]
+    out: Option<PathBuf>,
+    #[arg(short = 'f', long, value_enum, default_value = "text")]
+    format: PlanFormat,
+    /// Exit 0 when there is nothing to change, 2 when there is (1 on error, 3 refused).
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+/// The choices that shape a plan, shared by `plan` and the plan-and-apply commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanFlags {
     /// Map a source network to a target network, overriding the spec (repeatable).
     #[arg(long = "network-mapping", value_name = "SRC=DST", value_parser = parse_pair)]
     network_mappings: Vec<(String, String)>,
     /// Map a source flavor to a target flavor, overriding the spec (repeatable).
     #[arg(long = "flavor-mapping", value_name = "SRC=DST", value_parser = parse_pair)]
     flavor_mappings: Vec<(String, String)>,
-    /// Failback: restore replication old-primary -> old-secondary afterwards.
-    #[arg(long)]
-    reverse_replication: bool,
     /// Plan despite an out-of-sync or unreachable peer state (with a warning).
     #[arg(long)]
     force: bool,
@@ -61,17 +76,36 @@ pub struct Args {
     /// Refuse (exit 3) when the predicted RTO exceeds the policy's RTO.
     #[arg(long)]
     fail_on_rto: bool,
-    /// Save the plan (JSON) to this file, for `protector apply`.
-    #[arg(short = 'o', long = "out", value_name = "PLAN")]
-    out: Option<PathBuf>,
-    #[arg(short = 'f', long, value_enum, default_value = "text")]
-    format: PlanFormat,
-    /// Exit 0 when there is nothing to change, 2 when there is (1 on error, 3 refused).
-    #[arg(long)]
-    detailed_exitcode: bool,
     /// Per-call timeout for the sites' APIs, in seconds.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    timeout: u64,
+    pub timeout: u64,
+}
+
+impl PlanFlags {
+    pub fn options(
+        &self,
+        failover_type: Option<FailoverType>,
+        reverse_replication: bool,
+    ) -> PlanOptions {
+        PlanOptions {
+            failover_type,
+            network_mappings: self.network_mappings.clone(),
+            flavor_mappings: self.flavor_mappings.clone(),
+            reverse_replication,
+            force: self.force,
+            accept_data_loss: self.accept_data_loss,
+            fail_on_rto: self.fail_on_rto,
+        }
+    }
+}
+
+impl TypeArg {
+    pub fn failover_type(self) -> FailoverType {
+        match self {
+            TypeArg::Planned => FailoverType::Planned,
+            TypeArg::Unplanned => FailoverType::Unplanned,
+        }
+    }
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
@@ -113,47 +147,31 @@ pub fn recorded_state(spec: &Spec) -> Result<RecordedState, CommandError> {
     Ok(RecordedState { sites })
 }
 
-pub fn run(args: &Args) -> Result<Outcome, CommandError> {
-    let spec = load_spec(&args.file)?;
-    let state = recorded_state(&spec)?;
+/// Discovers the sites and plans `request` for the spec at `file`; refusals are printed, each
+/// with its fix, and end the command with exit 3.
+pub fn make_plan(
+    file: &Path,
+    spec: &Spec,
+    request: &PlanRequest,
+    timeout: u64,
+) -> Result<plan::Plan, CommandError> {
+    let state = recorded_state(spec)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))?;
     let inventory = runtime.block_on(crate::inventory::discover::discover(
-        &spec,
+        spec,
         &CloudsEnvironment::from_process(),
-        Duration::from_secs(args.timeout.max(1)),
+        Duration::from_secs(timeout.max(1)),
     ));
-    let request = PlanRequest {
-        operation: match args.operation {
-            OperationArg::Converge => OperationKind::Converge,
-            OperationArg::Failover => OperationKind::Failover,
-            OperationArg::Failback => OperationKind::Failback,
-            OperationArg::Drill => OperationKind::Drill,
-        },
-        options: PlanOptions {
-            failover_type: (args.operation == OperationArg::Failover).then_some(
-                match args.failover_type {
-                    TypeArg::Planned => FailoverType::Planned,
-                    TypeArg::Unplanned => FailoverType::Unplanned,
-                },
-            ),
-            network_mappings: args.network_mappings.clone(),
-            flavor_mappings: args.flavor_mappings.clone(),
-            reverse_replication: args.reverse_replication,
-            force: args.force,
-            accept_data_loss: args.accept_data_loss,
-            fail_on_rto: args.fail_on_rto,
-        },
-    };
-    let plan = match plan::plan(&spec, &inventory, &state, &request) {
-        Ok(plan) => plan::Plan {
-            spec_file: std::fs::canonicalize(&args.file)
+    match plan::plan(spec, &inventory, &state, request) {
+        Ok(plan) => Ok(plan::Plan {
+            spec_file: std::fs::canonicalize(file)
                 .ok()
                 .map(|path| path.display().to_string()),
             ..plan
-        },
+        }),
         Err(refusals) => {
             for refusal in &refusals {
                 eprint(&format!(
@@ -163,7 +181,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
                     render::hint_line(&refusal.hint).trim_start()
                 ));
             }
-            return Err(CommandError {
+            Err(CommandError {
                 message: format!(
                     "cannot plan: {} precondition{} failed",
                     refusals.len(),
@@ -171,9 +189,41 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
                 ),
                 hint: Some("fix the conditions above, or use the flags they name".to_string()),
                 outcome: Outcome::Refused,
-            });
+            })
         }
+    }
+}
+
+/// `--fail-on-rto`: a predicted RTO beyond the policy's is a failed check.
+pub fn check_rto(plan: &plan::Plan) -> Result<(), CommandError> {
+    if plan.options.fail_on_rto && plan.estimate.predicted_secs > plan.estimate.rto_secs {
+        return Err(CommandError {
+            message: "the predicted RTO exceeds the policy's RTO".to_string(),
+            hint: Some(
+                "raise the concurrency budgets, reduce the group, or revise `policy.rto`"
+                    .to_string(),
+            ),
+            outcome: Outcome::Refused,
+        });
+    }
+    Ok(())
+}
+
+pub fn run(args: &Args) -> Result<Outcome, CommandError> {
+    let spec = load_spec(&args.file)?;
+    let request = PlanRequest {
+        operation: match args.operation {
+            OperationArg::Converge => OperationKind::Converge,
+            OperationArg::Failover => OperationKind::Failover,
+            OperationArg::Failback => OperationKind::Failback,
+            OperationArg::Drill => OperationKind::Drill,
+        },
+        options: args.flags.options(
+            (args.operation == OperationArg::Failover).then(|| args.failover_type.failover_type()),
+            args.reverse_replication,
+        ),
     };
+    let plan = make_plan(&args.file, &spec, &request, args.flags.timeout)?;
     match args.format {
         PlanFormat::Text => print(&render::plan::text(&plan)),
         PlanFormat::Json => print(&serde_json::to_string_pretty(&plan).unwrap_or_default()),
@@ -191,16 +241,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
             out.display()
         ));
     }
-    if args.fail_on_rto && plan.estimate.predicted_secs > plan.estimate.rto_secs {
-        return Err(CommandError {
-            message: "the predicted RTO exceeds the policy's RTO".to_string(),
-            hint: Some(
-                "raise the concurrency budgets, reduce the group, or revise `policy.rto`"
-                    .to_string(),
-            ),
-            outcome: Outcome::Refused,
-        });
-    }
+    check_rto(&plan)?;
     Ok(match (args.detailed_exitcode, plan.has_changes()) {
         (true, true) => Outcome::Changes,
         _ => Outcome::Success,

@@ -1,5 +1,6 @@
-//! `protector protection-group show|policy-show|sync-status FILE`: the group as recorded, its
-//! policy (never a secret: only where secrets are read from), and how the sites' records agree.
+//! `protector protection-group show|policy-show|sync-status|sync-force FILE`: the group as
+//! recorded, its policy (never a secret: only where secrets are read from), how the sites'
+//! records agree, and bringing them back in line.
 
 use std::path::PathBuf;
 
@@ -31,6 +32,29 @@ Examples:
   protector protection-group sync-status pg.yaml
   protector protection-group sync-status pg.yaml -f value")]
     SyncStatus(Args),
+    /// Bring a site that was down back in line: remove the workload's stale instances there,
+    /// unmanage their volumes (array data kept), allow replication, push the newest state.
+    #[command(after_help = "\
+Examples:
+  protector protection-group sync-force pg.yaml         # shows what it will do, asks
+  protector protection-group sync-force pg.yaml --yes
+
+Run it after an unplanned failover, once the old primary is back.")]
+    SyncForce(SyncForceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncForceArgs {
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long, visible_alias = "auto-approve")]
+    yes: bool,
+    /// Per-call timeout for the sites' APIs, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
+    #[command(flatten)]
+    exec: super::apply::ExecArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +73,20 @@ pub fn run(command: &GroupCommand) -> Result<Outcome, CommandError> {
         GroupCommand::Show(args) => (args, show),
         GroupCommand::PolicyShow(args) => (args, |spec, _, format| policy(spec, format)),
         GroupCommand::SyncStatus(args) => (args, sync_status),
+        GroupCommand::SyncForce(args) => {
+            let request = crate::plan::PlanRequest {
+                operation: crate::plan::OperationKind::SyncForce,
+                options: crate::plan::PlanOptions::default(),
+            };
+            return super::apply::plan_and_apply(
+                &args.file,
+                &request,
+                args.yes,
+                &args.exec,
+                args.timeout,
+                false,
+            );
+        }
     };
     let spec = load_spec(&args.file)?;
     let state = recorded_state(&spec)?;

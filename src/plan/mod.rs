@@ -12,6 +12,7 @@ mod converge;
 pub mod diff;
 mod failover;
 pub mod schedule;
+mod sync;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -36,6 +37,8 @@ pub enum OperationKind {
     Failover,
     Failback,
     Drill,
+    /// Bring a site that was down back in line (`protection-group sync-force`).
+    SyncForce,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -390,6 +393,7 @@ pub fn plan(
 ) -> Result<Plan, Vec<Refusal>> {
     match request.operation {
         OperationKind::Converge => converge::plan(spec, inventory, state, &request.options),
+        OperationKind::SyncForce => sync::plan(spec, inventory, state, &request.options),
         OperationKind::Failover | OperationKind::Failback => failover::plan(
             spec,
             inventory,

@@ -150,6 +150,7 @@ pub(super) fn operation_name(operation: &Operation) -> &'static str {
         (OperationKind::Failback, _) => "failback",
         (OperationKind::Drill, _) => "DR drill",
         (OperationKind::Converge, _) => "converge",
+        (OperationKind::SyncForce, _) => "state sync",
     }
 }
 
