@@ -245,3 +245,34 @@ fn an_unplanned_failover_then_sync_force_when_the_old_primary_returns() {
     );
     assert_runs_on(&world, "site-b", "m2.large");
 }
+
+#[test]
+fn detailed_exitcode_is_0_on_a_converged_group_and_2_after_adding_a_member() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let full = std::fs::read_to_string(&spec).unwrap();
+    let web_2 = "  - instance: web-2\n    boot_order: 2\n    depends_on: [db-1]\n";
+    assert!(
+        full.contains(web_2),
+        "the example has web-2 as written here"
+    );
+    std::fs::write(&spec, full.replace(web_2, "")).unwrap();
+    let spec = spec.to_str().unwrap();
+    let plan = setup.dir.path().join("converge.plan");
+    setup.expect(
+        2,
+        &[
+            "plan",
+            spec,
+            "--detailed-exitcode",
+            "-o",
+            plan.to_str().unwrap(),
+        ],
+    );
+    setup.expect(0, &["apply", plan.to_str().unwrap(), "--auto-approve"]);
+    setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+
+    std::fs::write(setup.spec(), &full).unwrap();
+    let text = setup.expect(2, &["plan", spec, "--detailed-exitcode"]);
+    assert!(text.contains("record_members"), "{text}");
+}
