@@ -29,8 +29,9 @@ use crate::clients::http::ClientError;
 use crate::clients::neutron::model as neutron;
 use crate::clients::nova::model as nova;
 use crate::clients::site::{self, OpenStack};
-use crate::plan::{Action, Plan, SnapshotSource, Step};
+use crate::plan::{Action, Plan, ResourceRef, SnapshotSource, Step};
 use crate::spec::Spec;
+use crate::state::DrillResourceKind;
 
 /// How long a step may wait for what it started, unless the operator says otherwise.
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -63,6 +64,29 @@ pub type Finalize<'a> =
 /// `protector <operation> <step>`: the description that marks what a step created.
 pub fn marker(operation: &str, step: &str) -> String {
     format!("protector {operation} {step}")
+}
+
+/// Where a cleanup finds a resource: its id, or the marker of the step that created it.
+enum Found<'r> {
+    Id(String),
+    Marker { operation: &'r str, step: &'r str },
+}
+
+/// The id `reference` names (recorded by a step of this plan or an earlier operation), or the
+/// marker to look for.
+fn locate<'r>(
+    reference: &'r ResourceRef,
+    kind: DrillResourceKind,
+    outputs: &Outputs,
+) -> Result<Found<'r>, String> {
+    match reference {
+        ResourceRef::Step { step } => outputs
+            .get(step, kind.output())
+            .map(Found::Id)
+            .ok_or_else(|| format!("step {step} recorded no {}", kind.output())),
+        ResourceRef::Recorded { id } => Ok(Found::Id(id.clone())),
+        ResourceRef::Marker { operation, step } => Ok(Found::Marker { operation, step }),
+    }
 }
 
 fn text(error: ClientError) -> String {
@@ -338,6 +362,72 @@ impl<'a> SiteRunner<'a> {
                 self.allow(site, protection_group).await?;
                 Ok(Created::new())
             }
+            Action::VerifyInstance { name, boot_step } => {
+                self.verify(site, name, boot_step, outputs).await
+            }
+            Action::DeleteDrillInstance { name, server } => {
+                let ids = match locate(server, DrillResourceKind::Server, outputs)? {
+                    Found::Id(id) => vec![id],
+                    Found::Marker { operation, step } => self
+                        .marked_servers(site, name, operation, step)
+                        .await?
+                        .into_iter()
+                        .map(|server| server.id)
+                        .collect(),
+                };
+                for id in ids {
+                    self.delete_server(site, &id).await?;
+                }
+                Ok(Created::new())
+            }
+            Action::DeleteDrillPort { name, port } => {
+                let ids = match locate(port, DrillResourceKind::Port, outputs)? {
+                    Found::Id(id) => vec![id],
+                    Found::Marker { operation, step } => self
+                        .marked_ports(site, name, &marker(operation, step))
+                        .await?
+                        .into_iter()
+                        .map(|port| port.id)
+                        .collect(),
+                };
+                self.delete_ports(site, &ids).await?;
+                Ok(Created::new())
+            }
+            Action::UnmanageDrillVolume { name, volume } => {
+                let ids = match locate(volume, DrillResourceKind::CinderVolume, outputs)? {
+                    Found::Id(id) => vec![id],
+                    Found::Marker { operation, step } => self
+                        .marked_volumes(site, name, &marker(operation, step))
+                        .await?
+                        .into_iter()
+                        .map(|volume| volume.id)
+                        .collect(),
+                };
+                for id in ids {
+                    self.unmanage(site, &id).await?;
+                }
+                Ok(Created::new())
+            }
+            Action::DestroyDrillVolume {
+                volume,
+                array_volume,
+                ..
+            } => {
+                match locate(array_volume, DrillResourceKind::ArrayVolume, outputs)? {
+                    Found::Id(id) => self.destroy_volume(site, "ids", &id).await?,
+                    // Not recorded: the copy failed before Cinder could rename it.
+                    Found::Marker { .. } => self.destroy_volume(site, "names", volume).await?,
+                }
+                Ok(Created::new())
+            }
+            Action::ProveDrillClean {
+                drill,
+                prefix,
+                array_volumes,
+            } => {
+                self.prove_clean(site, drill, prefix, array_volumes, outputs)
+                    .await
+            }
         }
     }
 
@@ -429,21 +519,11 @@ impl<'a> SiteRunner<'a> {
         };
         let site = step.site.as_str();
         let openstack = self.openstack(site).await?;
-        let pattern = format!("^{}$", regex_escape(name));
-        let existing = openstack
-            .compute
-            .servers(&[("name", pattern.as_str())])
-            .await
-            .map_err(text)?
+        let existing = self
+            .marked_servers(site, name, self.operation(), &step.id)
+            .await?
             .into_iter()
-            .find(|server| {
-                server
-                    .metadata
-                    .get("protector_operation")
-                    .map(String::as_str)
-                    == Some(self.operation())
-                    && server.metadata.get("protector_step") == Some(&step.id)
-            });
+            .next();
         let id = match existing {
             Some(server) => server.id,
             None => {
@@ -526,6 +606,233 @@ impl<'a> SiteRunner<'a> {
         Ok(Created::from([("server".to_string(), id)]))
     }
 
+    /// Servers named `name` that step `step` of `operation` booted (their metadata says so).
+    async fn marked_servers(
+        &self,
+        site: &str,
+        name: &str,
+        operation: &str,
+        step: &str,
+    ) -> Result<Vec<nova::Server>, String> {
+        let openstack = self.openstack(site).await?;
+        let pattern = format!("^{}$", regex_escape(name));
+        Ok(openstack
+            .compute
+            .servers(&[("name", pattern.as_str())])
+            .await
+            .map_err(text)?
+            .into_iter()
+            .filter(|server| {
+                server
+                    .metadata
+                    .get("protector_operation")
+                    .map(String::as_str)
+                    == Some(operation)
+                    && server.metadata.get("protector_step").map(String::as_str) == Some(step)
+            })
+            .collect())
+    }
+
+    /// Ports named `name` whose description is `marker`.
+    async fn marked_ports(
+        &self,
+        site: &str,
+        name: &str,
+        marker: &str,
+    ) -> Result<Vec<neutron::Port>, String> {
+        let openstack = self.openstack(site).await?;
+        Ok(openstack
+            .network
+            .ports(&[("name", name)])
+            .await
+            .map_err(text)?
+            .into_iter()
+            .filter(|port| port.description.as_deref() == Some(marker))
+            .collect())
+    }
+
+    /// Cinder volumes named `name` whose description is `marker`.
+    async fn marked_volumes(
+        &self,
+        site: &str,
+        name: &str,
+        marker: &str,
+    ) -> Result<Vec<cinder::Volume>, String> {
+        let openstack = self.openstack(site).await?;
+        Ok(openstack
+            .block
+            .volumes(&[("name", name)])
+            .await
+            .map_err(text)?
+            .into_iter()
+            .filter(|volume| volume.description.as_deref() == Some(marker))
+            .collect())
+    }
+
+    /// A drill instance runs as the workload would: ACTIVE, each volume it booted with
+    /// `in-use` and attached to it. Waits while a transition settles, fails on anything else.
+    async fn verify(
+        &self,
+        site: &str,
+        name: &str,
+        boot_step: &str,
+        outputs: &Outputs,
+    ) -> Result<Created, String> {
+        let Some(Action::BootInstance { volume_steps, .. }) =
+            self.plan.step(boot_step).map(|step| &step.action)
+        else {
+            return Err(format!("{boot_step} is not a boot step of this plan"));
+        };
+        let server_id = outputs
+            .get(boot_step, "server")
+            .ok_or_else(|| format!("step {boot_step} recorded no server"))?;
+        let mut volume_ids = Vec::new();
+        for step in volume_steps {
+            volume_ids.push(
+                outputs
+                    .get(step, "cinder_volume")
+                    .ok_or_else(|| format!("step {step} recorded no volume"))?,
+            );
+        }
+        let openstack = self.openstack(site).await?;
+        let poll = Poll::new(
+            format!("drill instance {name} to run on its volumes"),
+            self.step_timeout,
+        );
+        loop {
+            let server = self.server(site, &server_id).await?.ok_or_else(|| {
+                format!("drill instance {name} ({server_id}) no longer exists on {site}")
+            })?;
+            let mut settling = match (server.status.as_str(), server.task_state.as_deref()) {
+                ("ACTIVE", None) => false,
+                ("ERROR", _) => return Err(fault("drill instance", &server)),
+                (status, None) => {
+                    return Err(format!(
+                        "drill instance {name} ({server_id}) is {status}, not ACTIVE"
+                    ));
+                }
+                _ => true,
+            };
+            for id in &volume_ids {
+                let volume = openstack
+                    .block
+                    .volume(id)
+                    .await
+                    .map_err(text)?
+                    .ok_or_else(|| {
+                        format!("volume {id} of drill instance {name} no longer exists on {site}")
+                    })?;
+                let attached = volume
+                    .attachments
+                    .iter()
+                    .any(|a| a.server_id.as_deref() == Some(server_id.as_str()));
+                match volume.status.as_str() {
+                    "in-use" if attached => {}
+                    "attaching" | "reserved" => settling = true,
+                    status => {
+                        return Err(format!(
+                            "volume {} ({id}) of drill instance {name} is `{status}`{}",
+                            volume.name.as_deref().unwrap_or_default(),
+                            if attached { "" } else { ", not attached to it" }
+                        ));
+                    }
+                }
+            }
+            if !settling {
+                return Ok(Created::from([
+                    ("status".to_string(), "ACTIVE".to_string()),
+                    ("volumes_in_use".to_string(), volume_ids.len().to_string()),
+                ]));
+            }
+            poll.wait().await?;
+        }
+    }
+
+    /// Lists the site's servers, Cinder volumes, ports and array volumes, and fails naming
+    /// every one still tagged with drill `drill`: named with its prefix, carrying its marker
+    /// (Nova and Cinder metadata, descriptions), or one of its array volumes (by id: Cinder
+    /// renamed them). Its drill's array volumes found destroyed are not left: the array
+    /// eradicates them. What it listed is what it returns.
+    async fn prove_clean(
+        &self,
+        site: &str,
+        drill: &str,
+        prefix: &str,
+        array_volumes: &[ResourceRef],
+        outputs: &Outputs,
+    ) -> Result<Created, String> {
+        let openstack = self.openstack(site).await?;
+        let marked = |description: Option<&str>| {
+            description.is_some_and(|d| d.starts_with(&format!("protector {drill} ")))
+        };
+        let tagged = |metadata: &BTreeMap<String, String>| {
+            metadata.get("protector_operation").map(String::as_str) == Some(drill)
+        };
+        let mut left = Vec::new();
+        let servers = openstack.compute.servers(&[]).await.map_err(text)?;
+        for server in &servers {
+            if server.name.starts_with(prefix) || tagged(&server.metadata) {
+                left.push(format!("server {} ({})", server.name, server.id));
+            }
+        }
+        let volumes = openstack.block.volumes(&[]).await.map_err(text)?;
+        for volume in &volumes {
+            let name = volume.name.as_deref().unwrap_or_default();
+            if name.starts_with(prefix)
+                || tagged(&volume.metadata)
+                || marked(volume.description.as_deref())
+            {
+                left.push(format!("Cinder volume {name} ({})", volume.id));
+            }
+        }
+        let ports = openstack.network.ports(&[]).await.map_err(text)?;
+        for port in &ports {
+            if port.name.starts_with(prefix) || marked(port.description.as_deref()) {
+                left.push(format!("port {} ({})", port.name, port.id));
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for reference in array_volumes {
+            if let Found::Id(id) = locate(reference, DrillResourceKind::ArrayVolume, outputs)? {
+                ids.insert(id);
+            }
+        }
+        let on_array: Vec<fa::Volume> = self
+            .array(site)
+            .await?
+            .list("volumes", &[])
+            .await
+            .map_err(text)?;
+        let mut destroyed = Vec::new();
+        for volume in &on_array {
+            let name = volume.name.clone().unwrap_or_default();
+            let ours =
+                name.starts_with(prefix) || volume.id.as_ref().is_some_and(|id| ids.contains(id));
+            match (ours, volume.destroyed == Some(true)) {
+                (true, true) => destroyed.push(name),
+                (true, false) => left.push(format!("array volume {name}")),
+                (false, _) => {}
+            }
+        }
+        if !left.is_empty() {
+            return Err(format!(
+                "{} of drill {drill} still on {site}: {}; `protector drill cleanup {drill}` removes what the drill recorded",
+                left.len(),
+                left.join(", ")
+            ));
+        }
+        let mut proof = Created::from([
+            ("servers".to_string(), servers.len().to_string()),
+            ("cinder_volumes".to_string(), volumes.len().to_string()),
+            ("ports".to_string(), ports.len().to_string()),
+            ("array_volumes".to_string(), on_array.len().to_string()),
+        ]);
+        if !destroyed.is_empty() {
+            proof.insert("destroyed".to_string(), destroyed.join(","));
+        }
+        Ok(proof)
+    }
+
     async fn delete_server(&self, site: &str, id: &str) -> Result<(), String> {
         let openstack = self.openstack(site).await?;
         if self.server(site, id).await?.is_none() {
@@ -561,13 +868,11 @@ impl<'a> SiteRunner<'a> {
         let openstack = self.openstack(site).await?;
         let network_id = self.network_id(site, network).await?;
         let marker = marker(self.operation(), &step.id);
-        let existing = openstack
-            .network
-            .ports(&[("name", name), ("network_id", network_id.as_str())])
-            .await
-            .map_err(text)?
+        let existing = self
+            .marked_ports(site, name, &marker)
+            .await?
             .into_iter()
-            .find(|port| port.description.as_deref() == Some(marker.as_str()));
+            .next();
         let id = match existing {
             Some(port) => port.id,
             None => {
@@ -611,16 +916,11 @@ impl<'a> SiteRunner<'a> {
         let site = step.site.as_str();
         let openstack = self.openstack(site).await?;
         let marker = marker(self.operation(), &step.id);
-        let existing = openstack
-            .block
-            .volumes(&[("name", name)])
-            .await
-            .map_err(text)?
+        let existing = self
+            .marked_volumes(site, name, &marker)
+            .await?
             .into_iter()
-            .find(|volume| {
-                volume.description.as_deref() == Some(marker.as_str())
-                    && !volume.status.starts_with("error")
-            });
+            .find(|volume| !volume.status.starts_with("error"));
         let id = match existing {
             Some(volume) => volume.id,
             None => {
@@ -799,18 +1099,24 @@ impl<'a> SiteRunner<'a> {
         )]))
     }
 
-    async fn volume_exists(&self, site: &str, name: &str) -> Result<bool, String> {
+    /// The array volume whose `key` (`names` or `ids`) is `value`, unless destroyed.
+    async fn array_volume(
+        &self,
+        site: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<fa::Volume>, String> {
         let volumes: Vec<fa::Volume> = match self
             .array(site)
             .await?
-            .list("volumes", &[("names", name)])
+            .list("volumes", &[(key, value)])
             .await
         {
             Ok(found) => found,
             Err(error) if error.message.contains("does not exist") => Vec::new(),
             Err(error) => return Err(text(error)),
         };
-        Ok(volumes.iter().any(|v| v.destroyed != Some(true)))
+        Ok(volumes.into_iter().find(|v| v.destroyed != Some(true)))
     }
 
     async fn copy_volume(
@@ -819,7 +1125,7 @@ impl<'a> SiteRunner<'a> {
         snapshot: &str,
         volume: &str,
     ) -> Result<Created, String> {
-        if !self.volume_exists(site, volume).await? {
+        if self.array_volume(site, "names", volume).await?.is_none() {
             self.array_call(
                 site,
                 Method::POST,
@@ -828,22 +1134,31 @@ impl<'a> SiteRunner<'a> {
             )
             .await?;
         }
-        Ok(Created::from([(
-            "array_volume".to_string(),
-            volume.to_string(),
-        )]))
+        // The id too: Cinder renames the volumes it manages, and a cleanup must still find it.
+        let id = self
+            .array_volume(site, "names", volume)
+            .await?
+            .and_then(|v| v.id)
+            .ok_or_else(|| {
+                format!("array volume {volume} is not on the array of {site} after its copy")
+            })?;
+        Ok(Created::from([
+            ("array_volume".to_string(), volume.to_string()),
+            ("array_volume_id".to_string(), id),
+        ]))
     }
 
-    /// Destroys (recoverably: the array keeps it for its eradication delay) an array volume
-    /// this operation created.
-    async fn destroy_volume(&self, site: &str, volume: &str) -> Result<(), String> {
-        if !self.volume_exists(site, volume).await? {
+    /// Destroys (recoverably: the array keeps it for its eradication delay) the array volume
+    /// whose `key` (`names` or `ids`) is `value`, which this operation or the drill it cleans
+    /// up created.
+    async fn destroy_volume(&self, site: &str, key: &str, value: &str) -> Result<(), String> {
+        if self.array_volume(site, key, value).await?.is_none() {
             return Ok(());
         }
         self.array_call(
             site,
             Method::PATCH,
-            &format!("volumes?names={volume}"),
+            &format!("volumes?{key}={value}"),
             Some(json!({ "destroyed": true })),
         )
         .await
@@ -964,14 +1279,20 @@ impl<'a> SiteRunner<'a> {
                 Ok(None)
             }
             Action::CopyVolume { volume, .. } => {
-                // Managing renamed it: the manage step knows its name now.
+                if let Some(id) = created("array_volume_id") {
+                    // Whatever Cinder renamed it to since (managed, then unmanaged).
+                    self.destroy_volume(site, "ids", &id).await?;
+                    return Ok(None);
+                }
+                // A journal from before ids were recorded: managing renamed it, and the manage
+                // step knows its name now.
                 let renamed = self
                     .plan
                     .steps
                     .iter()
                     .filter(|s| s.depends_on.contains(&step.id))
                     .find_map(|s| outputs.get(&s.id, "array_volume"));
-                self.destroy_volume(site, renamed.as_deref().unwrap_or(volume))
+                self.destroy_volume(site, "names", renamed.as_deref().unwrap_or(volume))
                     .await?;
                 Ok(None)
             }
@@ -998,7 +1319,17 @@ impl<'a> SiteRunner<'a> {
                 "replication settings are left as they are; `protector plan FILE` shows any drift"
                     .to_string(),
             )),
-            Action::CheckTarget | Action::TierActive { .. } | Action::Finalize => Ok(None),
+            // A drill's verification and proof change nothing; its cleanup removes what the drill
+            // made, which a rollback would remove anyway.
+            Action::CheckTarget
+            | Action::TierActive { .. }
+            | Action::Finalize
+            | Action::VerifyInstance { .. }
+            | Action::DeleteDrillInstance { .. }
+            | Action::DeleteDrillPort { .. }
+            | Action::UnmanageDrillVolume { .. }
+            | Action::DestroyDrillVolume { .. }
+            | Action::ProveDrillClean { .. } => Ok(None),
         }
     }
 }

@@ -281,6 +281,89 @@ pub async fn rollback(
     undo(spec, clouds, &store, &plan, &state, options, observer).await
 }
 
+/// A drill and, when it failed, the cleanup that followed.
+#[derive(Debug)]
+pub struct Drilled {
+    pub drill: Applied,
+    /// A drill must leave nothing behind: after a failure, what it created is removed at once.
+    pub cleanup: Option<Result<Applied, Refusal>>,
+}
+
+/// Applies drill `plan`; when it fails, plans and applies the cleanup of what it created.
+pub async fn drill(
+    spec: &Spec,
+    clouds: &CloudsEnvironment,
+    plan: &Plan,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Drilled, Refusal> {
+    let drill = apply(spec, clouds, plan, options, observer).await?;
+    let completed = drill
+        .record
+        .as_ref()
+        .is_some_and(|record| record.status == OperationStatus::Completed);
+    let cleanup = if completed {
+        None
+    } else {
+        observer.note(&format!(
+            "{} failed ({}); removing what it created",
+            plan.operation.id,
+            drill
+                .record
+                .as_ref()
+                .and_then(|record| record.error_message.as_deref())
+                .unwrap_or("it did not complete")
+        ));
+        Some(clean_up_after(spec, clouds, plan, options, observer).await)
+    };
+    Ok(Drilled { drill, cleanup })
+}
+
+/// Plans and applies the cleanup of drill `plan`, from what its run recorded.
+async fn clean_up_after(
+    spec: &Spec,
+    clouds: &CloudsEnvironment,
+    plan: &Plan,
+    options: &Options,
+    observer: &mut dyn Observer,
+) -> Result<Applied, Refusal> {
+    let cleanup = plan_drill_cleanup(spec, clouds, &plan.operation.id, options).await?;
+    let cleanup = Plan {
+        spec_file: plan.spec_file.clone(),
+        ..cleanup
+    };
+    apply(spec, clouds, &cleanup, options, observer).await
+}
+
+/// Plans the removal of what drill `drill` left on its target, from the recorded state.
+pub async fn plan_drill_cleanup(
+    spec: &Spec,
+    clouds: &CloudsEnvironment,
+    drill: &str,
+    options: &Options,
+) -> Result<Plan, Refusal> {
+    let store = LocalStore::new(&spec.state.path);
+    let state = read_state(&store, spec)?;
+    let inventory = discover(spec, clouds, options).await;
+    let request = PlanRequest {
+        operation: OperationKind::DrillCleanup,
+        options: plan::PlanOptions {
+            drill: Some(drill.to_string()),
+            ..plan::PlanOptions::default()
+        },
+    };
+    plan::plan(spec, &inventory, &state, &request).map_err(|refusals| {
+        Refusal::refused(
+            refusals
+                .iter()
+                .map(|r| r.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            refusals.first().map(|r| r.hint.clone()).unwrap_or_default(),
+        )
+    })
+}
+
 fn lock_all(store: &LocalStore, spec: &Spec, command: &str) -> Result<Vec<LockGuard>, Refusal> {
     spec.sites
         .keys()

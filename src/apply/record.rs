@@ -1,18 +1,19 @@
 //! How an operation changes the recorded state: pure functions over state documents, so every
 //! transition of DESIGN §2 (PG `active -> failing_over -> failed_over -> failing_back ->
 //! active`, any failure -> `error`; operation `pending -> running -> completed | failed |
-//! rolling_back | rolled_back`) is tested without a disk.
+//! rolling_back | rolled_back`; a drill's leftovers and its cleanup proof) is tested without a
+//! disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
 use super::executor::Created;
 use crate::inventory::{Instance, SiteFacts};
-use crate::plan::{Action, OperationKind, Plan};
+use crate::plan::{Action, OperationKind, Plan, ResourceRef};
 use crate::state::{
-    GroupStatus, JournalEntry, JournalEvent, MemberRecord, OperationRecord, OperationStatus,
-    PendingCleanup, StateDocument,
+    CleanupProof, DrillResource, DrillResourceKind, GroupStatus, JournalEntry, JournalEvent,
+    MemberRecord, OperationRecord, OperationStatus, PendingCleanup, StateDocument,
 };
 
 /// The group's status while `plan` runs.
@@ -20,7 +21,10 @@ fn running_status(plan: &Plan, current: GroupStatus) -> GroupStatus {
     match plan.operation.kind {
         OperationKind::Failover => GroupStatus::FailingOver,
         OperationKind::Failback => GroupStatus::FailingBack,
-        OperationKind::Converge | OperationKind::Drill | OperationKind::SyncForce => current,
+        OperationKind::Converge
+        | OperationKind::Drill
+        | OperationKind::DrillCleanup
+        | OperationKind::SyncForce => current,
     }
 }
 
@@ -29,7 +33,10 @@ fn status_before(plan: &Plan, current: GroupStatus) -> GroupStatus {
     match plan.operation.kind {
         OperationKind::Failover => GroupStatus::Active,
         OperationKind::Failback => GroupStatus::FailedOver,
-        OperationKind::Converge | OperationKind::Drill | OperationKind::SyncForce => current,
+        OperationKind::Converge
+        | OperationKind::Drill
+        | OperationKind::DrillCleanup
+        | OperationKind::SyncForce => current,
     }
 }
 
@@ -40,7 +47,7 @@ fn record_mut<'a>(doc: &'a mut StateDocument, plan: &Plan) -> &'a mut OperationR
     }
     doc.operations.push(OperationRecord {
         id: id.clone(),
-        kind: kind_name(&plan.operation.kind).to_string(),
+        kind: plan.operation.kind.as_str().to_string(),
         status: OperationStatus::Pending,
         progress: 0,
         steps_completed: Vec::new(),
@@ -50,18 +57,10 @@ fn record_mut<'a>(doc: &'a mut StateDocument, plan: &Plan) -> &'a mut OperationR
         completed_at: None,
         source_site: plan.operation.source_site.clone(),
         target_site: plan.operation.target_site.clone(),
+        left_on_target: Vec::new(),
+        proof: None,
     });
     doc.operations.last_mut().expect("just pushed")
-}
-
-pub fn kind_name(kind: &OperationKind) -> &'static str {
-    match kind {
-        OperationKind::Converge => "converge",
-        OperationKind::Failover => "failover",
-        OperationKind::Failback => "failback",
-        OperationKind::Drill => "drill",
-        OperationKind::SyncForce => "sync_force",
-    }
 }
 
 /// The operation starts (or resumes): its record is `running`, the group's status says so.
@@ -166,6 +165,100 @@ pub fn finish(
     record.steps_failed = progress.failed.iter().map(|(id, _)| id.clone()).collect();
     record.error_message = error;
     record.completed_at = Some(now);
+    match plan.operation.kind {
+        OperationKind::Drill => {
+            record.left_on_target = left_by(plan, progress);
+            record.proof = proof(plan, progress, now);
+        }
+        OperationKind::DrillCleanup => {
+            record.proof = proof(plan, progress, now);
+            let removals = removals(plan, progress);
+            if let Some(drill) = plan.options.drill.as_deref()
+                && let Some(drill) = doc.operations.iter_mut().find(|op| op.id == drill)
+            {
+                drill
+                    .left_on_target
+                    .retain(|resource| !removes(&removals, resource));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What drill `plan` created on its target and has not removed, as its journal tells: every
+/// creating step that started (one that failed may still have created what its marker finds),
+/// less what a done cleanup step of the drill removed.
+fn left_by(plan: &Plan, progress: &Progress) -> Vec<DrillResource> {
+    let done = progress.done_map();
+    let started: BTreeSet<&str> = done
+        .keys()
+        .map(String::as_str)
+        .chain(progress.failed.iter().map(|(id, _)| id.as_str()))
+        .chain(progress.in_flight.iter().map(String::as_str))
+        .collect();
+    let removals = removals(plan, progress);
+    plan.steps
+        .iter()
+        .filter(|step| started.contains(step.id.as_str()))
+        .filter_map(|step| {
+            let (kind, name) = step.action.creation()?;
+            Some(DrillResource {
+                kind,
+                name: name.to_string(),
+                member: step.member.clone(),
+                step: step.id.clone(),
+                id: done
+                    .get(&step.id)
+                    .and_then(|created| created.get(kind.output()).cloned()),
+            })
+        })
+        .filter(|resource| !removes(&removals, resource))
+        .collect()
+}
+
+/// What the done cleanup steps of `plan` removed.
+fn removals<'a>(plan: &'a Plan, progress: &Progress) -> Vec<(DrillResourceKind, &'a ResourceRef)> {
+    let done: BTreeSet<&str> = progress.done.iter().map(|(id, _)| id.as_str()).collect();
+    plan.steps
+        .iter()
+        .filter(|step| done.contains(step.id.as_str()))
+        .filter_map(|step| step.action.removal())
+        .collect()
+}
+
+fn removes(removals: &[(DrillResourceKind, &ResourceRef)], resource: &DrillResource) -> bool {
+    removals.iter().any(|(kind, reference)| {
+        *kind == resource.kind
+            && match reference {
+                ResourceRef::Step { step } | ResourceRef::Marker { step, .. } => {
+                    *step == resource.step
+                }
+                ResourceRef::Recorded { id } => resource.id.as_ref() == Some(id),
+            }
+    })
+}
+
+/// The proof `plan`'s proof step recorded, once it passed.
+fn proof(plan: &Plan, progress: &Progress, now: DateTime<Utc>) -> Option<CleanupProof> {
+    let (step, drill) = plan.steps.iter().find_map(|step| match &step.action {
+        Action::ProveDrillClean { drill, .. } => Some((step, drill)),
+        _ => None,
+    })?;
+    let (_, listed) = progress.done.iter().find(|(id, _)| *id == step.id)?;
+    Some(CleanupProof {
+        drill: drill.clone(),
+        site: step.site.clone(),
+        proven_at: now,
+        listed: listed
+            .iter()
+            .filter(|(kind, _)| *kind != "destroyed")
+            .filter_map(|(kind, count)| Some((kind.clone(), count.parse().ok()?)))
+            .collect(),
+        destroyed: listed
+            .get("destroyed")
+            .map(|names| names.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+    })
 }
 
 /// A rollback starts (`rolling_back`) or ends (`rolled_back`, the group back where it was; or
@@ -234,7 +327,7 @@ pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: D
             return;
         }
         // Sync-force replaces the whole document (see `apply`); a drill moves nothing.
-        OperationKind::Drill | OperationKind::SyncForce => return,
+        OperationKind::Drill | OperationKind::DrillCleanup | OperationKind::SyncForce => return,
         OperationKind::Failover | OperationKind::Failback => {}
     }
     let step_output = |step: &str, kind: &str| {
@@ -437,5 +530,171 @@ mod tests {
         assert_eq!(doc.operations[0].status, OperationStatus::RolledBack);
         assert_eq!(doc.status, GroupStatus::Active);
         assert_eq!(doc.current_primary_site, "site-a");
+    }
+
+    /// Progress where every step of `plan` for which `done` holds is done, with ids for what
+    /// it created, and `failed` failed.
+    fn progress(plan: &Plan, done: impl Fn(&str) -> bool, failed: &[&str]) -> Progress {
+        Progress {
+            done: plan
+                .steps
+                .iter()
+                .filter(|step| done(&step.id))
+                .map(|step| {
+                    let created = match &step.action {
+                        Action::ProveDrillClean { .. } => Created::from([
+                            ("servers".to_string(), "7".to_string()),
+                            ("ports".to_string(), "9".to_string()),
+                            ("destroyed".to_string(), "a,b".to_string()),
+                        ]),
+                        action => action
+                            .creation()
+                            .map(|(kind, _)| {
+                                Created::from([(
+                                    kind.output().to_string(),
+                                    format!("id-of-{}", step.id),
+                                )])
+                            })
+                            .unwrap_or_default(),
+                    };
+                    (step.id.clone(), created)
+                })
+                .collect(),
+            failed: failed
+                .iter()
+                .map(|id| (id.to_string(), "boom".to_string()))
+                .collect(),
+            in_flight: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_drill_records_what_it_left_even_without_ids() {
+        let spec = example_spec();
+        let plan = crate::plan::plan(
+            &spec,
+            &drill_inventory(),
+            &no_state(),
+            &drill_request(false),
+        )
+        .unwrap();
+        let mut doc = StateDocument::initial(&spec, "site-b");
+        let now = Utc::now();
+        begin(&mut doc, &plan, now);
+        // The web-2 boot failed: it may have created its server, whose id it never recorded.
+        let progress = progress(
+            &plan,
+            |id| {
+                plan.step(id).unwrap().phase < crate::plan::Phase::RecreateInstances
+                    || id.starts_with("create_port/")
+                    || id.starts_with("boot_instance/db-1")
+            },
+            &["boot_instance/web-2"],
+        );
+        finish(&mut doc, &plan, &progress, Some("boom".to_string()), now);
+        assert_eq!(doc.status, GroupStatus::Active, "a drill moves nothing");
+        let record = &doc.operations[0];
+        assert_eq!(record.kind, "drill");
+        assert_eq!(record.status, OperationStatus::Failed);
+        assert!(record.proof.is_none());
+        let left: Vec<(&str, Option<&str>)> = record
+            .left_on_target
+            .iter()
+            .map(|r| (r.step.as_str(), r.id.as_deref()))
+            .collect();
+        assert_eq!(left.len(), 4 + 4 + 3 + 2, "{left:?}");
+        assert!(left.contains(&("copy_volume/db-1/1", Some("id-of-copy_volume/db-1/1"))));
+        assert!(left.contains(&("boot_instance/db-1", Some("id-of-boot_instance/db-1"))));
+        assert!(left.contains(&("boot_instance/web-2", None)));
+        assert!(
+            !left.iter().any(|(step, _)| *step == "boot_instance/web-1"),
+            "never started"
+        );
+    }
+
+    #[test]
+    fn a_drill_that_cleaned_up_records_its_proof_and_nothing_left() {
+        let spec = example_spec();
+        let plan = crate::plan::plan(
+            &spec,
+            &drill_inventory(),
+            &no_state(),
+            &drill_request(false),
+        )
+        .unwrap();
+        let mut doc = StateDocument::initial(&spec, "site-b");
+        let now = Utc::now();
+        begin(&mut doc, &plan, now);
+        finish(&mut doc, &plan, &progress(&plan, |_| true, &[]), None, now);
+        let record = &doc.operations[0];
+        assert!(
+            record.left_on_target.is_empty(),
+            "{:?}",
+            record.left_on_target
+        );
+        let proof = record.proof.as_ref().expect("a proof");
+        assert_eq!(proof.drill, plan.operation.id);
+        assert_eq!(proof.site, "site-b");
+        assert_eq!(
+            proof.listed,
+            BTreeMap::from([("ports".to_string(), 9), ("servers".to_string(), 7)])
+        );
+        assert_eq!(proof.destroyed, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn a_drill_cleanup_empties_the_drills_record_as_it_removes() {
+        let spec = example_spec();
+        let inventory = drill_inventory();
+        let drill =
+            crate::plan::plan(&spec, &inventory, &no_state(), &drill_request(true)).unwrap();
+        let mut doc = StateDocument::initial(&spec, "site-b");
+        let now = Utc::now();
+        begin(&mut doc, &drill, now);
+        finish(
+            &mut doc,
+            &drill,
+            &progress(&drill, |_| true, &[]),
+            None,
+            now,
+        );
+        assert_eq!(doc.operations[0].left_on_target.len(), 14);
+        doc.metadata_version = 1;
+        let state = RecordedState {
+            sites: BTreeMap::from([("site-b".to_string(), Some(doc.clone()))]),
+        };
+        let request = crate::plan::PlanRequest {
+            operation: OperationKind::DrillCleanup,
+            options: crate::plan::PlanOptions {
+                drill: Some(drill.operation.id.clone()),
+                ..crate::plan::PlanOptions::default()
+            },
+        };
+        let cleanup = crate::plan::plan(&spec, &inventory, &state, &request).unwrap();
+        begin(&mut doc, &cleanup, now);
+        // The servers are gone; the rest is not (a failure stopped the cleanup).
+        let servers_only = progress(&cleanup, |id| id.starts_with("delete_instance/"), &[]);
+        finish(
+            &mut doc,
+            &cleanup,
+            &servers_only,
+            Some("boom".to_string()),
+            now,
+        );
+        assert_eq!(doc.operations[0].left_on_target.len(), 11);
+        assert!(doc.operations[1].proof.is_none());
+        finish(
+            &mut doc,
+            &cleanup,
+            &progress(&cleanup, |_| true, &[]),
+            None,
+            now,
+        );
+        assert!(doc.operations[0].left_on_target.is_empty());
+        assert_eq!(doc.operations[1].kind, "drill_cleanup");
+        assert_eq!(
+            doc.operations[1].proof.as_ref().unwrap().drill,
+            drill.operation.id
+        );
     }
 }

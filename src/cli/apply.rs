@@ -17,6 +17,7 @@ use crate::clients::clouds::CloudsEnvironment;
 use crate::plan::schedule::Budgets;
 use crate::plan::{OperationKind, Plan, PlanRequest};
 use crate::render;
+use crate::spec::Spec;
 use crate::state::OperationStatus;
 use crate::state::local::LocalStore;
 
@@ -49,7 +50,7 @@ pub struct ExecArgs {
     /// One JSON object per line on stdout: step_started, step_done, step_failed,
     /// operation_done.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// How long a step may wait for what it started (a boot, a transfer), in seconds.
     #[arg(long, default_value_t = apply::effects::DEFAULT_STEP_TIMEOUT.as_secs(), value_name = "SECONDS")]
     step_timeout: u64,
@@ -60,7 +61,7 @@ pub struct ExecArgs {
 pub struct LookupArgs {
     /// Per-call timeout for the sites' APIs, in seconds.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    timeout: u64,
+    pub timeout: u64,
     /// The state folder to find operations in (default: $PROTECTOR_STATE, else ./.protector).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
@@ -97,7 +98,7 @@ impl ExecArgs {
 
 impl LookupArgs {
     /// The saved plan of operation `operation`, from the state folder.
-    fn operation_plan(&self, operation: &str) -> Result<Plan, CommandError> {
+    pub(super) fn operation_plan(&self, operation: &str) -> Result<Plan, CommandError> {
         let root = state_folder(self.state.as_deref());
         LocalStore::new(&root)
             .find_plan(operation)
@@ -111,7 +112,7 @@ impl LookupArgs {
             })
     }
 
-    fn spec_for(&self, plan: &Plan) -> Result<crate::spec::Spec, CommandError> {
+    pub(super) fn spec_for(&self, plan: &Plan) -> Result<crate::spec::Spec, CommandError> {
         let path = match (&self.spec_file, &plan.spec_file) {
             (Some(path), _) => path.clone(),
             (None, Some(path)) => PathBuf::from(path),
@@ -136,7 +137,7 @@ fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -155,6 +156,10 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
         confirm(args.auto_approve, &plan)?;
     }
     let mut options = args.exec.options(args.lookup.timeout);
+    if plan.operation.kind == OperationKind::Drill && !resume {
+        // A drill cleans up after itself when it fails, whichever command runs it.
+        return super::drill::run_drill(&spec, &plan, &options, args.exec.json);
+    }
     options.rollback_on_failure = args.rollback_on_failure;
     let clouds = CloudsEnvironment::from_process();
     let mut display = Display::new(args.exec.json);
@@ -194,20 +199,34 @@ pub fn plan_and_apply(
     timeout: u64,
     rollback_on_failure: bool,
 ) -> Result<Outcome, CommandError> {
-    let spec = load_spec(file)?;
-    let plan = make_plan(file, &spec, request, timeout)?;
-    eprint(&render::plan::text(&plan));
-    check_rto(&plan)?;
-    if !plan.has_changes() {
+    let Some((spec, plan)) = plan_and_confirm(file, request, approve, timeout)? else {
         return Ok(Outcome::Success);
-    }
-    confirm(approve, &plan)?;
+    };
     let mut options = exec.options(timeout);
     options.rollback_on_failure = rollback_on_failure;
     let clouds = CloudsEnvironment::from_process();
     let mut display = Display::new(exec.json);
     let result = runtime()?.block_on(apply::apply(&spec, &clouds, &plan, &options, &mut display));
     display.finish(result, false)
+}
+
+/// Plans `request` for the spec at `file`, shows the plan and asks; `None` when the plan has
+/// nothing to do.
+pub(super) fn plan_and_confirm(
+    file: &Path,
+    request: &PlanRequest,
+    approve: bool,
+    timeout: u64,
+) -> Result<Option<(Spec, Plan)>, CommandError> {
+    let spec = load_spec(file)?;
+    let plan = make_plan(file, &spec, request, timeout)?;
+    eprint(&render::plan::text(&plan));
+    check_rto(&plan)?;
+    if !plan.has_changes() {
+        return Ok(None);
+    }
+    confirm(approve, &plan)?;
+    Ok(Some((spec, plan)))
 }
 
 /// `protector failover FILE --type ...` and `protector failback FILE`.
@@ -272,8 +291,21 @@ fn move_group(
     )
 }
 
+/// A refusal as the command reports it: exit 3 when refused on purpose, 1 for an error.
+pub(super) fn refused(refusal: Refusal) -> CommandError {
+    CommandError {
+        message: refusal.message,
+        hint: Some(refusal.hint),
+        outcome: if refusal.refused {
+            Outcome::Refused
+        } else {
+            Outcome::Error
+        },
+    }
+}
+
 /// Terraform's question, on a terminal; CI must say `--auto-approve`.
-fn confirm(auto_approve: bool, plan: &Plan) -> Result<(), CommandError> {
+pub(super) fn confirm(auto_approve: bool, plan: &Plan) -> Result<(), CommandError> {
     if auto_approve {
         return Ok(());
     }
@@ -286,7 +318,7 @@ fn confirm(auto_approve: bool, plan: &Plan) -> Result<(), CommandError> {
     }
     eprint(&format!(
         "\nDo you want to perform this {}?\n  Only 'yes' will be accepted to approve.\n",
-        crate::apply::record::kind_name(&plan.operation.kind)
+        plan.operation.kind.as_str()
     ));
     let _ = write!(anstream::stderr(), "  Enter a value: ");
     let _ = std::io::stderr().flush();
@@ -304,7 +336,7 @@ fn confirm(auto_approve: bool, plan: &Plan) -> Result<(), CommandError> {
 }
 
 /// Progress for people (a bar on a terminal, a line per step otherwise) or machines (JSON).
-struct Display {
+pub(super) struct Display {
     json: bool,
     started: Instant,
     bar: Option<indicatif::ProgressBar>,
@@ -312,7 +344,7 @@ struct Display {
 }
 
 impl Display {
-    fn new(json: bool) -> Display {
+    pub(super) fn new(json: bool) -> Display {
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -348,24 +380,22 @@ impl Display {
         result: Result<Applied, Refusal>,
         rollback: bool,
     ) -> Result<Outcome, CommandError> {
+        self.clear();
+        self.report(&result.map_err(refused)?, rollback)?;
+        Ok(Outcome::Success)
+    }
+
+    /// Takes the progress bar off the terminal, before the closing lines.
+    pub(super) fn clear(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        let applied = match result {
-            Ok(applied) => applied,
-            Err(refusal) => {
-                return Err(CommandError {
-                    message: refusal.message,
-                    hint: Some(refusal.hint),
-                    outcome: if refusal.refused {
-                        Outcome::Refused
-                    } else {
-                        Outcome::Error
-                    },
-                });
-            }
-        };
-        let final_run = applied.rollback.as_deref().unwrap_or(&applied);
+    }
+
+    /// How an apply (or rollback) ended and what to run next; an error when it did not end
+    /// well.
+    pub(super) fn report(&self, applied: &Applied, rollback: bool) -> Result<(), CommandError> {
+        let final_run = applied.rollback.as_deref().unwrap_or(applied);
         let status = final_run
             .record
             .as_ref()
@@ -403,17 +433,19 @@ impl Display {
                         "Apply complete!"
                     }
                 ),
-                crate::apply::record::kind_name(&applied.plan.operation.kind),
+                applied.plan.operation.kind.as_str(),
                 status.as_str(),
                 final_run.report.completed.len(),
             ));
-            if !rollback {
+            // A drill's outcome is its proof, which its command shows.
+            let kind = &applied.plan.operation.kind;
+            if !rollback && !matches!(kind, OperationKind::Drill | OperationKind::DrillCleanup) {
                 eprint(&format!(
                     "See the group with: {}",
                     render::paint(render::HINT, "protector protection-group show FILE")
                 ));
             }
-            return Ok(Outcome::Success);
+            return Ok(());
         }
         let error = final_run
             .record

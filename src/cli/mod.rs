@@ -7,6 +7,7 @@
 
 mod apply;
 mod demo;
+mod drill;
 mod operation;
 mod plan;
 mod protection_group;
@@ -109,6 +110,7 @@ Examples:
   protector plan pg.yaml --operation failover --type planned -o failover.plan
   protector plan pg.yaml --operation failover --type unplanned --accept-data-loss
   protector plan pg.yaml --operation failover --network-mapping net-old=net-new -f json
+  protector plan pg.yaml --operation drill -o drill.plan   # apply it, or `protector drill`
 
 Exit codes: 0 planned (with --detailed-exitcode: no changes), 2 changes (--detailed-exitcode),
 1 error, 3 refused (a precondition failed; each is printed with its fix).")]
@@ -143,6 +145,25 @@ Examples:
   protector failback pg.yaml --reverse-replication
   protector failback pg.yaml --reverse-replication --yes --json > failback.jsonl")]
     Failback(apply::MoveArgs),
+
+    /// Rehearse a failover without touching production: boot copies of the newest replicated
+    /// snapshot on the other site's isolated drill networks, verify them, remove them, and
+    /// prove nothing of the drill is left.
+    #[command(after_help = "\
+Examples:
+  protector drill pg.yaml                             # shows the plan, asks for 'yes'
+  protector drill pg.yaml --auto-approve --json > drill.jsonl
+  protector drill pg.yaml --keep                      # leave the drill running to look at it
+  protector drill cleanup op-3f2a...                  # then remove it, with the proof
+
+Everything a drill creates is named `drill-<id>-...` and tagged with its operation id; its
+instances get ports only on the spec's `drill.networks`. A drill that fails is cleaned up at
+once (what it created is removed, then the proof runs); with --keep it stops after the
+verification and `drill cleanup OP` removes it later.
+
+Exit codes: 0 drill passed (cleaned up and proven, or kept), 1 failed (cleanup ran; the error
+says how it went), 3 refused (a precondition failed, or not confirmed).")]
+    Drill(drill::Args),
 
     /// Undo what a failed operation did, newest step first.
     #[command(after_help = "\
@@ -236,6 +257,7 @@ pub fn main() -> ExitCode {
         Command::Rollback(args) => apply::rollback(&args),
         Command::Failover(args) => apply::failover(&args),
         Command::Failback(args) => apply::failback(&args),
+        Command::Drill(args) => drill::run(&args),
         Command::Operation(command) => operation::run(&command),
         Command::ProtectionGroup(command) => protection_group::run(&command),
         Command::Site(command) => site::run(&command),

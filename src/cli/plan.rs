@@ -46,6 +46,10 @@ pub struct Args {
     /// Failback: restore replication old-primary -> old-secondary afterwards.
     #[arg(long)]
     reverse_replication: bool,
+    /// Drill: stop after verification, leaving the drill running (`protector drill cleanup OP`
+    /// removes it).
+    #[arg(long)]
+    keep: bool,
     #[command(flatten)]
     flags: PlanFlags,
     /// Save the plan (JSON) to this file, for `protector apply`.
@@ -95,6 +99,7 @@ impl PlanFlags {
             force: self.force,
             accept_data_loss: self.accept_data_loss,
             fail_on_rto: self.fail_on_rto,
+            ..PlanOptions::default()
         }
     }
 }
@@ -218,10 +223,14 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
             OperationArg::Failback => OperationKind::Failback,
             OperationArg::Drill => OperationKind::Drill,
         },
-        options: args.flags.options(
-            (args.operation == OperationArg::Failover).then(|| args.failover_type.failover_type()),
-            args.reverse_replication,
-        ),
+        options: PlanOptions {
+            keep: args.keep,
+            ..args.flags.options(
+                (args.operation == OperationArg::Failover)
+                    .then(|| args.failover_type.failover_type()),
+                args.reverse_replication,
+            )
+        },
     };
     let plan = make_plan(&args.file, &spec, &request, args.flags.timeout)?;
     match args.format {

@@ -89,11 +89,19 @@ enum Change {
     Protect,
     Replication,
     Record,
+    DrillBoot,
+    DrillCopy,
+    Verify,
+    DrillRemove,
+    Prove,
 }
 
 impl Change {
     fn of(action: &Action, kind: &OperationKind) -> Option<Change> {
+        let drill = *kind == OperationKind::Drill;
         Some(match action {
+            Action::BootInstance { .. } if drill => Change::DrillBoot,
+            Action::ManageVolume { .. } if drill => Change::DrillCopy,
             Action::BootInstance { .. } => Change::Recreate,
             Action::ManageVolume { .. } => Change::Manage,
             Action::StopInstance { .. } => Change::Stop,
@@ -105,6 +113,12 @@ impl Change {
             | Action::AddTarget { .. }
             | Action::AllowTarget { .. } => Change::Replication,
             Action::Finalize if *kind == OperationKind::Converge => Change::Record,
+            Action::VerifyInstance { .. } => Change::Verify,
+            Action::DeleteDrillInstance { .. }
+            | Action::DeleteDrillPort { .. }
+            | Action::UnmanageDrillVolume { .. }
+            | Action::DestroyDrillVolume { .. } => Change::DrillRemove,
+            Action::ProveDrillClean { .. } => Change::Prove,
             _ => return None,
         })
     }
@@ -124,6 +138,14 @@ impl Change {
             Change::Protect => format!("member volumes to add to the protection group on {site}"),
             Change::Replication => format!("{} to update on {site}", plural("replication setting")),
             Change::Record => "the members to record in both sites' state".to_string(),
+            Change::DrillBoot => format!("{} to boot on {site}", plural("drill instance")),
+            Change::DrillCopy => format!(
+                "{count} snapshot {} to manage on {site}",
+                if count == 1 { "copy" } else { "copies" }
+            ),
+            Change::Verify => format!("{} to verify on {site}", plural("instance")),
+            Change::DrillRemove => format!("{} to remove from {site}", plural("drill resource")),
+            Change::Prove => format!("a proof that nothing of the drill is left on {site}"),
         }
     }
 }

@@ -7,53 +7,18 @@
 //! and set up replication back to the old primary. Unplanned: no source step; the newest fully
 //! transferred snapshot is recovered and its age disclosed against the RPO.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use super::schedule::{self, Budgets};
-use super::{
-    Action, Basis, DataLoss, Estimate, FORMAT_VERSION, FailoverType, GroupView, MemberView,
-    Operation, OperationKind, Phase, Plan, PlanOptions, Refusal, Resource, SnapshotSource, Step,
-    fingerprint, operation_id,
+use super::recreate::{
+    self, KNOWN_AFTER_APPLY, MemberSource, Naming, Recreation, Steps, Target, override_for, view,
 };
-use crate::inventory::{Instance, Inventory, ReplicatedSnapshot};
+use super::{
+    Action, Basis, DataLoss, FORMAT_VERSION, FailoverType, GroupView, Operation, OperationKind,
+    Phase, Plan, PlanOptions, Refusal, Resource, SnapshotSource, Step, fingerprint, operation_id,
+};
+use crate::inventory::{Inventory, ReplicatedSnapshot};
 use crate::spec::{self, Spec};
 use crate::state::{GroupStatus, RecordedState, SyncStatus};
-
-/// Default duration of each kind of step, in seconds, before drills have measured real ones.
-fn estimate(action: &Action) -> f64 {
-    match action {
-        Action::CheckTarget => 2.0,
-        Action::StopInstance { .. } => 10.0,
-        Action::SnapshotAndReplicate { .. } => 30.0,
-        Action::CopyVolume { .. } => 1.0,
-        Action::ManageVolume { .. } => 5.0,
-        Action::CreatePort { .. } => 1.0,
-        Action::BootInstance { .. } => 30.0,
-        Action::DeleteInstance { .. } => 5.0,
-        Action::UnmanageVolume { .. } => 2.0,
-        Action::ConfigureReplication { .. } => 3.0,
-        Action::Finalize => 1.0,
-        Action::TierActive { .. } => 0.0,
-        Action::CreateProtectionGroup { .. }
-        | Action::AddVolumesToGroup { .. }
-        | Action::SetReplicationSchedule { .. }
-        | Action::AddTarget { .. }
-        | Action::AllowTarget { .. } => 1.0,
-    }
-}
-
-const KNOWN_AFTER_APPLY: &str = "(known after apply)";
-
-/// A member as the plan sees it: its instance on the source (discovered, or last recorded).
-struct MemberSource<'a> {
-    name: &'a str,
-    boot_order: u32,
-    depends_on: &'a [String],
-    instance: &'a Instance,
-    /// Failback: the instance as it was on the target before the failover, whose flavor,
-    /// networks and fixed IPs it gets back.
-    previous: Option<&'a Instance>,
-}
 
 pub(super) fn plan(
     spec: &Spec,
@@ -84,35 +49,32 @@ pub(super) fn plan(
     match status {
         GroupStatus::Active if failback => refuse(
             &mut refusals,
-            format!("protection group `{}` runs on its primary {source}: there is nothing to fail back", spec.name),
+            format!(
+                "protection group `{}` runs on its primary {source}: there is nothing to fail back",
+                spec.name
+            ),
             "a failback follows a failover: `protector plan FILE --operation failover`".to_string(),
         ),
-        GroupStatus::FailedOver if failback => {}
-        GroupStatus::Active => {}
-        GroupStatus::FailedOver => refuse(
+        GroupStatus::FailedOver if !failback => refuse(
             &mut refusals,
-            format!("protection group `{}` has already failed over to {source}", spec.name),
-            "to bring it back, plan a failback: `protector plan FILE --operation failback`".to_string(),
+            format!(
+                "protection group `{}` has already failed over to {source}",
+                spec.name
+            ),
+            "to bring it back, plan a failback: `protector plan FILE --operation failback`"
+                .to_string(),
         ),
-        GroupStatus::Error if options.force => warnings
-            .push("the group's status is `error`; planning anyway because of --force".to_string()),
-        other => refuse(
-            &mut refusals,
-            format!("protection group `{}` is `{}`", spec.name, other.as_str()),
-            "finish or roll back the running operation first (`protector operation list`), or pass --force".to_string(),
-        ),
+        other => recreate::check_settled(spec, other, options.force, &mut refusals, &mut warnings),
     }
 
     let source_facts = inventory.sites.get(source).and_then(|site| site.facts());
-    let target_facts = inventory.sites.get(target).and_then(|site| site.facts());
-    let Some(target_facts) = target_facts else {
-        let error = match inventory.sites.get(target) {
-            Some(crate::inventory::SiteInventory::Unreachable { error }) => error.clone(),
-            _ => "not discovered".to_string(),
-        };
+    let Some(target_facts) = inventory.sites.get(target).and_then(|site| site.facts()) else {
         refuse(
             &mut refusals,
-            format!("target site {target} is unreachable: {error}"),
+            format!(
+                "target site {target} is unreachable: {}",
+                recreate::unreachable(inventory, target)
+            ),
             format!(
                 "a failover needs its target: check {target}'s endpoints and credentials with `protector site validate FILE {target}`"
             ),
@@ -120,19 +82,16 @@ pub(super) fn plan(
         return Err(refusals);
     };
     match failover_type {
-        FailoverType::Planned if source_facts.is_none() => {
-            let error = match inventory.sites.get(source) {
-                Some(crate::inventory::SiteInventory::Unreachable { error }) => error.clone(),
-                _ => "not discovered".to_string(),
-            };
-            refuse(
-                &mut refusals,
-                format!("remote site unreachable: {source} ({error})"),
-                format!(
-                    "if {source} is down, plan an unplanned failover from {target}: `protector plan FILE --operation failover --type unplanned`"
-                ),
-            );
-        }
+        FailoverType::Planned if source_facts.is_none() => refuse(
+            &mut refusals,
+            format!(
+                "remote site unreachable: {source} ({})",
+                recreate::unreachable(inventory, source)
+            ),
+            format!(
+                "if {source} is down, plan an unplanned failover from {target}: `protector plan FILE --operation failover --type unplanned`"
+            ),
+        ),
         FailoverType::Unplanned if source_facts.is_some() => warnings.push(format!(
             "{source} is reachable: a planned failover (`--type planned`) would lose no data"
         )),
@@ -158,46 +117,18 @@ pub(super) fn plan(
     }
 
     // The members' instances: discovered on the source, else as last recorded.
-    let mut members = Vec::new();
-    for member in &spec.members {
-        let discovered = source_facts.and_then(|facts| facts.instances.get(&member.instance));
-        let record = newest.and_then(|doc| doc.members.get(&member.instance));
-        let recorded = record.and_then(|record| record.last_known.as_ref());
-        match discovered.or(recorded) {
-            Some(instance) => members.push(MemberSource {
-                name: &member.instance,
-                boot_order: member.boot_order,
-                depends_on: &member.depends_on,
-                instance,
-                previous: record
-                    .filter(|_| failback)
-                    .and_then(|record| record.previous.as_ref()),
-            }),
-            None if source_facts.is_some() => refuse(
-                &mut refusals,
-                format!("member `{}` has no instance on {source}", member.instance),
-                format!("check the member's `instance:` name in the spec against `openstack --os-cloud {} server list`", spec.sites[source].cloud),
-            ),
-            None => refuse(
-                &mut refusals,
-                format!("member `{}`: {source} is unreachable and no inventory of it was recorded", member.instance),
-                "protector keeps the last inventory of each member in the state when an operation is applied; this group has no record of it, so it cannot be rebuilt without its site".to_string(),
-            ),
-        }
-    }
+    let members = recreate::members(spec, source, source_facts, newest, failback, &mut refusals);
 
     // Mappings and target capacity.
+    let on_target = Target {
+        spec,
+        options,
+        source,
+        target,
+        facts: target_facts,
+    };
     // A command-line mapping wins; then, for a failback, what the member had before the
     // failover; then the spec's symmetric pairs.
-    let member_flavor = |member: &MemberSource| {
-        let flavor = member.instance.flavor.as_str();
-        override_for(&options.flavor_mappings, flavor)
-            .map(str::to_string)
-            .or_else(|| member.previous.map(|previous| previous.flavor.clone()))
-            .or_else(|| {
-                spec::translate(&spec.mappings.flavors, source, target, flavor).map(str::to_string)
-            })
-    };
     let member_network = |member: &MemberSource, index: usize| {
         let network = member.instance.ports[index].network.as_str();
         override_for(&options.network_mappings, network)
@@ -215,30 +146,7 @@ pub(super) fn plan(
     };
     let mut ports_per_network: BTreeMap<String, u64> = BTreeMap::new();
     for member in &members {
-        let flavor = &member.instance.flavor;
-        match member_flavor(member) {
-            None => refuse(
-                &mut refusals,
-                format!(
-                    "flavor `{flavor}` of `{}` has no mapping to {target}",
-                    member.name
-                ),
-                format!(
-                    "add `{{ {source}: {flavor}, {target}: <flavor on {target}> }}` under mappings.flavors, or pass `--flavor-mapping {flavor}=<flavor on {target}>`"
-                ),
-            ),
-            Some(mapped) if target_facts.flavor_named(&mapped).is_none() => refuse(
-                &mut refusals,
-                format!(
-                    "flavor `{mapped}` (mapped from `{flavor}` for `{}`) does not exist on {target}",
-                    member.name
-                ),
-                format!(
-                    "create it on {target}, or map `{flavor}` to an existing flavor with `--flavor-mapping {flavor}=<flavor>`"
-                ),
-            ),
-            Some(_) => {}
-        }
+        on_target.check_flavor(member, &mut refusals);
         for (index, port) in member.instance.ports.iter().enumerate() {
             match member_network(member, index) {
                 None => refuse(
@@ -267,95 +175,24 @@ pub(super) fn plan(
             }
         }
     }
-    for (network, needed) in &ports_per_network {
-        let free: u64 = target_facts
-            .network_named(network)
-            .map(|n| n.subnets.iter().map(|s| s.free_ips).sum())
-            .unwrap_or(0);
-        if free < *needed {
-            refuse(
-                &mut refusals,
-                format!(
-                    "network `{network}` on {target} has {free} free addresses; the members need {needed}"
-                ),
-                format!("free addresses on `{network}` or enlarge its allocation pool"),
-            );
-        }
-    }
     let volume_count: u64 = members
         .iter()
         .map(|m| m.instance.volumes.len() as u64)
         .sum();
-    if let Some(left) = target_facts.volume_quota_left
-        && left < volume_count
-    {
-        refuse(
-            &mut refusals,
-            format!(
-                "volume quota on {target} allows {left} more volumes; the members need {volume_count}"
-            ),
-            format!(
-                "raise the project's volume quota on {target} (`openstack quota set --volumes N`)"
-            ),
-        );
-    }
-    if let Some(error) = &target_facts.volume_quota_error {
-        // Not a refusal: clouds may hide quotas from the project, and Cinder still checks the
-        // quota itself when the volumes are managed.
-        warnings.push(format!(
-            "the volume quota on {target} could not be read, so the {volume_count} volumes to manage there are not checked against it: {error}"
-        ));
-    }
-    if !target_facts.roles.iter().any(|role| role == "admin") {
-        refuse(
-            &mut refusals,
-            format!(
-                "Cinder on {target} will refuse to manage volumes: protector's roles there ({}) are not allowed by the default `volume_extension:volume_manage` policy",
-                target_facts.roles.join(", ")
-            ),
-            format!(
-                "give protector's user the admin role on its project on {target}, or allow its role in Cinder's policy; check with `protector site validate FILE {target}`"
-            ),
-        );
-    }
+    on_target.check_capacity(
+        &ports_per_network,
+        volume_count,
+        &mut refusals,
+        &mut warnings,
+    );
 
     // The array side.
     let source_array = &spec.sites[source].flasharray.array_name;
     let target_array = &spec.sites[target].flasharray.array_name;
     let group = &spec.policy.array_protection_group;
     let replicated_group = format!("{source_array}:{group}");
-    let member_array_volumes: BTreeSet<&str> = members
-        .iter()
-        .flat_map(|m| m.instance.volumes.iter())
-        .filter_map(|v| v.array_volume_name.as_deref())
-        .collect();
-    for member in &members {
-        for volume in &member.instance.volumes {
-            if volume.array_volume_name.is_none() {
-                refuse(
-                    &mut refusals,
-                    format!("volume `{}` of `{}` does not say which array volume holds it", volume.name, member.name),
-                    "protector needs the Pure driver's `array_volume_name` volume metadata; check the volume's backend".to_string(),
-                );
-            }
-        }
-    }
-    let target_array_facts = target_facts.array.as_ref();
-    if target_array_facts.is_none() {
-        refuse(
-            &mut refusals,
-            format!(
-                "the array of {target} ({target_array}) did not answer: {}",
-                target_facts
-                    .array_error
-                    .as_deref()
-                    .unwrap_or("unknown error")
-            ),
-            format!(
-                "check `flasharray.url` and `api_token` of {target} with `protector site validate FILE {target}`"
-            ),
-        );
-    }
+    let member_array_volumes = recreate::member_array_volumes(&members, &mut refusals);
+    let target_array_facts = on_target.array(&mut refusals);
     if failover_type == FailoverType::Planned
         && let Some(array) = source_facts.and_then(|facts| facts.array.as_ref())
     {
@@ -389,78 +226,30 @@ pub(super) fn plan(
     }
     let recovery_snapshot: Option<&ReplicatedSnapshot> = match failover_type {
         FailoverType::Planned => None,
-        FailoverType::Unplanned => {
-            let newest_complete = target_array_facts.and_then(|array| {
-                array
-                    .replicated_snapshots
-                    .iter()
-                    .filter(|snapshot| snapshot.name.starts_with(&format!("{replicated_group}.")))
-                    .filter(|snapshot| snapshot.is_complete())
-                    .max_by_key(|snapshot| snapshot.created_ms)
-            });
-            match newest_complete {
-                None => {
-                    refuse(
-                        &mut refusals,
-                        format!(
-                            "no completely transferred snapshot of `{replicated_group}` on {target_array}"
-                        ),
-                        "nothing can be recovered without one; check replication on the arrays"
-                            .to_string(),
-                    );
-                    None
-                }
-                Some(snapshot) => {
-                    for volume in &member_array_volumes {
-                        if !snapshot.volumes.contains_key(*volume) {
-                            refuse(
-                                &mut refusals,
-                                format!("snapshot `{}` has no copy of array volume `{volume}`", snapshot.name),
-                                "the volume joined the protection group after this snapshot; wait for the next replication".to_string(),
-                            );
-                        }
-                    }
-                    Some(snapshot)
-                }
-            }
-        }
+        FailoverType::Unplanned => recreate::newest_complete_snapshot(
+            target_array_facts,
+            target_array,
+            &replicated_group,
+            &member_array_volumes,
+            &mut refusals,
+        ),
     };
-    let data_loss = match recovery_snapshot {
-        Some(snapshot) => {
-            let age_secs = ((inventory.taken_at_ms - snapshot.created_ms).max(0)) as f64 / 1000.0;
-            let rpo_secs = spec.policy.rpo.as_secs_f64();
-            let exceeds_rpo = age_secs > rpo_secs;
-            if exceeds_rpo {
-                let message = format!(
-                    "snapshot `{}` is {} old, beyond the RPO of {}",
-                    snapshot.name,
-                    spec::duration::format(std::time::Duration::from_secs_f64(age_secs)),
-                    spec::duration::format(spec.policy.rpo)
-                );
-                if options.accept_data_loss {
-                    warnings.push(format!("{message}; accepted with --accept-data-loss"));
-                } else {
-                    refuse(
-                        &mut refusals,
-                        message,
-                        "recovering it loses more data than the policy allows; pass --accept-data-loss to proceed".to_string(),
-                    );
-                }
-            }
-            Some(DataLoss {
-                snapshot: Some(snapshot.name.clone()),
-                age_secs,
-                rpo_secs,
-                exceeds_rpo,
-            })
-        }
-        None => Some(DataLoss {
+    let data_loss = Some(match recovery_snapshot {
+        Some(snapshot) => recreate::disclose(
+            spec,
+            inventory,
+            snapshot,
+            options,
+            &mut refusals,
+            &mut warnings,
+        ),
+        None => DataLoss {
             snapshot: None,
             age_secs: 0.0,
             rpo_secs: spec.policy.rpo.as_secs_f64(),
             exceeds_rpo: false,
-        }),
-    };
+        },
+    });
     if !refusals.is_empty() {
         return Err(refusals);
     }
@@ -494,28 +283,8 @@ pub(super) fn plan(
     };
 
     // The steps.
-    let mut steps = Vec::new();
-    let mut add = |id: String,
-                   phase: Phase,
-                   site: &str,
-                   member: Option<&str>,
-                   action: Action,
-                   depends_on: Vec<String>,
-                   creates: Vec<Resource>| {
-        let estimate_secs = estimate(&action);
-        steps.push(Step {
-            id: id.clone(),
-            phase,
-            site: site.to_string(),
-            member: member.map(str::to_string),
-            action,
-            depends_on,
-            creates,
-            estimate_secs,
-        });
-        id
-    };
-    let check = add(
+    let mut steps = Steps::default();
+    let check = steps.add(
         "check_target".to_string(),
         Phase::ValidateTarget,
         target,
@@ -524,14 +293,13 @@ pub(super) fn plan(
         Vec::new(),
         Vec::new(),
     );
-    let short = &id[3..11];
     let snapshot_source: Box<dyn Fn(&str) -> SnapshotSource> =
         match (failover_type, recovery_snapshot) {
             (FailoverType::Planned, _) => {
                 let stops: Vec<String> = members
                     .iter()
                     .map(|member| {
-                        add(
+                        steps.add(
                             format!("stop_instance/{}", member.name),
                             Phase::Quiesce,
                             source,
@@ -545,7 +313,7 @@ pub(super) fn plan(
                         )
                     })
                     .collect();
-                let snapshot = add(
+                let snapshot = steps.add(
                     format!("snapshot/{group}"),
                     Phase::GetSnapshot,
                     source,
@@ -580,166 +348,36 @@ pub(super) fn plan(
                 }]);
             }
         };
+    let copies_after = match failover_type {
+        FailoverType::Planned => format!("snapshot/{group}"),
+        FailoverType::Unplanned => check.clone(),
+    };
 
     // Promote, manage, ports and boots per member.
-    let mut manage_steps_all = Vec::new();
-    let tiers: BTreeSet<u32> = members.iter().map(|m| m.boot_order).collect();
-    let mut sorted_members: Vec<&MemberSource> = members.iter().collect();
-    sorted_members.sort_by_key(|m| m.boot_order);
-    for member in &sorted_members {
-        let mut volume_steps = Vec::new();
-        for (index, volume) in member.instance.volumes.iter().enumerate() {
-            let array_volume = volume.array_volume_name.clone().unwrap_or_default();
-            let new_volume = array_name(&format!("{}-{index}-{short}", member.name));
-            let copy = add(
-                format!("copy_volume/{}/{index}", member.name),
-                Phase::PromoteVolumes,
-                target,
-                Some(member.name),
-                Action::CopyVolume {
-                    array: target_array.clone(),
-                    source: snapshot_source(&array_volume),
-                    volume: new_volume.clone(),
-                },
-                vec![match failover_type {
-                    FailoverType::Planned => format!("snapshot/{group}"),
-                    FailoverType::Unplanned => check.clone(),
-                }],
-                vec![Resource {
-                    kind: "array_volume".to_string(),
-                    name: new_volume.clone(),
-                }],
-            );
-            let manage = add(
-                format!("manage_volume/{}/{index}", member.name),
-                Phase::ManageVolumes,
-                target,
-                Some(member.name),
-                Action::ManageVolume {
-                    cinder_host: spec.sites[target].flasharray.cinder_host.clone(),
-                    array_volume: new_volume,
-                    name: volume.name.clone(),
-                    volume_type: volume.volume_type.clone(),
-                    bootable: index == 0 || volume.bootable,
-                },
-                vec![copy],
-                vec![Resource {
-                    kind: "cinder_volume".to_string(),
-                    name: volume.name.clone(),
-                }],
-            );
-            manage_steps_all.push(manage.clone());
-            volume_steps.push(manage);
-        }
-        let mut port_steps = Vec::new();
-        for (index, port) in member.instance.ports.iter().enumerate() {
-            let network = member_network(member, index).unwrap_or_default();
-            let subnet_ok = |ip: &str| {
-                target_facts.network_named(&network).is_some_and(|n| {
-                    n.subnets.iter().any(|s| {
-                        crate::ipv4::contains(&s.cidr, ip)
-                            && !s.used_ips.iter().any(|used| used == ip)
-                    })
-                })
-            };
-            let fixed_ip = member
-                .previous
-                .and_then(|previous| previous.ports.get(index))
-                .unwrap_or(port)
-                .fixed_ips
-                .first()
-                .cloned();
-            let kept = fixed_ip.clone().filter(|ip| subnet_ok(ip));
-            if let (Some(ip), None) = (&fixed_ip, &kept) {
-                warnings.push(format!(
-                    "`{}` cannot keep {ip} on {network} (outside its subnets or taken); it gets a new address",
-                    member.name
-                ));
-            }
-            let name = format!("{}-port-{index}", member.name);
-            port_steps.push(add(
-                format!("create_port/{}/{index}", member.name),
-                Phase::RecreateInstances,
-                target,
-                Some(member.name),
-                Action::CreatePort {
-                    network: network.clone(),
-                    fixed_ip: kept,
-                    name: name.clone(),
-                },
-                vec![check.clone()],
-                vec![Resource {
-                    kind: "port".to_string(),
-                    name,
-                }],
-            ));
-        }
-        let mut depends_on: Vec<String> = volume_steps.iter().chain(&port_steps).cloned().collect();
-        // Boot order: wait for the tier just below to be ACTIVE (one barrier step per tier keeps
-        // the DAG linear in size), and for explicit dependencies.
-        if let Some(lower) = tiers.range(..member.boot_order).next_back() {
-            depends_on.push(format!("tier_active/{lower}"));
-        }
-        for dependency in member.depends_on {
-            depends_on.push(format!("boot_instance/{dependency}"));
-        }
-        depends_on.sort();
-        depends_on.dedup();
-        let mut metadata = member.instance.metadata.clone();
-        metadata.insert("protector_operation".to_string(), id.clone());
-        metadata.insert("protector_member".to_string(), member.name.to_string());
-        metadata.insert(
-            "protector_step".to_string(),
-            format!("boot_instance/{}", member.name),
-        );
-        add(
-            format!("boot_instance/{}", member.name),
-            Phase::RecreateInstances,
-            target,
-            Some(member.name),
-            Action::BootInstance {
-                name: member.instance.name.clone(),
-                flavor: member_flavor(member).unwrap_or_default(),
-                port_steps,
-                volume_steps,
-                key_name: member.instance.key_name.clone(),
-                metadata,
+    let network =
+        |member: &MemberSource, index: usize| member_network(member, index).unwrap_or_default();
+    let recreated = recreate::recreate(
+        &mut steps,
+        &on_target,
+        &Recreation {
+            operation: &id,
+            naming: &Naming::Keep {
+                short: id[3..11].to_string(),
             },
-            depends_on,
-            vec![Resource {
-                kind: "server".to_string(),
-                name: member.instance.name.clone(),
-            }],
-        );
-    }
-    let all_active: Vec<String> = tiers
-        .iter()
-        .next_back()
-        .map(|tier| vec![format!("tier_active/{tier}")])
-        .unwrap_or_default();
-    // One barrier per tier; the last one stands for "every member is ACTIVE on the target",
-    // which is what source cleanup and reverse replication wait for (linear in edges).
-    for tier in &tiers {
-        let in_tier: Vec<String> = members
-            .iter()
-            .filter(|m| m.boot_order == *tier)
-            .map(|m| format!("boot_instance/{}", m.name))
-            .collect();
-        add(
-            format!("tier_active/{tier}"),
-            Phase::RecreateInstances,
-            target,
-            None,
-            Action::TierActive { boot_order: *tier },
-            in_tier,
-            Vec::new(),
-        );
-    }
+            snapshot_source: &snapshot_source,
+            copies_after,
+            check,
+            network: &network,
+        },
+        &members,
+        &mut warnings,
+    );
+    let all_active = recreated.all_active;
 
     let mut last = all_active.clone();
     if failover_type == FailoverType::Planned {
         for member in &members {
-            let delete = add(
+            let delete = steps.add(
                 format!("delete_instance/{}", member.name),
                 Phase::CleanupSource,
                 source,
@@ -753,7 +391,7 @@ pub(super) fn plan(
                 Vec::new(),
             );
             for (index, volume) in member.instance.volumes.iter().enumerate() {
-                last.push(add(
+                last.push(steps.add(
                     format!("unmanage_volume/{}/{index}", member.name),
                     Phase::CleanupSource,
                     source,
@@ -771,7 +409,7 @@ pub(super) fn plan(
     // After a failover, replication runs back to the old primary so a failback is possible;
     // after a failback, only when asked (`--reverse-replication`).
     if !failback || options.reverse_replication {
-        last.push(add(
+        last.push(steps.add(
             format!("configure_replication/{group}"),
             Phase::ReverseReplication,
             target,
@@ -779,7 +417,7 @@ pub(super) fn plan(
             Action::ConfigureReplication {
                 array: target_array.clone(),
                 protection_group: group.clone(),
-                volumes_from_steps: manage_steps_all.clone(),
+                volumes_from_steps: recreated.manage_steps,
                 target_array: source_array.clone(),
             },
             all_active.clone(),
@@ -791,7 +429,7 @@ pub(super) fn plan(
     }
     last.sort();
     last.dedup();
-    add(
+    steps.add(
         "finalize".to_string(),
         Phase::Finalize,
         target,
@@ -801,28 +439,9 @@ pub(super) fn plan(
         Vec::new(),
     );
 
-    let steps = super::order(steps).map_err(|cycle| {
-        vec![Refusal {
-            message: format!("the plan's steps form a cycle through `{cycle}`"),
-            hint: "this is a bug in protector's planner; please report it with the spec"
-                .to_string(),
-        }]
-    })?;
-
-    let budgets = Budgets::default();
-    let estimate = Estimate {
-        predicted_secs: schedule::makespan(&steps, &budgets),
-        phase_by_phase_secs: schedule::phase_by_phase(&steps, &budgets),
-        one_at_a_time_secs: schedule::one_at_a_time(&steps),
-        rto_secs: spec.policy.rto.as_secs_f64(),
-    };
-    if estimate.predicted_secs > estimate.rto_secs {
-        warnings.push(format!(
-            "predicted RTO {} exceeds the policy's RTO of {}",
-            spec::duration::format(std::time::Duration::from_secs_f64(estimate.predicted_secs)),
-            spec::duration::format(spec.policy.rto)
-        ));
-    }
+    let steps = steps.ordered()?;
+    let estimate = recreate::estimate_of(&steps, spec);
+    recreate::warn_rto(&estimate, spec, &mut warnings);
 
     let before = GroupView {
         status: status.as_str().to_string(),
@@ -892,71 +511,6 @@ pub(super) fn plan(
         before,
         after,
     })
-}
-
-/// A member's view; for the target side, volumes are only known after apply.
-fn view(
-    site: &str,
-    instance: &Instance,
-    flavor: Option<String>,
-    networks: Option<Vec<String>>,
-) -> MemberView {
-    let on_target = networks.is_some();
-    MemberView {
-        site: site.to_string(),
-        instance: instance.name.clone(),
-        flavor: flavor.unwrap_or_else(|| instance.flavor.clone()),
-        networks: networks.unwrap_or_else(|| {
-            instance
-                .ports
-                .iter()
-                .map(|port| format!("{} = {}", port.network, port.fixed_ips.join(", ")))
-                .collect()
-        }),
-        volumes: instance
-            .volumes
-            .iter()
-            .map(|volume| {
-                if on_target {
-                    KNOWN_AFTER_APPLY.to_string()
-                } else {
-                    volume.id.clone()
-                }
-            })
-            .collect(),
-    }
-}
-
-/// A `--*-mapping SRC=DST` override for `name`.
-fn override_for<'a>(overrides: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    overrides
-        .iter()
-        .rev()
-        .find(|(from, _)| from == name)
-        .map(|(_, to)| to.as_str())
-}
-
-/// A FlashArray-valid volume name (<= 63 letters, digits, `-`, `_`) for `wanted`.
-fn array_name(wanted: &str) -> String {
-    let mut name: String = wanted
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        name.insert(0, 'v');
-    }
-    if name.len() > 63 {
-        // Keep the end: it carries the volume index and the operation id.
-        name = name[name.len() - 63..].to_string();
-        name.replace_range(0..1, "v");
-    }
-    name
 }
 
 #[cfg(test)]
@@ -1260,13 +814,5 @@ mod tests {
             "{:?}",
             plan.warnings
         );
-    }
-
-    #[test]
-    fn array_names_are_flasharray_valid() {
-        assert_eq!(array_name("web.1-0-abc"), "web-1-0-abc");
-        let long = array_name(&format!("{}-0-abcd1234", "x".repeat(80)));
-        assert!(long.len() <= 63 && long.ends_with("-0-abcd1234"), "{long}");
-        assert!(crate::spec::is_array_name(&long));
     }
 }

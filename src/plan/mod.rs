@@ -10,7 +10,9 @@
 
 mod converge;
 pub mod diff;
+mod drill;
 mod failover;
+mod recreate;
 pub mod schedule;
 mod sync;
 #[cfg(test)]
@@ -24,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::inventory::Inventory;
 use crate::spec::Spec;
-use crate::state::RecordedState;
+use crate::state::{DrillResourceKind, RecordedState};
 
 /// Version of the plan file format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -39,6 +41,22 @@ pub enum OperationKind {
     Drill,
     /// Bring a site that was down back in line (`protection-group sync-force`).
     SyncForce,
+    /// Remove what a drill left on its target (`drill cleanup OP`): after `--keep`, or a failure.
+    DrillCleanup,
+}
+
+impl OperationKind {
+    /// As the state records it and operators read it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OperationKind::Converge => "converge",
+            OperationKind::Failover => "failover",
+            OperationKind::Failback => "failback",
+            OperationKind::Drill => "drill",
+            OperationKind::SyncForce => "sync_force",
+            OperationKind::DrillCleanup => "drill_cleanup",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -63,6 +81,12 @@ pub struct PlanOptions {
     pub force: bool,
     pub accept_data_loss: bool,
     pub fail_on_rto: bool,
+    /// Drill: leave the drill instances running; `drill cleanup OP` removes them later.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep: bool,
+    /// Drill cleanup: the drill (`op-...`) whose leftovers to remove.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -96,6 +120,10 @@ pub enum Phase {
     PromoteVolumes,
     ManageVolumes,
     RecreateInstances,
+    /// Drill: the recreated instances are ACTIVE on their volumes.
+    VerifyDrill,
+    /// Drill: everything the drill created is removed, and that nothing is left is proven.
+    CleanupDrill,
     CleanupSource,
     ReverseReplication,
     Finalize,
@@ -111,6 +139,8 @@ impl Phase {
             Phase::PromoteVolumes => "promote_volumes",
             Phase::ManageVolumes => "manage_volumes",
             Phase::RecreateInstances => "recreate_instances",
+            Phase::VerifyDrill => "verify_drill",
+            Phase::CleanupDrill => "cleanup_drill",
             Phase::CleanupSource => "cleanup_source",
             Phase::ReverseReplication => "reverse_replication",
             Phase::Finalize => "finalize",
@@ -139,6 +169,19 @@ pub enum SnapshotSource {
     Named { snapshot: String },
     /// The volume's snapshot in the protection-group snapshot a step of this plan takes.
     FromStep { step: String, volume: String },
+}
+
+/// How a step finds a resource that another step, or an earlier operation, created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum ResourceRef {
+    /// What a step of this plan creates (its id is known once that step ran).
+    Step { step: String },
+    /// An id an earlier operation recorded.
+    Recorded { id: String },
+    /// What step `step` of operation `operation` may have created without recording it (it
+    /// failed or was interrupted): found by the marker every effect leaves on what it creates.
+    Marker { operation: String, step: String },
 }
 
 /// What a step does. Inputs that only exist once an earlier step ran (ids of created volumes,
@@ -234,6 +277,43 @@ pub enum Action {
         array: String,
         protection_group: String,
     },
+    /// Drill: the instance `boot_step` booted is ACTIVE and each volume it booted with is
+    /// `in-use`, attached to it.
+    VerifyInstance {
+        name: String,
+        boot_step: String,
+    },
+    /// Drill cleanup: deletes a server the drill booted.
+    DeleteDrillInstance {
+        name: String,
+        server: ResourceRef,
+    },
+    /// Drill cleanup: deletes a port the drill created (it outlives its server).
+    DeleteDrillPort {
+        name: String,
+        port: ResourceRef,
+    },
+    /// Drill cleanup: makes Cinder forget a volume the drill managed.
+    UnmanageDrillVolume {
+        name: String,
+        volume: ResourceRef,
+    },
+    /// Drill cleanup: destroys an array volume the drill copied from a snapshot. Destroyed
+    /// volumes stay recoverable on the array until it eradicates them.
+    DestroyDrillVolume {
+        array: String,
+        /// Its name when the drill created it (Cinder renames what it manages).
+        volume: String,
+        array_volume: ResourceRef,
+    },
+    /// Drill cleanup: lists the target's servers, Cinder volumes, ports and array volumes and
+    /// fails if any is still tagged with drill `drill` (named with `prefix`, carrying its
+    /// marker, or one of its array volumes, found by id whatever their name now).
+    ProveDrillClean {
+        drill: String,
+        prefix: String,
+        array_volumes: Vec<ResourceRef>,
+    },
 }
 
 impl Action {
@@ -256,16 +336,52 @@ impl Action {
             Action::SetReplicationSchedule { .. } => "set_schedule",
             Action::AddTarget { .. } => "add_target",
             Action::AllowTarget { .. } => "allow_target",
+            Action::VerifyInstance { .. } => "verify_instance",
+            Action::DeleteDrillInstance { .. } => "delete_drill_instance",
+            Action::DeleteDrillPort { .. } => "delete_drill_port",
+            Action::UnmanageDrillVolume { .. } => "unmanage_drill_volume",
+            Action::DestroyDrillVolume { .. } => "destroy_drill_volume",
+            Action::ProveDrillClean { .. } => "prove_drill_clean",
         }
     }
 
     pub fn budget(&self) -> Budget {
         match self {
             Action::BootInstance { .. } => Budget::NovaBoot,
-            Action::StopInstance { .. } | Action::DeleteInstance { .. } => Budget::NovaOther,
-            Action::ManageVolume { .. } | Action::UnmanageVolume { .. } => Budget::CinderManage,
+            Action::StopInstance { .. }
+            | Action::DeleteInstance { .. }
+            | Action::DeleteDrillInstance { .. } => Budget::NovaOther,
+            Action::ManageVolume { .. }
+            | Action::UnmanageVolume { .. }
+            | Action::UnmanageDrillVolume { .. } => Budget::CinderManage,
             Action::CopyVolume { .. } => Budget::ArrayCopy,
             _ => Budget::Other,
+        }
+    }
+
+    /// What a step of this action creates on its site, and its name.
+    pub fn creation(&self) -> Option<(DrillResourceKind, &str)> {
+        match self {
+            Action::CopyVolume { volume, .. } => Some((DrillResourceKind::ArrayVolume, volume)),
+            Action::ManageVolume { name, .. } => Some((DrillResourceKind::CinderVolume, name)),
+            Action::CreatePort { name, .. } => Some((DrillResourceKind::Port, name)),
+            Action::BootInstance { name, .. } => Some((DrillResourceKind::Server, name)),
+            _ => None,
+        }
+    }
+
+    /// What a drill cleanup step of this action removes.
+    pub fn removal(&self) -> Option<(DrillResourceKind, &ResourceRef)> {
+        match self {
+            Action::DeleteDrillInstance { server, .. } => Some((DrillResourceKind::Server, server)),
+            Action::DeleteDrillPort { port, .. } => Some((DrillResourceKind::Port, port)),
+            Action::UnmanageDrillVolume { volume, .. } => {
+                Some((DrillResourceKind::CinderVolume, volume))
+            }
+            Action::DestroyDrillVolume { array_volume, .. } => {
+                Some((DrillResourceKind::ArrayVolume, array_volume))
+            }
+            _ => None,
         }
     }
 }
@@ -401,12 +517,8 @@ pub fn plan(
             request.operation.clone(),
             &request.options,
         ),
-        OperationKind::Drill => Err(vec![Refusal {
-            message: "planning a drill is not available in this version".to_string(),
-            hint:
-                "plan a failover (`--operation failover`) or converge the protection (the default)"
-                    .to_string(),
-        }]),
+        OperationKind::Drill => drill::plan(spec, inventory, state, &request.options),
+        OperationKind::DrillCleanup => drill::cleanup(spec, inventory, state, &request.options),
     }
 }
 

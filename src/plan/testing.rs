@@ -207,6 +207,30 @@ pub fn recorded(inventory: &Inventory) -> RecordedState {
     state
 }
 
+/// The example inventory with the drill networks the example spec maps to on site-b.
+pub fn drill_inventory() -> Inventory {
+    let mut inventory = inventory();
+    if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+        facts
+            .networks
+            .push(network("net-drill-web", "192.168.101.0/24"));
+        facts
+            .networks
+            .push(network("net-drill-db", "192.168.102.0/24"));
+    }
+    inventory
+}
+
+pub fn drill_request(keep: bool) -> PlanRequest {
+    PlanRequest {
+        operation: OperationKind::Drill,
+        options: PlanOptions {
+            keep,
+            ..PlanOptions::default()
+        },
+    }
+}
+
 pub fn converge_request() -> PlanRequest {
     PlanRequest {
         operation: OperationKind::Converge,

@@ -89,7 +89,7 @@ fn view(plan: &Plan) -> View<'_> {
         operation_id: &plan.operation.id,
         summary: diff::summary(plan),
         warnings: &plan.warnings,
-        data_loss: plan.data_loss.as_ref().map(data_loss),
+        data_loss: plan.data_loss.as_ref().map(|loss| data_loss(plan, loss)),
         predicted: seconds(estimate.predicted_secs),
         rto: seconds(estimate.rto_secs),
         rto_verdict: rto_verdict(estimate),

@@ -21,9 +21,17 @@ fn symbol(action: &Action) -> (char, Style) {
     let yellow = AnsiColor::Yellow.on_default();
     let cyan = AnsiColor::Cyan.on_default();
     match action {
-        Action::CheckTarget | Action::TierActive { .. } => ('?', Style::new()),
+        Action::CheckTarget
+        | Action::TierActive { .. }
+        | Action::VerifyInstance { .. }
+        | Action::ProveDrillClean { .. } => ('?', Style::new()),
         Action::BootInstance { .. } => ('>', cyan),
-        Action::DeleteInstance { .. } | Action::UnmanageVolume { .. } => ('-', red),
+        Action::DeleteInstance { .. }
+        | Action::UnmanageVolume { .. }
+        | Action::DeleteDrillInstance { .. }
+        | Action::DeleteDrillPort { .. }
+        | Action::UnmanageDrillVolume { .. }
+        | Action::DestroyDrillVolume { .. } => ('-', red),
         Action::StopInstance { .. } | Action::Finalize => ('~', yellow),
         Action::SnapshotAndReplicate { .. }
         | Action::CopyVolume { .. }
@@ -134,6 +142,18 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             array,
             protection_group,
         } => format!("allow {protection_group} to replicate to {array}"),
+        Action::VerifyInstance { name, .. } => {
+            format!("{name} is ACTIVE and its volumes are in-use by it")
+        }
+        Action::DeleteDrillInstance { name, .. } => format!("remove drill instance {name}"),
+        Action::DeleteDrillPort { name, .. } => format!("remove drill port {name}"),
+        Action::UnmanageDrillVolume { name, .. } => format!("unmanage drill volume {name}"),
+        Action::DestroyDrillVolume { array, volume, .. } => {
+            format!("destroy drill array volume {volume} on {array} (recoverable until eradicated)")
+        }
+        Action::ProveDrillClean { drill, .. } => format!(
+            "list servers, volumes, ports and array volumes: none tagged with {drill} is left"
+        ),
     }
 }
 
@@ -151,24 +171,31 @@ pub(super) fn operation_name(operation: &Operation) -> &'static str {
         (OperationKind::Drill, _) => "DR drill",
         (OperationKind::Converge, _) => "converge",
         (OperationKind::SyncForce, _) => "state sync",
+        (OperationKind::DrillCleanup, _) => "drill cleanup",
     }
 }
 
-/// How much data the operation may lose, against the RPO.
-pub(super) fn data_loss(data_loss: &DataLoss) -> String {
+/// How much data the operation may lose, against the RPO. A drill loses none: it shows the
+/// age of the data a failover now would recover.
+pub(super) fn data_loss(plan: &Plan, data_loss: &DataLoss) -> String {
+    let exceeded = if data_loss.exceeds_rpo {
+        ", EXCEEDED"
+    } else {
+        ""
+    };
     match &data_loss.snapshot {
         None => {
             "none: the instances stop before a fresh snapshot is taken and replicated".to_string()
         }
-        Some(snapshot) => format!(
-            "up to {} of writes (snapshot {snapshot}); RPO {}{}",
+        Some(snapshot) if plan.operation.kind == OperationKind::Drill => format!(
+            "none in production; the drill runs on data {} old (snapshot {snapshot}), what a failover now would recover; RPO {}{exceeded}",
             seconds(data_loss.age_secs),
             seconds(data_loss.rpo_secs),
-            if data_loss.exceeds_rpo {
-                ", EXCEEDED"
-            } else {
-                ""
-            }
+        ),
+        Some(snapshot) => format!(
+            "up to {} of writes (snapshot {snapshot}); RPO {}{exceeded}",
+            seconds(data_loss.age_secs),
+            seconds(data_loss.rpo_secs),
         ),
     }
 }
@@ -231,7 +258,7 @@ pub fn text(plan: &Plan) -> String {
     }
 
     if let Some(loss) = &plan.data_loss {
-        let _ = writeln!(out, "\nData loss: {}", data_loss(loss));
+        let _ = writeln!(out, "\nData loss: {}", data_loss(plan, loss));
     }
     let estimate = &plan.estimate;
     let _ = writeln!(
@@ -317,6 +344,18 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("# site-a"), "no step on the source: {text}");
+    }
+
+    #[test]
+    fn a_drill_reads_like_terraform() {
+        let plan = crate::plan::plan(
+            &example_spec(),
+            &drill_inventory(),
+            &no_state(),
+            &drill_request(false),
+        )
+        .unwrap();
+        insta::assert_snapshot!(plain(&text(&plan)));
     }
 
     #[test]

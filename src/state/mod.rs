@@ -128,6 +128,68 @@ pub struct OperationRecord {
     pub completed_at: Option<DateTime<Utc>>,
     pub source_site: String,
     pub target_site: String,
+    /// A drill: what it created on its target and has not removed (it ran with `--keep`, or
+    /// failed); `protector drill cleanup OP` removes it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_on_target: Vec<DrillResource>,
+    /// A drill or drill cleanup that proved its drill left nothing behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<CleanupProof>,
+}
+
+/// Something a drill created on its target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillResource {
+    pub kind: DrillResourceKind,
+    /// Its name when created.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// The drill's step that created it.
+    pub step: String,
+    /// Its id as that step recorded it; `None` when the step failed or was interrupted first
+    /// (the resource, if any, is then found by the marker the step leaves on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrillResourceKind {
+    Server,
+    Port,
+    CinderVolume,
+    ArrayVolume,
+}
+
+impl DrillResourceKind {
+    /// The key under which the creating step records the resource's id.
+    pub fn output(self) -> &'static str {
+        match self {
+            DrillResourceKind::Server => "server",
+            DrillResourceKind::Port => "port",
+            DrillResourceKind::CinderVolume => "cinder_volume",
+            // An array volume's id survives the renames Cinder's driver makes; its name does not.
+            DrillResourceKind::ArrayVolume => "array_volume_id",
+        }
+    }
+}
+
+/// That nothing tagged with a drill was left on its target when its cleanup ended. Recorded
+/// only then: when something is left, the cleanup fails and its error names what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanupProof {
+    /// The drill (`op-...`).
+    pub drill: String,
+    pub site: String,
+    pub proven_at: DateTime<Utc>,
+    /// How many of each kind of object (`servers`, `cinder_volumes`, `ports`, `array_volumes`)
+    /// the proof listed on the site.
+    pub listed: BTreeMap<String, u64>,
+    /// The drill's array volumes, destroyed: the array keeps them recoverable until it
+    /// eradicates them, then they are gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destroyed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

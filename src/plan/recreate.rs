@@ -1,0 +1,715 @@
+//! What the operations that recreate the members on the other site share (failover, failback
+//! and drill): the members as the source shows (or last showed) them, the checks of the
+//! target, the recovered snapshot and its data-loss disclosure, and the steps that copy each
+//! replicated volume, manage it into Cinder, create the ports and boot the instances in boot
+//! order. Each operation decides what it recreates from and how the recreations are named.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::schedule::{self, Budgets};
+use super::{
+    Action, DataLoss, Estimate, Phase, PlanOptions, Refusal, Resource, SnapshotSource, Step,
+};
+use crate::inventory::{ArrayFacts, Instance, Inventory, ReplicatedSnapshot, SiteFacts};
+use crate::spec::{self, Spec};
+use crate::state::{GroupStatus, StateDocument};
+
+/// Default duration of each kind of step, in seconds, before drills have measured real ones.
+pub(super) fn estimate(action: &Action) -> f64 {
+    match action {
+        Action::CheckTarget => 2.0,
+        Action::StopInstance { .. } => 10.0,
+        Action::SnapshotAndReplicate { .. } => 30.0,
+        Action::CopyVolume { .. } => 1.0,
+        Action::ManageVolume { .. } => 5.0,
+        Action::CreatePort { .. } => 1.0,
+        Action::BootInstance { .. } => 30.0,
+        Action::DeleteInstance { .. } | Action::DeleteDrillInstance { .. } => 5.0,
+        Action::UnmanageVolume { .. } | Action::UnmanageDrillVolume { .. } => 2.0,
+        Action::ConfigureReplication { .. } => 3.0,
+        Action::Finalize => 1.0,
+        Action::TierActive { .. } => 0.0,
+        Action::CreateProtectionGroup { .. }
+        | Action::AddVolumesToGroup { .. }
+        | Action::SetReplicationSchedule { .. }
+        | Action::AddTarget { .. }
+        | Action::AllowTarget { .. }
+        | Action::VerifyInstance { .. }
+        | Action::DeleteDrillPort { .. }
+        | Action::DestroyDrillVolume { .. } => 1.0,
+        Action::ProveDrillClean { .. } => 2.0,
+    }
+}
+
+pub(super) const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// Why `site` has no facts: its discovery error.
+pub(super) fn unreachable(inventory: &Inventory, site: &str) -> String {
+    match inventory.sites.get(site) {
+        Some(crate::inventory::SiteInventory::Unreachable { error }) => error.clone(),
+        _ => "not discovered".to_string(),
+    }
+}
+
+/// The group's status allows an operation only when no other one is under way; `error` only
+/// with `--force` (then with a warning). `active` and `failed_over` are the caller's to judge.
+pub(super) fn check_settled(
+    spec: &Spec,
+    status: GroupStatus,
+    force: bool,
+    refusals: &mut Vec<Refusal>,
+    warnings: &mut Vec<String>,
+) {
+    match status {
+        GroupStatus::Active | GroupStatus::FailedOver => {}
+        GroupStatus::Error if force => warnings
+            .push("the group's status is `error`; planning anyway because of --force".to_string()),
+        other => refusals.push(Refusal {
+            message: format!("protection group `{}` is `{}`", spec.name, other.as_str()),
+            hint: "finish or roll back the running operation first (`protector operation list`), or pass --force".to_string(),
+        }),
+    }
+}
+
+/// A member as the plan sees it: its instance on the source (discovered, or last recorded).
+pub(super) struct MemberSource<'a> {
+    pub name: &'a str,
+    pub boot_order: u32,
+    pub depends_on: &'a [String],
+    pub instance: &'a Instance,
+    /// Failback: the instance as it was on the target before the failover, whose flavor,
+    /// networks and fixed IPs it gets back.
+    pub previous: Option<&'a Instance>,
+}
+
+/// The members' instances: discovered on `source`, else as last recorded (`previous` filled
+/// for a failback). A member found nowhere is refused.
+pub(super) fn members<'a>(
+    spec: &'a Spec,
+    source: &str,
+    source_facts: Option<&'a SiteFacts>,
+    newest: Option<&'a StateDocument>,
+    failback: bool,
+    refusals: &mut Vec<Refusal>,
+) -> Vec<MemberSource<'a>> {
+    let mut members = Vec::new();
+    for member in &spec.members {
+        let discovered = source_facts.and_then(|facts| facts.instances.get(&member.instance));
+        let record = newest.and_then(|doc| doc.members.get(&member.instance));
+        let recorded = record.and_then(|record| record.last_known.as_ref());
+        match discovered.or(recorded) {
+            Some(instance) => members.push(MemberSource {
+                name: &member.instance,
+                boot_order: member.boot_order,
+                depends_on: &member.depends_on,
+                instance,
+                previous: record
+                    .filter(|_| failback)
+                    .and_then(|record| record.previous.as_ref()),
+            }),
+            None if source_facts.is_some() => refusals.push(Refusal {
+                message: format!("member `{}` has no instance on {source}", member.instance),
+                hint: format!("check the member's `instance:` name in the spec against `openstack --os-cloud {} server list`", spec.sites[source].cloud),
+            }),
+            None => refusals.push(Refusal {
+                message: format!("member `{}`: {source} is unreachable and no inventory of it was recorded", member.instance),
+                hint: "protector keeps the last inventory of each member in the state when an operation is applied; this group has no record of it, so it cannot be rebuilt without its site".to_string(),
+            }),
+        }
+    }
+    members
+}
+
+/// A `--*-mapping SRC=DST` override for `name`.
+pub(super) fn override_for<'a>(overrides: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    overrides
+        .iter()
+        .rev()
+        .find(|(from, _)| from == name)
+        .map(|(_, to)| to.as_str())
+}
+
+/// Where the recreated members go, and what decides their flavors.
+pub(super) struct Target<'a> {
+    pub spec: &'a Spec,
+    pub options: &'a PlanOptions,
+    pub source: &'a str,
+    pub target: &'a str,
+    pub facts: &'a SiteFacts,
+}
+
+impl Target<'_> {
+    /// A member's flavor on the target: a command-line mapping wins; then, for a failback,
+    /// what the member had before the failover; then the spec's symmetric pairs.
+    pub fn flavor(&self, member: &MemberSource) -> Option<String> {
+        let flavor = member.instance.flavor.as_str();
+        override_for(&self.options.flavor_mappings, flavor)
+            .map(str::to_string)
+            .or_else(|| member.previous.map(|previous| previous.flavor.clone()))
+            .or_else(|| {
+                spec::translate(
+                    &self.spec.mappings.flavors,
+                    self.source,
+                    self.target,
+                    flavor,
+                )
+                .map(str::to_string)
+            })
+    }
+
+    /// Refuses a member whose flavor has no mapping, or maps to one the target lacks.
+    pub fn check_flavor(&self, member: &MemberSource, refusals: &mut Vec<Refusal>) {
+        let (source, target) = (self.source, self.target);
+        let flavor = &member.instance.flavor;
+        match self.flavor(member) {
+            None => refusals.push(Refusal {
+                message: format!(
+                    "flavor `{flavor}` of `{}` has no mapping to {target}",
+                    member.name
+                ),
+                hint: format!(
+                    "add `{{ {source}: {flavor}, {target}: <flavor on {target}> }}` under mappings.flavors, or pass `--flavor-mapping {flavor}=<flavor on {target}>`"
+                ),
+            }),
+            Some(mapped) if self.facts.flavor_named(&mapped).is_none() => refusals.push(Refusal {
+                message: format!(
+                    "flavor `{mapped}` (mapped from `{flavor}` for `{}`) does not exist on {target}",
+                    member.name
+                ),
+                hint: format!(
+                    "create it on {target}, or map `{flavor}` to an existing flavor with `--flavor-mapping {flavor}=<flavor>`"
+                ),
+            }),
+            Some(_) => {}
+        }
+    }
+
+    /// Refuses what the target cannot take: more ports on a network than it has free
+    /// addresses, more volumes than the quota allows, a Cinder that will refuse to manage.
+    pub fn check_capacity(
+        &self,
+        ports_per_network: &BTreeMap<String, u64>,
+        volume_count: u64,
+        refusals: &mut Vec<Refusal>,
+        warnings: &mut Vec<String>,
+    ) {
+        let (target, facts) = (self.target, self.facts);
+        for (network, needed) in ports_per_network {
+            let free: u64 = facts
+                .network_named(network)
+                .map(|n| n.subnets.iter().map(|s| s.free_ips).sum())
+                .unwrap_or(0);
+            if free < *needed {
+                refusals.push(Refusal {
+                    message: format!(
+                        "network `{network}` on {target} has {free} free addresses; the members need {needed}"
+                    ),
+                    hint: format!("free addresses on `{network}` or enlarge its allocation pool"),
+                });
+            }
+        }
+        if let Some(left) = facts.volume_quota_left
+            && left < volume_count
+        {
+            refusals.push(Refusal {
+                message: format!(
+                    "volume quota on {target} allows {left} more volumes; the members need {volume_count}"
+                ),
+                hint: format!(
+                    "raise the project's volume quota on {target} (`openstack quota set --volumes N`)"
+                ),
+            });
+        }
+        if let Some(error) = &facts.volume_quota_error {
+            // Not a refusal: clouds may hide quotas from the project, and Cinder still checks
+            // the quota itself when the volumes are managed.
+            warnings.push(format!(
+                "the volume quota on {target} could not be read, so the {volume_count} volumes to manage there are not checked against it: {error}"
+            ));
+        }
+        if !facts.roles.iter().any(|role| role == "admin") {
+            refusals.push(Refusal {
+                message: format!(
+                    "Cinder on {target} will refuse to manage volumes: protector's roles there ({}) are not allowed by the default `volume_extension:volume_manage` policy",
+                    facts.roles.join(", ")
+                ),
+                hint: format!(
+                    "give protector's user the admin role on its project on {target}, or allow its role in Cinder's policy; check with `protector site validate FILE {target}`"
+                ),
+            });
+        }
+    }
+
+    /// The target's array, or a refusal saying why it did not answer.
+    pub fn array(&self, refusals: &mut Vec<Refusal>) -> Option<&ArrayFacts> {
+        let target = self.target;
+        let array = self.facts.array.as_ref();
+        if array.is_none() {
+            refusals.push(Refusal {
+                message: format!(
+                    "the array of {target} ({}) did not answer: {}",
+                    self.spec.sites[target].flasharray.array_name,
+                    self.facts.array_error.as_deref().unwrap_or("unknown error")
+                ),
+                hint: format!(
+                    "check `flasharray.url` and `api_token` of {target} with `protector site validate FILE {target}`"
+                ),
+            });
+        }
+        array
+    }
+}
+
+/// The array volumes holding the members' data; a volume that does not say is refused.
+pub(super) fn member_array_volumes<'a>(
+    members: &[MemberSource<'a>],
+    refusals: &mut Vec<Refusal>,
+) -> BTreeSet<&'a str> {
+    for member in members {
+        for volume in &member.instance.volumes {
+            if volume.array_volume_name.is_none() {
+                refusals.push(Refusal {
+                    message: format!("volume `{}` of `{}` does not say which array volume holds it", volume.name, member.name),
+                    hint: "protector needs the Pure driver's `array_volume_name` volume metadata; check the volume's backend".to_string(),
+                });
+            }
+        }
+    }
+    members
+        .iter()
+        .flat_map(|m| m.instance.volumes.iter())
+        .filter_map(|v| v.array_volume_name.as_deref())
+        .collect()
+}
+
+/// The newest completely transferred snapshot of `replicated_group` on the target array that
+/// holds every member volume, or a refusal.
+pub(super) fn newest_complete_snapshot<'a>(
+    array: Option<&'a ArrayFacts>,
+    array_name: &str,
+    replicated_group: &str,
+    member_array_volumes: &BTreeSet<&str>,
+    refusals: &mut Vec<Refusal>,
+) -> Option<&'a ReplicatedSnapshot> {
+    let array = array?;
+    let newest = array
+        .replicated_snapshots
+        .iter()
+        .filter(|snapshot| snapshot.name.starts_with(&format!("{replicated_group}.")))
+        .filter(|snapshot| snapshot.is_complete())
+        .max_by_key(|snapshot| snapshot.created_ms);
+    let Some(snapshot) = newest else {
+        refusals.push(Refusal {
+            message: format!(
+                "no completely transferred snapshot of `{replicated_group}` on {array_name}"
+            ),
+            hint: "nothing can be recovered without one; check replication on the arrays"
+                .to_string(),
+        });
+        return None;
+    };
+    for volume in member_array_volumes {
+        if !snapshot.volumes.contains_key(*volume) {
+            refusals.push(Refusal {
+                message: format!("snapshot `{}` has no copy of array volume `{volume}`", snapshot.name),
+                hint: "the volume joined the protection group after this snapshot; wait for the next replication".to_string(),
+            });
+        }
+    }
+    Some(snapshot)
+}
+
+/// The age of the recovered snapshot against the RPO; beyond it, refused unless
+/// `--accept-data-loss` (then a warning).
+pub(super) fn disclose(
+    spec: &Spec,
+    inventory: &Inventory,
+    snapshot: &ReplicatedSnapshot,
+    options: &PlanOptions,
+    refusals: &mut Vec<Refusal>,
+    warnings: &mut Vec<String>,
+) -> DataLoss {
+    let age_secs = ((inventory.taken_at_ms - snapshot.created_ms).max(0)) as f64 / 1000.0;
+    let rpo_secs = spec.policy.rpo.as_secs_f64();
+    let exceeds_rpo = age_secs > rpo_secs;
+    if exceeds_rpo {
+        let message = format!(
+            "snapshot `{}` is {} old, beyond the RPO of {}",
+            snapshot.name,
+            spec::duration::format(std::time::Duration::from_secs_f64(age_secs)),
+            spec::duration::format(spec.policy.rpo)
+        );
+        if options.accept_data_loss {
+            warnings.push(format!("{message}; accepted with --accept-data-loss"));
+        } else {
+            refusals.push(Refusal {
+                message,
+                hint: "recovering it loses more data than the policy allows; pass --accept-data-loss to proceed".to_string(),
+            });
+        }
+    }
+    DataLoss {
+        snapshot: Some(snapshot.name.clone()),
+        age_secs,
+        rpo_secs,
+        exceeds_rpo,
+    }
+}
+
+/// The steps of a plan as they are added, each with its estimated duration.
+#[derive(Default)]
+pub(super) struct Steps(pub Vec<Step>);
+
+impl Steps {
+    /// Adds a step; returns its id, which later steps depend on.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        id: String,
+        phase: Phase,
+        site: &str,
+        member: Option<&str>,
+        action: Action,
+        depends_on: Vec<String>,
+        creates: Vec<Resource>,
+    ) -> String {
+        let estimate_secs = estimate(&action);
+        self.0.push(Step {
+            id: id.clone(),
+            phase,
+            site: site.to_string(),
+            member: member.map(str::to_string),
+            action,
+            depends_on,
+            creates,
+            estimate_secs,
+        });
+        id
+    }
+
+    /// The steps in a topological order; a cycle is a planner bug, refused as such.
+    pub fn ordered(self) -> Result<Vec<Step>, Vec<Refusal>> {
+        super::order(self.0).map_err(|cycle| {
+            vec![Refusal {
+                message: format!("the plan's steps form a cycle through `{cycle}`"),
+                hint: "this is a bug in protector's planner; please report it with the spec"
+                    .to_string(),
+            }]
+        })
+    }
+}
+
+/// How recreated resources are named on the target. Both forms carry the operation id, so a
+/// resumed apply finds what it already created.
+pub(super) enum Naming {
+    /// Failover and failback: the workload keeps its names; array volumes end with the short
+    /// operation id.
+    Keep { short: String },
+    /// Drill: everything starts with `drill-<short operation id>-`, beside production.
+    Prefixed { prefix: String },
+}
+
+impl Naming {
+    fn array_volume(&self, member: &str, index: usize) -> String {
+        match self {
+            Naming::Keep { short } => array_name("", &format!("{member}-{index}-{short}")),
+            Naming::Prefixed { prefix } => array_name(prefix, &format!("{member}-{index}")),
+        }
+    }
+
+    /// A Cinder volume's, port's or server's name.
+    pub fn name(&self, name: &str) -> String {
+        match self {
+            Naming::Keep { .. } => name.to_string(),
+            Naming::Prefixed { prefix } => format!("{prefix}{name}"),
+        }
+    }
+}
+
+/// What recreating the members needs besides the target.
+pub(super) struct Recreation<'a> {
+    pub operation: &'a str,
+    pub naming: &'a Naming,
+    /// Where each array volume's data comes from, by the source's array volume name.
+    pub snapshot_source: &'a dyn Fn(&str) -> SnapshotSource,
+    /// What the copies wait for (the snapshot step, or the target check).
+    pub copies_after: String,
+    /// The target check, which port creation waits for.
+    pub check: String,
+    /// The network of a member's NIC on the target (the caller checked it exists).
+    pub network: &'a dyn Fn(&MemberSource, usize) -> String,
+}
+
+/// What the recreation steps are, for the steps that follow them.
+pub(super) struct Recreated {
+    /// The manage steps, in member boot order.
+    pub manage_steps: Vec<String>,
+    /// The barrier of the last boot tier: every member is ACTIVE on the target.
+    pub all_active: Vec<String>,
+}
+
+/// Copies, manages, wires and boots every member on the target, in boot order.
+pub(super) fn recreate(
+    steps: &mut Steps,
+    target: &Target,
+    how: &Recreation,
+    members: &[MemberSource],
+    warnings: &mut Vec<String>,
+) -> Recreated {
+    let site = target.target;
+    let mut manage_steps = Vec::new();
+    let tiers: BTreeSet<u32> = members.iter().map(|m| m.boot_order).collect();
+    let mut sorted_members: Vec<&MemberSource> = members.iter().collect();
+    sorted_members.sort_by_key(|m| m.boot_order);
+    for member in &sorted_members {
+        let mut volume_steps = Vec::new();
+        for (index, volume) in member.instance.volumes.iter().enumerate() {
+            let array_volume = volume.array_volume_name.clone().unwrap_or_default();
+            let new_volume = how.naming.array_volume(member.name, index);
+            let copy = steps.add(
+                format!("copy_volume/{}/{index}", member.name),
+                Phase::PromoteVolumes,
+                site,
+                Some(member.name),
+                Action::CopyVolume {
+                    array: target.spec.sites[site].flasharray.array_name.clone(),
+                    source: (how.snapshot_source)(&array_volume),
+                    volume: new_volume.clone(),
+                },
+                vec![how.copies_after.clone()],
+                vec![Resource {
+                    kind: "array_volume".to_string(),
+                    name: new_volume.clone(),
+                }],
+            );
+            let name = how.naming.name(&volume.name);
+            let manage = steps.add(
+                format!("manage_volume/{}/{index}", member.name),
+                Phase::ManageVolumes,
+                site,
+                Some(member.name),
+                Action::ManageVolume {
+                    cinder_host: target.spec.sites[site].flasharray.cinder_host.clone(),
+                    array_volume: new_volume,
+                    name: name.clone(),
+                    volume_type: volume.volume_type.clone(),
+                    bootable: index == 0 || volume.bootable,
+                },
+                vec![copy],
+                vec![Resource {
+                    kind: "cinder_volume".to_string(),
+                    name,
+                }],
+            );
+            manage_steps.push(manage.clone());
+            volume_steps.push(manage);
+        }
+        let mut port_steps = Vec::new();
+        for (index, port) in member.instance.ports.iter().enumerate() {
+            let network = (how.network)(member, index);
+            let subnet_ok = |ip: &str| {
+                target.facts.network_named(&network).is_some_and(|n| {
+                    n.subnets.iter().any(|s| {
+                        crate::ipv4::contains(&s.cidr, ip)
+                            && !s.used_ips.iter().any(|used| used == ip)
+                    })
+                })
+            };
+            let fixed_ip = member
+                .previous
+                .and_then(|previous| previous.ports.get(index))
+                .unwrap_or(port)
+                .fixed_ips
+                .first()
+                .cloned();
+            let kept = fixed_ip.clone().filter(|ip| subnet_ok(ip));
+            if let (Some(ip), None) = (&fixed_ip, &kept) {
+                warnings.push(format!(
+                    "`{}` cannot keep {ip} on {network} (outside its subnets or taken); it gets a new address",
+                    member.name
+                ));
+            }
+            let name = how.naming.name(&format!("{}-port-{index}", member.name));
+            port_steps.push(steps.add(
+                format!("create_port/{}/{index}", member.name),
+                Phase::RecreateInstances,
+                site,
+                Some(member.name),
+                Action::CreatePort {
+                    network: network.clone(),
+                    fixed_ip: kept,
+                    name: name.clone(),
+                },
+                vec![how.check.clone()],
+                vec![Resource {
+                    kind: "port".to_string(),
+                    name,
+                }],
+            ));
+        }
+        let mut depends_on: Vec<String> = volume_steps.iter().chain(&port_steps).cloned().collect();
+        // Boot order: wait for the tier just below to be ACTIVE (one barrier step per tier keeps
+        // the DAG linear in size), and for explicit dependencies.
+        if let Some(lower) = tiers.range(..member.boot_order).next_back() {
+            depends_on.push(format!("tier_active/{lower}"));
+        }
+        for dependency in member.depends_on {
+            depends_on.push(format!("boot_instance/{dependency}"));
+        }
+        depends_on.sort();
+        depends_on.dedup();
+        let mut metadata = member.instance.metadata.clone();
+        metadata.insert("protector_operation".to_string(), how.operation.to_string());
+        metadata.insert("protector_member".to_string(), member.name.to_string());
+        metadata.insert(
+            "protector_step".to_string(),
+            format!("boot_instance/{}", member.name),
+        );
+        let name = how.naming.name(&member.instance.name);
+        steps.add(
+            format!("boot_instance/{}", member.name),
+            Phase::RecreateInstances,
+            site,
+            Some(member.name),
+            Action::BootInstance {
+                name: name.clone(),
+                flavor: target.flavor(member).unwrap_or_default(),
+                port_steps,
+                volume_steps,
+                key_name: member.instance.key_name.clone(),
+                metadata,
+            },
+            depends_on,
+            vec![Resource {
+                kind: "server".to_string(),
+                name,
+            }],
+        );
+    }
+    // One barrier per tier; the last one stands for "every member is ACTIVE on the target",
+    // which what follows the recreation waits for (linear in edges).
+    for tier in &tiers {
+        let in_tier: Vec<String> = members
+            .iter()
+            .filter(|m| m.boot_order == *tier)
+            .map(|m| format!("boot_instance/{}", m.name))
+            .collect();
+        steps.add(
+            format!("tier_active/{tier}"),
+            Phase::RecreateInstances,
+            site,
+            None,
+            Action::TierActive { boot_order: *tier },
+            in_tier,
+            Vec::new(),
+        );
+    }
+    Recreated {
+        manage_steps,
+        all_active: tiers
+            .iter()
+            .next_back()
+            .map(|tier| vec![format!("tier_active/{tier}")])
+            .unwrap_or_default(),
+    }
+}
+
+/// How long `steps` (in topological order) take: the predicted RTO, and the two slower ways
+/// to run them.
+pub(super) fn estimate_of(steps: &[Step], spec: &Spec) -> Estimate {
+    let budgets = Budgets::default();
+    Estimate {
+        predicted_secs: schedule::makespan(steps, &budgets),
+        phase_by_phase_secs: schedule::phase_by_phase(steps, &budgets),
+        one_at_a_time_secs: schedule::one_at_a_time(steps),
+        rto_secs: spec.policy.rto.as_secs_f64(),
+    }
+}
+
+/// A warning when the predicted RTO exceeds the policy's.
+pub(super) fn warn_rto(estimate: &Estimate, spec: &Spec, warnings: &mut Vec<String>) {
+    if estimate.predicted_secs > estimate.rto_secs {
+        warnings.push(format!(
+            "predicted RTO {} exceeds the policy's RTO of {}",
+            spec::duration::format(std::time::Duration::from_secs_f64(estimate.predicted_secs)),
+            spec::duration::format(spec.policy.rto)
+        ));
+    }
+}
+
+/// A member's view; for the target side, volumes are only known after apply.
+pub(super) fn view(
+    site: &str,
+    instance: &Instance,
+    flavor: Option<String>,
+    networks: Option<Vec<String>>,
+) -> super::MemberView {
+    let on_target = networks.is_some();
+    super::MemberView {
+        site: site.to_string(),
+        instance: instance.name.clone(),
+        flavor: flavor.unwrap_or_else(|| instance.flavor.clone()),
+        networks: networks.unwrap_or_else(|| {
+            instance
+                .ports
+                .iter()
+                .map(|port| format!("{} = {}", port.network, port.fixed_ips.join(", ")))
+                .collect()
+        }),
+        volumes: instance
+            .volumes
+            .iter()
+            .map(|volume| {
+                if on_target {
+                    KNOWN_AFTER_APPLY.to_string()
+                } else {
+                    volume.id.clone()
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A FlashArray-valid volume name (<= 63 letters, digits, `-`, `_`): `prefix` (already valid,
+/// starting with a letter) then `wanted`, whose end is kept when too long (it carries the
+/// volume index and, without a prefix, the operation id).
+fn array_name(prefix: &str, wanted: &str) -> String {
+    let mut name: String = wanted
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if prefix.is_empty() && !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        name.insert(0, 'v');
+    }
+    let room = 63 - prefix.len();
+    if name.len() > room {
+        name = name[name.len() - room..].to_string();
+        if prefix.is_empty() {
+            name.replace_range(0..1, "v");
+        }
+    }
+    format!("{prefix}{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_names_are_flasharray_valid() {
+        assert_eq!(array_name("", "web.1-0-abc"), "web-1-0-abc");
+        let long = array_name("", &format!("{}-0-abcd1234", "x".repeat(80)));
+        assert!(long.len() <= 63 && long.ends_with("-0-abcd1234"), "{long}");
+        assert!(crate::spec::is_array_name(&long));
+        let prefixed = array_name("drill-abcd1234-", &format!("{}-0", "y".repeat(80)));
+        assert!(prefixed.len() <= 63, "{prefixed}");
+        assert!(prefixed.starts_with("drill-abcd1234-y") && prefixed.ends_with("-0"));
+        assert!(crate::spec::is_array_name(&prefixed));
+    }
+}
