@@ -96,6 +96,13 @@ fn fields(record: &OperationRecord, plan: &Plan, journal: &record::Progress) -> 
         "completed_at": timestamp(record.completed_at),
         "source_site": record.source_site,
         "target_site": record.target_site,
+        // A drill's: what it left on its target, and the proof of its cleanup.
+        "left_on_target": record
+            .left_on_target
+            .iter()
+            .map(|resource| format!("{} {}", resource.kind.as_str(), resource.name))
+            .collect::<Vec<_>>(),
+        "cleanup_proof": record.proof,
     })
     .as_object()
     .cloned()

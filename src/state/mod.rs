@@ -163,6 +163,15 @@ pub enum DrillResourceKind {
 }
 
 impl DrillResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DrillResourceKind::Server => "server",
+            DrillResourceKind::Port => "port",
+            DrillResourceKind::CinderVolume => "cinder_volume",
+            DrillResourceKind::ArrayVolume => "array_volume",
+        }
+    }
+
     /// The key under which the creating step records the resource's id.
     pub fn output(self) -> &'static str {
         match self {

@@ -5,6 +5,7 @@ mod api_samples;
 mod apply;
 mod cinder_api;
 mod cli;
+mod drill;
 mod examples;
 mod flasharray_api;
 mod keystone_api;
