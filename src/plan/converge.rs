@@ -76,6 +76,7 @@ pub(super) fn plan(
             }
         }
     }
+    super::check_sync(state, options, &mut refusals, &mut warnings);
     if !refusals.is_empty() {
         return Err(refusals);
     }
@@ -305,6 +306,39 @@ mod tests {
     use crate::inventory::SiteInventory;
     use crate::plan::plan as make_plan;
     use crate::plan::testing::*;
+
+    #[test]
+    fn converge_waits_for_a_site_that_missed_an_operation_unless_forced() {
+        let inventory = inventory();
+        let mut state = recorded(&inventory);
+        // Site-b recorded an operation site-a could not see (site-a was down).
+        if let Some(Some(doc)) = state.sites.get_mut("site-b") {
+            doc.metadata_version += 1;
+            doc.sync.insert(
+                "site-a".to_string(),
+                crate::state::PeerSync {
+                    status: crate::state::SyncStatus::Unreachable,
+                    peer_version: Some(1),
+                    checked_at: None,
+                },
+            );
+        }
+        let refusals =
+            make_plan(&example_spec(), &inventory, &state, &converge_request()).unwrap_err();
+        assert_eq!(
+            refusals[0].message,
+            "the sites' recorded state is UNREACHABLE"
+        );
+        assert!(refusals[0].hint.contains("sync-force"));
+        let mut forced = converge_request();
+        forced.options.force = true;
+        let plan = make_plan(&example_spec(), &inventory, &state, &forced).unwrap();
+        assert!(
+            plan.warnings.iter().any(|w| w.contains("--force")),
+            "{:?}",
+            plan.warnings
+        );
+    }
 
     #[test]
     fn a_converged_group_has_no_changes() {

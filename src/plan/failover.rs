@@ -17,7 +17,7 @@ use super::{
 };
 use crate::inventory::{Instance, Inventory, ReplicatedSnapshot};
 use crate::spec::{self, Spec};
-use crate::state::{GroupStatus, RecordedState, SyncStatus};
+use crate::state::{GroupStatus, RecordedState};
 
 /// Default duration of each kind of step, in seconds, before drills have measured real ones.
 fn estimate(action: &Action) -> f64 {
@@ -138,23 +138,8 @@ pub(super) fn plan(
         )),
         _ => {}
     }
-    let peer_sync = newest.and_then(|doc| doc.sync.get(target));
-    if failover_type == FailoverType::Planned
-        && let Some(peer) = peer_sync
-        && peer.status != SyncStatus::InSync
-    {
-        if options.force {
-            warnings.push(format!(
-                "sync status towards {target} is {}; planning anyway because of --force",
-                peer.status.label()
-            ));
-        } else {
-            refuse(
-                &mut refusals,
-                format!("state is {} between {source} and {target}", peer.status.label()),
-                "bring the sites in sync with `protector protection-group sync-force FILE`, or pass --force".to_string(),
-            );
-        }
+    if failover_type == FailoverType::Planned {
+        super::check_sync(state, options, &mut refusals, &mut warnings);
     }
 
     // The members' instances: discovered on the source, else as last recorded.

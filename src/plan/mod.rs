@@ -410,6 +410,31 @@ pub fn plan(
     }
 }
 
+/// Planned operations change both sites: refused while their records disagree (a site was
+/// down during an operation) unless `--force`, which plans anyway with a warning.
+fn check_sync(
+    state: &RecordedState,
+    options: &PlanOptions,
+    refusals: &mut Vec<Refusal>,
+    warnings: &mut Vec<String>,
+) {
+    let status = state.sync();
+    if status == crate::state::SyncStatus::InSync {
+        return;
+    }
+    if options.force {
+        warnings.push(format!(
+            "the sites' recorded state is {}; planning anyway because of --force",
+            status.label()
+        ));
+    } else {
+        refusals.push(Refusal {
+            message: format!("the sites' recorded state is {}", status.label()),
+            hint: "bring the sites in sync with `protector protection-group sync-force FILE`, or pass --force".to_string(),
+        });
+    }
+}
+
 /// The steps in a topological order (dependencies first; among ready steps, by phase then id),
 /// or the id of a step on a cycle or with an unknown dependency.
 fn order(steps: Vec<Step>) -> Result<Vec<Step>, String> {
