@@ -927,12 +927,15 @@ impl<'a> SiteRunner<'a> {
             .find(|(_, s)| s.flasharray.array_name == target_array)
             .map(|(name, _)| name.clone());
         let mut created = Created::from([("protection_group".to_string(), group.to_string())]);
+        // After an unplanned failover the old primary is down: replication back is allowed
+        // there by `sync-force` once it returns, not waited for now.
+        let source_down =
+            self.plan.operation.failover_type == Some(crate::plan::FailoverType::Unplanned);
         let allowed = match peer {
+            Some(_) if source_down => Err("the old primary is down".to_string()),
             Some(peer) => self.allow(&peer, &format!("{array}:{group}")).await,
             None => Err(format!("no site of the spec has array {target_array}")),
         };
-        // The old primary may be down (unplanned failover): replication back waits for
-        // `sync-force`, which allows it then.
         created.insert("allowed_on_target".to_string(), allowed.is_ok().to_string());
         Ok(created)
     }
