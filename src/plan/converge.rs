@@ -9,10 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use super::schedule::{self, Budgets};
 use super::{
-    Action, Basis, Estimate, FORMAT_VERSION, GroupView, MemberView, Operation, OperationKind,
-    Phase, Plan, PlanOptions, Refusal, Resource, Step, fingerprint, operation_id,
+    Action, Basis, FORMAT_VERSION, GroupView, MemberView, Operation, OperationKind, Phase, Plan,
+    PlanOptions, Refusal, Resource, Step, fingerprint, operation_id,
 };
 use crate::inventory::Inventory;
 use crate::spec::Spec;
@@ -229,13 +228,7 @@ pub(super) fn plan(
             estimate_secs: 1.0,
         });
     }
-    let steps = super::order(steps).map_err(|cycle| {
-        vec![Refusal {
-            message: format!("the plan's steps form a cycle through `{cycle}`"),
-            hint: "this is a bug in protector's planner; please report it with the spec"
-                .to_string(),
-        }]
-    })?;
+    let steps = super::ordered(steps)?;
 
     let relied = (&facts.instances, &array_facts.protection_groups);
     let basis = Basis {
@@ -243,13 +236,7 @@ pub(super) fn plan(
         inventory_fingerprint: fingerprint(&relied),
     };
     let id = operation_id(&fingerprint(&(&spec.name, "converge", options, &basis)));
-    let budgets = Budgets::default();
-    let estimate = Estimate {
-        predicted_secs: schedule::makespan(&steps, &budgets),
-        phase_by_phase_secs: schedule::phase_by_phase(&steps, &budgets),
-        one_at_a_time_secs: schedule::one_at_a_time(&steps),
-        rto_secs: spec.policy.rto.as_secs_f64(),
-    };
+    let estimate = super::estimate(&steps, spec);
     let status = newest
         .map_or("active", |doc| doc.status.as_str())
         .to_string();

@@ -9,11 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::schedule::{self, Budgets};
 use super::{
-    Action, Basis, DataLoss, Estimate, FORMAT_VERSION, FailoverType, GroupView, MemberView,
-    Operation, OperationKind, Phase, Plan, PlanOptions, Refusal, Resource, SnapshotSource, Step,
-    fingerprint, operation_id,
+    Action, Basis, DataLoss, FORMAT_VERSION, FailoverType, GroupView, MemberView, Operation,
+    OperationKind, Phase, Plan, PlanOptions, Refusal, Resource, SnapshotSource, Step, fingerprint,
+    operation_id,
 };
 use crate::inventory::{Instance, Inventory, ReplicatedSnapshot};
 use crate::spec::{self, Spec};
@@ -786,21 +785,9 @@ pub(super) fn plan(
         Vec::new(),
     );
 
-    let steps = super::order(steps).map_err(|cycle| {
-        vec![Refusal {
-            message: format!("the plan's steps form a cycle through `{cycle}`"),
-            hint: "this is a bug in protector's planner; please report it with the spec"
-                .to_string(),
-        }]
-    })?;
+    let steps = super::ordered(steps)?;
 
-    let budgets = Budgets::default();
-    let estimate = Estimate {
-        predicted_secs: schedule::makespan(&steps, &budgets),
-        phase_by_phase_secs: schedule::phase_by_phase(&steps, &budgets),
-        one_at_a_time_secs: schedule::one_at_a_time(&steps),
-        rto_secs: spec.policy.rto.as_secs_f64(),
-    };
+    let estimate = super::estimate(&steps, spec);
     if estimate.predicted_secs > estimate.rto_secs {
         warnings.push(format!(
             "predicted RTO {} exceeds the policy's RTO of {}",

@@ -435,6 +435,28 @@ fn check_sync(
     }
 }
 
+/// The steps in a topological order, or the refusal a planner bug (a cycle) deserves.
+fn ordered(steps: Vec<Step>) -> Result<Vec<Step>, Vec<Refusal>> {
+    order(steps).map_err(|cycle| {
+        vec![Refusal {
+            message: format!("the plan's steps form a cycle through `{cycle}`"),
+            hint: "this is a bug in protector's planner; please report it with the spec"
+                .to_string(),
+        }]
+    })
+}
+
+/// How long the steps take under the default budgets, against the policy's RTO.
+fn estimate(steps: &[Step], spec: &Spec) -> Estimate {
+    let budgets = schedule::Budgets::default();
+    Estimate {
+        predicted_secs: schedule::makespan(steps, &budgets),
+        phase_by_phase_secs: schedule::phase_by_phase(steps, &budgets),
+        one_at_a_time_secs: schedule::one_at_a_time(steps),
+        rto_secs: spec.policy.rto.as_secs_f64(),
+    }
+}
+
 /// The steps in a topological order (dependencies first; among ready steps, by phase then id),
 /// or the id of a step on a cycle or with an unknown dependency.
 fn order(steps: Vec<Step>) -> Result<Vec<Step>, String> {
