@@ -189,38 +189,41 @@ impl<'a> SiteRunner<'a> {
 
     async fn flavor_id(&self, site: &str, name: &str) -> Result<String, String> {
         let openstack = self.openstack(site).await?;
-        let flavors = self
-            .handle(site)?
-            .flavors
-            .get_or_init(|| async {
-                let flavors = openstack.compute.flavors().await.map_err(text)?;
-                Ok(flavors.into_iter().map(|f| (f.name, f.id)).collect())
-            })
+        let fetch = async {
+            let flavors = openstack.compute.flavors().await.map_err(text)?;
+            Ok(flavors.into_iter().map(|f| (f.name, f.id)).collect())
+        };
+        self.named(site, &self.handle(site)?.flavors, "flavor", name, fetch)
             .await
-            .as_ref()
-            .map_err(Clone::clone)?;
-        flavors
-            .get(name)
-            .cloned()
-            .ok_or_else(|| format!("flavor `{name}` does not exist on {site}"))
     }
 
     async fn network_id(&self, site: &str, name: &str) -> Result<String, String> {
         let openstack = self.openstack(site).await?;
-        let networks = self
-            .handle(site)?
-            .networks
-            .get_or_init(|| async {
-                let networks = openstack.network.networks().await.map_err(text)?;
-                Ok(networks.into_iter().map(|n| (n.name, n.id)).collect())
-            })
+        let fetch = async {
+            let networks = openstack.network.networks().await.map_err(text)?;
+            Ok(networks.into_iter().map(|n| (n.name, n.id)).collect())
+        };
+        self.named(site, &self.handle(site)?.networks, "network", name, fetch)
+            .await
+    }
+
+    /// The id of `what` named `name` on `site`, from a list read once per run.
+    async fn named(
+        &self,
+        site: &str,
+        cache: &OnceCell<Result<HashMap<String, String>, String>>,
+        what: &str,
+        name: &str,
+        fetch: impl Future<Output = Result<HashMap<String, String>, String>>,
+    ) -> Result<String, String> {
+        cache
+            .get_or_init(|| fetch)
             .await
             .as_ref()
-            .map_err(Clone::clone)?;
-        networks
+            .map_err(Clone::clone)?
             .get(name)
             .cloned()
-            .ok_or_else(|| format!("network `{name}` does not exist on {site}"))
+            .ok_or_else(|| format!("{what} `{name}` does not exist on {site}"))
     }
 
     fn operation(&self) -> &str {
@@ -455,8 +458,28 @@ impl<'a> SiteRunner<'a> {
     }
 
     async fn stop(&self, site: &str, id: &str) -> Result<Created, String> {
+        self.power(site, id, nova::ServerAction::Stop(()), "ACTIVE", "SHUTOFF")
+            .await?;
+        Ok(Created::new())
+    }
+
+    async fn start(&self, site: &str, id: &str) -> Result<(), String> {
+        self.power(site, id, nova::ServerAction::Start(()), "SHUTOFF", "ACTIVE")
+            .await
+    }
+
+    /// Asks for `action` once the server is settled in `from`, and waits for `to`; a server
+    /// already in `to` (an earlier attempt) is done.
+    async fn power(
+        &self,
+        site: &str,
+        id: &str,
+        action: nova::ServerAction,
+        from: &str,
+        to: &str,
+    ) -> Result<(), String> {
         let openstack = self.openstack(site).await?;
-        let poll = Poll::new(format!("instance {id} to stop"), self.step_timeout);
+        let poll = Poll::new(format!("instance {id} to be {to}"), self.step_timeout);
         let mut asked = false;
         loop {
             let server = self
@@ -464,39 +487,10 @@ impl<'a> SiteRunner<'a> {
                 .await?
                 .ok_or_else(|| format!("instance {id} no longer exists on {site}"))?;
             match (server.status.as_str(), server.task_state.as_deref()) {
-                ("SHUTOFF", None) => return Ok(Created::new()),
+                (status, None) if status == to => return Ok(()),
                 ("ERROR", _) => return Err(fault("instance", &server)),
-                ("ACTIVE", None) if !asked => {
-                    openstack
-                        .compute
-                        .action(id, &nova::ServerAction::Stop(()))
-                        .await
-                        .map_err(text)?;
-                    asked = true;
-                }
-                _ => {}
-            }
-            poll.wait().await?;
-        }
-    }
-
-    async fn start(&self, site: &str, id: &str) -> Result<(), String> {
-        let openstack = self.openstack(site).await?;
-        let poll = Poll::new(format!("instance {id} to start"), self.step_timeout);
-        let mut asked = false;
-        loop {
-            let Some(server) = self.server(site, id).await? else {
-                return Err(format!("instance {id} no longer exists on {site}"));
-            };
-            match (server.status.as_str(), server.task_state.as_deref()) {
-                ("ACTIVE", None) => return Ok(()),
-                ("ERROR", _) => return Err(fault("instance", &server)),
-                ("SHUTOFF", None) if !asked => {
-                    openstack
-                        .compute
-                        .action(id, &nova::ServerAction::Start(()))
-                        .await
-                        .map_err(text)?;
+                (status, None) if status == from && !asked => {
+                    openstack.compute.action(id, &action).await.map_err(text)?;
                     asked = true;
                 }
                 _ => {}
@@ -1242,12 +1236,15 @@ impl<'a> SiteRunner<'a> {
             .find(|(_, s)| s.flasharray.array_name == target_array)
             .map(|(name, _)| name.clone());
         let mut created = Created::from([("protection_group".to_string(), group.to_string())]);
+        // After an unplanned failover the old primary is down: replication back is allowed
+        // there by `sync-force` once it returns, not waited for now.
+        let source_down =
+            self.plan.operation.failover_type == Some(crate::plan::FailoverType::Unplanned);
         let allowed = match peer {
+            Some(_) if source_down => Err("the old primary is down".to_string()),
             Some(peer) => self.allow(&peer, &format!("{array}:{group}")).await,
             None => Err(format!("no site of the spec has array {target_array}")),
         };
-        // The old primary may be down (unplanned failover): replication back waits for
-        // `sync-force`, which allows it then.
         created.insert("allowed_on_target".to_string(), allowed.is_ok().to_string());
         Ok(created)
     }

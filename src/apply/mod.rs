@@ -212,6 +212,30 @@ pub async fn apply(
     .await
 }
 
+/// A recorded operation, locked on every site for the caller's run.
+struct Recorded {
+    store: LocalStore,
+    _locks: Vec<LockGuard>,
+    state: RecordedState,
+    plan: Plan,
+    status: Option<OperationStatus>,
+}
+
+fn recorded(spec: &Spec, operation: &str, options: &Options) -> Result<Recorded, Refusal> {
+    let store = LocalStore::new(&spec.state.path);
+    let locks = lock_all(&store, spec, &options.command)?;
+    let state = read_state(&store, spec)?;
+    let plan = load_plan(&store, spec, operation)?;
+    let status = find_record(&state, operation).map(|r| r.status);
+    Ok(Recorded {
+        store,
+        _locks: locks,
+        state,
+        plan,
+        status,
+    })
+}
+
 /// Continues operation `operation` from its journal.
 pub async fn resume(
     spec: &Spec,
@@ -220,11 +244,8 @@ pub async fn resume(
     options: &Options,
     observer: &mut dyn Observer,
 ) -> Result<Applied, Refusal> {
-    let store = LocalStore::new(&spec.state.path);
-    let _locks = lock_all(&store, spec, &options.command)?;
-    let state = read_state(&store, spec)?;
-    let plan = load_plan(&store, spec, operation)?;
-    match find_record(&state, operation).map(|r| r.status) {
+    let recorded = recorded(spec, operation, options)?;
+    match recorded.status {
         Some(OperationStatus::Completed) => {
             return Err(Refusal::refused(
                 format!("{operation} already completed"),
@@ -241,7 +262,14 @@ pub async fn resume(
     }
     let inventory = discover(spec, clouds, options).await;
     run(
-        spec, clouds, &store, &plan, &inventory, &state, options, observer,
+        spec,
+        clouds,
+        &recorded.store,
+        &recorded.plan,
+        &inventory,
+        &recorded.state,
+        options,
+        observer,
     )
     .await
 }
@@ -254,11 +282,9 @@ pub async fn rollback(
     options: &Options,
     observer: &mut dyn Observer,
 ) -> Result<Applied, Refusal> {
-    let store = LocalStore::new(&spec.state.path);
-    let _locks = lock_all(&store, spec, &options.command)?;
-    let state = read_state(&store, spec)?;
-    let plan = load_plan(&store, spec, operation)?;
-    match find_record(&state, operation).map(|r| r.status) {
+    let recorded = recorded(spec, operation, options)?;
+    let plan = &recorded.plan;
+    match recorded.status {
         Some(OperationStatus::Completed) => {
             return Err(Refusal::refused(
                 format!("{operation} completed; a completed operation is not rolled back"),
@@ -278,7 +304,16 @@ pub async fn rollback(
         }
         _ => {}
     }
-    undo(spec, clouds, &store, &plan, &state, options, observer).await
+    undo(
+        spec,
+        clouds,
+        &recorded.store,
+        plan,
+        &recorded.state,
+        options,
+        observer,
+    )
+    .await
 }
 
 /// A drill and, when it failed, the cleanup that followed.
@@ -492,14 +527,25 @@ fn update_documents(
     Ok(())
 }
 
-fn journal(
+/// Journals a step's start or end (`undo`: of undoing it), synced to disk before returning.
+fn journal_event(
     store: &LocalStore,
     plan: &Plan,
-    step: &str,
-    event: JournalEvent,
-    created: &Created,
-    error: Option<&str>,
+    event: &Event<'_>,
+    undo: bool,
 ) -> Result<(), String> {
+    let none = Created::new();
+    let (step, kind, created, error) = match event {
+        Event::Started { step } => (step, JournalEvent::Started, &none, None),
+        Event::Done { step, created, .. } => (step, JournalEvent::Done, *created, None),
+        Event::Failed { step, error, .. } => (step, JournalEvent::Failed, &none, Some(*error)),
+    };
+    let kind = match (undo, kind) {
+        (false, kind) => kind,
+        (true, JournalEvent::Started) => JournalEvent::UndoStarted,
+        (true, JournalEvent::Done) => JournalEvent::Undone,
+        (true, _) => JournalEvent::UndoFailed,
+    };
     store
         .append_journal(
             &plan.operation.target_site,
@@ -507,9 +553,14 @@ fn journal(
             &plan.operation.id,
             &JournalEntry {
                 at: Utc::now(),
-                step: step.to_string(),
-                event,
-                created: created.clone(),
+                step: step.id.clone(),
+                event: kind,
+                // What an undone step made is gone: only `done` records what exists.
+                created: if undo {
+                    Created::new()
+                } else {
+                    created.clone()
+                },
                 error: error.map(str::to_string),
             },
         )
@@ -662,28 +713,10 @@ async fn run(
         &policy,
         &runner,
         &mut |event| {
-            let result = match &event {
-                Event::Started { step } => journal(
-                    store,
-                    plan,
-                    &step.id,
-                    JournalEvent::Started,
-                    &Created::new(),
-                    None,
-                ),
-                Event::Done { step, created, .. } => {
-                    done += 1;
-                    journal(store, plan, &step.id, JournalEvent::Done, created, None)
-                }
-                Event::Failed { step, error, .. } => journal(
-                    store,
-                    plan,
-                    &step.id,
-                    JournalEvent::Failed,
-                    &Created::new(),
-                    Some(error),
-                ),
-            };
+            if matches!(event, Event::Done { .. }) {
+                done += 1;
+            }
+            let result = journal_event(store, plan, &event, false);
             observer.step(&event, false, done, total);
             result
         },
@@ -837,35 +870,10 @@ async fn undo(
             &FailurePolicy::default(),
             &undo,
             &mut |event| {
-                let result = match &event {
-                    Event::Started { step } => journal(
-                        store,
-                        plan,
-                        &step.id,
-                        JournalEvent::UndoStarted,
-                        &Created::new(),
-                        None,
-                    ),
-                    Event::Done { step, .. } => {
-                        undone += 1;
-                        journal(
-                            store,
-                            plan,
-                            &step.id,
-                            JournalEvent::Undone,
-                            &Created::new(),
-                            None,
-                        )
-                    }
-                    Event::Failed { step, error, .. } => journal(
-                        store,
-                        plan,
-                        &step.id,
-                        JournalEvent::UndoFailed,
-                        &Created::new(),
-                        Some(error),
-                    ),
-                };
+                if matches!(event, Event::Done { .. }) {
+                    undone += 1;
+                }
+                let result = journal_event(store, plan, &event, true);
                 observer.step(&event, true, undone, total);
                 result
             },

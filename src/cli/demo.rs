@@ -77,14 +77,19 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
             paint(SUCCESS, "twin up:"),
             paint(HINT, dir.display())
         ));
-        let tour: [(&str, &[&str]); 5] = [
+        let tour: &[(&str, &[&str])] = &[
             ("Check the protection group's spec (no network needed):", &["validate", "prod-web-app.yaml"]),
-            ("Compare the protection with the spec (what CI runs on every change):", &["plan", "prod-web-app.yaml", "--detailed-exitcode"]),
-            ("Plan a planned failover to site-b and save it for review and apply:", &["plan", "prod-web-app.yaml", "--operation", "failover", "--type", "planned", "-o", "failover.plan"]),
-            ("The group as recorded:", &["protection-group", "show", "prod-web-app.yaml"]),
+            ("Compare the protection with the spec (what CI runs on every change; exit 2: changes):", &["plan", "prod-web-app.yaml", "--detailed-exitcode", "-o", "converge.plan"]),
+            ("Apply it: both sites' state now records the members:", &["apply", "converge.plan", "--auto-approve"]),
+            ("Plan a planned failover to site-b and save it for review:", &["plan", "prod-web-app.yaml", "--operation", "failover", "--type", "planned", "-o", "failover.plan"]),
+            ("Apply the reviewed plan (in a terminal, without --auto-approve, it asks first):", &["apply", "failover.plan", "--auto-approve"]),
+            ("The group as recorded: failed over to site-b:", &["protection-group", "show", "prod-web-app.yaml"]),
+            ("A plan applies once; applying it again is refused (exit 3):", &["apply", "failover.plan", "--auto-approve"]),
+            ("Fail back: the reverse of the recorded failover, replication restored:", &["failback", "prod-web-app.yaml", "--reverse-replication", "--yes"]),
+            ("The operations, as recorded:", &["operation", "list", "prod-web-app.yaml"]),
             ("The policy, with where secrets come from (never their values):", &["protection-group", "policy-show", "prod-web-app.yaml"]),
         ];
-        for (why, command) in tour {
+        for &(why, command) in tour {
             step(why, command, dir, &env).await?;
         }
         eprint(&paint(
@@ -108,7 +113,8 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
              On your own clouds: describe your group like examples/prod-web-app.yaml, then\n  \
              protector validate my-group.yaml\n  \
              protector plan my-group.yaml --detailed-exitcode\n  \
-             protector plan my-group.yaml --operation failover --type planned -o failover.plan\n\
+             protector plan my-group.yaml --operation failover --type planned -o failover.plan\n  \
+             protector apply failover.plan\n\
              To rehearse on the twin yourself: protector sim up --clouds-out twin/clouds.yaml --env-out twin/env",
             paint(SUCCESS, "done:"),
             dir.display()

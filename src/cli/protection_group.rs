@@ -10,7 +10,7 @@ use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::render::table::{self, Format};
 use crate::spec::{SecretRef, Setting, Spec, duration};
-use crate::state::{RecordedState, StateDocument, SyncStatus};
+use crate::state::{RecordedState, StateDocument};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum GroupCommand {
@@ -221,20 +221,13 @@ fn policy(spec: &Spec, format: Format) -> String {
 }
 
 fn sync_status(spec: &Spec, state: &RecordedState, format: Format) -> String {
-    let newest = state.newest().map(|d| d.metadata_version);
     let rows: Vec<Map<String, Value>> = spec
         .sites
         .keys()
         .map(|site| {
             let document = state.sites.get(site).and_then(|d| d.as_ref());
             let version = document.map(|d| d.metadata_version);
-            let status = match (version, newest) {
-                (None, None) => SyncStatus::InSync,
-                (Some(version), Some(newest)) if version == newest => document
-                    .and_then(|d| d.sync.get(spec.peer_of(site)))
-                    .map_or(SyncStatus::InSync, |sync| sync.status),
-                _ => SyncStatus::OutOfSync,
-            };
+            let status = state.site_sync(site);
             object(json!({
                 "site": site,
                 "metadata_version": version,

@@ -9,10 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use super::schedule::{self, Budgets};
 use super::{
-    Action, Basis, Estimate, FORMAT_VERSION, GroupView, MemberView, Operation, OperationKind,
-    Phase, Plan, PlanOptions, Refusal, Resource, Step, fingerprint, operation_id,
+    Action, Basis, FORMAT_VERSION, GroupView, MemberView, Operation, OperationKind, Phase, Plan,
+    PlanOptions, Refusal, Resource, Step, fingerprint, operation_id,
 };
 use crate::inventory::Inventory;
 use crate::spec::Spec;
@@ -76,6 +75,7 @@ pub(super) fn plan(
             }
         }
     }
+    super::check_sync(state, options, &mut refusals, &mut warnings);
     if !refusals.is_empty() {
         return Err(refusals);
     }
@@ -228,13 +228,7 @@ pub(super) fn plan(
             estimate_secs: 1.0,
         });
     }
-    let steps = super::order(steps).map_err(|cycle| {
-        vec![Refusal {
-            message: format!("the plan's steps form a cycle through `{cycle}`"),
-            hint: "this is a bug in protector's planner; please report it with the spec"
-                .to_string(),
-        }]
-    })?;
+    let steps = super::ordered(steps)?;
 
     let relied = (&facts.instances, &array_facts.protection_groups);
     let basis = Basis {
@@ -242,13 +236,7 @@ pub(super) fn plan(
         inventory_fingerprint: fingerprint(&relied),
     };
     let id = operation_id(&fingerprint(&(&spec.name, "converge", options, &basis)));
-    let budgets = Budgets::default();
-    let estimate = Estimate {
-        predicted_secs: schedule::makespan(&steps, &budgets),
-        phase_by_phase_secs: schedule::phase_by_phase(&steps, &budgets),
-        one_at_a_time_secs: schedule::one_at_a_time(&steps),
-        rto_secs: spec.policy.rto.as_secs_f64(),
-    };
+    let estimate = super::estimate(&steps, spec);
     let status = newest
         .map_or("active", |doc| doc.status.as_str())
         .to_string();
@@ -305,6 +293,39 @@ mod tests {
     use crate::inventory::SiteInventory;
     use crate::plan::plan as make_plan;
     use crate::plan::testing::*;
+
+    #[test]
+    fn converge_waits_for_a_site_that_missed_an_operation_unless_forced() {
+        let inventory = inventory();
+        let mut state = recorded(&inventory);
+        // Site-b recorded an operation site-a could not see (site-a was down).
+        if let Some(Some(doc)) = state.sites.get_mut("site-b") {
+            doc.metadata_version += 1;
+            doc.sync.insert(
+                "site-a".to_string(),
+                crate::state::PeerSync {
+                    status: crate::state::SyncStatus::Unreachable,
+                    peer_version: Some(1),
+                    checked_at: None,
+                },
+            );
+        }
+        let refusals =
+            make_plan(&example_spec(), &inventory, &state, &converge_request()).unwrap_err();
+        assert_eq!(
+            refusals[0].message,
+            "the sites' recorded state is UNREACHABLE"
+        );
+        assert!(refusals[0].hint.contains("sync-force"));
+        let mut forced = converge_request();
+        forced.options.force = true;
+        let plan = make_plan(&example_spec(), &inventory, &state, &forced).unwrap();
+        assert!(
+            plan.warnings.iter().any(|w| w.contains("--force")),
+            "{:?}",
+            plan.warnings
+        );
+    }
 
     #[test]
     fn a_converged_group_has_no_changes() {

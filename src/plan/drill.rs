@@ -255,7 +255,7 @@ pub(super) fn plan(
             .collect();
         teardown(&mut steps, target, target_array, &id, &created, verified);
     }
-    let steps = steps.ordered()?;
+    let steps = super::ordered(steps.0)?;
 
     // The RTO a drill rehearses is the recovery's: verification and cleanup come after it.
     let recovery: Vec<Step> = steps
@@ -263,7 +263,7 @@ pub(super) fn plan(
         .filter(|step| !matches!(step.phase, Phase::VerifyDrill | Phase::CleanupDrill))
         .cloned()
         .collect();
-    let estimate = recreate::estimate_of(&recovery, spec);
+    let estimate = super::estimate(&recovery, spec);
     recreate::warn_rto(&estimate, spec, &mut warnings);
     // A drill changes nothing of the group: what it boots is in the steps.
     let group = GroupView {
@@ -379,8 +379,8 @@ pub(super) fn cleanup(
         .collect();
     let mut steps = Steps::default();
     teardown(&mut steps, target, array, drill, &resources, Vec::new());
-    let steps = steps.ordered()?;
-    let estimate = recreate::estimate_of(&steps, spec);
+    let steps = super::ordered(steps.0)?;
+    let estimate = super::estimate(&steps, spec);
     let group = GroupView {
         status: newest
             .map_or(GroupStatus::Active, |doc| doc.status)

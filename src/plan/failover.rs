@@ -18,7 +18,7 @@ use super::{
 };
 use crate::inventory::{Inventory, ReplicatedSnapshot};
 use crate::spec::{self, Spec};
-use crate::state::{GroupStatus, RecordedState, SyncStatus};
+use crate::state::{GroupStatus, RecordedState};
 
 pub(super) fn plan(
     spec: &Spec,
@@ -97,23 +97,8 @@ pub(super) fn plan(
         )),
         _ => {}
     }
-    let peer_sync = newest.and_then(|doc| doc.sync.get(target));
-    if failover_type == FailoverType::Planned
-        && let Some(peer) = peer_sync
-        && peer.status != SyncStatus::InSync
-    {
-        if options.force {
-            warnings.push(format!(
-                "sync status towards {target} is {}; planning anyway because of --force",
-                peer.status.label()
-            ));
-        } else {
-            refuse(
-                &mut refusals,
-                format!("state is {} between {source} and {target}", peer.status.label()),
-                "bring the sites in sync with `protector protection-group sync-force FILE`, or pass --force".to_string(),
-            );
-        }
+    if failover_type == FailoverType::Planned {
+        super::check_sync(state, options, &mut refusals, &mut warnings);
     }
 
     // The members' instances: discovered on the source, else as last recorded.
@@ -439,8 +424,8 @@ pub(super) fn plan(
         Vec::new(),
     );
 
-    let steps = steps.ordered()?;
-    let estimate = recreate::estimate_of(&steps, spec);
+    let steps = super::ordered(steps.0)?;
+    let estimate = super::estimate(&steps, spec);
     recreate::warn_rto(&estimate, spec, &mut warnings);
 
     let before = GroupView {

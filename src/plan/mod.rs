@@ -522,6 +522,53 @@ pub fn plan(
     }
 }
 
+/// Planned operations change both sites: refused while their records disagree (a site was
+/// down during an operation) unless `--force`, which plans anyway with a warning.
+fn check_sync(
+    state: &RecordedState,
+    options: &PlanOptions,
+    refusals: &mut Vec<Refusal>,
+    warnings: &mut Vec<String>,
+) {
+    let status = state.sync();
+    if status == crate::state::SyncStatus::InSync {
+        return;
+    }
+    if options.force {
+        warnings.push(format!(
+            "the sites' recorded state is {}; planning anyway because of --force",
+            status.label()
+        ));
+    } else {
+        refusals.push(Refusal {
+            message: format!("the sites' recorded state is {}", status.label()),
+            hint: "bring the sites in sync with `protector protection-group sync-force FILE`, or pass --force".to_string(),
+        });
+    }
+}
+
+/// The steps in a topological order, or the refusal a planner bug (a cycle) deserves.
+fn ordered(steps: Vec<Step>) -> Result<Vec<Step>, Vec<Refusal>> {
+    order(steps).map_err(|cycle| {
+        vec![Refusal {
+            message: format!("the plan's steps form a cycle through `{cycle}`"),
+            hint: "this is a bug in protector's planner; please report it with the spec"
+                .to_string(),
+        }]
+    })
+}
+
+/// How long the steps take under the default budgets, against the policy's RTO.
+fn estimate(steps: &[Step], spec: &Spec) -> Estimate {
+    let budgets = schedule::Budgets::default();
+    Estimate {
+        predicted_secs: schedule::makespan(steps, &budgets),
+        phase_by_phase_secs: schedule::phase_by_phase(steps, &budgets),
+        one_at_a_time_secs: schedule::one_at_a_time(steps),
+        rto_secs: spec.policy.rto.as_secs_f64(),
+    }
+}
+
 /// The steps in a topological order (dependencies first; among ready steps, by phase then id),
 /// or the id of a step on a cycle or with an unknown dependency.
 fn order(steps: Vec<Step>) -> Result<Vec<Step>, String> {

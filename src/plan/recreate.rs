@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::schedule::{self, Budgets};
 use super::{
     Action, DataLoss, Estimate, Phase, PlanOptions, Refusal, Resource, SnapshotSource, Step,
 };
@@ -386,17 +385,6 @@ impl Steps {
         });
         id
     }
-
-    /// The steps in a topological order; a cycle is a planner bug, refused as such.
-    pub fn ordered(self) -> Result<Vec<Step>, Vec<Refusal>> {
-        super::order(self.0).map_err(|cycle| {
-            vec![Refusal {
-                message: format!("the plan's steps form a cycle through `{cycle}`"),
-                hint: "this is a bug in protector's planner; please report it with the spec"
-                    .to_string(),
-            }]
-        })
-    }
 }
 
 /// How recreated resources are named on the target. Both forms carry the operation id, so a
@@ -611,18 +599,6 @@ pub(super) fn recreate(
             .next_back()
             .map(|tier| vec![format!("tier_active/{tier}")])
             .unwrap_or_default(),
-    }
-}
-
-/// How long `steps` (in topological order) take: the predicted RTO, and the two slower ways
-/// to run them.
-pub(super) fn estimate_of(steps: &[Step], spec: &Spec) -> Estimate {
-    let budgets = Budgets::default();
-    Estimate {
-        predicted_secs: schedule::makespan(steps, &budgets),
-        phase_by_phase_secs: schedule::phase_by_phase(steps, &budgets),
-        one_at_a_time_secs: schedule::one_at_a_time(steps),
-        rto_secs: spec.policy.rto.as_secs_f64(),
     }
 }
 

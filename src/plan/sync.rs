@@ -8,10 +8,9 @@
 //! document to both sites, so the old primary can never boot the workload a second time and a
 //! failback can follow.
 
-use super::schedule::{self, Budgets};
 use super::{
-    Action, Basis, Estimate, FORMAT_VERSION, Operation, OperationKind, Phase, Plan, PlanOptions,
-    Refusal, Step, fingerprint, operation_id,
+    Action, Basis, FORMAT_VERSION, Operation, OperationKind, Phase, Plan, PlanOptions, Refusal,
+    Step, fingerprint, operation_id,
 };
 use crate::inventory::Inventory;
 use crate::spec::Spec;
@@ -143,13 +142,7 @@ pub(super) fn plan(
         depends_on: last,
         ..step("record_sync".to_string(), current, None, Action::Finalize)
     });
-    let steps = super::order(steps).map_err(|cycle| {
-        vec![Refusal {
-            message: format!("the plan's steps form a cycle through `{cycle}`"),
-            hint: "this is a bug in protector's planner; please report it with the spec"
-                .to_string(),
-        }]
-    })?;
+    let steps = super::ordered(steps)?;
     let relied = (
         &newest.pending_cleanup,
         peer_facts
@@ -164,13 +157,7 @@ pub(super) fn plan(
         inventory_fingerprint: fingerprint(&relied),
     };
     let id = operation_id(&fingerprint(&(&spec.name, "sync_force", options, &basis)));
-    let budgets = Budgets::default();
-    let estimate = Estimate {
-        predicted_secs: schedule::makespan(&steps, &budgets),
-        phase_by_phase_secs: schedule::phase_by_phase(&steps, &budgets),
-        one_at_a_time_secs: schedule::one_at_a_time(&steps),
-        rto_secs: spec.policy.rto.as_secs_f64(),
-    };
+    let estimate = super::estimate(&steps, spec);
     let view = super::GroupView {
         status: newest.status.as_str().to_string(),
         current_primary_site: current.to_string(),

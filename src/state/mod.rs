@@ -308,6 +308,34 @@ impl RecordedState {
             .max_by_key(|document| document.metadata_version)
     }
 
+    /// How `site`'s record agrees with the newest: OUT OF SYNC when it is older (or missing
+    /// while another exists), else what its document says of its peer (UNREACHABLE when an
+    /// operation could not write the peer).
+    pub fn site_sync(&self, site: &str) -> SyncStatus {
+        let newest = self.newest().map(|doc| doc.metadata_version);
+        let document = self.sites.get(site).and_then(|doc| doc.as_ref());
+        match (document, newest) {
+            (None, None) => SyncStatus::InSync,
+            (Some(doc), Some(newest)) if doc.metadata_version == newest => doc
+                .sync
+                .values()
+                .map(|peer| peer.status)
+                .find(|status| *status != SyncStatus::InSync)
+                .unwrap_or(SyncStatus::InSync),
+            _ => SyncStatus::OutOfSync,
+        }
+    }
+
+    /// The group's sync status: UNREACHABLE before OUT OF SYNC before IN SYNC.
+    pub fn sync(&self) -> SyncStatus {
+        let statuses: Vec<SyncStatus> =
+            self.sites.keys().map(|site| self.site_sync(site)).collect();
+        [SyncStatus::Unreachable, SyncStatus::OutOfSync]
+            .into_iter()
+            .find(|status| statuses.contains(status))
+            .unwrap_or(SyncStatus::InSync)
+    }
+
     /// Each site's `metadata_version` (absent: unreadable): a plan's basis.
     pub fn versions(&self) -> BTreeMap<String, Option<u64>> {
         self.sites
