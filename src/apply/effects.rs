@@ -9,6 +9,11 @@
 //! `available`, transfer complete), polling with a backoff that grows with the elapsed time, up
 //! to the step timeout.
 //!
+//! A drill's cleanup finds what the drill created by the ids its steps recorded (an array
+//! volume by its id: Cinder renames what it manages), or, for a step that failed before it
+//! could record one, by the same markers; its proof lists the whole site for anything still
+//! tagged with the drill.
+//!
 //! Undo (rollback) lives here too, next to the effect it reverses.
 
 use std::collections::{BTreeMap, HashMap};

@@ -26,7 +26,7 @@ use crate::spec::{self, Spec};
 use crate::state::{DrillResource, DrillResourceKind, GroupStatus, RecordedState};
 
 /// `drill-<short operation id>-`: the start of every name a drill gives what it creates.
-pub fn prefix(drill: &str) -> String {
+fn prefix(drill: &str) -> String {
     format!("drill-{}-", drill.get(3..11).unwrap_or(drill))
 }
 
@@ -381,13 +381,16 @@ pub(super) fn cleanup(
     teardown(&mut steps, target, array, drill, &resources, Vec::new());
     let steps = super::ordered(steps.0)?;
     let estimate = super::estimate(&steps, spec);
+    // The source is where the workload runs now (what a rollback of the cleanup restores).
+    let source = newest.map_or(spec.primary.as_str(), |doc| {
+        doc.current_primary_site.as_str()
+    });
     let group = GroupView {
         status: newest
             .map_or(GroupStatus::Active, |doc| doc.status)
             .as_str()
             .to_string(),
-        current_primary_site: newest
-            .map_or(spec.primary.clone(), |doc| doc.current_primary_site.clone()),
+        current_primary_site: source.to_string(),
         members: BTreeMap::new(),
     };
     Ok(Plan {
@@ -398,7 +401,7 @@ pub(super) fn cleanup(
             id,
             kind: OperationKind::DrillCleanup,
             failover_type: None,
-            source_site: record.source_site.clone(),
+            source_site: source.to_string(),
             target_site: target.to_string(),
         },
         options: options.clone(),
