@@ -374,44 +374,21 @@ impl<'a> SiteRunner<'a> {
                 self.verify(site, name, boot_step, outputs).await
             }
             Action::DeleteDrillInstance { name, server } => {
-                let ids = match locate(server, DrillResourceKind::Server, outputs)? {
-                    Found::Id(id) => vec![id],
-                    Found::Marker { operation, step } => self
-                        .marked_servers(site, name, operation, step)
-                        .await?
-                        .into_iter()
-                        .map(|server| server.id)
-                        .collect(),
-                };
-                for id in ids {
+                let kind = DrillResourceKind::Server;
+                for id in self.drill_ids(site, kind, name, server, outputs).await? {
                     self.delete_server(site, &id).await?;
                 }
                 Ok(Created::new())
             }
             Action::DeleteDrillPort { name, port } => {
-                let ids = match locate(port, DrillResourceKind::Port, outputs)? {
-                    Found::Id(id) => vec![id],
-                    Found::Marker { operation, step } => self
-                        .marked_ports(site, name, &marker(operation, step))
-                        .await?
-                        .into_iter()
-                        .map(|port| port.id)
-                        .collect(),
-                };
+                let kind = DrillResourceKind::Port;
+                let ids = self.drill_ids(site, kind, name, port, outputs).await?;
                 self.delete_ports(site, &ids).await?;
                 Ok(Created::new())
             }
             Action::UnmanageDrillVolume { name, volume } => {
-                let ids = match locate(volume, DrillResourceKind::CinderVolume, outputs)? {
-                    Found::Id(id) => vec![id],
-                    Found::Marker { operation, step } => self
-                        .marked_volumes(site, name, &marker(operation, step))
-                        .await?
-                        .into_iter()
-                        .map(|volume| volume.id)
-                        .collect(),
-                };
-                for id in ids {
+                let kind = DrillResourceKind::CinderVolume;
+                for id in self.drill_ids(site, kind, name, volume, outputs).await? {
                     self.unmanage(site, &id).await?;
                 }
                 Ok(Created::new())
@@ -421,10 +398,12 @@ impl<'a> SiteRunner<'a> {
                 array_volume,
                 ..
             } => {
-                match locate(array_volume, DrillResourceKind::ArrayVolume, outputs)? {
-                    Found::Id(id) => self.destroy_volume(site, "ids", &id).await?,
-                    // Not recorded: the copy failed before Cinder could rename it.
-                    Found::Marker { .. } => self.destroy_volume(site, "names", volume).await?,
+                let kind = DrillResourceKind::ArrayVolume;
+                for id in self
+                    .drill_ids(site, kind, volume, array_volume, outputs)
+                    .await?
+                {
+                    self.destroy_volume(site, "ids", &id).await?;
                 }
                 Ok(Created::new())
             }
@@ -666,6 +645,50 @@ impl<'a> SiteRunner<'a> {
             .into_iter()
             .filter(|volume| volume.description.as_deref() == Some(marker))
             .collect())
+    }
+
+    /// The ids of the `kind` resource named `name` that `reference` designates: the one
+    /// recorded, or those its creating step's marker finds (an array volume by the name it was
+    /// created with: a copy that recorded no id failed before Cinder could rename it).
+    async fn drill_ids(
+        &self,
+        site: &str,
+        kind: DrillResourceKind,
+        name: &str,
+        reference: &ResourceRef,
+        outputs: &Outputs,
+    ) -> Result<Vec<String>, String> {
+        let (operation, step) = match locate(reference, kind, outputs)? {
+            Found::Id(id) => return Ok(vec![id]),
+            Found::Marker { operation, step } => (operation, step),
+        };
+        let marker = marker(operation, step);
+        Ok(match kind {
+            DrillResourceKind::Server => self
+                .marked_servers(site, name, operation, step)
+                .await?
+                .into_iter()
+                .map(|server| server.id)
+                .collect(),
+            DrillResourceKind::Port => self
+                .marked_ports(site, name, &marker)
+                .await?
+                .into_iter()
+                .map(|port| port.id)
+                .collect(),
+            DrillResourceKind::CinderVolume => self
+                .marked_volumes(site, name, &marker)
+                .await?
+                .into_iter()
+                .map(|volume| volume.id)
+                .collect(),
+            DrillResourceKind::ArrayVolume => self
+                .array_volume(site, "names", name)
+                .await?
+                .and_then(|volume| volume.id)
+                .into_iter()
+                .collect(),
+        })
     }
 
     /// A drill instance runs as the workload would: ACTIVE, each volume it booted with

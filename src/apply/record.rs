@@ -201,16 +201,11 @@ fn left_by(plan: &Plan, progress: &Progress) -> Vec<DrillResource> {
         .iter()
         .filter(|step| started.contains(step.id.as_str()))
         .filter_map(|step| {
-            let (kind, name) = step.action.creation()?;
-            Some(DrillResource {
-                kind,
-                name: name.to_string(),
-                member: step.member.clone(),
-                step: step.id.clone(),
-                id: done
-                    .get(&step.id)
-                    .and_then(|created| created.get(kind.output()).cloned()),
-            })
+            let (kind, _) = step.action.creation()?;
+            let id = done
+                .get(&step.id)
+                .and_then(|created| created.get(kind.output()).cloned());
+            step.drill_resource(id)
         })
         .filter(|resource| !removes(&removals, resource))
         .collect()
@@ -568,19 +563,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failed_drill_records_what_it_left_even_without_ids() {
+    /// A drill plan of the example (`--keep` or not), begun in site-b's document.
+    fn drill_begun(keep: bool) -> (Plan, StateDocument, DateTime<Utc>) {
         let spec = example_spec();
-        let plan = crate::plan::plan(
-            &spec,
-            &drill_inventory(),
-            &no_state(),
-            &drill_request(false),
-        )
-        .unwrap();
+        let plan = crate::plan::plan(&spec, &drill_inventory(), &no_state(), &drill_request(keep))
+            .unwrap();
         let mut doc = StateDocument::initial(&spec, "site-b");
         let now = Utc::now();
         begin(&mut doc, &plan, now);
+        (plan, doc, now)
+    }
+
+    #[test]
+    fn a_failed_drill_records_what_it_left_even_without_ids() {
+        let (plan, mut doc, now) = drill_begun(false);
         // The web-2 boot failed: it may have created its server, whose id it never recorded.
         let progress = progress(
             &plan,
@@ -614,17 +610,7 @@ mod tests {
 
     #[test]
     fn a_drill_that_cleaned_up_records_its_proof_and_nothing_left() {
-        let spec = example_spec();
-        let plan = crate::plan::plan(
-            &spec,
-            &drill_inventory(),
-            &no_state(),
-            &drill_request(false),
-        )
-        .unwrap();
-        let mut doc = StateDocument::initial(&spec, "site-b");
-        let now = Utc::now();
-        begin(&mut doc, &plan, now);
+        let (plan, mut doc, now) = drill_begun(false);
         finish(&mut doc, &plan, &progress(&plan, |_| true, &[]), None, now);
         let record = &doc.operations[0];
         assert!(
@@ -644,13 +630,7 @@ mod tests {
 
     #[test]
     fn a_drill_cleanup_empties_the_drills_record_as_it_removes() {
-        let spec = example_spec();
-        let inventory = drill_inventory();
-        let drill =
-            crate::plan::plan(&spec, &inventory, &no_state(), &drill_request(true)).unwrap();
-        let mut doc = StateDocument::initial(&spec, "site-b");
-        let now = Utc::now();
-        begin(&mut doc, &drill, now);
+        let (drill, mut doc, now) = drill_begun(true);
         finish(
             &mut doc,
             &drill,
@@ -670,7 +650,8 @@ mod tests {
                 ..crate::plan::PlanOptions::default()
             },
         };
-        let cleanup = crate::plan::plan(&spec, &inventory, &state, &request).unwrap();
+        let cleanup =
+            crate::plan::plan(&example_spec(), &drill_inventory(), &state, &request).unwrap();
         begin(&mut doc, &cleanup, now);
         // The servers are gone; the rest is not (a failure stopped the cleanup).
         let servers_only = progress(&cleanup, |id| id.starts_with("delete_instance/"), &[]);

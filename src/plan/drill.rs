@@ -127,16 +127,7 @@ pub(super) fn plan(
             }
         }
     }
-    let volume_count: u64 = members
-        .iter()
-        .map(|m| m.instance.volumes.len() as u64)
-        .sum();
-    on_target.check_capacity(
-        &ports_per_network,
-        volume_count,
-        &mut refusals,
-        &mut warnings,
-    );
+    on_target.check_capacity(&ports_per_network, &members, &mut refusals, &mut warnings);
     let source_array = &spec.sites[source].flasharray.array_name;
     let target_array = &spec.sites[target].flasharray.array_name;
     let replicated_group = format!("{source_array}:{}", spec.policy.array_protection_group);
@@ -237,20 +228,10 @@ pub(super) fn plan(
             .0
             .iter()
             .filter_map(|step| {
-                let (kind, name) = step.action.creation()?;
-                let resource = DrillResource {
-                    kind,
-                    name: name.to_string(),
-                    member: step.member.clone(),
+                let reference = ResourceRef::Step {
                     step: step.id.clone(),
-                    id: None,
                 };
-                Some((
-                    resource,
-                    ResourceRef::Step {
-                        step: step.id.clone(),
-                    },
-                ))
+                Some((step.drill_resource(None)?, reference))
             })
             .collect();
         teardown(&mut steps, target, target_array, &id, &created, verified);
@@ -545,14 +526,6 @@ mod tests {
     use crate::plan::testing::*;
     use crate::plan::{PlanRequest, diff};
 
-    fn depends(plan: &Plan, step: &str, on: &str) -> bool {
-        plan.step(step)
-            .unwrap_or_else(|| panic!("no step {step}"))
-            .depends_on
-            .iter()
-            .any(|d| d == on)
-    }
-
     #[test]
     fn a_drill_rehearses_on_the_target_only_and_cleans_up() {
         let plan = make_plan(
@@ -835,15 +808,9 @@ mod tests {
             .steps
             .iter()
             .filter_map(|step| {
-                let (kind, name) = step.action.creation()?;
-                Some(DrillResource {
-                    kind,
-                    name: name.to_string(),
-                    member: step.member.clone(),
-                    step: step.id.clone(),
-                    // The web-2 boot failed before it recorded its server.
-                    id: (step.id != "boot_instance/web-2").then(|| format!("id-of-{}", step.id)),
-                })
+                // The web-2 boot failed before it recorded its server.
+                let id = (step.id != "boot_instance/web-2").then(|| format!("id-of-{}", step.id));
+                step.drill_resource(id)
             })
             .collect();
         document.operations.push(crate::state::OperationRecord {

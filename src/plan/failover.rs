@@ -160,16 +160,7 @@ pub(super) fn plan(
             }
         }
     }
-    let volume_count: u64 = members
-        .iter()
-        .map(|m| m.instance.volumes.len() as u64)
-        .sum();
-    on_target.check_capacity(
-        &ports_per_network,
-        volume_count,
-        &mut refusals,
-        &mut warnings,
-    );
+    on_target.check_capacity(&ports_per_network, &members, &mut refusals, &mut warnings);
 
     // The array side.
     let source_array = &spec.sites[source].flasharray.array_name;
@@ -504,14 +495,6 @@ mod tests {
     use crate::inventory::SiteInventory;
     use crate::plan::plan as make_plan;
     use crate::plan::testing::*;
-
-    fn depends(plan: &Plan, step: &str, on: &str) -> bool {
-        plan.step(step)
-            .unwrap_or_else(|| panic!("no step {step}"))
-            .depends_on
-            .iter()
-            .any(|d| d == on)
-    }
 
     #[test]
     fn planned_failover_orders_the_work_as_designed() {

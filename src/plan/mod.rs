@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::inventory::Inventory;
 use crate::spec::Spec;
-use crate::state::{DrillResourceKind, RecordedState};
+use crate::state::{DrillResource, DrillResourceKind, RecordedState};
 
 /// Version of the plan file format.
 pub const FORMAT_VERSION: u32 = 1;
@@ -488,6 +488,20 @@ pub struct Plan {
     pub warnings: Vec<String>,
     pub before: GroupView,
     pub after: GroupView,
+}
+
+impl Step {
+    /// What this step creates, as a drill records it; `id` as the step recorded it, if it did.
+    pub fn drill_resource(&self, id: Option<String>) -> Option<DrillResource> {
+        let (kind, name) = self.action.creation()?;
+        Some(DrillResource {
+            kind,
+            name: name.to_string(),
+            member: self.member.clone(),
+            step: self.id.clone(),
+            id,
+        })
+    }
 }
 
 impl Plan {

@@ -184,15 +184,20 @@ impl Target<'_> {
     }
 
     /// Refuses what the target cannot take: more ports on a network than it has free
-    /// addresses, more volumes than the quota allows, a Cinder that will refuse to manage.
+    /// addresses, more of the members' volumes than the quota allows, a Cinder that will refuse
+    /// to manage them.
     pub fn check_capacity(
         &self,
         ports_per_network: &BTreeMap<String, u64>,
-        volume_count: u64,
+        members: &[MemberSource],
         refusals: &mut Vec<Refusal>,
         warnings: &mut Vec<String>,
     ) {
         let (target, facts) = (self.target, self.facts);
+        let volume_count: u64 = members
+            .iter()
+            .map(|m| m.instance.volumes.len() as u64)
+            .sum();
         for (network, needed) in ports_per_network {
             let free: u64 = facts
                 .network_named(network)

@@ -8,7 +8,7 @@ use crate::inventory::{
     ArrayFacts, Flavor, Instance, Inventory, Network, Port, ProtectionGroup, ReplicatedSnapshot,
     SiteFacts, SiteInventory, Subnet, Volume,
 };
-use crate::plan::{FailoverType, OperationKind, PlanOptions, PlanRequest};
+use crate::plan::{FailoverType, OperationKind, Plan, PlanOptions, PlanRequest};
 use crate::spec::Spec;
 use crate::state::RecordedState;
 
@@ -229,6 +229,15 @@ pub fn drill_request(keep: bool) -> PlanRequest {
             ..PlanOptions::default()
         },
     }
+}
+
+/// Step `step` of `plan` depends directly on step `on`.
+pub fn depends(plan: &Plan, step: &str, on: &str) -> bool {
+    plan.step(step)
+        .unwrap_or_else(|| panic!("no step {step}"))
+        .depends_on
+        .iter()
+        .any(|d| d == on)
 }
 
 pub fn converge_request() -> PlanRequest {
