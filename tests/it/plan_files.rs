@@ -51,12 +51,37 @@ fn plan_files_match_the_published_schema() {
             "planned failover",
             plan_file(&setup, "planned.plan", PLANNED),
         ),
+        (
+            "drill",
+            plan_file(&setup, "drill.plan", &["--operation", "drill"]),
+        ),
     ];
     record_members(&setup);
     setup.control("POST", "/sites/site-a/down");
     plans.push((
         "unplanned failover",
         plan_file(&setup, "unplanned.plan", UNPLANNED),
+    ));
+    // Fail over for real, bring site-a back in line, and plan the way back.
+    let unplanned = setup.dir.path().join("unplanned.plan");
+    let output = setup.protector(&["apply", unplanned.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    setup.control("POST", "/sites/site-a/up");
+    let spec = setup.spec();
+    let output = setup.protector(&[
+        "protection-group",
+        "sync-force",
+        spec.to_str().unwrap(),
+        "--yes",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    plans.push((
+        "failback",
+        plan_file(
+            &setup,
+            "failback.plan",
+            &["--operation", "failback", "--reverse-replication"],
+        ),
     ));
     for (what, text) in plans {
         let plan: Value = serde_json::from_str(&text).unwrap();
