@@ -5,9 +5,11 @@
 //! same step created and adopts it. The markers are deterministic: array volumes by their
 //! planned name (which carries the operation id), Cinder volumes and Neutron ports by name plus
 //! a description naming the operation and step, servers by name plus `protector_operation` /
-//! `protector_step` metadata. Then it waits for the resource to settle (server `ACTIVE`, volume
-//! `available`, transfer complete), polling with a backoff that grows with the elapsed time, up
-//! to the step timeout.
+//! `protector_step` metadata. A create whose answer was lost (a gateway's 502/503/504, a timeout,
+//! a cut connection) may have happened all the same: it is looked for again before it is
+//! repeated ([`find_or_make`]). Then the effect waits for the resource to settle (server
+//! `ACTIVE`, volume `available`, transfer complete), polling with a backoff that grows with the
+//! elapsed time, up to the step timeout.
 //!
 //! Undo (rollback) lives here too, next to the effect it reverses.
 
@@ -25,7 +27,7 @@ use crate::clients::cinder::model as cinder;
 use crate::clients::clouds::CloudsEnvironment;
 use crate::clients::flasharray::FlashArray;
 use crate::clients::flasharray::model as fa;
-use crate::clients::http::ClientError;
+use crate::clients::http::{ClientError, ErrorKind, RetryPolicy};
 use crate::clients::neutron::model as neutron;
 use crate::clients::nova::model as nova;
 use crate::clients::site::{self, OpenStack};
@@ -67,6 +69,53 @@ pub fn marker(operation: &str, step: &str) -> String {
 
 fn text(error: ClientError) -> String {
     error.to_string()
+}
+
+/// Whether a failed change may have happened all the same: a gateway that gave up (502, 503,
+/// 504), or a call that timed out or was cut off, may have let the service do the work.
+fn may_have_happened(error: &ClientError) -> bool {
+    matches!(error.status, Some(502..=504))
+        || matches!(error.kind, ErrorKind::Timeout | ErrorKind::Unreachable)
+}
+
+/// Changes of one step whose answer was lost, counted so a service that keeps failing fails
+/// the step after as many tries as the HTTP layer makes.
+#[derive(Default)]
+struct LostAnswers {
+    count: u32,
+}
+
+impl LostAnswers {
+    /// After a change failed: `Ok`, after a pause, when it may have happened all the same (the
+    /// caller looks at the site again before repeating it); the error otherwise.
+    async fn pause_or_fail(&mut self, error: ClientError) -> Result<(), String> {
+        let policy = RetryPolicy::default();
+        if !may_have_happened(&error) || self.count + 1 >= policy.attempts {
+            return Err(text(error));
+        }
+        tracing::info!(%error, "the answer was lost; looking before trying again");
+        tokio::time::sleep(policy.pause(self.count, &error.request_id)).await;
+        self.count += 1;
+        Ok(())
+    }
+}
+
+/// What `find` finds (an earlier attempt made it), else what `make` makes; when the answer to
+/// `make` is lost, `find` looks again before `make` is repeated.
+async fn find_or_make<T>(
+    find: impl AsyncFn() -> Result<Option<T>, String>,
+    make: impl AsyncFn() -> Result<T, ClientError>,
+) -> Result<T, String> {
+    let mut lost = LostAnswers::default();
+    loop {
+        if let Some(found) = find().await? {
+            return Ok(found);
+        }
+        match make().await {
+            Ok(made) => return Ok(made),
+            Err(error) => lost.pause_or_fail(error).await?,
+        }
+    }
 }
 
 /// Polls until `deadline`, sleeping a tenth of the time waited so far (50 ms to 2 s): quick for
@@ -367,7 +416,7 @@ impl<'a> SiteRunner<'a> {
     async fn stop(&self, site: &str, id: &str) -> Result<Created, String> {
         let openstack = self.openstack(site).await?;
         let poll = Poll::new(format!("instance {id} to stop"), self.step_timeout);
-        let mut asked = false;
+        let (mut asked, mut lost) = (false, LostAnswers::default());
         loop {
             let server = self
                 .server(site, id)
@@ -377,12 +426,15 @@ impl<'a> SiteRunner<'a> {
                 ("SHUTOFF", None) => return Ok(Created::new()),
                 ("ERROR", _) => return Err(fault("instance", &server)),
                 ("ACTIVE", None) if !asked => {
-                    openstack
+                    match openstack
                         .compute
                         .action(id, &nova::ServerAction::Stop(()))
                         .await
-                        .map_err(text)?;
-                    asked = true;
+                    {
+                        Ok(()) => asked = true,
+                        // The next look tells whether it is stopping.
+                        Err(error) => lost.pause_or_fail(error).await?,
+                    }
                 }
                 _ => {}
             }
@@ -393,7 +445,7 @@ impl<'a> SiteRunner<'a> {
     async fn start(&self, site: &str, id: &str) -> Result<(), String> {
         let openstack = self.openstack(site).await?;
         let poll = Poll::new(format!("instance {id} to start"), self.step_timeout);
-        let mut asked = false;
+        let (mut asked, mut lost) = (false, LostAnswers::default());
         loop {
             let Some(server) = self.server(site, id).await? else {
                 return Err(format!("instance {id} no longer exists on {site}"));
@@ -402,12 +454,15 @@ impl<'a> SiteRunner<'a> {
                 ("ACTIVE", None) => return Ok(()),
                 ("ERROR", _) => return Err(fault("instance", &server)),
                 ("SHUTOFF", None) if !asked => {
-                    openstack
+                    match openstack
                         .compute
                         .action(id, &nova::ServerAction::Start(()))
                         .await
-                        .map_err(text)?;
-                    asked = true;
+                    {
+                        Ok(()) => asked = true,
+                        // The next look tells whether it is starting.
+                        Err(error) => lost.pause_or_fail(error).await?,
+                    }
                 }
                 _ => {}
             }
@@ -429,88 +484,84 @@ impl<'a> SiteRunner<'a> {
         };
         let site = step.site.as_str();
         let openstack = self.openstack(site).await?;
-        let pattern = format!("^{}$", regex_escape(name));
-        let existing = openstack
-            .compute
-            .servers(&[("name", pattern.as_str())])
-            .await
-            .map_err(text)?
-            .into_iter()
-            .find(|server| {
-                server
-                    .metadata
-                    .get("protector_operation")
-                    .map(String::as_str)
-                    == Some(self.operation())
-                    && server.metadata.get("protector_step") == Some(&step.id)
+        let mut ports = Vec::new();
+        for port_step in port_steps {
+            ports.push(nova::NetworkRequest {
+                uuid: None,
+                port: Some(
+                    outputs
+                        .get(port_step, "port")
+                        .ok_or_else(|| format!("step {port_step} recorded no port"))?,
+                ),
+                fixed_ip: None,
+                tag: None,
             });
-        let id = match existing {
-            Some(server) => server.id,
-            None => {
-                let mut ports = Vec::new();
-                for port_step in port_steps {
-                    ports.push(nova::NetworkRequest {
-                        uuid: None,
-                        port: Some(
-                            outputs
-                                .get(port_step, "port")
-                                .ok_or_else(|| format!("step {port_step} recorded no port"))?,
-                        ),
-                        fixed_ip: None,
-                        tag: None,
-                    });
-                }
-                let mut devices = Vec::new();
-                for (index, volume_step) in volume_steps.iter().enumerate() {
-                    let volume = outputs
-                        .get(volume_step, "cinder_volume")
-                        .ok_or_else(|| format!("step {volume_step} recorded no volume"))?;
-                    devices.push(nova::BlockDeviceMapping {
-                        boot_index: Some(nova::IntegerOrDigits::Integer(if index == 0 {
-                            0
-                        } else {
-                            -1
-                        })),
-                        uuid: Some(volume),
-                        source_type: nova::BlockDeviceSource::Volume,
-                        destination_type: Some(nova::BlockDeviceDestination::Volume),
-                        // The volumes hold the member's data: deleting the server must not
-                        // delete them.
-                        delete_on_termination: Some(false),
-                        volume_size: None,
-                        volume_type: None,
-                        device_name: None,
-                        disk_bus: None,
-                        device_type: None,
-                        guest_format: None,
-                        tag: None,
-                    });
-                }
-                let request = nova::ServerCreateRequest {
-                    server: nova::ServerCreate {
-                        name: name.clone(),
-                        flavor_ref: self.flavor_id(site, flavor).await?,
-                        networks: Some(if ports.is_empty() {
-                            nova::ServerNetworks::Allocation(nova::NetworkAllocation::None)
-                        } else {
-                            nova::ServerNetworks::Nics(ports)
-                        }),
-                        block_device_mapping_v2: Some(devices),
-                        metadata: Some(metadata.clone()),
-                        key_name: key_name.clone(),
-                        description: Some(marker(self.operation(), &step.id)),
-                        ..server_create(name)
-                    },
-                    scheduler_hints: None,
-                };
-                openstack
-                    .compute
-                    .create_server(&request)
-                    .await
-                    .map_err(text)?
-                    .id
-            }
+        }
+        let mut devices = Vec::new();
+        for (index, volume_step) in volume_steps.iter().enumerate() {
+            let volume = outputs
+                .get(volume_step, "cinder_volume")
+                .ok_or_else(|| format!("step {volume_step} recorded no volume"))?;
+            devices.push(nova::BlockDeviceMapping {
+                boot_index: Some(nova::IntegerOrDigits::Integer(if index == 0 {
+                    0
+                } else {
+                    -1
+                })),
+                uuid: Some(volume),
+                source_type: nova::BlockDeviceSource::Volume,
+                destination_type: Some(nova::BlockDeviceDestination::Volume),
+                // The volumes hold the member's data: deleting the server must not delete them.
+                delete_on_termination: Some(false),
+                volume_size: None,
+                volume_type: None,
+                device_name: None,
+                disk_bus: None,
+                device_type: None,
+                guest_format: None,
+                tag: None,
+            });
+        }
+        let request = nova::ServerCreateRequest {
+            server: nova::ServerCreate {
+                name: name.clone(),
+                flavor_ref: self.flavor_id(site, flavor).await?,
+                networks: Some(if ports.is_empty() {
+                    nova::ServerNetworks::Allocation(nova::NetworkAllocation::None)
+                } else {
+                    nova::ServerNetworks::Nics(ports)
+                }),
+                block_device_mapping_v2: Some(devices),
+                metadata: Some(metadata.clone()),
+                key_name: key_name.clone(),
+                description: Some(marker(self.operation(), &step.id)),
+                ..server_create(name)
+            },
+            scheduler_hints: None,
         };
+        let pattern = format!("^{}$", regex_escape(name));
+        let id = find_or_make(
+            async || {
+                let servers = openstack
+                    .compute
+                    .servers(&[("name", pattern.as_str())])
+                    .await
+                    .map_err(text)?;
+                Ok(servers
+                    .into_iter()
+                    .find(|server| {
+                        server
+                            .metadata
+                            .get("protector_operation")
+                            .map(String::as_str)
+                            == Some(self.operation())
+                            && server.metadata.get("protector_step") == Some(&step.id)
+                    })
+                    .map(|server| server.id))
+            },
+            async || Ok(openstack.compute.create_server(&request).await?.id),
+        )
+        .await?;
         let poll = Poll::new(
             format!("instance {name} to become ACTIVE"),
             self.step_timeout,
@@ -561,37 +612,34 @@ impl<'a> SiteRunner<'a> {
         let openstack = self.openstack(site).await?;
         let network_id = self.network_id(site, network).await?;
         let marker = marker(self.operation(), &step.id);
-        let existing = openstack
-            .network
-            .ports(&[("name", name), ("network_id", network_id.as_str())])
-            .await
-            .map_err(text)?
-            .into_iter()
-            .find(|port| port.description.as_deref() == Some(marker.as_str()));
-        let id = match existing {
-            Some(port) => port.id,
-            None => {
-                let request = neutron::PortCreateRequest {
-                    port: neutron::PortCreate {
-                        name: Some(name.to_string()),
-                        description: Some(marker),
-                        fixed_ips: fixed_ip.map(|ip| {
-                            vec![neutron::FixedIpRequest {
-                                subnet_id: None,
-                                ip_address: Some(ip.to_string()),
-                            }]
-                        }),
-                        ..port_create(network_id)
-                    },
-                };
-                openstack
-                    .network
-                    .create_port(&request)
-                    .await
-                    .map_err(text)?
-                    .id
-            }
+        let request = neutron::PortCreateRequest {
+            port: neutron::PortCreate {
+                name: Some(name.to_string()),
+                description: Some(marker.clone()),
+                fixed_ips: fixed_ip.map(|ip| {
+                    vec![neutron::FixedIpRequest {
+                        subnet_id: None,
+                        ip_address: Some(ip.to_string()),
+                    }]
+                }),
+                ..port_create(network_id.clone())
+            },
         };
+        let id = find_or_make(
+            async || {
+                let ports = openstack
+                    .network
+                    .ports(&[("name", name), ("network_id", network_id.as_str())])
+                    .await
+                    .map_err(text)?;
+                Ok(ports
+                    .into_iter()
+                    .find(|port| port.description.as_deref() == Some(marker.as_str()))
+                    .map(|port| port.id))
+            },
+            async || Ok(openstack.network.create_port(&request).await?.id),
+        )
+        .await?;
         Ok(Created::from([("port".to_string(), id)]))
     }
 
@@ -611,40 +659,42 @@ impl<'a> SiteRunner<'a> {
         let site = step.site.as_str();
         let openstack = self.openstack(site).await?;
         let marker = marker(self.operation(), &step.id);
-        let existing = openstack
-            .block
-            .volumes(&[("name", name)])
-            .await
-            .map_err(text)?
-            .into_iter()
-            .find(|volume| {
-                volume.description.as_deref() == Some(marker.as_str())
-                    && !volume.status.starts_with("error")
-            });
-        let id = match existing {
-            Some(volume) => volume.id,
-            None => {
-                let request = cinder::VolumeManageRequest {
-                    volume: cinder::VolumeManage {
-                        host: Some(host.to_string()),
-                        cluster: None,
-                        // Cinder's Pure driver reads only `name` (see VolumeReference).
-                        reference: cinder::VolumeReference {
-                            source_name: None,
-                            source_id: None,
-                            name: Some(array_volume.to_string()),
-                        },
-                        name: Some(name.to_string()),
-                        description: Some(marker),
-                        availability_zone: None,
-                        volume_type: volume_type.map(str::to_string),
-                        bootable: Some(bootable),
-                        metadata: None,
-                    },
-                };
-                openstack.block.manage(&request).await.map_err(text)?.id
-            }
+        let request = cinder::VolumeManageRequest {
+            volume: cinder::VolumeManage {
+                host: Some(host.to_string()),
+                cluster: None,
+                // Cinder's Pure driver reads only `name` (see VolumeReference).
+                reference: cinder::VolumeReference {
+                    source_name: None,
+                    source_id: None,
+                    name: Some(array_volume.to_string()),
+                },
+                name: Some(name.to_string()),
+                description: Some(marker.clone()),
+                availability_zone: None,
+                volume_type: volume_type.map(str::to_string),
+                bootable: Some(bootable),
+                metadata: None,
+            },
         };
+        let id = find_or_make(
+            async || {
+                let volumes = openstack
+                    .block
+                    .volumes(&[("name", name)])
+                    .await
+                    .map_err(text)?;
+                Ok(volumes
+                    .into_iter()
+                    .find(|volume| {
+                        volume.description.as_deref() == Some(marker.as_str())
+                            && !volume.status.starts_with("error")
+                    })
+                    .map(|volume| volume.id))
+            },
+            async || Ok(openstack.block.manage(&request).await?.id),
+        )
+        .await?;
         let poll = Poll::new(format!("volume {name} to be managed"), self.step_timeout);
         let volume = loop {
             let volume = openstack
@@ -690,7 +740,7 @@ impl<'a> SiteRunner<'a> {
     async fn unmanage(&self, site: &str, id: &str) -> Result<(), String> {
         let openstack = self.openstack(site).await?;
         let poll = Poll::new(format!("volume {id} to be unmanaged"), self.step_timeout);
-        let mut asked = false;
+        let (mut asked, mut lost) = (false, LostAnswers::default());
         loop {
             let Some(volume) = openstack.block.volume(id).await.map_err(text)? else {
                 return Ok(());
@@ -698,8 +748,11 @@ impl<'a> SiteRunner<'a> {
             match volume.status.as_str() {
                 // A volume still detaching from a deleted server settles first.
                 "available" | "error" | "error_managing" if !asked => {
-                    openstack.block.unmanage(id).await.map_err(text)?;
-                    asked = true;
+                    match openstack.block.unmanage(id).await {
+                        Ok(()) => asked = true,
+                        // The next look tells whether it is going.
+                        Err(error) => lost.pause_or_fail(error).await?,
+                    }
                 }
                 _ => {}
             }
@@ -709,6 +762,8 @@ impl<'a> SiteRunner<'a> {
 
     // ------------------------------------------------------------------------ FlashArray
 
+    /// A change that is safe to repeat, so the HTTP layer retries it when its answer is lost: a
+    /// PATCH, or a create whose "already exists" answer means done ([`Self::array_ensure`]).
     async fn array_call(
         &self,
         site: &str,
@@ -716,10 +771,9 @@ impl<'a> SiteRunner<'a> {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<(), String> {
-        let idempotent = method == Method::PATCH;
         self.array(site)
             .await?
-            .call(method, path, body, idempotent)
+            .call(method, path, body, true)
             .await
             .map(drop)
             .map_err(text)
@@ -747,25 +801,27 @@ impl<'a> SiteRunner<'a> {
         let source = self.array(site).await?;
         let suffix = self.snapshot_suffix();
         let name = format!("{protection_group}.{suffix}");
-        let taken: Vec<fa::ProtectionGroupSnapshot> = match source
-            .list("protection-group-snapshots", &[("names", name.as_str())])
-            .await
-        {
-            Ok(found) => found,
-            Err(error) if error.message.contains("does not exist") => Vec::new(),
-            Err(error) => return Err(text(error)),
-        };
-        if taken.is_empty() {
-            self.array_call(
-                site,
-                Method::POST,
-                &format!(
-                    "protection-group-snapshots?source_names={protection_group}&replicate_now=true"
-                ),
-                Some(json!({ "suffix": suffix })),
-            )
-            .await?;
-        }
+        find_or_make(
+            async || {
+                let taken: Vec<fa::ProtectionGroupSnapshot> =
+                    found(source.list("protection-group-snapshots", &[("names", &name)]).await)?;
+                Ok((!taken.is_empty()).then_some(()))
+            },
+            async || {
+                source
+                    .call(
+                        Method::POST,
+                        &format!(
+                            "protection-group-snapshots?source_names={protection_group}&replicate_now=true"
+                        ),
+                        Some(json!({ "suffix": suffix })),
+                        false,
+                    )
+                    .await
+                    .map(drop)
+            },
+        )
+        .await?;
         let replicated = format!("{}:{name}", source.name);
         let target_site = &self.plan.operation.target_site;
         let target = self.array(target_site).await?;
@@ -774,17 +830,14 @@ impl<'a> SiteRunner<'a> {
             self.step_timeout,
         );
         loop {
-            let transfers: Vec<fa::SnapshotTransfer> = match target
-                .list(
-                    "protection-group-snapshots/transfer",
-                    &[("names", replicated.as_str())],
-                )
-                .await
-            {
-                Ok(found) => found,
-                Err(error) if error.message.contains("does not exist") => Vec::new(),
-                Err(error) => return Err(text(error)),
-            };
+            let transfers: Vec<fa::SnapshotTransfer> = found(
+                target
+                    .list(
+                        "protection-group-snapshots/transfer",
+                        &[("names", replicated.as_str())],
+                    )
+                    .await,
+            )?;
             if transfers
                 .iter()
                 .any(|t| t.completed.is_some() || t.progress.unwrap_or(0.0) >= 1.0)
@@ -799,18 +852,19 @@ impl<'a> SiteRunner<'a> {
         )]))
     }
 
-    async fn volume_exists(&self, site: &str, name: &str) -> Result<bool, String> {
-        let volumes: Vec<fa::Volume> = match self
-            .array(site)
-            .await?
-            .list("volumes", &[("names", name)])
-            .await
-        {
-            Ok(found) => found,
-            Err(error) if error.message.contains("does not exist") => Vec::new(),
-            Err(error) => return Err(text(error)),
-        };
-        Ok(volumes.iter().any(|v| v.destroyed != Some(true)))
+    /// The id of the live (not destroyed) array volume `selector` (`names=...` or `ids=...`)
+    /// finds.
+    async fn array_volume_id(
+        &self,
+        site: &str,
+        selector: (&str, &str),
+    ) -> Result<Option<String>, String> {
+        let volumes: Vec<fa::Volume> =
+            found(self.array(site).await?.list("volumes", &[selector]).await)?;
+        Ok(volumes
+            .into_iter()
+            .find(|v| v.destroyed != Some(true))
+            .and_then(|v| v.id))
     }
 
     async fn copy_volume(
@@ -819,31 +873,43 @@ impl<'a> SiteRunner<'a> {
         snapshot: &str,
         volume: &str,
     ) -> Result<Created, String> {
-        if !self.volume_exists(site, volume).await? {
-            self.array_call(
-                site,
-                Method::POST,
-                &format!("volumes?names={volume}"),
-                Some(json!({ "source": { "name": snapshot } })),
-            )
-            .await?;
-        }
-        Ok(Created::from([(
-            "array_volume".to_string(),
-            volume.to_string(),
-        )]))
+        let array = self.array(site).await?;
+        let find = async || self.array_volume_id(site, ("names", volume)).await;
+        find_or_make(
+            async || Ok(find().await?.map(drop)),
+            async || {
+                array
+                    .call(
+                        Method::POST,
+                        &format!("volumes?names={volume}"),
+                        Some(json!({ "source": { "name": snapshot } })),
+                        false,
+                    )
+                    .await
+                    .map(drop)
+            },
+        )
+        .await?;
+        let id = find()
+            .await?
+            .ok_or_else(|| format!("array volume {volume} vanished from {site}"))?;
+        // Managing renames the copy, unmanaging renames it again: undo finds it by its id.
+        Ok(Created::from([
+            ("array_volume".to_string(), volume.to_string()),
+            ("array_volume_id".to_string(), id),
+        ]))
     }
 
-    /// Destroys (recoverably: the array keeps it for its eradication delay) an array volume
-    /// this operation created.
-    async fn destroy_volume(&self, site: &str, volume: &str) -> Result<(), String> {
-        if !self.volume_exists(site, volume).await? {
+    /// Destroys (recoverably: the array keeps it for its eradication delay) the array volume
+    /// with id `id`, which this operation created.
+    async fn destroy_volume(&self, site: &str, id: &str) -> Result<(), String> {
+        if self.array_volume_id(site, ("ids", id)).await?.is_none() {
             return Ok(());
         }
         self.array_call(
             site,
             Method::PATCH,
-            &format!("volumes?names={volume}"),
+            &format!("volumes?ids={id}"),
             Some(json!({ "destroyed": true })),
         )
         .await
@@ -963,16 +1029,10 @@ impl<'a> SiteRunner<'a> {
                 }
                 Ok(None)
             }
-            Action::CopyVolume { volume, .. } => {
-                // Managing renamed it: the manage step knows its name now.
-                let renamed = self
-                    .plan
-                    .steps
-                    .iter()
-                    .filter(|s| s.depends_on.contains(&step.id))
-                    .find_map(|s| outputs.get(&s.id, "array_volume"));
-                self.destroy_volume(site, renamed.as_deref().unwrap_or(volume))
-                    .await?;
+            Action::CopyVolume { .. } => {
+                if let Some(id) = created("array_volume_id") {
+                    self.destroy_volume(site, &id).await?;
+                }
                 Ok(None)
             }
             Action::StopInstance { instance_id, .. } => {
@@ -1006,6 +1066,15 @@ impl<'a> SiteRunner<'a> {
 impl Runner for SiteRunner<'_> {
     async fn run(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
         self.run_action(step, outputs).await
+    }
+}
+
+/// What a list found: one that names an object the array does not have is an error on a
+/// FlashArray; here it found nothing.
+fn found<T>(listed: Result<Vec<T>, ClientError>) -> Result<Vec<T>, String> {
+    match listed {
+        Err(error) if error.message.contains("does not exist") => Ok(Vec::new()),
+        other => other.map_err(text),
     }
 }
 

@@ -2,6 +2,7 @@
 //! One test binary with modules (each test binary costs a link on a 2-core machine).
 
 mod api_samples;
+mod apply_crash;
 mod cinder_api;
 mod cli;
 mod examples;
