@@ -15,6 +15,10 @@ use protector::inventory::{
 use protector::plan::{FailoverType, OperationKind, PlanOptions, PlanRequest};
 use protector::state::RecordedState;
 
+#[path = "support/rss.rs"]
+mod rss;
+use rss::peak_rss_mb;
+
 const MEMBERS: usize = 10_000;
 const VOLUMES: usize = 3;
 
@@ -151,25 +155,6 @@ fn inventory() -> Inventory {
             ),
         ]),
     }
-}
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
-                .and_then(|value| {
-                    value
-                        .trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn main() {

@@ -370,12 +370,17 @@ pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: D
     }
     doc.pending_cleanup.retain(|p| p.site != *target);
     doc.pending_cleanup.extend(pending);
+    // Finalize runs again when a crash came between recording and journaling it: the group
+    // moved once.
+    let moved = doc.current_primary_site != *target;
     doc.current_primary_site = target.clone();
     match plan.operation.kind {
         OperationKind::Failover => {
             doc.status = GroupStatus::FailedOver;
-            doc.failover_count += 1;
-            doc.last_failover_at = Some(now);
+            if moved {
+                doc.failover_count += 1;
+                doc.last_failover_at = Some(now);
+            }
         }
         _ => doc.status = GroupStatus::Active,
     }
@@ -456,16 +461,21 @@ mod tests {
             })
             .collect();
         let source = inventory.sites["site-a"].facts().unwrap().instances.clone();
+        let outcome = Outcome {
+            outputs: &outputs,
+            target: None,
+            source_instances: &source,
+        };
+        place(&mut doc, &plan, &outcome, now);
+        // A finalize resumed after a crash records the same failover again.
+        let recorded = doc.clone();
         place(
             &mut doc,
             &plan,
-            &Outcome {
-                outputs: &outputs,
-                target: None,
-                source_instances: &source,
-            },
-            now,
+            &outcome,
+            now + chrono::Duration::seconds(1),
         );
+        assert_eq!(doc, recorded, "placing twice places once");
         assert_eq!(doc.status, GroupStatus::FailedOver);
         assert_eq!(doc.current_primary_site, "site-b");
         assert_eq!(doc.failover_count, 1);

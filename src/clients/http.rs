@@ -76,6 +76,14 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
+impl RetryPolicy {
+    /// The pause before retry `attempt` (0 for the first) of the call `key` names (its request
+    /// id): full jitter, drawn from `key` and `attempt`.
+    pub fn pause(&self, attempt: u32, key: &str) -> Duration {
+        backoff(self, attempt, seed(key, attempt))
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
@@ -308,12 +316,11 @@ impl Http {
                     }
                     let message = error_message(status, &text);
                     retryable_after = match status.as_u16() {
-                        429 => Some(retry_after(&headers).unwrap_or_else(|| {
-                            backoff(&self.retry, attempt, seed(&request_id, attempt))
-                        })),
-                        502..=504 => {
-                            Some(backoff(&self.retry, attempt, seed(&request_id, attempt)))
-                        }
+                        429 => Some(
+                            retry_after(&headers)
+                                .unwrap_or_else(|| self.retry.pause(attempt, &request_id)),
+                        ),
+                        502..=504 => Some(self.retry.pause(attempt, &request_id)),
                         _ => None,
                     };
                     let retry =
@@ -342,12 +349,7 @@ impl Http {
                     // even for a create. Other failures may have reached it.
                     let safe = call.idempotent || failure.is_connect();
                     if safe && attempt + 1 < self.retry.attempts {
-                        tokio::time::sleep(backoff(
-                            &self.retry,
-                            attempt,
-                            seed(&request_id, attempt),
-                        ))
-                        .await;
+                        tokio::time::sleep(self.retry.pause(attempt, &request_id)).await;
                     } else {
                         return Err(error(None, message, kind).into());
                     }

@@ -1,5 +1,5 @@
-//! Fault injection: rules that make matching requests fail, stall or hang, so tests and
-//! rehearsals can see how protector copes with a misbehaving cloud. Rules match by site,
+//! Fault injection: rules that make matching requests fail, stall, hang or lose their answer, so
+//! tests and rehearsals can see how protector copes with a misbehaving cloud. Rules match by site,
 //! service, HTTP method and a path glob (`*` matches anything), and apply to the next `count`
 //! matching requests (all of them when `count` is absent).
 
@@ -36,11 +36,15 @@ fn any_path() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultAction {
-    /// Answer with this HTTP status and the service's real error body.
+    /// Answer with this HTTP status and the service's real error body. With `served`, only
+    /// after serving the request: the change happens but its answer is lost, as when a proxy
+    /// in front of the service gives up while the service works.
     Status {
         status: u16,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        served: bool,
     },
     /// 429 with `Retry-After: retry_after` seconds.
     RateLimit { retry_after: u64 },
@@ -146,6 +150,7 @@ mod tests {
             action: FaultAction::Status {
                 status: 503,
                 message: None,
+                served: false,
             },
             count: Some(2),
         });

@@ -309,7 +309,15 @@ async fn common_layer(
         });
     tokio::time::sleep(runtime.world.clock.latency(Op::ApiCall)).await;
     let mut response = match runtime.faults.take(&site, &method, &path) {
-        Some(FaultAction::Status { status, message }) => {
+        Some(FaultAction::Status {
+            status,
+            message,
+            served,
+        }) => {
+            if served {
+                // The service does the work; its answer never reaches the client.
+                drop(next.run(request).await);
+            }
             let status = axum::http::StatusCode::from_u16(status)
                 .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
             let message = message.unwrap_or_else(|| "Injected fault.".to_string());

@@ -10,16 +10,6 @@ use crate::{stderr, stdout};
 const MEMBERS: [&str; 3] = ["db-1", "web-1", "web-2"];
 
 impl Setup {
-    /// The twin's whole world.
-    pub fn world(&self) -> Value {
-        let output = std::process::Command::new("curl")
-            .args(["-sf", &format!("{}/world", self.twin.control())])
-            .output()
-            .expect("curl runs");
-        assert!(output.status.success(), "GET /world");
-        serde_json::from_slice(&output.stdout).expect("the world is JSON")
-    }
-
     /// Runs protector and asserts it exits with `code`; returns stdout.
     pub fn expect(&self, code: i32, args: &[&str]) -> String {
         let output = self.protector(args);

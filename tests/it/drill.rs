@@ -43,26 +43,6 @@ fn quiet() -> Setup {
 }
 
 impl Setup {
-    /// Injects a fault through the twin's control API (`POST /faults`).
-    fn fault(&self, rule: Value) {
-        let status = std::process::Command::new("curl")
-            .args([
-                "-sf",
-                "-o",
-                "/dev/null",
-                "-X",
-                "POST",
-                "-H",
-                "content-type: application/json",
-                "-d",
-                &rule.to_string(),
-                &format!("{}/faults", self.twin.control()),
-            ])
-            .status()
-            .expect("curl runs");
-        assert!(status.success(), "POST /faults {rule}");
-    }
-
     /// `protector operation show OP -f json` (it exits 1 for a failed operation).
     fn operation(&self, id: &str) -> Value {
         let output = self.protector(&["operation", "show", id, "-f", "json"]);

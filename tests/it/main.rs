@@ -3,6 +3,7 @@
 
 mod api_samples;
 mod apply;
+mod apply_crash;
 mod cinder_api;
 mod cli;
 mod drill;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use crate::keystone_api::call;
 use crate::twin::TwinProcess;
 use crate::{stderr, stdout};
 
@@ -14,7 +15,12 @@ pub struct Setup {
 
 impl Setup {
     pub fn new() -> Setup {
-        let twin = TwinProcess::start(200, &[]);
+        Setup::at_speed(200)
+    }
+
+    /// The twin's latencies divided by `speed`.
+    pub fn at_speed(speed: u32) -> Setup {
+        let twin = TwinProcess::start(speed, &[]);
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             crate::root().join("examples/prod-web-app.yaml"),
@@ -51,6 +57,18 @@ impl Setup {
             .status()
             .expect("curl runs");
         assert!(status.success(), "{method} {path}");
+    }
+
+    /// The twin's world dump (`GET /world`).
+    pub fn world(&self) -> serde_json::Value {
+        call("GET", &format!("{}/world", self.twin.control()), &[], None).json()
+    }
+
+    /// Adds a fault rule (`POST /faults`).
+    pub fn fault(&self, rule: serde_json::Value) {
+        let url = format!("{}/faults", self.twin.control());
+        let reply = call("POST", &url, &[], Some(&rule));
+        assert_eq!(reply.status, 201, "{rule}: {}", reply.body);
     }
 }
 

@@ -2994,15 +2994,25 @@ mod tests {
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["items"][0]["name"], "prod-web-app.2");
-        // At this speed the transfer is done by the next look.
-        let latest = h
-            .items(false, "protection-group-snapshots/transfer?names=fa-a:prod-web-app&destroyed=False&filter=progress%3D%221.0%22&sort=started-")
-            .await;
+        // The transfer completes soon at this speed; a loaded machine may need a few looks.
         // Snapshots taken within the same millisecond tie on `started`: find ours by name.
-        let ours = latest
-            .iter()
-            .find(|transfer| transfer["name"] == "fa-a:prod-web-app.2")
-            .expect("the new snapshot's transfer is complete");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let ours = loop {
+            let latest = h
+                .items(false, "protection-group-snapshots/transfer?names=fa-a:prod-web-app&destroyed=False&filter=progress%3D%221.0%22&sort=started-")
+                .await;
+            if let Some(ours) = latest
+                .into_iter()
+                .find(|transfer| transfer["name"] == "fa-a:prod-web-app.2")
+            {
+                break ours;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the new snapshot's transfer never completed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
         assert_eq!(ours["progress"], 1.0);
         let snapshots = h
             .items(
