@@ -81,6 +81,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
             ("Check the protection group's spec (no network needed):", &["validate", "prod-web-app.yaml"]),
             ("Compare the protection with the spec (what CI runs on every change; exit 2: changes):", &["plan", "prod-web-app.yaml", "--detailed-exitcode", "-o", "converge.plan"]),
             ("Apply it: both sites' state now records the members:", &["apply", "converge.plan", "--auto-approve"]),
+            ("Rehearse first: a drill boots copies on site-b in isolated networks, verifies them, cleans up and proves it:", &["drill", "prod-web-app.yaml", "--auto-approve"]),
             ("Plan a planned failover to site-b and save it for review:", &["plan", "prod-web-app.yaml", "--operation", "failover", "--type", "planned", "-o", "failover.plan"]),
             ("Apply the reviewed plan (in a terminal, without --auto-approve, it asks first):", &["apply", "failover.plan", "--auto-approve"]),
             ("The group as recorded: failed over to site-b:", &["protection-group", "show", "prod-web-app.yaml"]),

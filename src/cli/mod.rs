@@ -207,8 +207,8 @@ In VS Code (YAML extension), start a spec with:
     #[command(subcommand)]
     Sim(sim::SimCommand),
 
-    /// A guided tour on the built-in twin: validate, plan, apply, failover, failback, refusals.
-    /// Leaves nothing running.
+    /// A guided tour on the built-in twin: validate, plan, apply, drill, failover, failback,
+    /// refusals. Leaves nothing running.
     #[command(after_help = "\
 Examples:
   protector demo
