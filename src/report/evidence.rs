@@ -133,8 +133,8 @@ pub enum EvidenceError {
     },
     #[error("{} is not empty", .0.display())]
     NotEmpty(PathBuf),
-    #[error("the evidence does not verify: {0}")]
-    Mismatch(Mismatch),
+    #[error("the evidence in {} does not verify: {mismatch}", dir.display())]
+    Mismatch { dir: PathBuf, mismatch: Mismatch },
 }
 
 impl EvidenceError {
@@ -145,10 +145,12 @@ impl EvidenceError {
                 "write each bundle to a new folder, so that it holds nothing but the evidence"
                     .to_string()
             }
-            EvidenceError::Mismatch(_) => "the bundle changed after it was written: compare it \
+            EvidenceError::Mismatch { .. } => {
+                "the bundle changed after it was written: compare it \
                 with a copy kept elsewhere, or write it again from the state with `protector \
                 report OP --evidence DIR`"
-                .to_string(),
+                    .to_string()
+            }
         }
     }
 }
@@ -297,14 +299,17 @@ pub fn verify(dir: &Path) -> Result<Bundle, EvidenceError> {
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
         if path.is_dir() {
-            return Err(EvidenceError::Mismatch(Mismatch::file(
-                &name,
-                "is a folder; a bundle holds four files",
-            )));
+            return Err(EvidenceError::Mismatch {
+                dir: dir.to_path_buf(),
+                mismatch: Mismatch::file(&name, "is a folder; a bundle holds four files"),
+            });
         }
         files.insert(name, std::fs::read(&path).map_err(io("read", &path))?);
     }
-    check(&files).map_err(EvidenceError::Mismatch)
+    check(&files).map_err(|mismatch| EvidenceError::Mismatch {
+        dir: dir.to_path_buf(),
+        mismatch,
+    })
 }
 
 /// Verifies a bundle's files, by name.
@@ -557,7 +562,7 @@ mod tests {
         std::fs::create_dir(target.join("sub")).unwrap();
         assert!(matches!(
             verify(&target),
-            Err(EvidenceError::Mismatch(Mismatch { file, .. })) if file == "sub"
+            Err(EvidenceError::Mismatch { mismatch: Mismatch { file, .. }, .. }) if file == "sub"
         ));
     }
 }
