@@ -399,7 +399,7 @@ impl LocalStore {
         file.sync_all().map_err(io("sync", &path))
     }
 
-    /// The journal's entries in order (see [`parse_journal`]).
+    /// The journal's entries in order; a torn last line is ignored (a crash mid-write).
     pub fn read_journal(
         &self,
         site: &str,
