@@ -13,6 +13,7 @@
 //! - [`state`]: the recorded state, its stores and journals;
 //! - [`plan`]: the pure planner (DAG, diff, RTO); [`apply`]: the executor, the only code
 //!   that changes sites;
+//! - [`report`]: what an operation did, from its records, and evidence bundles that seal it;
 //! - [`sim`]: the twin, a simulated two-site world;
 //! - [`cli`]: the command line, thin over the library.
 
@@ -24,6 +25,7 @@ pub mod inventory;
 pub mod ipv4;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod schemas;
 pub mod sim;
 pub mod spec;

@@ -11,6 +11,7 @@ mod drill;
 mod operation;
 mod plan;
 mod protection_group;
+mod report;
 mod schema;
 mod show;
 mod sim;
@@ -176,6 +177,39 @@ Examples:
     #[command(subcommand)]
     Operation(operation::OperationCommand),
 
+    /// An operation's report from what it recorded: what was planned, what ran with timings
+    /// and its critical path, errors, RTO predicted against measured, the data-loss disclosure
+    /// and, for drills, the cleanup proof; or an evidence bundle that seals it.
+    #[command(after_help = "\
+Examples:
+  protector report op-3f2a... > failover.md
+  protector report op-3f2a... --format html > failover.html
+  protector report op-3f2a... --format json | jq .rto
+  protector report op-3f2a... --template team.md.j2    # your own layout, same fields as JSON
+  protector report op-3f2a... --evidence evidence/op-3f2a   # plan, journal, report, manifest
+
+It reads the state folder only (--state DIR, else $PROTECTOR_STATE, else ./.protector): it
+works for completed, failed, rolled back and running operations, with the sites down. With
+--evidence it prints the bundle's chain head on stdout: record it elsewhere (a change ticket);
+`protector verify-evidence DIR` checks the bundle and prints it again.
+
+Exit codes: 0 written, 1 error (no such operation, unreadable state, a template error: its file
+and line, an evidence folder that is not empty).")]
+    Report(report::Args),
+
+    /// Check an evidence bundle: the manifest's seal, each file's SHA-256 and the hash chain
+    /// (plan, then each journal entry in order, then the report).
+    #[command(after_help = "\
+Examples:
+  protector verify-evidence evidence/op-3f2a
+  test \"$(protector verify-evidence evidence/op-3f2a)\" = \"$RECORDED_HEAD\"
+
+Prints the chain head on stdout; compare it with the head recorded when the bundle was written.
+
+Exit codes: 0 the bundle verifies, 1 it does not (the first file, or journal line, that does
+not match is named) or it cannot be read.")]
+    VerifyEvidence(report::VerifyArgs),
+
     /// Show a saved plan as text, JSON, Markdown (for a change request) or a Graphviz graph of
     /// its steps.
     #[command(after_help = "\
@@ -260,6 +294,8 @@ pub fn main() -> ExitCode {
         Command::Failback(args) => apply::failback(&args),
         Command::Drill(args) => drill::run(&args),
         Command::Operation(command) => operation::run(&command),
+        Command::Report(args) => report::run(&args),
+        Command::VerifyEvidence(args) => report::verify(&args),
         Command::ProtectionGroup(command) => protection_group::run(&command),
         Command::Site(command) => site::run(&command),
         Command::Schema(args) => schema::run(&args),

@@ -1,7 +1,7 @@
 //! `protector operation show OP [--watch]` and `protector operation list [FILE]`: operations as
 //! recorded, with live progress read from the journal while another process applies.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -12,7 +12,7 @@ use super::{CommandError, Outcome, print};
 use crate::apply::record;
 use crate::plan::Plan;
 use crate::render::table::{self, Format};
-use crate::state::local::LocalStore;
+use crate::state::local::{LocalStore, StoredOperation};
 use crate::state::{OperationRecord, OperationStatus};
 
 #[derive(Debug, clap::Subcommand)]
@@ -109,56 +109,13 @@ fn fields(record: &OperationRecord, plan: &Plan, journal: &record::Progress) -> 
     .unwrap_or_default()
 }
 
-/// The operation's record (from the newest state document) and its journal.
-fn read(
-    store: &LocalStore,
-    plan: &Plan,
-) -> Result<(OperationRecord, record::Progress), CommandError> {
-    let store_error = |e: crate::state::local::StoreError| {
-        let hint = e.hint();
-        CommandError::new(e.to_string()).hint(hint)
-    };
-    let mut newest: Option<(u64, OperationRecord)> = None;
-    for site in [&plan.operation.source_site, &plan.operation.target_site] {
-        if let Some(doc) = store
-            .load(site, &plan.protection_group)
-            .map_err(store_error)?
-            && let Some(found) = doc.operations.iter().find(|op| op.id == plan.operation.id)
-            && newest
-                .as_ref()
-                .is_none_or(|(version, _)| *version < doc.metadata_version)
-        {
-            newest = Some((doc.metadata_version, found.clone()));
-        }
-    }
-    let (_, found) = newest.ok_or_else(|| {
-        CommandError::new(format!("{} has no record yet", plan.operation.id))
-            .hint("it has not started; apply its plan with `protector apply PLAN`")
-    })?;
-    let journal = store
-        .read_journal(
-            &plan.operation.target_site,
-            &plan.protection_group,
-            &plan.operation.id,
-        )
-        .map_err(store_error)?;
-    Ok((found, record::replay(&journal)))
-}
-
 fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
-    let root = state_folder(args.state.as_deref());
-    let store = LocalStore::new(&root);
-    let plan = store
-        .find_plan(&args.operation)
-        .map_err(|e| CommandError::new(e.to_string()).hint(e.hint()))?
-        .ok_or_else(|| {
-            CommandError::new(format!("no operation {} in {}", args.operation, root.display()))
-                .hint("run from the spec's folder, or point --state (or PROTECTOR_STATE) at its state folder")
-        })?;
     loop {
-        let (found, journal) = read(&store, &plan)?;
+        let stored = read_operation(args.state.as_deref(), &args.operation)?;
+        let found = recorded(&stored)?;
+        let journal = record::replay(&stored.journal);
         print(&table::record(
-            &fields(&found, &plan, &journal),
+            &fields(found, &stored.plan, &journal),
             args.format,
         ));
         if !args.watch || found.status.is_settled() {
@@ -169,6 +126,29 @@ fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
         }
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// Operation `operation` as the state folder (`--state DIR`, else its default) holds it.
+pub(super) fn read_operation(
+    state: Option<&Path>,
+    operation: &str,
+) -> Result<StoredOperation, CommandError> {
+    let root = state_folder(state);
+    LocalStore::new(&root)
+        .read_operation(operation)
+        .map_err(|e| CommandError::new(e.to_string()).hint(e.hint()))?
+        .ok_or_else(|| {
+            CommandError::new(format!("no operation {operation} in {}", root.display()))
+                .hint("run from the spec's folder, or point --state (or PROTECTOR_STATE) at its state folder")
+        })
+}
+
+/// The operation's record, once it started.
+pub(super) fn recorded(stored: &StoredOperation) -> Result<&OperationRecord, CommandError> {
+    stored.record.as_ref().ok_or_else(|| {
+        CommandError::new(format!("{} has no record yet", stored.plan.operation.id))
+            .hint("it has not started; apply its plan with `protector apply PLAN`")
+    })
 }
 
 fn list(args: &ListArgs) -> Result<Outcome, CommandError> {

@@ -640,9 +640,15 @@ fn order(steps: Vec<Step>) -> Result<Vec<Step>, String> {
 
 /// SHA-256 (hex) of a value's JSON: fingerprints and deterministic ids.
 pub fn fingerprint<T: Serialize>(value: &T) -> String {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    let digest = Sha256::digest(&bytes);
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    sha256_hex(&serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// SHA-256 of `bytes`, as 64 lowercase hex digits.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// `op-<uuid>` from a fingerprint: deterministic, uuid-shaped.

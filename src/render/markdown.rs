@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use minijinja::value::Serde;
-use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 use super::plan::{data_loss, describe, operation_name, rto_verdict, seconds};
@@ -51,11 +50,6 @@ struct StepView<'a> {
     depends_on: &'a [String],
     estimate: String,
     what: String,
-}
-
-/// Makes a value safe inside a Markdown table cell: a `|` would end the cell, a newline the row.
-fn cell(value: &str) -> String {
-    value.replace('|', "\\|").replace('\n', " ")
 }
 
 fn capitalized(text: &str) -> String {
@@ -114,18 +108,7 @@ fn view(plan: &Plan) -> View<'_> {
 
 /// The whole plan as Markdown.
 pub fn plan(plan: &Plan) -> String {
-    let mut environment = Environment::new();
-    // Block tags on their own lines leave no blank lines or indentation behind.
-    environment.set_syntax(
-        SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()
-            .expect("a valid syntax configuration"),
-    );
-    // A misspelt name in the template fails its tests instead of rendering as nothing.
-    environment.set_undefined_behavior(UndefinedBehavior::Strict);
-    environment.add_filter("cell", |value: &str| cell(value));
+    let environment = super::templates();
     // The template is part of the binary and every branch of it runs in the tests below, so a
     // failure here is a bug in this module, not something a plan can cause.
     let rendered = environment
@@ -137,7 +120,6 @@ pub fn plan(plan: &Plan) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::inventory::SiteInventory;
     use crate::plan::FailoverType;
     use crate::plan::testing::*;
@@ -211,10 +193,5 @@ mod tests {
         for absent in ["### Steps", "```diff", "### Warnings", "Data loss"] {
             assert!(!markdown.contains(absent), "{absent}: {markdown}");
         }
-    }
-
-    #[test]
-    fn a_table_cell_keeps_its_row() {
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
     }
 }

@@ -9,9 +9,11 @@
 pub mod diagnostics;
 pub mod markdown;
 pub mod plan;
+pub mod report;
 pub mod table;
 
 use anstyle::{AnsiColor, Style};
+use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 
 pub const ERROR: Style = AnsiColor::Red.on_default().bold();
 pub const WARNING: Style = AnsiColor::Yellow.on_default().bold();
@@ -26,4 +28,34 @@ pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
 /// The closing hint line every error ends with (STYLE.md: a blank line, then `hint: ...`).
 pub fn hint_line(hint: &str) -> String {
     format!("\n{} {hint}", paint(HINT.bold(), "hint:"))
+}
+
+/// A minijinja environment for protector's templates: block tags on their own lines leave no
+/// blank lines or indentation behind, a misspelt name is an error instead of rendering as
+/// nothing, and the `cell` filter keeps a value inside its Markdown table cell.
+pub(crate) fn templates<'source>() -> Environment<'source> {
+    let mut environment = Environment::new();
+    environment.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("a valid syntax configuration"),
+    );
+    environment.set_undefined_behavior(UndefinedBehavior::Strict);
+    environment.add_filter("cell", |value: &str| cell(value));
+    environment
+}
+
+/// Makes a value safe inside a Markdown table cell: a `|` would end the cell, a newline the row.
+fn cell(value: &str) -> String {
+    value.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_table_cell_keeps_its_row() {
+        assert_eq!(super::cell("a|b\nc"), "a\\|b c");
+    }
 }

@@ -163,7 +163,7 @@ pub(super) fn seconds(secs: f64) -> String {
 }
 
 /// The operation as a noun: `planned failover`, `DR drill`, ...
-pub(super) fn operation_name(operation: &Operation) -> &'static str {
+pub(crate) fn operation_name(operation: &Operation) -> &'static str {
     match (&operation.kind, operation.failover_type) {
         (OperationKind::Failover, Some(FailoverType::Unplanned)) => "unplanned failover",
         (OperationKind::Failover, _) => "planned failover",
@@ -177,7 +177,7 @@ pub(super) fn operation_name(operation: &Operation) -> &'static str {
 
 /// How much data the operation may lose, against the RPO. A drill loses none: it shows the
 /// age of the data a failover now would recover.
-pub(super) fn data_loss(plan: &Plan, data_loss: &DataLoss) -> String {
+pub(crate) fn data_loss(plan: &Plan, data_loss: &DataLoss) -> String {
     let exceeded = if data_loss.exceeds_rpo {
         ", EXCEEDED"
     } else {

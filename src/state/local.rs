@@ -12,13 +12,13 @@
 //! lines are fsynced one by one: a step recorded as started is on disk before the step acts.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{JournalEntry, StateDocument};
+use super::{JournalEntry, OperationRecord, StateDocument};
 use crate::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
@@ -80,19 +80,49 @@ impl std::fmt::Display for LockInfo {
     }
 }
 
+/// A file's bytes, or `None` when it does not exist.
+fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(io("read", path)(error)),
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })
+}
+
 /// A JSON file, or `None` when it does not exist.
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(io("read", path)(error)),
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|error| StoreError::Corrupt {
-            path: path.to_path_buf(),
-            message: error.to_string(),
-        })
+    read_bytes(path)?
+        .map(|bytes| parse_json(path, &bytes))
+        .transpose()
+}
+
+/// A journal's entries in order. A torn last line (a crash mid-write) is ignored: its step was
+/// not recorded, so it is redone.
+fn parse_journal(path: &Path, bytes: &[u8]) -> Result<Vec<JournalEntry>, StoreError> {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines.len().saturating_sub(1);
+    let mut entries = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(entry) => entries.push(entry),
+            Err(_) if index == last => break,
+            Err(error) => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    message: format!("line {}: {error}", index + 1),
+                });
+            }
+        }
+    }
+    Ok(entries)
 }
 
 /// Writes a temporary file, syncs it, renames it over `path` and syncs the folder: a crash
@@ -131,6 +161,20 @@ impl Drop for LockGuard {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// An operation as the store holds it: its plan copy and journal as they are on disk and as
+/// values, and its record.
+#[derive(Debug, Clone)]
+pub struct StoredOperation {
+    /// The plan file's bytes, as apply wrote them.
+    pub plan_file: Vec<u8>,
+    pub plan: Plan,
+    /// The journal file's bytes (empty before the first step started).
+    pub journal_file: Vec<u8>,
+    pub journal: Vec<JournalEntry>,
+    /// Its record, from the newest state document of its sites; `None` before it started.
+    pub record: Option<OperationRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,24 +258,66 @@ impl LocalStore {
         read_json(&self.plan_path(site, group, operation))
     }
 
+    /// Where the plan of `operation` is kept, on whichever site and group of this store holds
+    /// it.
+    fn find_plan_path(&self, operation: &str) -> Option<PathBuf> {
+        let file = format!("{operation}.plan.json");
+        fs::read_dir(&self.root)
+            .ok()?
+            .flatten()
+            .filter_map(|site| fs::read_dir(site.path()).ok())
+            .flat_map(|groups| groups.flatten())
+            .map(|group| group.path().join(&file))
+            .find(|path| path.is_file())
+    }
+
     /// The plan kept for `operation`, on whichever site and group of this store holds it.
     pub fn find_plan(&self, operation: &str) -> Result<Option<Plan>, StoreError> {
-        let file = format!("{operation}.plan.json");
-        let Ok(sites) = fs::read_dir(&self.root) else {
+        match self.find_plan_path(operation) {
+            Some(path) => read_json(&path),
+            None => Ok(None),
+        }
+    }
+
+    /// Operation `operation` as this store holds it, each file read once (so its plan, journal
+    /// and record agree even while another process appends to the journal); `None` when no
+    /// plan of it is kept here.
+    pub fn read_operation(&self, operation: &str) -> Result<Option<StoredOperation>, StoreError> {
+        let Some(path) = self.find_plan_path(operation) else {
             return Ok(None);
         };
-        for site in sites.flatten() {
-            let Ok(groups) = fs::read_dir(site.path()) else {
-                continue;
-            };
-            for group in groups.flatten() {
-                let path = group.path().join(&file);
-                if path.is_file() {
-                    return read_json(&path);
-                }
+        let Some(plan_file) = read_bytes(&path)? else {
+            return Ok(None);
+        };
+        let plan: Plan = parse_json(&path, &plan_file)?;
+        let (site, group) = (&plan.operation.target_site, &plan.protection_group);
+        let journal_path = self.journal_path(site, group, &plan.operation.id);
+        let journal_file = read_bytes(&journal_path)?.unwrap_or_default();
+        let journal = parse_journal(&journal_path, &journal_file)?;
+        let record = self.find_record(&plan)?;
+        Ok(Some(StoredOperation {
+            plan_file,
+            plan,
+            journal_file,
+            journal,
+            record,
+        }))
+    }
+
+    /// The record of `plan`'s operation in the newest document of its sites that has one.
+    fn find_record(&self, plan: &Plan) -> Result<Option<OperationRecord>, StoreError> {
+        let mut newest: Option<(u64, OperationRecord)> = None;
+        for site in [&plan.operation.source_site, &plan.operation.target_site] {
+            if let Some(doc) = self.load(site, &plan.protection_group)?
+                && let Some(found) = doc.operations.iter().find(|op| op.id == plan.operation.id)
+                && newest
+                    .as_ref()
+                    .is_none_or(|(version, _)| *version < doc.metadata_version)
+            {
+                newest = Some((doc.metadata_version, found.clone()));
             }
         }
-        Ok(None)
+        Ok(newest.map(|(_, record)| record))
     }
 
     /// Takes the group's lock on `site` for `command`. A lock left by a process that no longer
@@ -313,8 +399,7 @@ impl LocalStore {
         file.sync_all().map_err(io("sync", &path))
     }
 
-    /// The journal's entries in order. A torn last line (a crash mid-write) is ignored: its step
-    /// was not recorded, so it is redone.
+    /// The journal's entries in order; a torn last line is ignored (a crash mid-write).
     pub fn read_journal(
         &self,
         site: &str,
@@ -322,30 +407,10 @@ impl LocalStore {
         operation: &str,
     ) -> Result<Vec<JournalEntry>, StoreError> {
         let path = self.journal_path(site, group, operation);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => return Err(io("read", &path)(error)),
-        };
-        let lines: Vec<String> = BufReader::new(file)
-            .lines()
-            .collect::<Result<_, _>>()
-            .map_err(io("read", &path))?;
-        let last = lines.len().saturating_sub(1);
-        let mut entries = Vec::new();
-        for (index, line) in lines.iter().enumerate() {
-            match serde_json::from_str(line) {
-                Ok(entry) => entries.push(entry),
-                Err(_) if index == last => break,
-                Err(error) => {
-                    return Err(StoreError::Corrupt {
-                        path,
-                        message: format!("line {}: {error}", index + 1),
-                    });
-                }
-            }
+        match read_bytes(&path)? {
+            Some(bytes) => parse_journal(&path, &bytes),
+            None => Ok(Vec::new()),
         }
-        Ok(entries)
     }
 }
 

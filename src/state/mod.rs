@@ -259,6 +259,20 @@ pub enum JournalEvent {
     UndoFailed,
 }
 
+impl JournalEvent {
+    /// As the journal writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalEvent::Started => "started",
+            JournalEvent::Done => "done",
+            JournalEvent::Failed => "failed",
+            JournalEvent::UndoStarted => "undo_started",
+            JournalEvent::Undone => "undone",
+            JournalEvent::UndoFailed => "undo_failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingCleanup {
     pub site: String,

@@ -4,7 +4,7 @@ use crate::{protector, stderr, stdout};
 
 #[test]
 fn help_shows_an_example_for_each_command() {
-    let commands: [&[&str]; 11] = [
+    let commands: [&[&str]; 13] = [
         &["validate"],
         &["schema"],
         &["completions"],
@@ -16,6 +16,8 @@ fn help_shows_an_example_for_each_command() {
         &["site", "validate"],
         &["protection-group", "show"],
         &["protection-group", "sync-status"],
+        &["report"],
+        &["verify-evidence"],
     ];
     for command in commands {
         let mut args = command.to_vec();

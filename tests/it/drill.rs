@@ -43,6 +43,11 @@ fn quiet() -> Setup {
 }
 
 impl Setup {
+    /// `protector report OP --format json`.
+    fn report(&self, id: &str) -> Value {
+        serde_json::from_str(&self.expect(0, &["report", id, "--format", "json"])).unwrap()
+    }
+
     /// `protector operation show OP -f json` (it exits 1 for a failed operation).
     fn operation(&self, id: &str) -> Value {
         let output = self.protector(&["operation", "show", id, "-f", "json"]);
@@ -224,6 +229,14 @@ fn a_drill_leaves_production_as_it_was_and_proves_its_cleanup() {
             .unwrap();
     assert_eq!(group["status"], "active", "{group}");
     assert_eq!(group["current_primary_site"], "site-a", "{group}");
+    // Its report carries the proof.
+    let report = setup.report(drill);
+    assert_eq!(report["operation"]["status"], "completed", "{report}");
+    assert_eq!(
+        report["drill"]["proof"]["drill"],
+        drill.as_str(),
+        "{report}"
+    );
 }
 
 #[test]
@@ -383,4 +396,16 @@ fn a_drill_that_fails_still_removes_what_it_created() {
     assert_copies_destroyed(&after, &copies);
     assert_proven(&setup, cleanup, drill);
     assert_eq!(setup.operation(drill)["status"], "failed");
+    // The failed drill's report names the failed step; its cleanup's report has the proof.
+    let report = setup.report(drill);
+    assert_eq!(report["operation"]["status"], "failed", "{report}");
+    assert_eq!(
+        report["errors"][0]["step"], "boot_instance/db-1",
+        "{report}"
+    );
+    assert_eq!(report["drill"]["proof"], Value::Null, "{report}");
+    assert_eq!(
+        setup.report(cleanup)["drill"]["proof"]["drill"],
+        drill.as_str()
+    );
 }

@@ -15,6 +15,7 @@ mod nova_api;
 mod plan;
 mod plan_files;
 mod quota;
+mod report;
 mod schema;
 mod sim;
 mod twin;
