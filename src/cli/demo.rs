@@ -93,6 +93,26 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
         for &(why, command) in tour {
             step(why, command, dir, &env).await?;
         }
+        // The failover's id is known only now: read it from the state the tour wrote.
+        let failover = crate::state::local::LocalStore::new(dir.join(".protector"))
+            .load("site-a", "prod-web-app")
+            .ok()
+            .flatten()
+            .and_then(|doc| {
+                doc.operations
+                    .iter()
+                    .find(|op| op.kind == "failover")
+                    .map(|op| op.id.clone())
+            });
+        if let Some(id) = failover {
+            step(
+                "The failover's report for the change record (also --format html|json, --evidence DIR):",
+                &["report", &id],
+                dir,
+                &env,
+            )
+            .await?;
+        }
         eprint(&paint(
             render::WARNING,
             "\nNow site-a goes down (the twin's control API closes its ports).",
@@ -115,7 +135,8 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
              protector validate my-group.yaml\n  \
              protector plan my-group.yaml --detailed-exitcode\n  \
              protector plan my-group.yaml --operation failover --type planned -o failover.plan\n  \
-             protector apply failover.plan\n\
+             protector apply failover.plan\n  \
+             protector drill my-group.yaml\n\
              To rehearse on the twin yourself: protector sim up --clouds-out twin/clouds.yaml --env-out twin/env",
             paint(SUCCESS, "done:"),
             dir.display()
