@@ -7,7 +7,7 @@
 //! a description naming the operation and step, servers by name plus `protector_operation` /
 //! `protector_step` metadata. A create whose answer was lost (a gateway's 502/503/504, a timeout,
 //! a cut connection) may have happened all the same: it is looked for again before it is
-//! repeated ([`find_or_make`]). Then the effect waits for the resource to settle (server
+//! repeated (`find_or_make`). Then the effect waits for the resource to settle (server
 //! `ACTIVE`, volume `available`, transfer complete), polling with a backoff that grows with the
 //! elapsed time, up to the step timeout.
 //!
