@@ -16,6 +16,7 @@ mod schema;
 mod show;
 mod sim;
 mod site;
+mod stage;
 mod validate;
 
 use std::io::Write;
