@@ -151,6 +151,37 @@ fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreErr
         .map_err(io("sync", &folder))
 }
 
+/// Drops a last line a power cut left half-written (no newline): appending after it would glue
+/// the next entry to it and make the journal unreadable from there on. Its step was never
+/// recorded as done, so it runs again.
+fn cut_torn_tail(path: &Path, file: &File) -> Result<(), StoreError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let length = file.metadata().map_err(io("read", path))?.len();
+    if length == 0 {
+        return Ok(());
+    }
+    let mut reader = File::open(path).map_err(io("read", path))?;
+    let mut last = [0u8];
+    reader
+        .seek(SeekFrom::Start(length - 1))
+        .and_then(|_| reader.read_exact(&mut last))
+        .map_err(io("read", path))?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    let mut text = Vec::new();
+    reader
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| reader.read_to_end(&mut text))
+        .map_err(io("read", path))?;
+    let keep = text
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(0, |end| end + 1);
+    file.set_len(keep as u64).map_err(io("truncate", path))?;
+    file.sync_all().map_err(io("sync", path))
+}
+
 /// A held lock; released when dropped.
 #[derive(Debug)]
 pub struct LockGuard {
@@ -395,6 +426,7 @@ impl LocalStore {
             .append(true)
             .open(&path)
             .map_err(io("open", &path))?;
+        cut_torn_tail(&path, &file)?;
         file.write_all(&line).map_err(io("append to", &path))?;
         file.sync_all().map_err(io("sync", &path))
     }
@@ -538,6 +570,18 @@ mod tests {
         let entries = store.read_journal("site-b", "pg", "op-1").unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].event, JournalEvent::Done);
+        // The next run appends after cutting the torn line: the journal stays readable.
+        let next = JournalEntry {
+            at: Utc::now(),
+            step: "b".to_string(),
+            event: JournalEvent::Started,
+            created: Default::default(),
+            error: None,
+        };
+        store.append_journal("site-b", "pg", "op-1", &next).unwrap();
+        let entries = store.read_journal("site-b", "pg", "op-1").unwrap();
+        assert_eq!(entries.len(), 3, "{entries:?}");
+        assert_eq!(entries[2].step, "b");
         assert!(
             store
                 .read_journal("site-b", "pg", "op-2")
