@@ -527,6 +527,26 @@ fn update_documents(
     Ok(())
 }
 
+/// What the executor calls for each event: journal it (before the executor moves on), then
+/// show it, counting the steps finished so far (`done` of them before this run).
+fn journaling<'a>(
+    store: &'a LocalStore,
+    plan: &'a Plan,
+    observer: &'a mut dyn Observer,
+    undo: bool,
+    mut done: usize,
+    total: usize,
+) -> impl FnMut(Event<'_>) -> Result<(), String> + 'a {
+    move |event| {
+        if matches!(event, Event::Done { .. }) {
+            done += 1;
+        }
+        let result = journal_event(store, plan, &event, undo);
+        observer.step(&event, undo, done, total);
+        result
+    }
+}
+
 /// Journals a step's start or end (`undo`: of undoing it), synced to disk before returning.
 fn journal_event(
     store: &LocalStore,
@@ -705,21 +725,20 @@ async fn run(
         tolerated_site: (plan.operation.failover_type == Some(FailoverType::Unplanned))
             .then(|| plan.operation.source_site.clone()),
     };
-    let mut done = earlier.done.len();
     let report = executor::execute(
         &plan.steps,
         earlier.done_map(),
         &options.budgets,
         &policy,
         &runner,
-        &mut |event| {
-            if matches!(event, Event::Done { .. }) {
-                done += 1;
-            }
-            let result = journal_event(store, plan, &event, false);
-            observer.step(&event, false, done, total);
-            result
-        },
+        &mut journaling(
+            store,
+            plan,
+            &mut *observer,
+            false,
+            earlier.done.len(),
+            total,
+        ),
     )
     .await;
     let progress = read_progress(store, plan).unwrap_or_default();
@@ -861,25 +880,15 @@ async fn undo(
         created: Outputs::new(progress.done_map()),
         notes: RefCell::new(Vec::new()),
     };
-    let mut undone = 0;
-    let report = {
-        executor::execute(
-            &steps,
-            BTreeMap::new(),
-            &options.budgets,
-            &FailurePolicy::default(),
-            &undo,
-            &mut |event| {
-                if matches!(event, Event::Done { .. }) {
-                    undone += 1;
-                }
-                let result = journal_event(store, plan, &event, true);
-                observer.step(&event, true, undone, total);
-                result
-            },
-        )
-        .await
-    };
+    let report = executor::execute(
+        &steps,
+        BTreeMap::new(),
+        &options.budgets,
+        &FailurePolicy::default(),
+        &undo,
+        &mut journaling(store, plan, &mut *observer, true, 0, total),
+    )
+    .await;
     let outcome = match failure_message(&report) {
         None => Ok(()),
         Some(error) => Err(format!("rollback incomplete: {error}")),
