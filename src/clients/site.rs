@@ -47,7 +47,7 @@ impl OpenStack {
 }
 
 /// The value of a non-secret setting.
-pub fn setting(setting: &Setting, what: &str) -> Result<String, String> {
+fn setting(setting: &Setting, what: &str) -> Result<String, String> {
     match setting {
         Setting::Literal(value) => Ok(value.clone()),
         Setting::Env(name) => std::env::var(name)
@@ -56,7 +56,7 @@ pub fn setting(setting: &Setting, what: &str) -> Result<String, String> {
 }
 
 /// A secret, read where the spec says (never logged).
-pub fn secret(reference: &SecretRef) -> Result<Secret, String> {
+fn secret(reference: &SecretRef) -> Result<Secret, String> {
     let value = match reference {
         SecretRef::Env(name) => std::env::var(name)
             .map_err(|_| format!("the API token is read from ${name}, which is not set"))?,
