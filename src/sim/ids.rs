@@ -22,6 +22,13 @@ impl IdGen {
         IdGen::new(mixed)
     }
 
+    /// A stream of its own for the object `name` (unique within its site): what the twin makes
+    /// in the background, on its own clock (replicated snapshots), gets ids from its name, so
+    /// the ids of what clients create do not depend on when the background work happens.
+    pub fn for_name(site: &str, name: &str) -> Self {
+        IdGen::new(fnv(&format!("{site}/{name}")))
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;
@@ -65,6 +72,13 @@ impl IdGen {
             value & 0xff
         )
     }
+}
+
+/// FNV-1a of `text`: stable seeds and short stable names.
+pub fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ use super::replication::{self, SnapshotOptions};
 use super::state::{self, Array, PURITY_VERSION, valid_name, valid_suffix};
 use crate::clients::flasharray::model::{self, ApiError, ItemsResponse, ListResponse};
 use crate::sim::clock::Op;
+use crate::sim::ids::IdGen;
 use crate::sim::server::SiteContext;
 use crate::sim::world::{Site, World};
 
@@ -752,7 +753,12 @@ async fn login(
     let Some(user) = site.array.api_tokens.get(token).cloned() else {
         return Err(bad_request("Unable to list user for API token."));
     };
-    let session = site.ids.uuid();
+    site.array.sessions_issued += 1;
+    let session = IdGen::for_site(
+        site.array.sessions_issued,
+        &format!("{}/session", site.name),
+    )
+    .uuid();
     site.array.sessions.insert(session.clone(), user.clone());
     let mut response = Json(model::UsernameResponse {
         items: vec![model::Username {

@@ -15,6 +15,7 @@ use super::state::{
     VolumeSnapshot, valid_suffix,
 };
 use crate::sim::clock::Op;
+use crate::sim::ids::IdGen;
 use crate::sim::world::{Site, World};
 
 /// How to take a protection-group snapshot.
@@ -191,8 +192,8 @@ fn snapshot_on_source(
     let snapshot_name = format!("{group_name}.{suffix}");
     for (volume, provisioned, content) in &volumes {
         let name = format!("{snapshot_name}.{volume}");
-        let id = site.ids.uuid();
-        let serial = site.ids.hex(24).to_uppercase();
+        let mut ids = IdGen::for_name(&site.name, &name);
+        let (id, serial) = (ids.uuid(), ids.hex(24).to_uppercase());
         site.array.volume_snapshots.insert(
             name.clone(),
             VolumeSnapshot {
@@ -211,7 +212,7 @@ fn snapshot_on_source(
     }
     let data_total: u64 = volumes.iter().map(|(_, bytes, _)| bytes).sum();
     let total = transfer_time(world, data_total);
-    let id = site.ids.uuid();
+    let id = IdGen::for_name(&site.name, &snapshot_name).uuid();
     site.array.protection_group_snapshots.insert(
         snapshot_name.clone(),
         ProtectionGroupSnapshot {
@@ -268,7 +269,7 @@ fn new_transfer(
 /// A replica of group `group` of array `source_array`, as it appears on a target.
 fn replica_group(site: &mut Site, source_array: &str, group: &str) -> ProtectionGroup {
     ProtectionGroup {
-        id: site.ids.uuid(),
+        id: IdGen::for_name(&site.name, &format!("{source_array}:{group}")).uuid(),
         name: format!("{source_array}:{group}"),
         source: source_array.to_string(),
         volumes: Vec::new(),
@@ -313,8 +314,8 @@ fn receive(site: &mut Site, payload: &Payload, completed: bool) {
     let snapshot_name = format!("{group_name}.{}", payload.suffix);
     for (volume, provisioned, content) in &payload.volumes {
         let name = format!("{snapshot_name}.{volume}");
-        let id = site.ids.uuid();
-        let serial = site.ids.hex(24).to_uppercase();
+        let mut ids = IdGen::for_name(&site.name, &name);
+        let (id, serial) = (ids.uuid(), ids.hex(24).to_uppercase());
         site.array.volume_snapshots.insert(
             name.clone(),
             VolumeSnapshot {
@@ -332,7 +333,7 @@ fn receive(site: &mut Site, payload: &Payload, completed: bool) {
         );
     }
     let data_total: u64 = payload.volumes.iter().map(|(_, bytes, _)| bytes).sum();
-    let id = site.ids.uuid();
+    let id = IdGen::for_name(&site.name, &snapshot_name).uuid();
     site.array.protection_group_snapshots.insert(
         snapshot_name.clone(),
         ProtectionGroupSnapshot {
@@ -482,6 +483,29 @@ mod tests {
         assert!(target.completed.is_some() && source.completed.is_some());
         assert_eq!(source.peer, "fa-b");
         assert_eq!(target.data_transferred(), target.data_total);
+    }
+
+    #[test]
+    fn replication_leaves_the_id_streams_of_client_creations_alone() {
+        // A scheduled snapshot lands whenever the clock says; what clients create next must
+        // get the same ids either way, or the same run hands out different ids under load.
+        let next_ids = |world: &World| -> Vec<String> {
+            ["site-a", "site-b"]
+                .iter()
+                .map(|name| world.site(name).unwrap().lock(world).ids.uuid())
+                .collect()
+        };
+        let quiet = world(1.0);
+        let replicated = world(1.0);
+        let name = replicate_now(&replicated, "site-a", "prod-web-app", true).unwrap();
+        let b = replicated.site("site-b").unwrap().lock(&replicated);
+        assert!(
+            b.array
+                .protection_group_snapshots
+                .contains_key(&format!("fa-a:{name}"))
+        );
+        drop(b);
+        assert_eq!(next_ids(&quiet), next_ids(&replicated));
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct Array {
     /// Sessions opened by `POST /login`: `x-auth-token` -> user name.
     #[serde(skip)]
     pub sessions: BTreeMap<String, String>,
+    /// Logins so far: session ids come from their own stream, so the ids of what the array
+    /// creates do not depend on how often clients log in.
+    #[serde(skip)]
+    pub sessions_issued: u64,
     pub volumes: BTreeMap<String, Volume>,
     pub volume_snapshots: BTreeMap<String, VolumeSnapshot>,
     pub protection_groups: BTreeMap<String, ProtectionGroup>,

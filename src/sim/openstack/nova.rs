@@ -96,7 +96,7 @@ use super::state::{
 use crate::clients::nova::model;
 use crate::sim::clock::Op;
 use crate::sim::errors::{self, Service};
-use crate::sim::ids::IdGen;
+use crate::sim::ids::{IdGen, fnv};
 use crate::sim::server::SiteContext;
 use crate::sim::world::Site;
 
@@ -924,12 +924,6 @@ pub fn compute_host(site: &Site) -> String {
 /// uses its seeded generator, same length and alphabet).
 fn host_id(project_id: &str, host: &str) -> String {
     IdGen::new(fnv(&format!("{project_id}{host}"))).hex(56)
-}
-
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 /// `instance-0000002a`: the libvirt domain name.
