@@ -587,15 +587,18 @@ fn journal_event(
         .map_err(|e| format!("cannot write the journal: {e}"))
 }
 
-fn read_progress(store: &LocalStore, plan: &Plan) -> Result<record::Progress, String> {
+fn read_journal(store: &LocalStore, plan: &Plan) -> Result<Vec<JournalEntry>, String> {
     store
         .read_journal(
             &plan.operation.target_site,
             &plan.protection_group,
             &plan.operation.id,
         )
-        .map(|entries| record::replay(&entries))
         .map_err(|e| e.to_string())
+}
+
+fn read_progress(store: &LocalStore, plan: &Plan) -> Result<record::Progress, String> {
+    read_journal(store, plan).map(|entries| record::replay(&entries))
 }
 
 /// The members' instances on the source as the operation found them: discovered, else as last
@@ -741,11 +744,18 @@ async fn run(
         ),
     )
     .await;
-    let progress = read_progress(store, plan).unwrap_or_default();
+    let entries = read_journal(store, plan).unwrap_or_default();
+    let progress = record::replay(&entries);
     let error = failure_message(&report);
     let now = Utc::now();
+    // A drill is the rehearsal that measures how long steps take: later plans estimate with it.
+    let measured = match plan.operation.kind {
+        OperationKind::Drill | OperationKind::DrillCleanup => record::measure(plan, &entries, now),
+        _ => BTreeMap::new(),
+    };
     update_documents(store, spec, &writable, |doc| {
-        record::finish(doc, plan, &progress, error.clone(), now)
+        record::finish(doc, plan, &progress, error.clone(), now);
+        record::learn(doc, &measured);
     })
     .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
     let rollback = if error.is_some() && options.rollback_on_failure {

@@ -13,7 +13,8 @@ use crate::inventory::{Instance, SiteFacts};
 use crate::plan::{Action, OperationKind, Plan, ResourceRef};
 use crate::state::{
     CleanupProof, DrillResource, DrillResourceKind, GroupStatus, JournalEntry, JournalEvent,
-    MemberRecord, OperationRecord, OperationStatus, PendingCleanup, StateDocument,
+    MeasuredDuration, MemberRecord, OperationRecord, OperationStatus, PendingCleanup,
+    StateDocument,
 };
 
 /// The group's status while `plan` runs.
@@ -386,6 +387,69 @@ pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: D
     }
 }
 
+/// How long each kind of step took on each site in `plan`'s run, from its journal: a step's
+/// duration runs from its last `started` to the `done` after it (a resumed step counts from
+/// its restart). Steps that failed or never finished measure nothing.
+pub fn measure(
+    plan: &Plan,
+    entries: &[JournalEntry],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, BTreeMap<String, MeasuredDuration>> {
+    let mut started: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+    let mut took: BTreeMap<&str, f64> = BTreeMap::new();
+    for entry in entries {
+        match entry.event {
+            JournalEvent::Started => {
+                started.insert(&entry.step, entry.at);
+            }
+            JournalEvent::Done => {
+                if let Some(start) = started.get(entry.step.as_str()) {
+                    let secs = (entry.at - *start).num_milliseconds().max(0) as f64 / 1000.0;
+                    took.insert(&entry.step, secs);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut samples: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+    for step in &plan.steps {
+        if let Some(secs) = took.get(step.id.as_str()) {
+            samples
+                .entry((step.site.as_str(), step.action.kind()))
+                .or_default()
+                .push(*secs);
+        }
+    }
+    let mut measured: BTreeMap<String, BTreeMap<String, MeasuredDuration>> = BTreeMap::new();
+    for ((site, kind), mut durations) in samples {
+        durations.sort_by(f64::total_cmp);
+        let rank = (durations.len() * 9).div_ceil(10).max(1);
+        measured.entry(site.to_string()).or_default().insert(
+            kind.to_string(),
+            MeasuredDuration {
+                secs: durations[rank - 1],
+                steps: durations.len() as u32,
+                operation: plan.operation.id.clone(),
+                measured_at: now,
+            },
+        );
+    }
+    measured
+}
+
+/// Keeps what a drill measured: each (site, kind) it ran replaces the earlier measurement.
+pub fn learn(
+    doc: &mut StateDocument,
+    measured: &BTreeMap<String, BTreeMap<String, MeasuredDuration>>,
+) {
+    for (site, kinds) in measured {
+        let known = doc.measured.entry(site.clone()).or_default();
+        for (kind, duration) in kinds {
+            known.insert(kind.clone(), duration.clone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +499,69 @@ mod tests {
         assert_eq!(progress.failed, vec![("c".to_string(), "boom".to_string())]);
         assert_eq!(progress.in_flight, vec!["b"]);
         assert_eq!(progress.percent(4), 25);
+    }
+
+    #[test]
+    fn a_drill_measures_each_kind_per_site_and_later_plans_estimate_with_it() {
+        let (plan, inventory) = failover_plan();
+        let t0 = Utc::now();
+        let at = |secs: i64, step: &str, event: JournalEvent| JournalEntry {
+            at: t0 + chrono::Duration::seconds(secs),
+            ..entry(step, event)
+        };
+        let entries = [
+            at(0, "boot_instance/db-1", JournalEvent::Started),
+            at(10, "boot_instance/db-1", JournalEvent::Done),
+            at(10, "boot_instance/web-1", JournalEvent::Started),
+            at(10, "boot_instance/web-2", JournalEvent::Started),
+            at(30, "boot_instance/web-1", JournalEvent::Done),
+            at(50, "boot_instance/web-2", JournalEvent::Done),
+            // Interrupted, then resumed: counted from the restart.
+            at(0, "manage_volume/db-1/0", JournalEvent::Started),
+            at(100, "manage_volume/db-1/0", JournalEvent::Started),
+            at(106, "manage_volume/db-1/0", JournalEvent::Done),
+            // Failed: measures nothing.
+            at(0, "create_port/db-1/0", JournalEvent::Started),
+            at(1, "create_port/db-1/0", JournalEvent::Failed),
+        ];
+        let measured = measure(&plan, &entries, t0);
+        let site_b = &measured["site-b"];
+        assert_eq!(
+            site_b.keys().collect::<Vec<_>>(),
+            ["boot_instance", "manage_volume"]
+        );
+        // The 90th percentile of 10 s, 20 s and 40 s: the slowest.
+        assert_eq!(site_b["boot_instance"].secs, 40.0);
+        assert_eq!(site_b["boot_instance"].steps, 3);
+        assert_eq!(site_b["manage_volume"].secs, 6.0);
+        assert_eq!(site_b["manage_volume"].operation, plan.operation.id);
+
+        let mut state = recorded(&inventory);
+        for document in state.sites.values_mut().flatten() {
+            learn(document, &measured);
+        }
+        let again = crate::plan::plan(
+            &example_spec(),
+            &inventory,
+            &state,
+            &request(FailoverType::Planned),
+        )
+        .unwrap();
+        let estimate_of = |id: &str| again.step(id).unwrap().estimate_secs;
+        assert_eq!(estimate_of("boot_instance/web-1"), 40.0);
+        assert_eq!(estimate_of("manage_volume/web-2/0"), 6.0);
+        assert_eq!(estimate_of("create_port/db-1/0"), 1.0, "the default");
+        let used: Vec<(&str, &str)> = again
+            .estimate
+            .measured
+            .iter()
+            .map(|m| (m.site.as_str(), m.action.as_str()))
+            .collect();
+        assert_eq!(
+            used,
+            [("site-b", "boot_instance"), ("site-b", "manage_volume")]
+        );
+        assert!(again.estimate.predicted_secs > plan.estimate.predicted_secs);
     }
 
     #[test]

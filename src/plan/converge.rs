@@ -228,7 +228,7 @@ pub(super) fn plan(
             estimate_secs: 1.0,
         });
     }
-    let steps = super::ordered(steps)?;
+    let steps = super::ordered(steps, state)?;
 
     let relied = (&facts.instances, &array_facts.protection_groups);
     let basis = Basis {
@@ -236,7 +236,7 @@ pub(super) fn plan(
         inventory_fingerprint: fingerprint(&relied),
     };
     let id = operation_id(&fingerprint(&(&spec.name, "converge", options, &basis)));
-    let estimate = super::estimate(&steps, spec);
+    let estimate = super::estimate(&steps, spec, state);
     let status = newest
         .map_or("active", |doc| doc.status.as_str())
         .to_string();

@@ -208,6 +208,7 @@ mod tests {
                 phase_by_phase_secs: 0.0,
                 one_at_a_time_secs: 0.0,
                 rto_secs: 0.0,
+                measured: Vec::new(),
             },
             data_loss: None,
             warnings: Vec::new(),

@@ -236,7 +236,7 @@ pub(super) fn plan(
             .collect();
         teardown(&mut steps, target, target_array, &id, &created, verified);
     }
-    let steps = super::ordered(steps.0)?;
+    let steps = super::ordered(steps.0, state)?;
 
     // The RTO a drill rehearses is the recovery's: verification and cleanup come after it.
     let recovery: Vec<Step> = steps
@@ -244,7 +244,7 @@ pub(super) fn plan(
         .filter(|step| !matches!(step.phase, Phase::VerifyDrill | Phase::CleanupDrill))
         .cloned()
         .collect();
-    let estimate = super::estimate(&recovery, spec);
+    let estimate = super::estimate(&recovery, spec, state);
     recreate::warn_rto(&estimate, spec, &mut warnings);
     // A drill changes nothing of the group: what it boots is in the steps.
     let group = GroupView {
@@ -360,8 +360,8 @@ pub(super) fn cleanup(
         .collect();
     let mut steps = Steps::default();
     teardown(&mut steps, target, array, drill, &resources, Vec::new());
-    let steps = super::ordered(steps.0)?;
-    let estimate = super::estimate(&steps, spec);
+    let steps = super::ordered(steps.0, state)?;
+    let estimate = super::estimate(&steps, spec, state);
     // The source is where the workload runs now (what a rollback of the cleanup restores).
     let source = newest.map_or(spec.primary.as_str(), |doc| {
         doc.current_primary_site.as_str()

@@ -415,8 +415,8 @@ pub(super) fn plan(
         Vec::new(),
     );
 
-    let steps = super::ordered(steps.0)?;
-    let estimate = super::estimate(&steps, spec);
+    let steps = super::ordered(steps.0, state)?;
+    let estimate = super::estimate(&steps, spec, state);
     recreate::warn_rto(&estimate, spec, &mut warnings);
 
     let before = GroupView {

@@ -18,7 +18,7 @@ mod sync;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -429,6 +429,22 @@ pub struct Estimate {
     /// One step at a time.
     pub one_at_a_time_secs: f64,
     pub rto_secs: f64,
+    /// The step durations a drill measured, used instead of the built-in defaults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measured: Vec<MeasuredEstimate>,
+}
+
+/// Steps of one kind on one site are estimated as a drill measured them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MeasuredEstimate {
+    pub site: String,
+    /// The action kind (`boot_instance`, ...).
+    pub action: String,
+    pub secs: f64,
+    /// How many of the drill's steps it was measured from.
+    pub steps: u32,
+    /// The drill that measured it.
+    pub operation: String,
 }
 
 /// How old the data is that the operation will recover, against the RPO.
@@ -561,8 +577,20 @@ fn check_sync(
     }
 }
 
-/// The steps in a topological order, or the refusal a planner bug (a cycle) deserves.
-fn ordered(steps: Vec<Step>) -> Result<Vec<Step>, Vec<Refusal>> {
+/// The steps as a plan keeps them: in a topological order, each estimated as the last drill
+/// measured its kind on its site (else the default); or the refusal a planner bug (a cycle)
+/// deserves.
+fn ordered(mut steps: Vec<Step>, state: &RecordedState) -> Result<Vec<Step>, Vec<Refusal>> {
+    if let Some(measured) = state.newest().map(|doc| &doc.measured) {
+        for step in &mut steps {
+            if let Some(duration) = measured
+                .get(&step.site)
+                .and_then(|kinds| kinds.get(step.action.kind()))
+            {
+                step.estimate_secs = duration.secs;
+            }
+        }
+    }
     order(steps).map_err(|cycle| {
         vec![Refusal {
             message: format!("the plan's steps form a cycle through `{cycle}`"),
@@ -572,14 +600,34 @@ fn ordered(steps: Vec<Step>) -> Result<Vec<Step>, Vec<Refusal>> {
     })
 }
 
-/// How long the steps take under the default budgets, against the policy's RTO.
-fn estimate(steps: &[Step], spec: &Spec) -> Estimate {
+/// How long the steps take under the default budgets, against the policy's RTO, and which of
+/// their estimates a drill measured.
+fn estimate(steps: &[Step], spec: &Spec, state: &RecordedState) -> Estimate {
     let budgets = schedule::Budgets::default();
+    let used: BTreeSet<(&str, &str)> = steps
+        .iter()
+        .map(|step| (step.site.as_str(), step.action.kind()))
+        .collect();
+    let measured = state
+        .newest()
+        .into_iter()
+        .flat_map(|doc| &doc.measured)
+        .flat_map(|(site, kinds)| kinds.iter().map(move |(kind, d)| (site, kind, d)))
+        .filter(|(site, kind, _)| used.contains(&(site.as_str(), kind.as_str())))
+        .map(|(site, kind, duration)| MeasuredEstimate {
+            site: site.clone(),
+            action: kind.clone(),
+            secs: duration.secs,
+            steps: duration.steps,
+            operation: duration.operation.clone(),
+        })
+        .collect();
     Estimate {
         predicted_secs: schedule::makespan(steps, &budgets),
         phase_by_phase_secs: schedule::phase_by_phase(steps, &budgets),
         one_at_a_time_secs: schedule::one_at_a_time(steps),
         rto_secs: spec.policy.rto.as_secs_f64(),
+        measured,
     }
 }
 

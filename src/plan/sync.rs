@@ -142,7 +142,7 @@ pub(super) fn plan(
         depends_on: last,
         ..step("record_sync".to_string(), current, None, Action::Finalize)
     });
-    let steps = super::ordered(steps)?;
+    let steps = super::ordered(steps, state)?;
     let relied = (
         &newest.pending_cleanup,
         peer_facts
@@ -157,7 +157,7 @@ pub(super) fn plan(
         inventory_fingerprint: fingerprint(&relied),
     };
     let id = operation_id(&fingerprint(&(&spec.name, "sync_force", options, &basis)));
-    let estimate = super::estimate(&steps, spec);
+    let estimate = super::estimate(&steps, spec, state);
     let view = super::GroupView {
         status: newest.status.as_str().to_string(),
         current_primary_site: current.to_string(),

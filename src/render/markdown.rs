@@ -31,6 +31,7 @@ struct View<'a> {
     rto_verdict: &'static str,
     phase_by_phase: String,
     one_at_a_time: String,
+    measured: Option<String>,
     phases: Vec<PhaseView<'a>>,
     /// Unified-diff lines, `@@` before each hunk.
     diff: Vec<String>,
@@ -89,6 +90,7 @@ fn view(plan: &Plan) -> View<'_> {
         rto_verdict: rto_verdict(estimate),
         phase_by_phase: seconds(estimate.phase_by_phase_secs),
         one_at_a_time: seconds(estimate.one_at_a_time_secs),
+        measured: super::plan::measured_estimates(estimate),
         phases: phases
             .into_iter()
             .map(|(phase, steps)| PhaseView {

@@ -3,6 +3,7 @@
 //! site and phase, then the group's before/after diff, the data-loss disclosure, the predicted
 //! RTO and, last, the summary line.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -209,6 +210,25 @@ pub(super) fn rto_verdict(estimate: &Estimate) -> &'static str {
     }
 }
 
+/// Which step estimates a drill measured, per drill and site: `drill op-… on site-b:
+/// boot_instance 41s, manage_volume 6s`; `None` when every estimate is a default.
+pub(super) fn measured_estimates(estimate: &Estimate) -> Option<String> {
+    let mut by_source: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    for measured in &estimate.measured {
+        by_source
+            .entry((measured.operation.as_str(), measured.site.as_str()))
+            .or_default()
+            .push(format!("{} {}", measured.action, seconds(measured.secs)));
+    }
+    let sources: Vec<String> = by_source
+        .into_iter()
+        .map(|((operation, site), kinds)| {
+            format!("drill {operation} on {site}: {}", kinds.join(", "))
+        })
+        .collect();
+    (!sources.is_empty()).then(|| sources.join("; "))
+}
+
 /// The whole plan as text.
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
@@ -270,6 +290,12 @@ pub fn text(plan: &Plan) -> String {
         seconds(estimate.rto_secs),
         rto_verdict(estimate),
     );
+    if let Some(measured) = measured_estimates(estimate) {
+        let _ = writeln!(
+            out,
+            "Step estimates as measured by {measured} (the other steps: defaults)"
+        );
+    }
     for warning in &plan.warnings {
         let _ = writeln!(out, "{} {warning}", paint(WARNING, "warning:"));
     }

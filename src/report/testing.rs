@@ -124,6 +124,7 @@ fn plan(kind: OperationKind, steps: Vec<Step>, warnings: Vec<String>) -> Plan {
             phase_by_phase_secs: 140.0,
             one_at_a_time_secs: 127.0,
             rto_secs: 1800.0,
+            measured: Vec::new(),
         },
         data_loss: Some(DataLoss {
             snapshot: Some(SNAPSHOT.to_string()),

@@ -468,6 +468,7 @@ mod tests {
             members: Default::default(),
             operations: Vec::new(),
             pending_cleanup: Vec::new(),
+            measured: Default::default(),
         }
     }
 

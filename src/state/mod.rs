@@ -46,6 +46,23 @@ pub struct StateDocument {
     /// `sync-force` or the next failback so the old primary never boots the workload again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_cleanup: Vec<PendingCleanup>,
+    /// How long each kind of step took on each site when the last drill ran it (site -> action
+    /// kind): later plans estimate with these instead of the built-in defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measured: BTreeMap<String, BTreeMap<String, MeasuredDuration>>,
+}
+
+/// How long steps of one kind took on one site in one drill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredDuration {
+    /// The 90th percentile (nearest rank) of the steps' durations: a drill's steps run under
+    /// the same concurrency as a failover's, and the slow ones make the RTO.
+    pub secs: f64,
+    /// How many steps it was measured from.
+    pub steps: u32,
+    /// The drill that measured it.
+    pub operation: String,
+    pub measured_at: DateTime<Utc>,
 }
 
 /// The protection group's status (DESIGN §2).
@@ -302,6 +319,7 @@ impl StateDocument {
             members: BTreeMap::new(),
             operations: Vec::new(),
             pending_cleanup: Vec::new(),
+            measured: BTreeMap::new(),
         }
     }
 }

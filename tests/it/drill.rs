@@ -237,6 +237,36 @@ fn a_drill_leaves_production_as_it_was_and_proves_its_cleanup() {
         drill.as_str(),
         "{report}"
     );
+    // The failover it rehearsed is now estimated with the durations the drill measured.
+    let plan = setup.expect(
+        0,
+        &["plan", spec, "--operation", "failover", "--type", "planned"],
+    );
+    assert!(
+        plan.contains(&format!(
+            "Step estimates as measured by drill {drill} on site-b: boot_instance "
+        )),
+        "{plan}"
+    );
+    let markdown = setup.expect(
+        0,
+        &[
+            "plan",
+            spec,
+            "--operation",
+            "failover",
+            "--type",
+            "planned",
+            "-f",
+            "markdown",
+        ],
+    );
+    assert!(
+        markdown.contains(&format!(
+            "- **Step estimates** as measured by drill {drill} on site-b: "
+        )),
+        "{markdown}"
+    );
 }
 
 #[test]
