@@ -305,6 +305,11 @@ pub(super) fn plan(
                         name: format!("{group}.<next>"),
                     }],
                 );
+                if let Some(secs) =
+                    recreate::last_transfer_secs(target_array_facts, &replicated_group)
+                {
+                    steps.estimate(&snapshot, secs);
+                }
                 Box::new(move |volume: &str| SnapshotSource::FromStep {
                     step: snapshot.clone(),
                     volume: volume.to_string(),

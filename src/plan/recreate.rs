@@ -288,6 +288,23 @@ pub(super) fn member_array_volumes<'a>(
 
 /// The newest completely transferred snapshot of `replicated_group` on the target array that
 /// holds every member volume, or a refusal.
+/// How long the group's newest completed replication took from snapshot to arrival on the
+/// target, when the array tells: the next one (a planned failover's final snapshot) moves what
+/// was written since, much as that one moved what was written before it.
+pub(super) fn last_transfer_secs(
+    array: Option<&ArrayFacts>,
+    replicated_group: &str,
+) -> Option<f64> {
+    array?
+        .replicated_snapshots
+        .iter()
+        .filter(|snapshot| snapshot.name.starts_with(&format!("{replicated_group}.")))
+        .filter_map(|snapshot| Some((snapshot.created_ms, snapshot.completed_ms?)))
+        .max()
+        .map(|(created, completed)| (completed - created) as f64 / 1000.0)
+        .filter(|secs| *secs > 0.0)
+}
+
 pub(super) fn newest_complete_snapshot<'a>(
     array: Option<&'a ArrayFacts>,
     array_name: &str,
@@ -389,6 +406,13 @@ impl Steps {
             estimate_secs,
         });
         id
+    }
+
+    /// Step `id` takes `secs` rather than its kind's default.
+    pub fn estimate(&mut self, id: &str, secs: f64) {
+        if let Some(step) = self.0.iter_mut().find(|step| step.id == id) {
+            step.estimate_secs = secs;
+        }
     }
 }
 

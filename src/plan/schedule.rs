@@ -6,13 +6,15 @@
 //! one with the longest remaining path to the end goes first (the classic critical-path list
 //! scheduling heuristic), ties broken by step id, so the simulation is deterministic.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Budget, Phase, Step};
 
-/// Concurrency limits, global and per budget.
+/// Concurrency limits: the global parallelism, and each budget on each site (every site is
+/// its own cloud and array: a stop on the source does not take a slot of the target's Nova).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Budgets {
     pub parallelism: usize,
@@ -20,14 +22,16 @@ pub struct Budgets {
 }
 
 impl Default for Budgets {
-    /// Conservative defaults for one target cloud: enough to be fast, not enough to stampede.
+    /// Enough to be fast, not enough to stampede a site: 20 concurrent boots is two compute
+    /// hosts' worth of Nova's own `max_concurrent_builds` (10), 16 manages keep Cinder's volume
+    /// service well inside its RPC thread pool, and array copies are metadata operations.
     fn default() -> Self {
         Budgets {
-            parallelism: 32,
+            parallelism: 64,
             per_budget: BTreeMap::from([
-                (Budget::NovaBoot, 10),
+                (Budget::NovaBoot, 20),
                 (Budget::NovaOther, 20),
-                (Budget::CinderManage, 8),
+                (Budget::CinderManage, 16),
                 (Budget::ArrayCopy, 16),
                 (Budget::Other, 32),
             ]),
@@ -81,9 +85,6 @@ pub fn makespan(steps: &[Step], budgets: &Budgets) -> f64 {
 }
 
 fn makespan_of(steps: &[&Step], budgets: &Budgets) -> f64 {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-
     let mut dispatcher = Dispatcher::new(steps, budgets, |_| false);
     let mut running: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
     let mut now = 0u64;
@@ -110,6 +111,9 @@ fn micros(secs: f64) -> u64 {
     (secs.max(0.0) * 1e6).round() as u64
 }
 
+/// A site's budget: what a step takes a slot of.
+type Slot<'a> = (&'a str, Budget);
+
 /// Which step starts next: the one whose dependencies are done, whose budget and the global
 /// parallelism have a free slot, and, among those, with the longest remaining path to the end
 /// (then the earlier step). Shared by the RTO simulation and by apply's executor, so the
@@ -120,8 +124,10 @@ pub struct Dispatcher<'a> {
     priority: Vec<u64>,
     waiting_on: Vec<usize>,
     dependents: Vec<Vec<usize>>,
-    ready: BTreeMap<Budget, std::collections::BinaryHeap<(u64, std::cmp::Reverse<usize>)>>,
-    in_use: HashMap<Budget, usize>,
+    /// Ready steps and slots in use per site and budget: each site is its own cloud and
+    /// array, so a boot on one does not wait for a slot on the other.
+    ready: BTreeMap<Slot<'a>, BinaryHeap<(u64, Reverse<usize>)>>,
+    in_use: HashMap<Slot<'a>, usize>,
     running: usize,
 }
 
@@ -176,11 +182,17 @@ impl<'a> Dispatcher<'a> {
         dispatcher
     }
 
+    fn slot(&self, index: usize) -> Slot<'a> {
+        let step = self.steps[index];
+        (step.site.as_str(), step.action.budget())
+    }
+
     fn push_ready(&mut self, index: usize) {
+        let slot = self.slot(index);
         self.ready
-            .entry(self.steps[index].action.budget())
+            .entry(slot)
             .or_default()
-            .push((self.priority[index], std::cmp::Reverse(index)));
+            .push((self.priority[index], Reverse(index)));
     }
 
     /// The best step that may start now, its slots taken; `None` when none may.
@@ -188,17 +200,17 @@ impl<'a> Dispatcher<'a> {
         if self.running >= self.budgets.parallelism.max(1) {
             return None;
         }
-        let (_, budget) = self
+        let (_, slot) = self
             .ready
             .iter()
-            .filter(|(budget, heap)| {
+            .filter(|(slot, heap)| {
                 !heap.is_empty()
-                    && self.in_use.get(budget).copied().unwrap_or(0) < self.budgets.limit(**budget)
+                    && self.in_use.get(slot).copied().unwrap_or(0) < self.budgets.limit(slot.1)
             })
-            .filter_map(|(budget, heap)| heap.peek().map(|top| (*top, *budget)))
+            .filter_map(|(slot, heap)| heap.peek().map(|top| (*top, *slot)))
             .max()?;
-        let (_, std::cmp::Reverse(index)) = self.ready.get_mut(&budget)?.pop()?;
-        *self.in_use.entry(budget).or_default() += 1;
+        let (_, Reverse(index)) = self.ready.get_mut(&slot)?.pop()?;
+        *self.in_use.entry(slot).or_default() += 1;
         self.running += 1;
         Some(index)
     }
@@ -217,7 +229,8 @@ impl<'a> Dispatcher<'a> {
 
     /// A started step ended without its dependents being allowed to run (it failed).
     pub fn release(&mut self, index: usize) {
-        if let Some(used) = self.in_use.get_mut(&self.steps[index].action.budget()) {
+        let slot = self.slot(index);
+        if let Some(used) = self.in_use.get_mut(&slot) {
             *used = used.saturating_sub(1);
         }
         self.running = self.running.saturating_sub(1);
@@ -296,13 +309,26 @@ mod tests {
         let steps: Vec<Step> = (0..25)
             .map(|i| boot(&format!("boot-{i:02}"), 30.0, &[]))
             .collect();
-        let budgets = Budgets::default(); // 10 concurrent boots
-        assert_eq!(makespan(&steps, &budgets), 90.0);
+        let budgets = Budgets::default(); // 20 concurrent boots
+        assert_eq!(makespan(&steps, &budgets), 60.0);
         let unlimited = Budgets {
             parallelism: 100,
             per_budget: BTreeMap::from([(Budget::NovaBoot, 100)]),
         };
         assert_eq!(makespan(&steps, &unlimited), 30.0);
+    }
+
+    #[test]
+    fn each_site_has_its_own_budgets() {
+        let mut steps: Vec<Step> = (0..40)
+            .map(|i| boot(&format!("boot-{i:02}"), 30.0, &[]))
+            .collect();
+        // 40 boots on one site wait for 20 slots twice; split over two sites, they do not.
+        assert_eq!(makespan(&steps, &Budgets::default()), 60.0);
+        for step in steps.iter_mut().skip(20) {
+            step.site = "site-a".to_string();
+        }
+        assert_eq!(makespan(&steps, &Budgets::default()), 30.0);
     }
 
     #[test]

@@ -20,7 +20,12 @@ impl Setup {
 
     /// The twin's latencies divided by `speed`.
     pub fn at_speed(speed: u32) -> Setup {
-        let twin = TwinProcess::start(speed, &[]);
+        Setup::with_twin_args(speed, &[])
+    }
+
+    /// The twin at `speed`, started with `args` added to `sim up`'s.
+    pub fn with_twin_args(speed: u32, args: &[&str]) -> Setup {
+        let twin = TwinProcess::start(speed, args);
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             crate::root().join("examples/prod-web-app.yaml"),

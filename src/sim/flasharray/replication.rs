@@ -8,6 +8,7 @@
 //! `Op::ReplicationPerGib` per GiB provisioned), advancing only while both sites are up
 //! (`super::advance`).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::state::{
@@ -16,6 +17,7 @@ use super::state::{
 };
 use crate::sim::clock::Op;
 use crate::sim::ids::IdGen;
+use crate::sim::openstack::state::ServerStatus;
 use crate::sim::world::{Site, World};
 
 /// How to take a protection-group snapshot.
@@ -69,6 +71,8 @@ struct Payload {
     /// (volume name, provisioned bytes, content).
     volumes: Vec<(String, u64, String)>,
     targets: Vec<String>,
+    /// Bytes to send: the volumes changed since the last snapshot sent to the target.
+    data_total: u64,
     total: Duration,
     started: std::time::Instant,
 }
@@ -189,6 +193,7 @@ fn snapshot_on_source(
             )
         })
         .collect();
+    let data_total = changed_bytes(site, group_name, targets.first(), &volumes);
     let snapshot_name = format!("{group_name}.{suffix}");
     for (volume, provisioned, content) in &volumes {
         let name = format!("{snapshot_name}.{volume}");
@@ -210,7 +215,6 @@ fn snapshot_on_source(
             },
         );
     }
-    let data_total: u64 = volumes.iter().map(|(_, bytes, _)| bytes).sum();
     let total = transfer_time(world, data_total);
     let id = IdGen::for_name(&site.name, &snapshot_name).uuid();
     site.array.protection_group_snapshots.insert(
@@ -234,9 +238,64 @@ fn snapshot_on_source(
         created,
         volumes,
         targets,
+        data_total,
         total,
         started: now,
     })
+}
+
+/// What a snapshot of `volumes` sends to `target`: arrays replicate what changed since the
+/// last snapshot of the group sent there. A volume the target never had is sent whole; so is
+/// one a running instance writes to (the twin does not track blocks, so it counts all of it);
+/// one at rest as in that snapshot (its instance stopped, as before a planned failover's final
+/// snapshot) costs nothing.
+fn changed_bytes(
+    site: &Site,
+    group: &str,
+    target: Option<&String>,
+    volumes: &[(String, u64, String)],
+) -> u64 {
+    let base = target.and_then(|target| {
+        site.array
+            .protection_group_snapshots
+            .values()
+            .filter(|snapshot| snapshot.source == group && !snapshot.destroyed)
+            .filter(|snapshot| {
+                snapshot
+                    .transfer
+                    .as_ref()
+                    .is_some_and(|transfer| &transfer.peer == target)
+            })
+            .max_by_key(|snapshot| snapshot.created)
+    });
+    let written: BTreeSet<&str> = site
+        .block
+        .volumes
+        .values()
+        .filter(|volume| {
+            volume.attachments.iter().any(|attachment| {
+                site.compute
+                    .servers
+                    .get(&attachment.server_id)
+                    .is_some_and(|server| server.status == ServerStatus::Active)
+            })
+        })
+        .map(|volume| volume.array_volume.as_str())
+        .collect();
+    volumes
+        .iter()
+        .filter(|(volume, _, content)| {
+            written.contains(volume.as_str())
+                || base
+                    .and_then(|base| {
+                        site.array
+                            .volume_snapshots
+                            .get(&format!("{}.{volume}", base.name))
+                    })
+                    .is_none_or(|sent| sent.destroyed || &sent.content != content)
+        })
+        .map(|(_, bytes, _)| bytes)
+        .sum()
 }
 
 /// The modelled time to move `bytes` to a target.
@@ -332,7 +391,7 @@ fn receive(site: &mut Site, payload: &Payload, completed: bool) {
             },
         );
     }
-    let data_total: u64 = payload.volumes.iter().map(|(_, bytes, _)| bytes).sum();
+    let data_total = payload.data_total;
     let id = IdGen::for_name(&site.name, &snapshot_name).uuid();
     site.array.protection_group_snapshots.insert(
         snapshot_name.clone(),
@@ -483,6 +542,41 @@ mod tests {
         assert!(target.completed.is_some() && source.completed.is_some());
         assert_eq!(source.peer, "fa-b");
         assert_eq!(target.data_transferred(), target.data_total);
+    }
+
+    #[test]
+    fn a_snapshot_sends_what_running_instances_write_and_what_changed() {
+        let world = world(1.0);
+        let data_total = |snapshot: &str| {
+            let b = world.site("site-b").unwrap().lock(&world);
+            b.array.protection_group_snapshots[snapshot]
+                .transfer
+                .as_ref()
+                .unwrap()
+                .data_total
+        };
+        // The members run: every volume they write to goes again.
+        replicate_now(&world, "site-a", "prod-web-app", false).unwrap();
+        assert_eq!(data_total("fa-a:prod-web-app.2"), 280 << 30);
+        // Stopped, as before a planned failover's final snapshot: nothing new to send.
+        {
+            let mut a = world.site("site-a").unwrap().lock(&world);
+            for server in a.compute.servers.values_mut() {
+                server.status = ServerStatus::Shutoff;
+            }
+        }
+        replicate_now(&world, "site-a", "prod-web-app", false).unwrap();
+        assert_eq!(data_total("fa-a:prod-web-app.3"), 0);
+        // Data changed at rest (copied over, say): that volume, whole.
+        let changed = {
+            let mut a = world.site("site-a").unwrap().lock(&world);
+            let name = a.array.protection_groups["prod-web-app"].volumes[0].clone();
+            let volume = a.array.volumes.get_mut(&name).unwrap();
+            volume.content.push_str("+overwritten");
+            volume.provisioned
+        };
+        replicate_now(&world, "site-a", "prod-web-app", false).unwrap();
+        assert_eq!(data_total("fa-a:prod-web-app.4"), changed);
     }
 
     #[test]
