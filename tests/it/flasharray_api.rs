@@ -35,15 +35,41 @@ use serde_json::{Value, json};
 use crate::twin::TwinProcess;
 
 const SPEC_PATH: &str = "../shared/api-samples/flasharray/FA2.56-dr-subset.spec.yaml";
+/// The endpoints Cinder's Pure driver calls that the shared subset leaves out (its paths and
+/// schemas are added to the spec's; none may be defined twice).
+const CINDER_DRIVER_SPEC_PATH: &str = "tests/fixtures/flasharray/cinder-driver.spec.yaml";
 
 /// The spec, parsed once.
 fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = crate::root().join(SPEC_PATH);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-        protector::yaml::from_str(&text).expect("the FlashArray spec parses")
+        let read = |relative: &str| -> Value {
+            let path = crate::root().join(relative);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+            protector::yaml::from_str(&text)
+                .unwrap_or_else(|error| panic!("{} parses: {error}", path.display()))
+        };
+        let mut spec = read(SPEC_PATH);
+        let supplement = read(CINDER_DRIVER_SPEC_PATH);
+        for pointer in ["/paths", "/components/schemas"] {
+            let added = supplement
+                .pointer(pointer)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let into = spec
+                .pointer_mut(pointer)
+                .and_then(Value::as_object_mut)
+                .expect("the spec has paths and schemas");
+            for (name, value) in added {
+                assert!(
+                    into.insert(name.clone(), value).is_none(),
+                    "{CINDER_DRIVER_SPEC_PATH} defines {pointer}/{name} again"
+                );
+            }
+        }
+        spec
     })
 }
 
@@ -539,6 +565,10 @@ impl<'a> FlashArray<'a> {
         self.call("PATCH", endpoint, Some(&body))
     }
 
+    fn put(&self, endpoint: &str, body: Value) -> Reply {
+        self.call("PUT", endpoint, Some(&body))
+    }
+
     fn delete(&self, endpoint: &str) -> Reply {
         self.call("DELETE", endpoint, None)
     }
@@ -690,6 +720,13 @@ fn every_model_field_is_a_property_of_its_spec_schema() {
         model::PriorityAdjustment => ["_priorityAdjustment"],
         model::TimeWindow => ["_time_window"],
         model::Tag => ["Tag"],
+        model::TagBatch => ["TagBatch"],
+        model::ArraySpace => ["ArraySpace"],
+        model::ArrayPerformance => ["ArrayPerformance"],
+        model::Controller => ["Controller"],
+        model::Port => ["Port"],
+        model::NetworkInterface => ["NetworkInterface"],
+        model::NetworkInterfaceEth => ["NetworkInterfaceEth"],
         model::Array => ["Arrays"],
         model::ArrayEncryption => ["ArrayEncryption"],
         model::DataAtRest => ["_arrayencryptionDataAtRest"],
@@ -815,7 +852,8 @@ fn the_validator_rejects_what_the_spec_does_not_describe() {
 // A session against the twin
 // ---------------------------------------------------------------------------------------------
 
-/// Every operation the twin serves; the session test must see each succeed.
+/// Every operation the twin serves but those only Cinder's Pure driver needs
+/// ([`CINDER_DRIVER_OPERATIONS`]); the session test must see each succeed.
 const OPERATIONS: &[(&str, &str)] = &[
     ("GET", "api_version"),
     ("POST", "login"),
@@ -1420,6 +1458,209 @@ fn a_session_on_both_arrays_conforms_to_the_spec() {
             };
             (method.to_string(), path)
         })
+        .filter(|operation| !seen.contains(operation))
+        .map(|(method, path)| format!("{method} {path}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "operations never seen succeed: {missing:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// What Cinder's Pure driver alone calls
+// ---------------------------------------------------------------------------------------------
+
+/// The operations only Cinder's Pure driver needs (stats, iSCSI targets, volume tags); the
+/// driver test must see each succeed.
+const CINDER_DRIVER_OPERATIONS: &[(&str, &str)] = &[
+    ("GET", "arrays/space"),
+    ("GET", "arrays/performance"),
+    ("GET", "controllers"),
+    ("GET", "ports"),
+    ("GET", "network-interfaces"),
+    ("GET", "volumes/tags"),
+    ("PUT", "volumes/tags/batch"),
+    ("DELETE", "volumes/tags"),
+];
+
+/// What `PureISCSIDriver` (Cinder 29.0.0) asks, as it asks it: `_update_volume_stats`,
+/// `_get_target_iscsi_ports` (ready controllers, their ports, no LACP bonds), `_get_host`
+/// (`iqns='...' and is_local`), `_tag_volume` / `_untag_volume`.
+#[test]
+fn the_calls_of_cinders_pure_driver_are_answered_as_a_flasharray_does() {
+    let twin = TwinProcess::start(1000, &[]);
+    let checker = Checker::default();
+    let mut a = FlashArray::of(&twin, "site-a", &checker);
+    let mut b = FlashArray::of(&twin, "site-b", &checker);
+    a.login();
+    b.login();
+
+    // Stats: capacity and space, and performance samples over the last hour.
+    let array = a.ok("arrays").remove(0);
+    let space = a.ok("arrays/space").remove(0);
+    assert_eq!(space["name"], array["name"]);
+    assert_eq!(space["capacity"], array["capacity"]);
+    assert_eq!(space["space"], array["space"]);
+    let provisioned = space["space"]["total_provisioned"].as_u64().unwrap();
+    assert!(provisioned > 0, "the fixture's volumes count: {space}");
+    assert!(
+        space["space"]["total_physical"].as_u64().unwrap() < space["capacity"].as_u64().unwrap()
+    );
+    let end = space["time"].as_i64().unwrap();
+    let start = end - 3_600_000;
+    let samples = a.get(&format!(
+        "arrays/performance?start_time={start}&end_time={end}&resolution=30000&total_item_count=true"
+    ));
+    assert_eq!(samples.status, 200, "{}", samples.body);
+    assert_eq!(samples.json()["total_item_count"], 121);
+    let newest = &samples.items()[0];
+    assert_eq!(newest["time"], end);
+    assert_eq!(newest["writes_per_sec"], 0);
+    assert_eq!(newest["queue_usec_per_mirrored_write_op"], 0);
+    assert_eq!(
+        a.ok("arrays/performance").len(),
+        1,
+        "without a window: the latest"
+    );
+    let backwards = a.get(&format!(
+        "arrays/performance?start_time={end}&end_time={start}"
+    ));
+    assert_eq!(backwards.status, 400);
+
+    // iSCSI targets: ready controllers, their ports (one IQN for the array, loopback portals),
+    // no bonded interfaces; fa-b has its own IQN.
+    let controllers = a.ok("controllers?filter=status%3D%27ready%27");
+    assert_eq!(names(&controllers), ["CT0", "CT1"]);
+    assert_eq!(controllers[0]["mode"], "primary");
+    let mut portals = Vec::new();
+    for controller in names(&controllers) {
+        let ports = a.ok(&format!(
+            "ports?filter={}",
+            enc(&format!("name='{controller}.*'"))
+        ));
+        assert_eq!(ports.len(), 1, "{controller}: {ports:?}");
+        portals.push(ports[0]["portal"].as_str().unwrap().to_string());
+        assert!(
+            ports[0]["iqn"]
+                .as_str()
+                .unwrap()
+                .starts_with("iqn.2010-06.com.purestorage:flasharray.")
+        );
+        assert_eq!(ports[0]["iqn"], a.ok("ports")[0]["iqn"]);
+    }
+    assert_eq!(portals, ["127.0.0.1:3260", "127.0.0.2:3260"]);
+    assert_ne!(a.ok("ports")[0]["iqn"], b.ok("ports")[0]["iqn"]);
+    let bonds = a.ok(&format!(
+        "network-interfaces?filter={}",
+        enc("eth.subtype='lacp_bond' or eth.subtype='vif'")
+    ));
+    assert!(bonds.is_empty(), "{bonds:?}");
+    let interface = a.ok("network-interfaces?names=ct0.eth4").remove(0);
+    assert_eq!(interface["services"], json!(["iscsi"]));
+    assert_eq!(interface["eth"]["address"], "127.0.0.1");
+    assert_eq!(a.get("ports?names=CT9.ETH4").status, 400);
+
+    // Hosts by initiator, local ones (a bare boolean) and not.
+    let iqn = "iqn.1994-05.com.redhat:compute-1";
+    let created = a.post("hosts?names=compute-1-cinder", json!({"iqns": [iqn]}));
+    assert_eq!(created.status, 200, "{}", created.body);
+    let local = a.ok(&format!(
+        "hosts?filter={}",
+        enc(&format!("iqns='{iqn}' and is_local"))
+    ));
+    assert_eq!(names(&local), ["compute-1-cinder"]);
+    let remote = a.ok(&format!(
+        "hosts?filter={}",
+        enc(&format!("iqns='{iqn}' and not is_local"))
+    ));
+    assert!(remote.is_empty());
+
+    // Tags: created, updated by namespace and key, listed, carried by a rename and by copies
+    // when copyable, deleted by namespace.
+    let namespace = "openstack-integration.purestorage.com";
+    assert_eq!(
+        a.post("volumes?names=tagged", json!({"provisioned": 1 << 30}))
+            .status,
+        200
+    );
+    let batch = |value: &str| {
+        json!([
+            {"key": "ProjectId", "value": value, "namespace": namespace, "copyable": false},
+            {"key": "DataStoreType", "value": "Direct Access", "namespace": namespace,
+             "copyable": false},
+            {"key": "owner", "value": "ops"},
+        ])
+    };
+    let put = a.put("volumes/tags/batch?resource_names=tagged", batch("p1"));
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.items().len(), 3);
+    assert_eq!(put.items()[0]["resource"]["name"], "tagged");
+    assert_eq!(put.items()[2]["namespace"], "default");
+    assert_eq!(put.items()[2]["copyable"], true);
+    let updated = a.put("volumes/tags/batch?resource_names=tagged", batch("p2"));
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    let ours = |name: &str| {
+        a.ok(&format!(
+            "volumes/tags?resource_names={name}&namespaces={namespace}"
+        ))
+        .iter()
+        .map(|tag| {
+            format!(
+                "{}={}",
+                tag["key"].as_str().unwrap(),
+                tag["value"].as_str().unwrap()
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ours("tagged"),
+        ["ProjectId=p2", "DataStoreType=Direct Access"]
+    );
+    assert_eq!(a.ok("volumes/tags?resource_names=tagged").len(), 3);
+    assert_eq!(
+        a.patch("volumes?names=tagged", json!({"name": "tagged-2"}))
+            .status,
+        200
+    );
+    assert_eq!(ours("tagged-2").len(), 2, "a rename keeps the tags");
+    let copy = a.post(
+        "volumes?names=copy",
+        json!({"source": {"name": "tagged-2"}}),
+    );
+    assert_eq!(copy.status, 200, "{}", copy.body);
+    let copied = a.ok("volumes/tags?resource_names=copy");
+    assert_eq!(copied.len(), 1, "only the copyable tag: {copied:?}");
+    assert_eq!(copied[0]["key"], "owner");
+    let deleted = a.delete(&format!(
+        "volumes/tags?resource_names=tagged-2&namespaces={namespace}"
+    ));
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert!(ours("tagged-2").is_empty());
+    assert_eq!(
+        a.ok("volumes/tags?resource_names=tagged-2").len(),
+        1,
+        "other namespaces stay"
+    );
+    let unknown = a.put("volumes/tags/batch?resource_names=nope", batch("p"));
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.message().contains("does not exist"),
+        "{}",
+        unknown.body
+    );
+    assert_eq!(a.put("volumes/tags/batch", batch("p")).status, 400);
+    assert_eq!(
+        a.put("volumes/tags/batch?resource_names=copy", json!([]))
+            .status,
+        400
+    );
+
+    let seen = checker.succeeded.lock().unwrap().clone();
+    let missing: Vec<String> = CINDER_DRIVER_OPERATIONS
+        .iter()
+        .map(|(method, endpoint)| (method.to_string(), format!("/api/2.56/{endpoint}")))
         .filter(|operation| !seen.contains(operation))
         .map(|(method, path)| format!("{method} {path}"))
         .collect();

@@ -252,8 +252,23 @@ wire! {
 }
 
 wire! {
-    /// `Tag` (accepted in create bodies, not stored by the twin).
+    /// `Tag`: a key-value pair on a resource, in a namespace (`default` when absent; Cinder's
+    /// Pure driver uses `openstack-integration.purestorage.com`). Listed by `GET
+    /// /volumes/tags`; in create bodies accepted and not stored by the twin.
     pub struct Tag {
+        /// Whether copies of the resource get the tag too (default `true`).
+        copyable: bool,
+        key: String,
+        namespace: String,
+        resource: Reference,
+        value: String,
+        context: ReferenceWithType,
+    }
+}
+
+wire! {
+    /// `TagBatch`: one tag of the body of `PUT /volumes/tags/batch` (creates or updates).
+    pub struct TagBatch {
         copyable: bool,
         key: String,
         namespace: String,
@@ -293,6 +308,111 @@ wire! {
         /// The Purity version, `6.7.4` (Cinder's driver requires >= 6.1.0).
         version: String,
         context: ReferenceWithType,
+    }
+}
+
+wire! {
+    /// `ArraySpace`: `GET /arrays/space`, the array's capacity and what uses it.
+    pub struct ArraySpace {
+        id: String,
+        name: String,
+        /// Usable capacity, bytes.
+        capacity: u64,
+        capacity_installed: u64,
+        parity: f64,
+        space: Space,
+        /// Milliseconds since the epoch the values were taken at.
+        time: i64,
+        context: ReferenceWithType,
+    }
+}
+
+wire! {
+    /// `ArrayPerformance`: one sample of `GET /arrays/performance` (operations and bytes per
+    /// second, latencies in microseconds).
+    pub struct ArrayPerformance {
+        id: String,
+        name: String,
+        /// Milliseconds since the epoch the sample was taken at.
+        time: i64,
+        reads_per_sec: u64,
+        writes_per_sec: u64,
+        mirrored_writes_per_sec: u64,
+        read_bytes_per_sec: u64,
+        write_bytes_per_sec: u64,
+        mirrored_write_bytes_per_sec: u64,
+        usec_per_read_op: u64,
+        usec_per_write_op: u64,
+        usec_per_mirrored_write_op: u64,
+        queue_usec_per_read_op: u64,
+        queue_usec_per_write_op: u64,
+        queue_usec_per_mirrored_write_op: u64,
+        san_usec_per_read_op: u64,
+        san_usec_per_write_op: u64,
+        service_usec_per_read_op: u64,
+        service_usec_per_write_op: u64,
+        context: ReferenceWithType,
+    }
+}
+
+wire! {
+    /// `Controller`: `GET /controllers`.
+    pub struct Controller {
+        /// `CT0`, `CT1`.
+        name: String,
+        /// `primary`, `secondary`, `offline`, `not present`.
+        mode: String,
+        model: String,
+        /// `ready`, `not ready`, `updating`, `unknown`.
+        status: String,
+        /// `array_controller`, `shelf_controller`.
+        r#type: String,
+        version: String,
+        context: ReferenceWithType,
+    }
+}
+
+wire! {
+    /// `Port`: `GET /ports`, a target port; an iSCSI one has `iqn` and `portal` (`ip:port`).
+    pub struct Port {
+        /// `CT0.ETH4`.
+        name: String,
+        iqn: String,
+        nqn: String,
+        portal: String,
+        wwn: String,
+        failover: String,
+        context: ReferenceWithType,
+    }
+}
+
+wire! {
+    /// `NetworkInterface`: `GET /network-interfaces`.
+    pub struct NetworkInterface {
+        /// `ct0.eth4`.
+        name: String,
+        enabled: bool,
+        eth: NetworkInterfaceEth,
+        /// `eth` or `fc`.
+        interface_type: String,
+        /// `iscsi`, `management`, `replication`, `nvme-tcp`, ...
+        services: Vec<String>,
+        speed: u64,
+        context: ReferenceWithType,
+    }
+}
+
+wire! {
+    /// `NetworkInterfaceEth`.
+    pub struct NetworkInterfaceEth {
+        address: String,
+        gateway: String,
+        mac_address: String,
+        mtu: u32,
+        netmask: String,
+        /// `physical`, `lacp_bond`, `vif`, `virtual`, ...
+        subtype: String,
+        vlan: u32,
     }
 }
 

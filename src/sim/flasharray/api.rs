@@ -7,9 +7,13 @@
 //! | GET | `/api/api_version` (no auth) | |
 //! | POST | `login` (header `api-token`) -> header `x-auth-token` | |
 //! | POST | `logout` | |
-//! | GET | `arrays` | |
+//! | GET | `arrays`, `arrays/space` | |
+//! | GET | `arrays/performance` | `start_time`, `end_time`, `resolution` (ms) |
+//! | GET | `controllers`, `ports`, `network-interfaces` | `names` |
 //! | GET | `array-connections` | `names`, `ids` (peer array) |
 //! | GET POST PATCH DELETE | `volumes` | `names`, `ids`, `destroyed`; POST `overwrite`, `add_to_protection_group_names`; PATCH `truncate` |
+//! | GET DELETE | `volumes/tags` | `resource_names`, `resource_ids`, `namespaces`; DELETE `keys` |
+//! | PUT | `volumes/tags/batch` | `resource_names`, `resource_ids` |
 //! | GET POST DELETE | `volumes/protection-groups`, `protection-groups/volumes` (the same memberships) | `group_names`, `group_ids`, `member_names`, `member_ids`, `member_destroyed` |
 //! | GET POST PATCH DELETE | `volume-snapshots` | `names`, `ids`, `source_names`, `source_ids`, `destroyed` |
 //! | GET | `volume-snapshots/transfer` | as `volume-snapshots` |
@@ -44,7 +48,7 @@ use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -67,6 +71,17 @@ pub fn router() -> Router<SiteContext> {
         .route("/api/{version}/login", post(login))
         .route("/api/{version}/logout", post(logout))
         .route("/api/{version}/arrays", get(arrays_get))
+        .route("/api/{version}/arrays/space", get(arrays_space_get))
+        .route(
+            "/api/{version}/arrays/performance",
+            get(arrays_performance_get),
+        )
+        .route("/api/{version}/controllers", get(controllers_get))
+        .route("/api/{version}/ports", get(ports_get))
+        .route(
+            "/api/{version}/network-interfaces",
+            get(network_interfaces_get),
+        )
         .route(
             "/api/{version}/array-connections",
             get(array_connections_get),
@@ -78,6 +93,11 @@ pub fn router() -> Router<SiteContext> {
                 .patch(volumes_patch)
                 .delete(volumes_delete),
         )
+        .route(
+            "/api/{version}/volumes/tags",
+            get(volume_tags_get).delete(volume_tags_delete),
+        )
+        .route("/api/{version}/volumes/tags/batch", put(volume_tags_put))
         .route(
             "/api/{version}/volumes/protection-groups",
             get(group_volumes_get)
@@ -797,19 +817,13 @@ async fn arrays_get(
     let options = ListOptions::from_params(&params)?;
     let site = ctx.lock();
     let array = &site.array;
-    let provisioned: u64 = array
-        .volumes
-        .values()
-        .filter(|v| !v.destroyed)
-        .map(|v| v.provisioned)
-        .sum();
     let delay = state::ERADICATION_DELAY.as_millis() as u64;
     let item = model::Array {
         id: Some(array.id.clone()),
         name: Some(array.name.clone()),
         as_of: Some(site.clock.wall_ms()),
         banner: Some(String::new()),
-        capacity: Some(200 << 40),
+        capacity: Some(state::CAPACITY),
         console_lock_enabled: Some(false),
         encryption: Some(model::ArrayEncryption {
             data_at_rest: Some(model::DataAtRest {
@@ -829,12 +843,184 @@ async fn arrays_get(
         os: Some("Purity//FA".to_string()),
         parity: Some(1.0),
         scsi_timeout: Some(60_000),
-        space: Some(Render::space(provisioned)),
+        space: Some(Render::space(array.provisioned())),
         time_zone: Some("UTC".to_string()),
         version: Some(PURITY_VERSION.to_string()),
         ..Default::default()
     };
     list(vec![item], &options, query::name_key)
+}
+
+async fn arrays_space_get(
+    _: Authorized,
+    State(ctx): State<SiteContext>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let params = Params::parse(raw.as_deref())?;
+    let options = ListOptions::from_params(&params)?;
+    let site = ctx.lock();
+    let array = &site.array;
+    let item = model::ArraySpace {
+        id: Some(array.id.clone()),
+        name: Some(array.name.clone()),
+        capacity: Some(state::CAPACITY),
+        capacity_installed: Some(state::CAPACITY),
+        parity: Some(1.0),
+        space: Some(Render::space(array.provisioned())),
+        time: Some(site.clock.wall_ms()),
+        ..Default::default()
+    };
+    list(vec![item], &options, query::name_key)
+}
+
+/// The most samples `GET /arrays/performance` answers: the newest, whatever the resolution.
+const PERFORMANCE_SAMPLES: i64 = 1000;
+
+/// Performance samples from `start_time` to `end_time` (ms, default now) every `resolution`
+/// (ms, default 30 s), newest first; without `start_time`, the latest. Every value is 0: the
+/// twin's volumes see no I/O.
+async fn arrays_performance_get(
+    _: Authorized,
+    State(ctx): State<SiteContext>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let params = Params::parse(raw.as_deref())?;
+    let options = ListOptions::from_params(&params)?;
+    let time =
+        |key: &str| -> Result<Option<i64>, Failure> { Ok(params.number(key)?.map(|ms| ms as i64)) };
+    let site = ctx.lock();
+    let now = site.clock.wall_ms();
+    let end = time("end_time")?.unwrap_or(now).min(now);
+    let resolution = time("resolution")?.unwrap_or(30_000);
+    if resolution <= 0 {
+        return Err(bad_request(
+            "Invalid value for parameter `resolution`: must be positive.",
+        ));
+    }
+    let start = time("start_time")?.unwrap_or(end);
+    if start > end {
+        return Err(bad_request(INVALID_COMBINATION));
+    }
+    let count = ((end - start) / resolution + 1).min(PERFORMANCE_SAMPLES);
+    let rows = (0..count)
+        .map(|index| model::ArrayPerformance {
+            id: Some(site.array.id.clone()),
+            name: Some(site.array.name.clone()),
+            time: Some(end - index * resolution),
+            reads_per_sec: Some(0),
+            writes_per_sec: Some(0),
+            mirrored_writes_per_sec: Some(0),
+            read_bytes_per_sec: Some(0),
+            write_bytes_per_sec: Some(0),
+            mirrored_write_bytes_per_sec: Some(0),
+            usec_per_read_op: Some(0),
+            usec_per_write_op: Some(0),
+            usec_per_mirrored_write_op: Some(0),
+            queue_usec_per_read_op: Some(0),
+            queue_usec_per_write_op: Some(0),
+            queue_usec_per_mirrored_write_op: Some(0),
+            san_usec_per_read_op: Some(0),
+            san_usec_per_write_op: Some(0),
+            service_usec_per_read_op: Some(0),
+            service_usec_per_write_op: Some(0),
+            ..Default::default()
+        })
+        .collect();
+    list(rows, &options, |json| {
+        json["time"].as_i64().unwrap_or_default().to_string()
+    })
+}
+
+/// The rows of a hardware `GET` (controllers, ports, interfaces) its `names` keep; 400 naming
+/// an unknown one.
+fn hardware<T>(params: &Params, rows: Vec<(String, T)>, missing: &str) -> Result<Vec<T>, Failure> {
+    let selected = optional_selection(
+        params,
+        rows.iter().map(|(name, _)| (name.as_str(), name.as_str())),
+        missing,
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter(|(name, _)| selected.as_ref().is_none_or(|s| s.contains(name)))
+        .map(|(_, row)| row)
+        .collect())
+}
+
+async fn controllers_get(_: Authorized, RawQuery(raw): RawQuery) -> Reply {
+    let params = Params::parse(raw.as_deref())?;
+    let options = ListOptions::from_params(&params)?;
+    let rows = state::CONTROLLERS
+        .iter()
+        .map(|controller| {
+            let row = model::Controller {
+                name: Some(controller.name.to_string()),
+                mode: Some(controller.mode.to_string()),
+                model: Some("FA-X70R4".to_string()),
+                status: Some("ready".to_string()),
+                r#type: Some("array_controller".to_string()),
+                version: Some(PURITY_VERSION.to_string()),
+                ..Default::default()
+            };
+            (controller.name.to_string(), row)
+        })
+        .collect();
+    let rows = hardware(&params, rows, "Controller does not exist.")?;
+    list(rows, &options, query::name_key)
+}
+
+async fn ports_get(
+    _: Authorized,
+    State(ctx): State<SiteContext>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let params = Params::parse(raw.as_deref())?;
+    let options = ListOptions::from_params(&params)?;
+    let iqn = ctx.lock().array.iqn();
+    let rows = state::CONTROLLERS
+        .iter()
+        .map(|controller| {
+            let row = model::Port {
+                name: Some(controller.iscsi_port.to_string()),
+                iqn: Some(iqn.clone()),
+                portal: Some(format!("{}:{}", controller.address, state::ISCSI_PORT)),
+                ..Default::default()
+            };
+            (controller.iscsi_port.to_string(), row)
+        })
+        .collect();
+    let rows = hardware(&params, rows, "Port does not exist.")?;
+    list(rows, &options, query::name_key)
+}
+
+async fn network_interfaces_get(_: Authorized, RawQuery(raw): RawQuery) -> Reply {
+    let params = Params::parse(raw.as_deref())?;
+    let options = ListOptions::from_params(&params)?;
+    let rows = state::CONTROLLERS
+        .iter()
+        .enumerate()
+        .map(|(index, controller)| {
+            let name = controller.iscsi_port.to_lowercase();
+            let row = model::NetworkInterface {
+                name: Some(name.clone()),
+                enabled: Some(true),
+                eth: Some(model::NetworkInterfaceEth {
+                    address: Some(controller.address.to_string()),
+                    mac_address: Some(format!("24:a9:37:00:00:{index:02x}")),
+                    mtu: Some(1500),
+                    netmask: Some("255.0.0.0".to_string()),
+                    subtype: Some("physical".to_string()),
+                    ..Default::default()
+                }),
+                interface_type: Some("eth".to_string()),
+                services: Some(vec!["iscsi".to_string()]),
+                speed: Some(25_000_000_000),
+                ..Default::default()
+            };
+            (name, row)
+        })
+        .collect();
+    let rows = hardware(&params, rows, "Network interface does not exist.")?;
+    list(rows, &options, query::name_key)
 }
 
 async fn array_connections_get(
@@ -1024,6 +1210,11 @@ async fn volumes_post(
             } else {
                 let id = site.ids.uuid();
                 let serial = site.ids.hex(24).to_uppercase();
+                if let Some(source) = source.as_ref().filter(|s| !s.tags.is_empty()) {
+                    site.array
+                        .volume_tags
+                        .insert(id.clone(), source.tags.clone());
+                }
                 site.array.volumes.insert(
                     name.clone(),
                     state::Volume {
@@ -1081,6 +1272,8 @@ struct CopySource {
     name: String,
     provisioned: u64,
     content: String,
+    /// The source volume's copyable tags (the twin's snapshots have none).
+    tags: Vec<state::Tag>,
 }
 
 fn copy_source(array: &Array, reference: &model::Reference) -> Result<CopySource, Failure> {
@@ -1093,6 +1286,14 @@ fn copy_source(array: &Array, reference: &model::Reference) -> Result<CopySource
                 name: name.to_string(),
                 provisioned: volume.provisioned,
                 content: volume.content.clone(),
+                tags: array
+                    .volume_tags
+                    .get(&volume.id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|tag| tag.copyable)
+                    .cloned()
+                    .collect(),
             });
         }
         let Some(snapshot) = array.volume_snapshots.get(name) else {
@@ -1118,6 +1319,7 @@ fn copy_source(array: &Array, reference: &model::Reference) -> Result<CopySource
             name: name.to_string(),
             provisioned: snapshot.provisioned,
             content: snapshot.content.clone(),
+            tags: Vec::new(),
         })
     };
     match (&reference.name, &reference.id) {
@@ -1258,6 +1460,178 @@ async fn volumes_delete(
         "Volume must be destroyed before it can be eradicated.",
         Array::eradicate_volume,
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Volume tags
+// ---------------------------------------------------------------------------------------------
+
+/// The namespace of a tag given without one.
+const DEFAULT_NAMESPACE: &str = "default";
+/// The most tags one `PUT /volumes/tags/batch` carries.
+const MAX_TAG_BATCH: usize = 30;
+
+/// The volumes a tag request names (`resource_names` or `resource_ids`, not both); `None` when
+/// it names none and may.
+fn tagged_volumes(
+    params: &Params,
+    array: &Array,
+    required: bool,
+) -> Result<Option<Vec<String>>, Failure> {
+    let selector = match (params.list("resource_names"), params.list("resource_ids")) {
+        (Some(_), Some(_)) => return Err(bad_request(INVALID_COMBINATION)),
+        (Some(names), None) if !names.is_empty() => Selector::Names(names),
+        (None, Some(ids)) if !ids.is_empty() => Selector::Ids(ids),
+        _ if required => {
+            return Err(bad_request(
+                "Missing required parameter: resource_names or resource_ids.",
+            ));
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(
+        selector.resolve(volume_pairs(array), "Volume does not exist.")?,
+    ))
+}
+
+fn tag_model(volume: &state::Volume, tag: &state::Tag) -> model::Tag {
+    model::Tag {
+        copyable: Some(tag.copyable),
+        key: Some(tag.key.clone()),
+        namespace: Some(tag.namespace.clone()),
+        resource: Some(model::Reference::new(&volume.id, &volume.name)),
+        value: Some(tag.value.clone()),
+        ..Default::default()
+    }
+}
+
+fn tag_key(json: &Value) -> String {
+    ["/resource/name", "/namespace", "/key"]
+        .map(|pointer| {
+            json.pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        })
+        .join("\t")
+}
+
+async fn volume_tags_get(
+    _: Authorized,
+    State(ctx): State<SiteContext>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let params = Params::parse(raw.as_deref())?;
+    let options = ListOptions::from_params(&params)?;
+    let namespaces = params.list("namespaces");
+    let destroyed = params.bool("resource_destroyed")?;
+    let site = ctx.lock();
+    let array = &site.array;
+    let volumes = tagged_volumes(&params, array, false)?;
+    let mut rows = Vec::new();
+    for volume in array.volumes.values() {
+        if volumes.as_ref().is_some_and(|v| !v.contains(&volume.name))
+            || !keep(destroyed, volume.destroyed)
+        {
+            continue;
+        }
+        for tag in array.volume_tags.get(&volume.id).into_iter().flatten() {
+            if namespaces
+                .as_ref()
+                .is_none_or(|n| n.contains(&tag.namespace))
+            {
+                rows.push(tag_model(volume, tag));
+            }
+        }
+    }
+    list(rows, &options, tag_key)
+}
+
+/// Creates the body's tags on every named volume, or updates those whose namespace and key
+/// they already have.
+async fn volume_tags_put(
+    _: Authorized,
+    State(ctx): State<SiteContext>,
+    RawQuery(raw): RawQuery,
+    bytes: Bytes,
+) -> Reply {
+    let params = Params::parse(raw.as_deref())?;
+    let batch: Vec<model::TagBatch> = body(&bytes)?;
+    if batch.is_empty() || batch.len() > MAX_TAG_BATCH {
+        return Err(bad_request(format!(
+            "Invalid tags: give 1 to {MAX_TAG_BATCH}."
+        )));
+    }
+    let tags = batch
+        .into_iter()
+        .map(|item| {
+            Ok(state::Tag {
+                namespace: item
+                    .namespace
+                    .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string()),
+                key: item
+                    .key
+                    .filter(|key| !key.is_empty())
+                    .ok_or_else(|| bad_request("Missing required field: key."))?,
+                value: item.value.unwrap_or_default(),
+                copyable: item.copyable.unwrap_or(true),
+            })
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let mut site = ctx.lock();
+    let array = &mut site.array;
+    let volumes = tagged_volumes(&params, array, true)?.unwrap_or_default();
+    let mut changed = Vec::new();
+    for name in &volumes {
+        let volume = &array.volumes[name];
+        let stored = array.volume_tags.entry(volume.id.clone()).or_default();
+        for tag in &tags {
+            match stored
+                .iter_mut()
+                .find(|t| t.namespace == tag.namespace && t.key == tag.key)
+            {
+                Some(existing) => *existing = tag.clone(),
+                None => stored.push(tag.clone()),
+            }
+            changed.push(tag_model(volume, tag));
+        }
+    }
+    Ok(items(changed))
+}
+
+/// Deletes the named volumes' tags in one namespace (`default` when not given), all of them or
+/// those of `keys`.
+async fn volume_tags_delete(
+    _: Authorized,
+    State(ctx): State<SiteContext>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let params = Params::parse(raw.as_deref())?;
+    let namespaces = params.list("namespaces").unwrap_or_default();
+    if namespaces.len() > 1 {
+        return Err(bad_request(
+            "Only one namespace is allowed per delete request.",
+        ));
+    }
+    let namespace = namespaces
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+    let keys = params.list("keys");
+    let mut site = ctx.lock();
+    let array = &mut site.array;
+    let volumes = tagged_volumes(&params, array, true)?.unwrap_or_default();
+    for name in &volumes {
+        let id = &array.volumes[name].id;
+        if let Some(tags) = array.volume_tags.get_mut(id) {
+            tags.retain(|tag| {
+                tag.namespace != namespace || keys.as_ref().is_some_and(|k| !k.contains(&tag.key))
+            });
+            if tags.is_empty() {
+                array.volume_tags.remove(id);
+            }
+        }
+    }
+    Ok(StatusCode::OK.into_response())
 }
 
 // ---------------------------------------------------------------------------------------------

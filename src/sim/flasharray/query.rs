@@ -5,7 +5,8 @@
 //! carries can be filtered or sorted on, as on a real array. The filter language is the subset
 //! real clients send: comparisons `field=value` (`!=`, `<`, `<=`, `>`, `>=`) with the value in
 //! single or double quotes or bare, `*` wildcards in strings, dotted paths (`pod.name='x'`),
-//! `and`, `or`, `not(...)`, parentheses and `contains(field,'text')`. A list-valued field matches
+//! a bare boolean property (`is_local`), `and`, `or`, `not(...)` and `not x`, parentheses and
+//! `contains(field,'text')`. A list-valued field matches
 //! when any element does; numbers compare numerically (`progress='1.0'` matches `1`).
 //!
 //! Pages: without `limit` a page holds at most [`MAX_PAGE`] items (a larger `limit` is cut to
@@ -313,11 +314,25 @@ impl Parser<'_> {
             self.expect(Token::Close)?;
             return Ok(inner);
         }
+        // `not is_local`: Cinder's Pure driver negates without parentheses.
+        if self.keyword("not") {
+            self.position += 1;
+            return Ok(Filter::Not(Box::new(self.unary()?)));
+        }
         let path = self.path()?;
-        let op = match self.next() {
-            Some(Token::Op(op)) => op,
-            _ => return Err(self.error()),
+        let op = match self.peek() {
+            Some(Token::Op(op)) => *op,
+            // A bare property is a boolean test: `iqns='...' and is_local` (Cinder's Pure
+            // driver finds its hosts so).
+            _ => {
+                return Ok(Filter::Compare {
+                    path,
+                    op: CmpOp::Eq,
+                    value: "true".to_string(),
+                });
+            }
         };
+        self.position += 1;
         let value = self.value()?;
         Ok(Filter::Compare { path, op, value })
     }
@@ -734,7 +749,20 @@ mod tests {
             ("contains(name,'pg.3')", true),
             ("missing='x'", false),
             ("missing!='x'", true),
+            // Cinder's Pure driver: `_get_host(remote=False)` and `(remote=True)`.
+            ("iqns='iqn.a' and is_local", true),
+            ("iqns='iqn.a' and not is_local", false),
+            ("is_local", true),
+            ("not is_local or destroyed", false),
+            ("not destroyed and is_local", true),
+            ("destroyed", false),
+            ("missing", false),
         ];
+        let live = {
+            let mut live = live;
+            live["is_local"] = json!(true);
+            live
+        };
         for (text, expected) in cases {
             let filter = Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
             assert_eq!(filter.matches(&live), expected, "{text}");
@@ -746,6 +774,9 @@ mod tests {
             "name='x' and",
             "= 'x'",
             "name ~ 'x'",
+            "name 'x'",
+            "not",
+            "is_local and",
         ] {
             assert!(Filter::parse(bad).is_err(), "{bad}");
         }

@@ -38,6 +38,43 @@ pub const ERADICATION_DELAY: Duration = Duration::from_secs(24 * 3600);
 /// The longest name of a volume, host or protection group.
 pub const MAX_NAME_LEN: usize = 63;
 
+/// Usable capacity of every simulated array, bytes (200 TiB).
+pub const CAPACITY: u64 = 200 << 40;
+
+/// One controller of a simulated array, with its iSCSI target port.
+#[derive(Debug, Clone, Copy)]
+pub struct Controller {
+    /// `CT0`.
+    pub name: &'static str,
+    /// `primary` or `secondary`.
+    pub mode: &'static str,
+    /// The target port (`CT0.ETH4`); its network interface is the lower-case name.
+    pub iscsi_port: &'static str,
+    /// The port's address. Loopback, and nothing listens there: the twin serves no iSCSI, an
+    /// attacher that only passes the connection info on (Nova's fake virt driver) needs none.
+    pub address: &'static str,
+}
+
+/// Every simulated array's two controllers, both ready, each with one iSCSI port, as Cinder's
+/// Pure driver finds its iSCSI targets: ready controllers, then their ports with an IQN.
+pub const CONTROLLERS: [Controller; 2] = [
+    Controller {
+        name: "CT0",
+        mode: "primary",
+        iscsi_port: "CT0.ETH4",
+        address: "127.0.0.1",
+    },
+    Controller {
+        name: "CT1",
+        mode: "secondary",
+        iscsi_port: "CT1.ETH4",
+        address: "127.0.0.2",
+    },
+];
+
+/// The iSCSI port of the portals (`127.0.0.1:3260`).
+pub const ISCSI_PORT: u16 = 3260;
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Array {
     pub id: String,
@@ -64,6 +101,10 @@ pub struct Array {
     /// QoS limits of volumes, by volume id (absent: unlimited).
     #[serde(skip)]
     pub volume_qos: BTreeMap<String, Qos>,
+    /// Tags of volumes, by volume id (so a renamed volume keeps them): Cinder's Pure driver
+    /// tags its volumes with the project and the instance they are attached to.
+    #[serde(skip)]
+    pub volume_tags: BTreeMap<String, Vec<Tag>>,
     /// When destroyed objects (volumes, snapshots, groups) were destroyed, by object id: they
     /// are eradicated [`ERADICATION_DELAY`] later.
     #[serde(skip)]
@@ -230,6 +271,16 @@ pub struct Host {
     pub connections: BTreeMap<String, u32>,
 }
 
+/// A tag of a volume: `key` is unique within `namespace`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub namespace: String,
+    pub key: String,
+    pub value: String,
+    /// Whether copies of the volume get it too.
+    pub copyable: bool,
+}
+
 /// QoS limits of a volume.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Qos {
@@ -267,6 +318,30 @@ pub fn replica_source(name: &str) -> Option<&str> {
 }
 
 impl Array {
+    /// The array's iSCSI target name, one for all its ports as on FlashArray:
+    /// `iqn.2010-06.com.purestorage:flasharray.<16 hex digits of the array id>`.
+    pub fn iqn(&self) -> String {
+        let digits: String = self
+            .id
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(16)
+            .collect();
+        format!(
+            "iqn.2010-06.com.purestorage:flasharray.{}",
+            digits.to_lowercase()
+        )
+    }
+
+    /// Bytes provisioned to live volumes.
+    pub fn provisioned(&self) -> u64 {
+        self.volumes
+            .values()
+            .filter(|v| !v.destroyed)
+            .map(|v| v.provisioned)
+            .sum()
+    }
+
     /// Hosts connected to `volume`, with the LUN.
     pub fn hosts_of(&self, volume: &str) -> impl Iterator<Item = (&str, u32)> {
         self.hosts.values().filter_map(move |host| {
@@ -346,6 +421,7 @@ impl Array {
             return;
         };
         self.volume_qos.remove(&volume.id);
+        self.volume_tags.remove(&volume.id);
         self.destroyed_at.remove(&volume.id);
         for group in self.protection_groups.values_mut() {
             group.volumes.retain(|member| member != name);
