@@ -34,6 +34,8 @@ from cinder.volume import driver
 from cinder.volume import volume_utils
 from cinder.volume.drivers.san import san
 
+from protector_real_os import array
+
 LOG = logging.getLogger(__name__)
 
 # The Pure driver's own option (same name and help, so registering both is no conflict).
@@ -44,70 +46,31 @@ CONF = cfg.CONF
 CONF.register_opts(OPTS, group='backend_defaults')
 
 UNMANAGED_SUFFIX = '-unmanaged'
-API_MAJOR = '2.'
-TIMEOUT = (5, 60)
+
+
+class _Array:
+    """The array client, its errors as Cinder's VolumeBackendAPIException."""
+
+    def __init__(self, address, token, verify):
+        self._client = array.FlashArray(address, token, verify)
+
+    @property
+    def base(self):
+        return self._client.base
+
+    @property
+    def version(self):
+        return self._client.version
+
+    def call(self, *args, **kwargs):
+        try:
+            return self._client.call(*args, **kwargs)
+        except (array.ArrayError, requests.RequestException) as error:
+            raise ArrayError(data=str(error))
 
 
 class ArrayError(exception.VolumeBackendAPIException):
     pass
-
-
-class _Array:
-    """The REST session: API version negotiation, login (token -> x-auth-token) and calls
-    that raise ArrayError with the array's own message on an error answer."""
-
-    def __init__(self, address, token, verify):
-        self.base = 'https://%s' % address
-        self.token = token
-        self.verify = verify
-        self.http = requests.Session()
-        self.version = None
-        self.session_token = None
-
-    def _login(self):
-        versions = self.http.get(self.base + '/api/api_version', verify=self.verify,
-                                 timeout=TIMEOUT)
-        versions.raise_for_status()
-        twos = [v for v in versions.json().get('version', []) if v.startswith(API_MAJOR)]
-        if not twos:
-            raise ArrayError(data='the array at %s serves no REST 2.x API' % self.base)
-        self.version = max(twos, key=lambda v: tuple(int(p) for p in v.split('.')))
-        reply = self.http.post('%s/api/%s/login' % (self.base, self.version),
-                               headers={'api-token': self.token}, verify=self.verify,
-                               timeout=TIMEOUT)
-        if reply.status_code != 200 or 'x-auth-token' not in reply.headers:
-            raise ArrayError(data='login to %s failed: HTTP %s %s'
-                             % (self.base, reply.status_code, reply.text[:300]))
-        self.session_token = reply.headers['x-auth-token']
-
-    def call(self, method, path, params=None, body=None, ok=(200,)):
-        """Returns the items of the answer; raises ArrayError unless its status is in ok."""
-        if self.session_token is None:
-            self._login()
-        for attempt in (1, 2):
-            reply = self.http.request(
-                method, '%s/api/%s/%s' % (self.base, self.version, path), params=params,
-                json=body, headers={'x-auth-token': self.session_token},
-                verify=self.verify, timeout=TIMEOUT)
-            if reply.status_code == 401 and attempt == 1:
-                self._login()  # the session expired
-                continue
-            break
-        if reply.status_code not in ok:
-            raise ArrayError(data='%s %s %s: HTTP %s: %s' % (
-                method, path, params or '', reply.status_code, _messages(reply)))
-        if not reply.content:
-            return []
-        return reply.json().get('items', [])
-
-
-def _messages(reply):
-    try:
-        errors = reply.json().get('errors') or []
-        return '; '.join('%s%s' % (e.get('message'), ' (%s)' % e['context']
-                                   if e.get('context') else '') for e in errors)
-    except ValueError:
-        return reply.text[:300]
 
 
 def _gib(size_bytes):
