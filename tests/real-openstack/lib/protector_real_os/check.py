@@ -71,6 +71,14 @@ def main():
             if not here and volume.status not in ('error', 'creating', 'deleting'):
                 problems.append('%s: Cinder volume %s (%s) has no array volume %s on %s'
                                 % (site, volume.name, volume.id, wanted, array_name))
+            # what the Pure driver records and protector reads to find the array volume
+            metadata = volume.metadata or {}
+            if (metadata.get('array_volume_name'), metadata.get('array_name')) != (
+                    wanted, array_name):
+                problems.append('%s: volume %s has metadata array_volume_name=%s '
+                                'array_name=%s, not %s on %s'
+                                % (site, volume.name, metadata.get('array_volume_name'),
+                                   metadata.get('array_name'), wanted, array_name))
     if problems:
         print('check FAILED:')
         for problem in problems:

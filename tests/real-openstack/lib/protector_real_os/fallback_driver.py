@@ -11,6 +11,7 @@ It keeps the Pure driver's conventions wherever the project depends on them:
   default, pure_eradicate_on_delete=False);
 - attach finds or creates the array host of the connector's iSCSI initiator and connects the
   volume to it; detach disconnects it;
+- created and managed volumes get the volume metadata array_volume_name and array_name;
 - the stats report no pools, so the pool is the backend name: `HOST@pure#pure`.
 It does not do snapshots, clones, extend, retype, replication or groups.
 
@@ -130,14 +131,21 @@ class FlashArrayRestDriver(driver.VolumeDriver):
     def _name(volume):
         return '%s-cinder' % volume.name
 
-    def _model(self, name):
-        return {'provider_id': name, 'shared_targets': False}
+    def _model(self, volume, name):
+        """The model update of a created or managed volume: as the Pure driver's, including its
+        volume metadata `array_volume_name` and `array_name` (protector reads them)."""
+        return {
+            'provider_id': name,
+            'shared_targets': False,
+            'metadata': {**(volume.metadata or {}), 'array_volume_name': name,
+                         'array_name': self._array_name},
+        }
 
     def create_volume(self, volume):
         name = self._name(volume)
         self._array.call('POST', 'volumes', params={'names': name},
                          body={'provisioned': volume.size * units.Gi})
-        return self._model(name)
+        return self._model(volume, name)
 
     def delete_volume(self, volume):
         name = self._name(volume)
@@ -191,7 +199,7 @@ class FlashArrayRestDriver(driver.VolumeDriver):
             LOG.info('Renaming existing volume %s to %s', found['name'], name)
             self._array.call('PATCH', 'volumes', params={'names': found['name']},
                              body={'name': name})
-        return self._model(name)
+        return self._model(volume, name)
 
     def unmanage(self, volume):
         name = self._name(volume)

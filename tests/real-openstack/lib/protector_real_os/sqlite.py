@@ -18,8 +18,12 @@ from oslo_db.sqlalchemy import engines
 
 
 def _tune(engine):
-    # inserted before oslo.db's own listener, which then sees the transaction begun
-    @sqlalchemy.event.listens_for(engine, 'begin', insert=True)
+    # replaces oslo.db's own `begin` listener, which emits a plain BEGIN
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, '__name__', '') == '_sqlite_emit_begin':
+            sqlalchemy.event.remove(engine, 'begin', listener)
+
+    @sqlalchemy.event.listens_for(engine, 'begin')
     def _begin_immediate(conn):
         if 'in_transaction' not in conn.info:
             conn.exec_driver_sql('BEGIN IMMEDIATE')
