@@ -68,7 +68,11 @@ def main():
             print('  volume %-12s %-9s %-22s -> %s %s'
                   % (volume.name, volume.status, volume.host, wanted,
                      'on ' + array_name if here else 'MISSING'))
-            if not here and volume.status not in ('error', 'creating', 'deleting'):
+            if volume.status.startswith('error'):
+                problems.append('%s: Cinder volume %s (%s) is %s'
+                                % (site, volume.name, volume.id, volume.status))
+                continue
+            if not here and volume.status not in ('creating', 'deleting'):
                 problems.append('%s: Cinder volume %s (%s) has no array volume %s on %s'
                                 % (site, volume.name, volume.id, wanted, array_name))
             # what the Pure driver records and protector reads to find the array volume
