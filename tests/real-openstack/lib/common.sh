@@ -1,0 +1,140 @@
+# Shared by tests/real-openstack/{up,seed,check,down}: sourced, not run.
+# shellcheck shell=bash
+
+ros_here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ros_root="$(cd "$ros_here/../.." && pwd)"
+# shellcheck disable=SC2034 # used by the scripts that source this file
+ros_lib="$ros_here/lib"
+
+say() { echo "real-openstack: $*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+# The state directory given on the command line, made absolute (it need not exist yet).
+ros_dir() {
+    [ $# -ge 1 ] && [ -n "$1" ] || die "usage: $(basename "$0") DIR"
+    realpath -m -- "$1"
+}
+
+# ------------------------------------------------------------------ the venv
+# Created on first use from requirements.txt and reused while the hash of that file and of the
+# Python version stays the same (the pattern of tests/conformance/run).
+ros_venv() {
+    local venv="${PROTECTOR_REAL_OS_VENV:-$ros_root/target/real-openstack-venv}"
+    local requirements="$ros_here/requirements.txt"
+    local python_bin="${PYTHON:-python3.11}"
+    command -v "$python_bin" > /dev/null || die "$python_bin not found (set PYTHON to a Python 3.11)"
+    local want_hash stamp started
+    want_hash="$( { sha256sum "$requirements" | cut -d' ' -f1; "$python_bin" --version 2>&1; } | sha256sum | cut -d' ' -f1)"
+    stamp="$venv/.real-openstack-requirements.sha256"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_hash" ] && "$venv/bin/python" -c '' 2> /dev/null; then
+        say "reusing venv $venv"
+    else
+        if [ -e "$venv" ]; then
+            [ -f "$venv/pyvenv.cfg" ] \
+                || die "$venv exists and is not a venv: not touching it (set PROTECTOR_REAL_OS_VENV)"
+            say "requirements changed: rebuilding $venv"
+            rm -rf -- "$venv"
+        fi
+        started=$SECONDS
+        say "creating venv $venv and installing $(grep -c '==' "$requirements") pinned packages from PyPI (about 2 minutes)"
+        "$python_bin" -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+            --requirement "$requirements"
+        echo "$want_hash" > "$stamp"
+        say "venv ready in $((SECONDS - started))s"
+    fi
+    # shellcheck disable=SC2034 # the result, for the caller
+    VENV="$venv"
+}
+
+# ------------------------------------------------------------------ the pids
+# DIR/pids has one line per started process group: `PID STARTTIME NAME`. STARTTIME is field 22 of
+# /proc/PID/stat, so `down` never signals a process that merely reuses a recorded pid.
+ros_starttime() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2> /dev/null)" || return 1
+    # the command name (field 2) may hold spaces; everything after its ')' is space-separated
+    stat="${stat##*) }"
+    # shellcheck disable=SC2086
+    set -- $stat
+    echo "${20}"
+}
+
+ros_record_pid() { # DIR PID NAME
+    local start
+    start="$(ros_starttime "$2")" || start=0
+    echo "$2 $start $3" >> "$1/pids"
+}
+
+# The recorded pid still runs the process we started.
+ros_pid_alive() { # PID STARTTIME
+    local now
+    now="$(ros_starttime "$1")" || return 1
+    [ "$now" = "$2" ]
+}
+
+# Starts a command in its own session (so it and its children form one process group that
+# `down` can signal), output to LOG, and records it in DIR/pids under NAME; its pid is left in
+# ROS_LAST_PID. (Without job control a background job is no group leader, so setsid(1) does
+# not fork and $! is the new session's leader.)
+ros_start() { # DIR NAME LOG command...
+    local dir="$1" name="$2" log="$3"
+    shift 3
+    setsid "$@" > "$log" 2>&1 < /dev/null &
+    ROS_LAST_PID=$!
+    ros_record_pid "$dir" "$ROS_LAST_PID" "$name"
+}
+
+# Signals every recorded process group: TERM, then KILL after a grace period. Idempotent.
+ros_stop_all() { # DIR
+    local dir="$1" grace="${PROTECTOR_REAL_OS_STOP_GRACE:-5}"
+    [ -f "$dir/pids" ] || return 0
+    local pid start name live=()
+    while read -r pid start name; do
+        [ -n "$pid" ] || continue
+        if ros_pid_alive "$pid" "$start"; then
+            kill -TERM -- "-$pid" 2> /dev/null || kill -TERM "$pid" 2> /dev/null || true
+            live+=("$pid:$start:$name")
+        fi
+    done < "$dir/pids"
+    local deadline=$((SECONDS + grace)) entry any
+    while [ ${#live[@]} -gt 0 ] && [ $SECONDS -lt $deadline ]; do
+        any=""
+        for entry in "${live[@]}"; do
+            IFS=: read -r pid start name <<< "$entry"
+            ros_pid_alive "$pid" "$start" && any=1
+        done
+        [ -n "$any" ] || break
+        sleep 0.2
+    done
+    for entry in "${live[@]}"; do
+        IFS=: read -r pid start name <<< "$entry"
+        if ros_pid_alive "$pid" "$start"; then
+            say "$name (pid $pid) ignored TERM for ${grace}s: KILL"
+            kill -KILL -- "-$pid" 2> /dev/null || kill -KILL "$pid" 2> /dev/null || true
+        fi
+    done
+    # processes left in the session of a leader that already exited (the kernel does not hand
+    # out a pid again while a session of that id has members, so these are ours)
+    local orphans
+    while read -r pid start name; do
+        [ -n "$pid" ] || continue
+        [ -e "/proc/$pid" ] && continue
+        orphans="$(ps -e -o pid=,sid= | awk -v s="$pid" '$2 == s { print $1 }')"
+        # shellcheck disable=SC2086 # one pid per word
+        [ -z "$orphans" ] || kill -KILL $orphans 2> /dev/null || true
+    done < "$dir/pids"
+    mv -f "$dir/pids" "$dir/pids.stopped"
+}
+
+# ------------------------------------------------------------------ the environment
+ros_load_env() { # DIR
+    [ -f "$1/env" ] || die "$1/env not found: run tests/real-openstack/up $1 first"
+    set -a
+    # shellcheck disable=SC1091
+    . "$1/env"
+    set +a
+}
