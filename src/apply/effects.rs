@@ -1068,12 +1068,9 @@ impl<'a> SiteRunner<'a> {
             volume: cinder::VolumeManage {
                 host: Some(host.to_string()),
                 cluster: None,
-                // Cinder's Pure driver reads only `name` (see VolumeReference).
-                reference: cinder::VolumeReference {
-                    source_name: None,
-                    source_id: None,
-                    name: Some(array_volume.to_string()),
-                },
+                // Both keys: Cinder 29's Pure driver reads `source-name`, older ones `name`
+                // (see VolumeReference).
+                reference: cinder::VolumeReference::array_volume(array_volume),
                 name: Some(name.to_string()),
                 description: Some(marker.clone()),
                 availability_zone: None,

@@ -56,7 +56,7 @@ SITE_B_NETWORKS = {
 PROTECTION_GROUP = "prod-web-app"
 SITE_B_CINDER_HOST = "site-b@pure#fa-b"
 RECOVERED = "web-1-recovered"
-# A second copy, used to show what the Pure driver does with a `source-name` reference.
+# A second copy, used to show what the Pure driver does with its own listed `name` reference.
 PROBE = "web-1-probe"
 # A third, for the array's own rename/destroy/eradicate cycle.
 SCRATCH = "web-1-scratch"
@@ -997,7 +997,7 @@ def session(c, label):
         conn, recovered = c.need("viewer", "recovered")
         try:
             conn.block_storage.manage_volume(
-                host=SITE_B_CINDER_HOST, ref={"name": recovered}, name="web-1",
+                host=SITE_B_CINDER_HOST, ref={"source-name": recovered}, name="web-1",
                 bootable=True, volume_type="pure-replicated",
             )
         except os_exc.HttpException as error:
@@ -1012,13 +1012,19 @@ def session(c, label):
     c.run("cinder: viewer's manage request is 403 'Policy doesn't allow "
           "volume_extension:volume_manage to be performed.'", manage_denied)
 
-    def manage_source_name():
-        """The Cinder API takes any `ref`; the Pure driver reads only `ref["name"]`
-        (`manage_existing requires a 'name' key`), so a `source-name` ref is accepted (202) and
-        the volume ends in error (error_managing, shown as `error`), the array volume untouched."""
+    def manage_listed_name():
+        """The Cinder API takes any `ref`; Cinder 29's Pure driver reads only
+        `ref["source-name"]` (`manage_existing requires a 'source-name' key`) yet still lists
+        each manageable volume's reference as `{"name": ...}`. So the listed reference, sent
+        as-is, is accepted (202) and the volume ends in error (error_managing, shown as
+        `error`), the array volume untouched."""
         b, fa_b, probe = c.need("b", "fa_b", "probe")
+        by_name = manageable_entries(b)
+        expect(probe in by_name, f"{probe} not listed: {sorted(map(str, by_name))}")
+        reference = by_name[probe].get("reference")
+        expect_eq(reference, {"name": probe}, "listed reference (the Pure driver's)")
         volume = b.block_storage.manage_volume(
-            host=SITE_B_CINDER_HOST, ref={"source-name": probe}, name="probe",
+            host=SITE_B_CINDER_HOST, ref=reference, name="probe",
             bootable=True, volume_type="pure-replicated",
         )
         final = poll(lambda: b.block_storage.get_volume(volume.id),
@@ -1029,16 +1035,16 @@ def session(c, label):
         b.block_storage.delete_volume(volume.id)
         poll(lambda: b.block_storage.get_volume(volume.id), lambda v: v is None,
              "the probe volume to be deleted")
-        expect_eq(final.status, "error", "status after manage with ref {'source-name': ...}")
+        expect_eq(final.status, "error", "status after manage with ref {'name': ...}")
         expect(kept, f"array volume {probe} was renamed or removed")
 
-    c.run("cinder: manage with ref {'source-name'} (ignored by the Pure driver) ends in error",
-          manage_source_name)
+    c.run("cinder: manage with the listed ref {'name'} (Cinder 29's Pure driver reads "
+          "'source-name') ends in error", manage_listed_name)
 
     def manage():
         b, fa_b, recovered = c.need("b", "fa_b", "recovered")
         volume = b.block_storage.manage_volume(
-            host=SITE_B_CINDER_HOST, ref={"name": recovered}, name="web-1",
+            host=SITE_B_CINDER_HOST, ref={"source-name": recovered}, name="web-1",
             description="web-1 boot volume, recovered", bootable=True,
             volume_type="pure-replicated",
         )
@@ -1060,7 +1066,7 @@ def session(c, label):
         expect_eq(meta.get("array_name"), "fa-b", "metadata array_name")
         S["managed_volume"] = final
 
-    c.run(f"cinder: manage {RECOVERED} on site-b (ref name, bootable, pure-replicated) "
+    c.run(f"cinder: manage {RECOVERED} on site-b (ref source-name, bootable, pure-replicated) "
           "-> available", manage)
 
     def manage_renamed():

@@ -1,8 +1,10 @@
 //! The twin's Cinder over real loopback HTTP (`protector sim up --speed 1000` + curl, tokens
 //! from the twin's Keystone): version discovery, lists with filters and pages, create and
-//! delete through the FlashArray, manage of an array volume Cinder does not know and unmanage
-//! back, the policy denial of manage and unmanage, the refusal to unmanage an in-use volume,
-//! and the volume quota. Every answer reads into the wire models protector's client uses.
+//! delete through the FlashArray, manage of an array volume Cinder does not know (by
+//! `source-name`; the listing's `name` reference fails, as on Cinder 29's Pure driver) and
+//! unmanage back, the policy denial of manage and unmanage, the refusal to unmanage an in-use
+//! volume, and the volume quota. Every answer reads into the wire models protector's client
+//! uses.
 
 use std::time::{Duration, Instant};
 
@@ -235,10 +237,42 @@ fn manage_and_unmanage_rename_the_array_volume() {
     assert!(entry.safe_to_manage);
     assert_eq!(entry.size, 5);
 
-    // Manage it back: creating, then available under a new id, renamed on the array.
+    assert_eq!(
+        serde_json::to_value(&entry.reference).unwrap(),
+        json!({"name": unmanaged}),
+        "the Pure driver lists `name`"
+    );
+
+    // Cinder 29's driver reads `source-name`: the listed reference, sent as-is, is accepted and
+    // then fails, the array volume untouched.
+    let request = json!({"volume": {"host": "site-b@pure#fa-b", "ref": entry.reference}});
+    let reply = admin.request("POST", "/manageable_volumes", Some(&request));
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let as_listed = serde_json::from_str::<cinder::VolumeResponse>(&reply.body)
+        .unwrap()
+        .volume
+        .id;
+    admin.wait_for(&as_listed, Some("error"));
+    let world_now = world(&twin);
+    assert_eq!(
+        world_now["sites"]["site-b"]["block"]["volume_errors"][&as_listed],
+        format!(
+            "Manage existing volume failed due to invalid backend reference {{'name': \
+             '{unmanaged}'}}: manage_existing requires a 'source-name' key to identify an \
+             existing volume."
+        )
+    );
+    let volumes = &world_now["sites"]["site-b"]["array"]["volumes"];
+    assert_eq!(volumes[&unmanaged]["destroyed"], false, "untouched");
+    let reply = admin.request("DELETE", &format!("/volumes/{as_listed}"), None);
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    admin.wait_for(&as_listed, None);
+
+    // Manage it back by `source-name` (with `name` too, as protector sends it): creating, then
+    // available under a new id, renamed on the array.
     let request = json!({"volume": {
         "host": "site-b@pure#fa-b",
-        "ref": entry.reference,
+        "ref": cinder::VolumeReference::array_volume(&unmanaged),
         "name": "recovered",
         "volume_type": "pure-replicated",
         "bootable": true,
@@ -266,7 +300,7 @@ fn manage_and_unmanage_rename_the_array_volume() {
     let reply = admin.request(
         "POST",
         "/manageable_volumes",
-        Some(&json!({"volume": {"host": "site-b@pure#fa-b", "ref": {"name": "ghost"}}})),
+        Some(&json!({"volume": {"host": "site-b@pure#fa-b", "ref": {"source-name": "ghost"}}})),
     );
     assert_eq!(reply.status, 202);
     let ghost = serde_json::from_str::<cinder::VolumeResponse>(&reply.body)
@@ -279,13 +313,13 @@ fn manage_and_unmanage_rename_the_array_volume() {
         errors[&ghost]
             .as_str()
             .unwrap()
-            .ends_with("Unable to find Purity ref with name=ghost")
+            .ends_with("Unable to find Purity ref with source-name=ghost")
     );
     // An unknown host is refused at once.
     let reply = admin.request(
         "POST",
         "/manageable_volumes",
-        Some(&json!({"volume": {"host": "nowhere@pure", "ref": {"name": "x"}}})),
+        Some(&json!({"volume": {"host": "nowhere@pure", "ref": {"source-name": "x"}}})),
     );
     assert_eq!(reply.status, 400);
     assert_eq!(
@@ -310,7 +344,7 @@ fn policy_in_use_and_quota_refusals_are_cinders() {
     let reply = viewer.request(
         "POST",
         "/manageable_volumes",
-        Some(&json!({"volume": {"host": "site-a@pure#fa-a", "ref": {"name": "x"}}})),
+        Some(&json!({"volume": {"host": "site-a@pure#fa-a", "ref": {"source-name": "x"}}})),
     );
     assert_eq!(reply.status, 403);
     assert_eq!(

@@ -354,7 +354,7 @@ pub struct VolumeManage {
     /// >= 3.16: a cluster instead of a host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
-    /// Which backend volume: for FlashArray, `source-name` is the array volume's name.
+    /// Which backend volume: for FlashArray, the array volume's name (see [`VolumeReference`]).
     #[serde(rename = "ref")]
     pub reference: VolumeReference,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -372,13 +372,15 @@ pub struct VolumeManage {
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
-/// A backend volume as the driver identifies it: by name, by id, or both. The keys are the
-/// driver's: the API reference suggests `source-name`/`source-id`, but Cinder hands `ref` to the
-/// driver verbatim, and Cinder's Pure Storage driver reads (and lists in `manageable_volumes`)
-/// only `name` (`{"name": "<array volume>"}`; a ref without `name` fails the manage with
-/// "manage_existing requires a 'name' key to identify an existing volume.").
+/// A backend volume as the driver identifies it: by name, by id, or both. Cinder hands `ref` to
+/// the driver verbatim, so the keys are the driver's. Cinder's Pure Storage driver reads
+/// `source-name` (the API reference's key) from Cinder 29.0.0 and `name` before; every release
+/// lists `manageable_volumes` as `{"name": "<array volume>"}`, so on 29 a listed reference does
+/// not manage as-is ("manage_existing requires a 'source-name' key to identify an existing
+/// volume."). [`VolumeReference::array_volume`] names the volume under both keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeReference {
+    /// The API reference's key, read by the Pure driver from Cinder 29.
     #[serde(
         rename = "source-name",
         default,
@@ -387,9 +389,21 @@ pub struct VolumeReference {
     pub source_name: Option<String>,
     #[serde(rename = "source-id", default, skip_serializing_if = "Option::is_none")]
     pub source_id: Option<String>,
-    /// The Pure Storage driver's key: the FlashArray volume name.
+    /// The Pure driver's key before Cinder 29, and its listing's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+impl VolumeReference {
+    /// A FlashArray volume, by name under both keys: each Pure driver release reads one of them
+    /// and ignores the other.
+    pub fn array_volume(name: &str) -> Self {
+        Self {
+            source_name: Some(name.to_string()),
+            source_id: None,
+            name: Some(name.to_string()),
+        }
+    }
 }
 
 /// `GET /manageable_volumes` and `GET /manageable_volumes/detail` (>= 3.8, admin): what a
@@ -687,6 +701,18 @@ mod tests {
         assert!(!value.encrypted);
         let value: Encrypted = serde_json::from_value(json!({"encrypted": true})).unwrap();
         assert!(value.encrypted);
+    }
+
+    #[test]
+    fn an_array_volume_reference_carries_both_keys() {
+        let reference = VolumeReference::array_volume("dr-web-1-boot");
+        assert_eq!(
+            serde_json::to_value(&reference).unwrap(),
+            json!({"source-name": "dr-web-1-boot", "name": "dr-web-1-boot"})
+        );
+        // A listing's `{"name": ...}` reads back.
+        let listed: VolumeReference = round_trip(json!({"name": "dr-web-1-boot"}));
+        assert_eq!(listed.source_name, None);
     }
 
     #[test]

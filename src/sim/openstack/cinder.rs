@@ -62,11 +62,6 @@ pub const MAX_MICROVERSION: u32 = 71;
 const VERSION_UPDATED: &str = "2018-07-17T00:00:00Z";
 /// `osapi_max_limit`: the largest page, and the page size when `limit` is absent.
 const MAX_LIMIT: usize = 1000;
-/// Whether a manage `ref` may name the array volume with the API reference's `source-name`
-/// as well as the Pure driver's `name`. Off, as the real driver: it reads only `ref["name"]`,
-/// so a `source-name` ref is accepted (202) and the volume ends in `error` (see
-/// [`wire::VolumeReference`]).
-pub const ACCEPT_SOURCE_NAME: bool = false;
 /// What the Pure driver appends to an unmanaged volume's name.
 pub const UNMANAGED_SUFFIX: &str = "-unmanaged";
 const GIB: u64 = 1 << 30;
@@ -323,29 +318,30 @@ fn finish_manage(site: &mut Site, id: &str, reference: &Value) {
     if type_backend(site, &volume_type).is_some_and(|backend| backend != pool_backend) {
         return fail(site, id, VolumeStatus::ErrorManaging, no_backend);
     }
-    // Driver: `_validate_manage_existing_ref`.
-    let name = reference.as_object().and_then(|object| {
-        let by_name = object.get("name");
-        let by_source_name = ACCEPT_SOURCE_NAME
-            .then(|| object.get("source-name"))
-            .flatten();
-        by_name
-            .or(by_source_name)
-            .and_then(Value::as_str)
-            .filter(|name| !name.is_empty())
-    });
+    // Driver: `_validate_manage_existing_ref`, as in Cinder 29.0.0: it reads
+    // `ref["source-name"]`; older releases read `ref["name"]`, and even 29's
+    // `get_manageable_volumes` still lists `{"name": ...}`, so a listed reference does not
+    // manage as-is there. The twin follows 29; protector sends both keys.
+    let name = reference
+        .get("source-name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty());
     let Some(name) = name.map(str::to_string) else {
         let reason = invalid_ref(
-            "manage_existing requires a 'name' key to identify an existing volume.".to_string(),
+            "manage_existing requires a 'source-name' key to identify an existing volume."
+                .to_string(),
         );
         return fail(site, id, VolumeStatus::ErrorManaging, reason);
     };
-    if name.contains("::") {
-        let reason = invalid_ref("Unable to manage volume in a Pod".to_string());
+    // A realm's volume (`realm::pod::volume`): the driver raises this message alone, without
+    // the reference. A pod's (`pod::volume`) is refused if the pod is replicated; the twin's
+    // arrays have no pods, so such a name is not found below.
+    if name.matches("::").count() > 1 {
+        let reason = "Unable to manage volume in a Realm".to_string();
         return fail(site, id, VolumeStatus::ErrorManaging, reason);
     }
     let Some(array_volume) = site.array.volumes.get(&name).filter(|v| !v.destroyed) else {
-        let reason = invalid_ref(format!("Unable to find Purity ref with name={name}"));
+        let reason = invalid_ref(format!("Unable to find Purity ref with source-name={name}"));
         return fail(site, id, VolumeStatus::ErrorManaging, reason);
     };
     let size_gb = array_volume.provisioned.div_ceil(GIB);
@@ -2447,7 +2443,8 @@ fn list_manageable(
     ))
 }
 
-/// The `reference` the Pure driver reports for an array volume.
+/// The `reference` the Pure driver reports for an array volume: `name`, the key its manage read
+/// before Cinder 29 (which reads `source-name` but kept this listing).
 fn reference_of(name: &str) -> Value {
     serde_json::json!({ "name": name })
 }
@@ -3210,7 +3207,7 @@ mod tests {
         let token = twin.token("protector", &["admin", "member"]);
         add_array_volume(&twin, "dr-web-1-boot", 20);
 
-        // Listed as safe to manage, under the Pure driver's reference key.
+        // Listed as safe to manage, under the Pure driver's listing key (`name`).
         let (status, _, body) = twin
             .call(
                 "GET",
@@ -3248,10 +3245,11 @@ mod tests {
             volume: wire::VolumeManage {
                 host: Some("site-b@pure#fa-b".to_string()),
                 cluster: None,
+                // Cinder 29's driver reads `source-name` alone.
                 reference: wire::VolumeReference {
-                    source_name: None,
+                    source_name: Some("dr-web-1-boot".to_string()),
                     source_id: None,
-                    name: Some("dr-web-1-boot".to_string()),
+                    name: None,
                 },
                 name: Some("web-1-boot".to_string()),
                 description: None,
@@ -3386,13 +3384,14 @@ mod tests {
             }
         };
         let (status, _, body) =
-            manage(json!({"volume": {"host": "nowhere@pure#x", "ref": {"name": "v"}}})).await;
+            manage(json!({"volume": {"host": "nowhere@pure#x", "ref": {"source-name": "v"}}}))
+                .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(
             body["badRequest"]["message"],
             "Host 'nowhere@pure#x' not found"
         );
-        let (status, _, body) = manage(json!({"volume": {"ref": {"name": "v"}}})).await;
+        let (status, _, body) = manage(json!({"volume": {"ref": {"source-name": "v"}}})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(
             body["badRequest"]["message"],
@@ -3408,7 +3407,7 @@ mod tests {
             "{body}"
         );
         let (status, _, body) = manage(
-            json!({"volume": {"host": "site-b@pure", "ref": {"name": "v"}, "volume_type": "gold"}}),
+            json!({"volume": {"host": "site-b@pure", "ref": {"source-name": "v"}, "volume_type": "gold"}}),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -3418,8 +3417,10 @@ mod tests {
         );
 
         // Accepted, then the driver finds nothing: error (error_managing), with the reason.
-        let (status, _, body) =
-            manage(json!({"volume": {"host": "site-b@pure#fa-b", "ref": {"name": "ghost"}}})).await;
+        let (status, _, body) = manage(
+            json!({"volume": {"host": "site-b@pure#fa-b", "ref": {"source-name": "ghost"}}}),
+        )
+        .await;
         assert_eq!(status, StatusCode::ACCEPTED);
         let id = body["volume"]["id"].as_str().unwrap().to_string();
         twin.settle();
@@ -3428,8 +3429,8 @@ mod tests {
             assert_eq!(site.block.volumes[&id].status, VolumeStatus::ErrorManaging);
             assert_eq!(
                 site.block.volume_errors[&id],
-                "Manage existing volume failed due to invalid backend reference {'name': \
-                 'ghost'}: Unable to find Purity ref with name=ghost"
+                "Manage existing volume failed due to invalid backend reference \
+                 {'source-name': 'ghost'}: Unable to find Purity ref with source-name=ghost"
             );
         }
         let (_, _, body) = twin
@@ -3456,28 +3457,54 @@ mod tests {
         twin.settle();
         assert!(!twin.site().block.volumes.contains_key(&id));
 
-        // The Pure driver reads only `ref["name"]`: a `source-name` ref ends in error.
-        add_array_volume(&twin, "by-source-name", 1);
-        let (status, _, body) = manage(json!({"volume": {"host": "site-b@pure#fa-b",
-                                                         "ref": {"source-name": "by-source-name"}}}))
-        .await;
-        assert_eq!(status, StatusCode::ACCEPTED);
-        let id = body["volume"]["id"].as_str().unwrap().to_string();
-        twin.settle();
-        {
+        // Cinder 29's driver reads only `ref["source-name"]`: a `name` ref (what older drivers
+        // read, and what the listing still reports) or an empty `source-name` ends in error.
+        add_array_volume(&twin, "by-name", 1);
+        for (reference, shown) in [
+            (json!({"name": "by-name"}), "{'name': 'by-name'}"),
+            (json!({"source-name": ""}), "{'source-name': ''}"),
+        ] {
+            let (status, _, body) =
+                manage(json!({"volume": {"host": "site-b@pure#fa-b", "ref": reference}})).await;
+            assert_eq!(status, StatusCode::ACCEPTED);
+            let id = body["volume"]["id"].as_str().unwrap().to_string();
+            twin.settle();
             let site = twin.site();
             assert_eq!(site.block.volumes[&id].status, VolumeStatus::ErrorManaging);
-            assert!(
-                site.block.volume_errors[&id].ends_with(
-                    "manage_existing requires a 'name' key to identify an existing volume."
-                ),
-                "{}",
-                site.block.volume_errors[&id]
+            assert_eq!(
+                site.block.volume_errors[&id],
+                format!(
+                    "Manage existing volume failed due to invalid backend reference {shown}: \
+                     manage_existing requires a 'source-name' key to identify an existing \
+                     volume."
+                )
             );
-            assert!(
-                site.array.volumes.contains_key("by-source-name"),
-                "untouched"
-            );
+            assert!(site.array.volumes.contains_key("by-name"), "untouched");
+        }
+
+        // A realm's volume is refused with the driver's bare message; a pod's is not found
+        // (the twin's arrays have no pods).
+        for (source_name, reason) in [
+            (
+                "realm::pod::by-name",
+                "Unable to manage volume in a Realm".to_string(),
+            ),
+            (
+                "pod::by-name",
+                "Manage existing volume failed due to invalid backend reference \
+                 {'source-name': 'pod::by-name'}: Unable to find Purity ref with \
+                 source-name=pod::by-name"
+                    .to_string(),
+            ),
+        ] {
+            let (_, _, body) = manage(json!({"volume": {"host": "site-b@pure#fa-b",
+                                                        "ref": {"source-name": source_name}}}))
+            .await;
+            let id = body["volume"]["id"].as_str().unwrap().to_string();
+            twin.settle();
+            let site = twin.site();
+            assert_eq!(site.block.volumes[&id].status, VolumeStatus::ErrorManaging);
+            assert_eq!(site.block.volume_errors[&id], reason);
         }
 
         // A volume connected to a host cannot be managed.
@@ -3491,7 +3518,8 @@ mod tests {
             },
         );
         let (_, _, body) =
-            manage(json!({"volume": {"host": "site-b@pure", "ref": {"name": "attached"}}})).await;
+            manage(json!({"volume": {"host": "site-b@pure", "ref": {"source-name": "attached"}}}))
+                .await;
         let id = body["volume"]["id"].as_str().unwrap().to_string();
         assert_eq!(body["volume"]["os-vol-host-attr:host"], "site-b@pure");
         twin.settle();
@@ -3509,7 +3537,8 @@ mod tests {
         let viewer = twin.token("viewer", &["reader"]);
         let member = twin.token("protector", &["member"]);
         add_array_volume(&twin, "dr-db-1-boot", 40);
-        let body = json!({"volume": {"host": "site-b@pure#fa-b", "ref": {"name": "dr-db-1-boot"}}});
+        let body =
+            json!({"volume": {"host": "site-b@pure#fa-b", "ref": {"source-name": "dr-db-1-boot"}}});
         for token in [&viewer, &member] {
             let (status, _, answer) = twin
                 .call(
@@ -3690,7 +3719,7 @@ mod tests {
                 "/volume/v3/{project}/manageable_volumes",
                 Some(&admin),
                 Some("3.8"),
-                Some(json!({"volume": {"host": "site-a@pure#fa-a", "ref": {"name": "nothing"}}})),
+                Some(json!({"volume": {"host": "site-a@pure#fa-a", "ref": {"source-name": "nothing"}}})),
             )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED);
