@@ -931,24 +931,25 @@ async fn arrays_performance_get(
     })
 }
 
-/// The rows of a hardware `GET` (controllers, ports, interfaces) its `names` keep; 400 naming
-/// an unknown one.
-fn hardware<T>(params: &Params, rows: Vec<(String, T)>, missing: &str) -> Result<Vec<T>, Failure> {
+/// A hardware `GET` (controllers, ports, interfaces): the rows its `names` keep (400 naming an
+/// unknown one), as a list answer.
+fn hardware<T: Serialize>(raw: Option<&str>, rows: Vec<(String, T)>, missing: &str) -> Reply {
+    let params = Params::parse(raw)?;
+    let options = ListOptions::from_params(&params)?;
     let selected = optional_selection(
-        params,
+        &params,
         rows.iter().map(|(name, _)| (name.as_str(), name.as_str())),
         missing,
     )?;
-    Ok(rows
+    let rows = rows
         .into_iter()
         .filter(|(name, _)| selected.as_ref().is_none_or(|s| s.contains(name)))
         .map(|(_, row)| row)
-        .collect())
+        .collect();
+    list(rows, &options, query::name_key)
 }
 
 async fn controllers_get(_: Authorized, RawQuery(raw): RawQuery) -> Reply {
-    let params = Params::parse(raw.as_deref())?;
-    let options = ListOptions::from_params(&params)?;
     let rows = state::CONTROLLERS
         .iter()
         .map(|controller| {
@@ -964,8 +965,7 @@ async fn controllers_get(_: Authorized, RawQuery(raw): RawQuery) -> Reply {
             (controller.name.to_string(), row)
         })
         .collect();
-    let rows = hardware(&params, rows, "Controller does not exist.")?;
-    list(rows, &options, query::name_key)
+    hardware(raw.as_deref(), rows, "Controller does not exist.")
 }
 
 async fn ports_get(
@@ -973,8 +973,6 @@ async fn ports_get(
     State(ctx): State<SiteContext>,
     RawQuery(raw): RawQuery,
 ) -> Reply {
-    let params = Params::parse(raw.as_deref())?;
-    let options = ListOptions::from_params(&params)?;
     let iqn = ctx.lock().array.iqn();
     let rows = state::CONTROLLERS
         .iter()
@@ -988,13 +986,10 @@ async fn ports_get(
             (controller.iscsi_port.to_string(), row)
         })
         .collect();
-    let rows = hardware(&params, rows, "Port does not exist.")?;
-    list(rows, &options, query::name_key)
+    hardware(raw.as_deref(), rows, "Port does not exist.")
 }
 
 async fn network_interfaces_get(_: Authorized, RawQuery(raw): RawQuery) -> Reply {
-    let params = Params::parse(raw.as_deref())?;
-    let options = ListOptions::from_params(&params)?;
     let rows = state::CONTROLLERS
         .iter()
         .enumerate()
@@ -1019,8 +1014,7 @@ async fn network_interfaces_get(_: Authorized, RawQuery(raw): RawQuery) -> Reply
             (name, row)
         })
         .collect();
-    let rows = hardware(&params, rows, "Network interface does not exist.")?;
-    list(rows, &options, query::name_key)
+    hardware(raw.as_deref(), rows, "Network interface does not exist.")
 }
 
 async fn array_connections_get(
