@@ -1104,9 +1104,21 @@ impl<'a> SiteRunner<'a> {
                     break volume;
                 }
                 status if status.starts_with("error") => {
-                    return Err(format!(
+                    // Cinder keeps the record of a failed manage (`error_managing`, shown as
+                    // `error`), and a rollback only undoes completed steps: remove it here, so
+                    // that the failed step leaves nothing behind. Delete, not unmanage: Cinder
+                    // deletes only the record of a failed manage (the array volume it named
+                    // stays for a retry), while the Pure driver's unmanage of it fails and
+                    // leaves it in `error_unmanaging` for good.
+                    let error = format!(
                         "Cinder on {site} could not manage array volume {array_volume}: volume {id} is `{status}`"
-                    ));
+                    );
+                    return Err(match self.forget_failed_manage(site, &id).await {
+                        Ok(()) => format!("{error} (its record was removed)"),
+                        Err(cleanup) => {
+                            format!("{error}; removing its record failed too: {cleanup}")
+                        }
+                    });
                 }
                 _ => poll.wait().await?,
             }
@@ -1135,6 +1147,25 @@ impl<'a> SiteRunner<'a> {
         ]))
     }
 
+    /// Deletes the record a failed manage left and waits until Cinder has forgotten it.
+    async fn forget_failed_manage(&self, site: &str, id: &str) -> Result<(), String> {
+        let openstack = self.openstack(site).await?;
+        openstack.block.delete_volume(id).await.map_err(text)?;
+        let poll = self.poll("delete", format!("the record of volume {id} to go"));
+        loop {
+            match openstack.block.volume(id).await.map_err(text)? {
+                None => {
+                    poll.settled();
+                    return Ok(());
+                }
+                Some(volume) if volume.status == "error_deleting" => {
+                    return Err(format!("volume {id} is `error_deleting`"));
+                }
+                Some(_) => poll.wait().await?,
+            }
+        }
+    }
+
     async fn unmanage(&self, site: &str, id: &str) -> Result<(), String> {
         let openstack = self.openstack(site).await?;
         let poll = self.poll("unmanage", format!("volume {id} to be unmanaged"));
@@ -1152,6 +1183,12 @@ impl<'a> SiteRunner<'a> {
                         // The next look tells whether it is going.
                         Err(error) => lost.pause_or_fail(error).await?,
                     }
+                }
+                // The driver failed: Cinder leaves it so, waiting would never end.
+                status @ ("error_unmanaging" | "error_deleting") if asked => {
+                    return Err(format!(
+                        "Cinder could not unmanage volume {id}: it is `{status}`"
+                    ));
                 }
                 _ => {}
             }

@@ -94,6 +94,12 @@ impl BlockStorage {
             .map(drop)
     }
 
+    /// Deletes a volume (404: already gone). Used only for the record of a failed manage,
+    /// which has no array volume behind it (Cinder then deletes just the record).
+    pub async fn delete_volume(&self, id: &str) -> Result<(), ClientError> {
+        self.client.delete(&format!("/volumes/{id}")).await
+    }
+
     /// Makes Cinder forget a volume; the array keeps its data.
     pub async fn unmanage(&self, id: &str) -> Result<(), ClientError> {
         let action = model::VolumeAction::Unmanage(model::NoArguments {});

@@ -232,6 +232,17 @@ fn complete(site: &mut Site, id: &str) {
         }
         (VolumeStatus::Unmanaging, job) => {
             let backend = !matches!(job, Some(VolumeJob::Unmanage { backend: false }));
+            if backend && array_volume.is_empty() {
+                // A failed manage has no provider_id: the Pure driver's unmanage computes
+                // `provider_id + "-unmanaged"`, fails, and Cinder leaves the volume in
+                // `error_unmanaging` (Cinder 29; tests/real-openstack/DIFFERENCES.md).
+                return fail(
+                    site,
+                    id,
+                    VolumeStatus::ErrorUnmanaging,
+                    "unsupported operand type(s) for +: 'NoneType' and 'str'".to_string(),
+                );
+            }
             if backend && !array_volume.is_empty() {
                 let unmanaged = unmanaged_name(&array_volume);
                 // The driver ignores a volume that is no longer there.
@@ -1154,6 +1165,7 @@ fn api_status(status: VolumeStatus) -> &'static str {
         VolumeStatus::Deleting => "deleting",
         VolumeStatus::Unmanaging => "unmanaging",
         VolumeStatus::Error | VolumeStatus::ErrorManaging => "error",
+        VolumeStatus::ErrorUnmanaging => "error_unmanaging",
     }
 }
 
@@ -2067,7 +2079,9 @@ fn volume_action(site: &mut Site, call: &Call, id: &str) -> Result<Response, Cin
             if !removable(volume) {
                 return Err(CinderError::bad_request(INVALID_VOLUME_STATE));
             }
-            let backend = volume.status != VolumeStatus::ErrorManaging;
+            // Cinder calls the driver's unmanage for a failed manage too (where it fails: see
+            // `complete`); only a delete of one skips the driver.
+            let backend = true;
             let at = site.clock.now() + site.clock.latency(Op::UnmanageVolume);
             let wall = site.clock.wall();
             if let Some(volume) = site.block.volumes.get_mut(id) {
@@ -3529,6 +3543,56 @@ mod tests {
             site.block.volume_errors[&id].contains("cannot manage a volume connected to hosts")
         );
         assert!(site.array.volumes.contains_key("attached"), "not renamed");
+    }
+
+    /// Real Cinder 29 with its Pure driver: unmanaging the record of a failed manage fails in
+    /// the driver (no provider_id) and leaves it `error_unmanaging`; deleting it works.
+    #[tokio::test]
+    async fn a_failed_manage_cannot_be_unmanaged_only_deleted() {
+        let twin = Twin::new("site-b");
+        let token = twin.token("protector", &["admin", "member"]);
+        let failed_manage = async || {
+            let (status, _, body) = twin
+                .call(
+                    "POST",
+                    "/volume/v3/{project}/os-volume-manage",
+                    Some(&token),
+                    None,
+                    Some(json!({"volume": {"host": "site-b@pure#fa-b", "ref": {"name": "ghost"}}})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED);
+            twin.settle();
+            body["volume"]["id"].as_str().unwrap().to_string()
+        };
+        let action = |id: &str, verb: &str, body: Option<Value>| {
+            let path = match body {
+                Some(_) => format!("/volume/v3/{{project}}/volumes/{id}/action"),
+                None => format!("/volume/v3/{{project}}/volumes/{id}"),
+            };
+            let (twin, token, verb) = (&twin, token.clone(), verb.to_string());
+            async move { twin.call(&verb, &path, Some(&token), None, body).await.0 }
+        };
+        let id = failed_manage().await;
+        let status = action(&id, "POST", Some(json!({"os-unmanage": {}}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        twin.settle();
+        let (_, _, body) = twin
+            .call(
+                "GET",
+                &format!("/volume/v3/{{project}}/volumes/{id}"),
+                Some(&token),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(body["volume"]["status"], "error_unmanaging");
+
+        let id = failed_manage().await;
+        let status = action(&id, "DELETE", None).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        twin.settle();
+        assert!(!twin.site().block.volumes.contains_key(&id));
     }
 
     #[tokio::test]

@@ -286,6 +286,9 @@ pub enum VolumeStatus {
     /// Manage failed (API: `error`); deletable and unmanageable, the array volume untouched.
     #[serde(rename = "error_managing")]
     ErrorManaging,
+    /// The driver's unmanage failed (Cinder leaves it so; only an admin's reset-state helps).
+    #[serde(rename = "error_unmanaging")]
+    ErrorUnmanaging,
 }
 
 #[derive(Debug, Clone, Serialize)]

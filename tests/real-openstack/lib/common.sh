@@ -78,23 +78,32 @@ ros_pid_alive() { # PID STARTTIME
 
 # Starts a command in its own session (so it and its children form one process group that
 # `down` can signal), output to LOG, and records it in DIR/pids under NAME; its pid is left in
-# ROS_LAST_PID. (Without job control a background job is no group leader, so setsid(1) does
+# ROS_LAST_PID. The log is appended to, so a restarted service (start-site) keeps what it said
+# before. (Without job control a background job is no group leader, so setsid(1) does
 # not fork and $! is the new session's leader.)
 ros_start() { # DIR NAME LOG command...
     local dir="$1" name="$2" log="$3"
     shift 3
-    setsid "$@" > "$log" 2>&1 < /dev/null &
+    setsid "$@" >> "$log" 2>&1 < /dev/null &
     ROS_LAST_PID=$!
     ros_record_pid "$dir" "$ROS_LAST_PID" "$name"
 }
 
 # Signals every recorded process group: TERM, then KILL after a grace period. Idempotent.
 ros_stop_all() { # DIR
-    local dir="$1" grace="${PROTECTOR_REAL_OS_STOP_GRACE:-5}"
+    [ -f "$1/pids" ] || return 0
+    ros_stop_matching "$1" ''
+    mv -f "$1/pids" "$1/pids.stopped"
+}
+
+# Stops the recorded process groups whose name starts with PREFIX (all with ''), as
+# ros_stop_all does, and drops them from DIR/pids (stop-site: PREFIX site-a-).
+ros_stop_matching() { # DIR PREFIX
+    local dir="$1" prefix="$2" grace="${PROTECTOR_REAL_OS_STOP_GRACE:-5}"
     [ -f "$dir/pids" ] || return 0
     local pid start name live=()
     while read -r pid start name; do
-        [ -n "$pid" ] || continue
+        [ -n "$pid" ] && [[ "$name" == "$prefix"* ]] || continue
         if ros_pid_alive "$pid" "$start"; then
             kill -TERM -- "-$pid" 2> /dev/null || kill -TERM "$pid" 2> /dev/null || true
             live+=("$pid:$start:$name")
@@ -121,13 +130,16 @@ ros_stop_all() { # DIR
     # out a pid again while a session of that id has members, so these are ours)
     local orphans
     while read -r pid start name; do
-        [ -n "$pid" ] || continue
+        [ -n "$pid" ] && [[ "$name" == "$prefix"* ]] || continue
         [ -e "/proc/$pid" ] && continue
         orphans="$(ps -e -o pid=,sid= | awk -v s="$pid" '$2 == s { print $1 }')"
         # shellcheck disable=SC2086 # one pid per word
         [ -z "$orphans" ] || kill -KILL $orphans 2> /dev/null || true
     done < "$dir/pids"
-    mv -f "$dir/pids" "$dir/pids.stopped"
+    if [ -n "$prefix" ]; then
+        awk -v p="$prefix" 'index($3, p) != 1' "$dir/pids" > "$dir/pids.new"
+        mv -f "$dir/pids.new" "$dir/pids"
+    fi
 }
 
 # ------------------------------------------------------------------ the environment

@@ -12,7 +12,7 @@ It keeps the Pure driver's conventions wherever the project depends on them:
 - attach finds or creates the array host of the connector's iSCSI initiator and connects the
   volume to it; detach disconnects it;
 - created and managed volumes get the volume metadata array_volume_name and array_name;
-- the stats report no pools, so the pool is the backend name: `HOST@pure#pure`.
+- the stats report no pools, so the pool is the backend name: `HOST@pure#fa-a` (lib/site-up).
 It does not do snapshots, clones, extend, retype, replication or groups.
 
 Configuration (the backend's section of cinder.conf, the Pure driver's option names):

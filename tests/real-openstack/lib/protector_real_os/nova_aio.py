@@ -63,6 +63,13 @@ def main():
 
     import os_brick
     os_brick.setup(CONF)
+    # A real compute host's open-iscsi supports manual scans, so os-brick takes no lock around
+    # an attach. Here there is no iscsiadm, os-brick then locks on the volume's service_uuid,
+    # and a volume Cinder MANAGED has none (only a created volume gets one): every boot from a
+    # managed volume failed with "'NoneType' object has no attribute 'replace'"
+    # (tests/real-openstack/DIFFERENCES.md). Be that host.
+    from os_brick.initiator import utils as brick_utils
+    brick_utils.ISCSI_SUPPORTS_MANUAL_SCAN = True
 
     from nova.compute import rpcapi as compute_rpc
     from nova.conductor import rpcapi as conductor_rpc

@@ -30,10 +30,12 @@ SIZE_GB = 1
 
 SITES = {
     'site-a': {
+        'pool': 'fa-a',
         'networks': [('net-primary-web', '10.10.1.0/24'), ('net-primary-db', '10.10.2.0/24')],
         'flavors': [('m1.large', 4, 8192, 80), ('m1.small', 1, 2048, 20)],
     },
     'site-b': {
+        'pool': 'fa-b',
         'networks': [('net-secondary-web', '10.10.1.0/24'),
                      ('net-secondary-db', '10.10.2.0/24'),
                      ('net-drill-web', '192.168.101.0/24'),
@@ -71,13 +73,14 @@ def ensure_flavor(conn, name, vcpus, ram, disk):
         log('%s: flavor %s' % (conn.config.name, name))
 
 
-def ensure_volume_type(conn):
+def ensure_volume_type(conn, pool):
     if conn.block_storage.find_type(VOLUME_TYPE) is None:
         # Only the backend name: `replication_enabled='<is> True'` would need the Pure
         # driver's replication_device setup, else the scheduler finds no backend. The
-        # replication itself is the array's protection group (see add_to_group).
+        # replication itself is the array's protection group (see add_to_group). The backend
+        # name is the site's array (lib/site-up): fa-a on site-a, fa-b on site-b.
         conn.block_storage.create_type(name=VOLUME_TYPE,
-                                       extra_specs={'volume_backend_name': 'pure'})
+                                       extra_specs={'volume_backend_name': pool})
         log('%s: volume type %s' % (conn.config.name, VOLUME_TYPE))
 
 
@@ -182,7 +185,7 @@ def main(directory):
             ensure_network(conn, name, cidr)
         for flavor in spec['flavors']:
             ensure_flavor(conn, *flavor)
-        ensure_volume_type(conn)
+        ensure_volume_type(conn, spec['pool'])
         for name, ports in SECURITY_GROUPS.items():
             ensure_security_group(conn, name, ports)
         ensure_keypair(conn, public_key)
