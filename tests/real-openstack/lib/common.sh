@@ -20,32 +20,12 @@ ros_dir() {
 
 # ------------------------------------------------------------------ the venv
 # Created on first use from requirements.txt and reused while the hash of that file and of the
-# Python version stays the same (the pattern of tests/conformance/run).
+# Python version stays the same (tests/support/python-venv, as for tests/conformance).
 ros_venv() {
     local venv="${PROTECTOR_REAL_OS_VENV:-$ros_root/target/real-openstack-venv}"
-    local requirements="$ros_here/requirements.txt"
-    local python_bin="${PYTHON:-python3.11}"
-    command -v "$python_bin" > /dev/null || die "$python_bin not found (set PYTHON to a Python 3.11)"
-    local want_hash stamp started
-    want_hash="$( { sha256sum "$requirements" | cut -d' ' -f1; "$python_bin" --version 2>&1; } | sha256sum | cut -d' ' -f1)"
-    stamp="$venv/.real-openstack-requirements.sha256"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_hash" ] && "$venv/bin/python" -c '' 2> /dev/null; then
-        say "reusing venv $venv"
-    else
-        if [ -e "$venv" ]; then
-            [ -f "$venv/pyvenv.cfg" ] \
-                || die "$venv exists and is not a venv: not touching it (set PROTECTOR_REAL_OS_VENV)"
-            say "requirements changed: rebuilding $venv"
-            rm -rf -- "$venv"
-        fi
-        started=$SECONDS
-        say "creating venv $venv and installing $(grep -c '==' "$requirements") pinned packages from PyPI (about 2 minutes)"
-        "$python_bin" -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-            --requirement "$requirements"
-        echo "$want_hash" > "$stamp"
-        say "venv ready in $((SECONDS - started))s"
-    fi
+    PYTHON="${PYTHON:-python3.11}" "$ros_root/tests/support/python-venv" \
+        "$venv" "$ros_here/requirements.txt" real-openstack \
+        || die "no venv at $venv (set PYTHON to a Python 3.11, or PROTECTOR_REAL_OS_VENV)"
     # shellcheck disable=SC2034 # the result, for the caller
     VENV="$venv"
 }
