@@ -412,7 +412,12 @@ pub fn measure(
         }
     }
     let mut samples: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
-    for step in &plan.steps {
+    // A tier's gate only waits for the boots before it: no duration of its own to learn.
+    let timed = plan
+        .steps
+        .iter()
+        .filter(|step| !matches!(step.action, Action::TierActive { .. }));
+    for step in timed {
         if let Some(secs) = took.get(step.id.as_str()) {
             samples
                 .entry((step.site.as_str(), step.action.kind()))
@@ -520,10 +525,14 @@ mod tests {
             at(0, "manage_volume/db-1/0", JournalEvent::Started),
             at(100, "manage_volume/db-1/0", JournalEvent::Started),
             at(106, "manage_volume/db-1/0", JournalEvent::Done),
+            // A tier's gate: nothing of its own to measure.
+            at(10, "tier_active/1", JournalEvent::Started),
+            at(10, "tier_active/1", JournalEvent::Done),
             // Failed: measures nothing.
             at(0, "create_port/db-1/0", JournalEvent::Started),
             at(1, "create_port/db-1/0", JournalEvent::Failed),
         ];
+        assert!(plan.step("tier_active/1").is_some());
         let measured = measure(&plan, &entries, t0);
         let site_b = &measured["site-b"];
         assert_eq!(

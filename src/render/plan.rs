@@ -160,7 +160,12 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
 
 /// A duration as the spec writes it (`1m56s`), rounded to the second.
 pub(super) fn seconds(secs: f64) -> String {
-    duration::format(Duration::from_secs_f64(secs.max(0.0).round()))
+    // Under a second (what a drill on a fast site measures), whole seconds would say 0s.
+    match secs {
+        secs if secs > 0.0 && secs < 0.05 => "<0.1s".to_string(),
+        secs if secs > 0.0 && secs < 0.95 => format!("{secs:.1}s"),
+        secs => duration::format(Duration::from_secs_f64(secs.max(0.0).round())),
+    }
 }
 
 /// The operation as a noun: `planned failover`, `DR drill`, ...
@@ -341,6 +346,15 @@ mod tests {
 
     fn plain(text: &str) -> String {
         anstream::adapter::strip_str(text).to_string()
+    }
+
+    #[test]
+    fn seconds_under_one_keep_a_decimal() {
+        assert_eq!(seconds(0.0), "0s");
+        assert_eq!(seconds(0.01), "<0.1s");
+        assert_eq!(seconds(0.26), "0.3s");
+        assert_eq!(seconds(30.0), "30s");
+        assert_eq!(seconds(116.0), "1m56s");
     }
 
     #[test]
