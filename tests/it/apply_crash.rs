@@ -310,6 +310,50 @@ fn a_failover_killed_at_random_points_and_resumed_completes_exactly_once() {
     );
 }
 
+impl Failover {
+    /// `protector rollback OP` succeeds and the world is back where the plan found it: the same
+    /// instances ACTIVE on site-a, and nothing the operation made left on site-b but its array
+    /// copies, destroyed (recoverable).
+    fn assert_rolled_back(&self) {
+        let output = self.setup.protector(&["rollback", &self.operation]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert_eq!(self.operation()["status"], "rolled_back");
+        let group = self.group();
+        assert_eq!(group["status"], "active", "{group:#}");
+        assert_eq!(group["current_primary_site"], "site-a", "{group:#}");
+
+        let (before, after) = (&self.before["sites"], &self.setup.world()["sites"]);
+        for member in MEMBERS {
+            let now = named(&after["site-a"]["compute"]["servers"], member);
+            assert_eq!(now.len(), 1, "{member}");
+            assert_eq!(now[0]["status"], "ACTIVE", "{:#}", now[0]);
+            assert_eq!(
+                now[0]["id"],
+                named(&before["site-a"]["compute"]["servers"], member)[0]["id"]
+            );
+        }
+        let new = |kind: &str, resource: &str| {
+            new_items(
+                &before["site-b"][kind][resource],
+                &after["site-b"][kind][resource],
+            )
+        };
+        for (kind, resource) in [
+            ("compute", "servers"),
+            ("block", "volumes"),
+            ("network", "ports"),
+        ] {
+            let left = new(kind, resource);
+            assert!(left.is_empty(), "site-b {resource}: {left:#?}");
+        }
+        let copies = new("array", "volumes");
+        assert_eq!(copies.len(), 4, "one copy per volume: {copies:#?}");
+        for copy in copies {
+            assert_eq!(copy["destroyed"], true, "{copy:#}");
+        }
+    }
+}
+
 #[test]
 fn a_failed_boot_fails_the_failover_and_a_rollback_restores_site_a() {
     let failover = Failover::plan(Setup::new());
@@ -340,44 +384,42 @@ fn a_failed_boot_fails_the_failover_and_a_rollback_restores_site_a() {
     );
     assert_eq!(failover.group()["status"], "error");
 
-    let output = failover.setup.protector(&["rollback", op]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(failover.operation()["status"], "rolled_back");
-    let group = failover.group();
-    assert_eq!(group["status"], "active", "{group:#}");
-    assert_eq!(group["current_primary_site"], "site-a", "{group:#}");
+    failover.assert_rolled_back();
+}
 
-    // The world is back where it was: the same instances ACTIVE on site-a, and nothing the
-    // operation made left on site-b but its array copies, destroyed (recoverable).
-    let (before, after) = (&failover.before["sites"], &failover.setup.world()["sites"]);
-    for member in MEMBERS {
-        let now = named(&after["site-a"]["compute"]["servers"], member);
-        assert_eq!(now.len(), 1, "{member}");
-        assert_eq!(now[0]["status"], "ACTIVE", "{:#}", now[0]);
-        assert_eq!(
-            now[0]["id"],
-            named(&before["site-a"]["compute"]["servers"], member)[0]["id"]
-        );
-    }
-    let new = |kind: &str, resource: &str| {
-        new_items(
-            &before["site-b"][kind][resource],
-            &after["site-b"][kind][resource],
-        )
-    };
-    for (kind, resource) in [
-        ("compute", "servers"),
-        ("block", "volumes"),
-        ("network", "ports"),
-    ] {
-        let left = new(kind, resource);
-        assert!(left.is_empty(), "site-b {resource}: {left:#?}");
-    }
-    let copies = new("array", "volumes");
-    assert_eq!(copies.len(), 4, "one copy per volume: {copies:#?}");
-    for copy in copies {
-        assert_eq!(copy["destroyed"], true, "{copy:#}");
-    }
+#[test]
+fn a_manage_cinder_fails_leaves_no_record_and_a_rollback_restores_site_a() {
+    // A Cinder host with no such pool on site-b: Cinder accepts each manage (202), then fails
+    // it in the backend and keeps the record in `error`, as real Cinder does.
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let wrong = text.replace(
+        "cinder_host: site-b@pure#fa-b",
+        "cinder_host: site-b@pure#no-such-pool",
+    );
+    assert_ne!(text, wrong);
+    std::fs::write(&spec, wrong).unwrap();
+    let failover = Failover::plan(setup);
+    let output = failover.apply();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let error = failover.operation()["error_message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("manage_volume/") && error.contains("is `error` (its record was removed)"),
+        "{error}"
+    );
+    // The failed steps removed what Cinder kept of them: no volume record is left on site-b.
+    let after = failover.setup.world();
+    let left = new_items(
+        &failover.before["sites"]["site-b"]["block"]["volumes"],
+        &after["sites"]["site-b"]["block"]["volumes"],
+    );
+    assert!(left.is_empty(), "site-b volumes: {left:#?}");
+    failover.assert_rolled_back();
 }
 
 #[test]
