@@ -115,6 +115,7 @@ fn inventory() -> Inventory {
         roles: vec!["admin".to_string()],
         volume_quota_left: None,
         volume_quota_error: None,
+        cinder_pools: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
             protection_groups: vec![ProtectionGroup {

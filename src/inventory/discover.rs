@@ -30,6 +30,8 @@ pub struct SiteLists {
     pub roles: Vec<String>,
     /// Cinder's `volumes` quota of the token's project, or why it could not be read.
     pub volume_quota: Result<cinder::model::QuotaUsage, String>,
+    /// Cinder's backend pools, or why they could not be listed.
+    pub pools: Result<Vec<String>, String>,
 }
 
 /// Reads every site of the spec concurrently.
@@ -94,7 +96,14 @@ async fn read_site(
             .map(|quotas| quotas.volumes)
             .map_err(|e| e.to_string())
     };
-    let (servers, flavors, volumes, networks, subnets, ports, volume_quota) = tokio::join!(
+    let pools = async {
+        block
+            .pools()
+            .await
+            .map(|pools| pools.into_iter().map(|pool| pool.name).collect())
+            .map_err(|e| e.to_string())
+    };
+    let (servers, flavors, volumes, networks, subnets, ports, volume_quota, pools) = tokio::join!(
         compute.servers(&[]),
         compute.flavors(),
         block.volumes(&[]),
@@ -102,6 +111,7 @@ async fn read_site(
         network.subnets(),
         network.ports(&[]),
         volume_quota,
+        pools,
     );
     Ok(SiteLists {
         servers: servers.map_err(|e| e.to_string())?,
@@ -112,6 +122,7 @@ async fn read_site(
         ports: ports.map_err(|e| e.to_string())?,
         roles: token.roles(),
         volume_quota,
+        pools,
     })
 }
 
@@ -318,6 +329,7 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
         roles: lists.roles.clone(),
         volume_quota_left: lists.volume_quota.as_ref().ok().and_then(volumes_left),
         volume_quota_error: lists.volume_quota.as_ref().err().cloned(),
+        cinder_pools: lists.pools.as_ref().ok().cloned(),
         array: None,
         array_error: None,
     }

@@ -58,6 +58,9 @@ pub struct SiteFacts {
     /// goes on without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_quota_error: Option<String>,
+    /// Cinder's backend pools (`host@backend#pool`), when the site lets protector list them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cinder_pools: Option<Vec<String>>,
     /// The site's array, when it answered.
     pub array: Option<ArrayFacts>,
     /// Why the array did not answer.

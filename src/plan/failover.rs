@@ -768,6 +768,40 @@ mod tests {
     }
 
     #[test]
+    fn a_cinder_host_the_target_has_no_pool_for_is_refused_unless_pools_are_hidden() {
+        let mut inventory = inventory();
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+            facts.cinder_pools = Some(vec!["site-b@other#pool".to_string()]);
+        }
+        let refusals = make_plan(
+            &example_spec(),
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .unwrap_err();
+        assert!(
+            refusals.iter().any(|r| r.message
+                == "Cinder on site-b has no backend pool `site-b@pure#fa-b` to manage the members' volumes into (its pools: site-b@other#pool)"
+                && r.hint.contains("sites.site-b.flasharray.cinder_host")),
+            "{refusals:?}"
+        );
+        // A cloud that does not let protector list pools: Cinder checks the host itself.
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+            facts.cinder_pools = None;
+        }
+        assert!(
+            make_plan(
+                &example_spec(),
+                &inventory,
+                &no_state(),
+                &request(FailoverType::Planned)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn an_unreadable_quota_is_a_warning() {
         let mut inventory = inventory();
         if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {

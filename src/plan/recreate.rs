@@ -224,6 +224,21 @@ impl Target<'_> {
                 ),
             });
         }
+        let host = &self.spec.sites[target].flasharray.cinder_host;
+        if let Some(pools) = &facts.cinder_pools
+            && !pools.contains(host)
+        {
+            refusals.push(Refusal {
+                message: format!(
+                    "Cinder on {target} has no backend pool `{host}` to manage the members' volumes into (its pools: {})",
+                    if pools.is_empty() { "none".to_string() } else { pools.join(", ") }
+                ),
+                hint: format!(
+                    "set sites.{target}.flasharray.cinder_host to the pool of the backend on array `{}` (`openstack volume backend pool list` on {target})",
+                    self.spec.sites[target].flasharray.array_name
+                ),
+            });
+        }
         if let Some(error) = &facts.volume_quota_error {
             // Not a refusal: clouds may hide quotas from the project, and Cinder still checks
             // the quota itself when the volumes are managed.

@@ -103,6 +103,7 @@ pub fn inventory() -> Inventory {
         roles: vec!["admin".to_string(), "member".to_string()],
         volume_quota_left: None,
         volume_quota_error: None,
+        cinder_pools: Some(vec!["site-a@pure#fa-a".to_string()]),
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
@@ -134,6 +135,7 @@ pub fn inventory() -> Inventory {
         roles: vec!["admin".to_string(), "member".to_string()],
         volume_quota_left: Some(100),
         volume_quota_error: None,
+        cinder_pools: Some(vec!["site-b@pure#fa-b".to_string()]),
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-b".to_string(),

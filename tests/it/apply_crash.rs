@@ -389,9 +389,15 @@ fn a_failed_boot_fails_the_failover_and_a_rollback_restores_site_a() {
 
 #[test]
 fn a_manage_cinder_fails_leaves_no_record_and_a_rollback_restores_site_a() {
-    // A Cinder host with no such pool on site-b: Cinder accepts each manage (202), then fails
-    // it in the backend and keeps the record in `error`, as real Cinder does.
+    // A Cinder host with no such pool on site-b, on a cloud that hides its pools from
+    // protector (so the plan cannot refuse it): Cinder accepts each manage (202), then fails it
+    // in the backend and keeps the record in `error`, as real Cinder does.
     let setup = Setup::new();
+    setup.fault(json!({
+        "site": "site-b", "service": "cinder", "method": "GET",
+        "path": "/volume/v3/*/scheduler-stats/get_pools",
+        "action": { "kind": "status", "status": 403 }, "count": 100
+    }));
     let spec = setup.spec();
     let text = std::fs::read_to_string(&spec).unwrap();
     let wrong = text.replace(

@@ -67,6 +67,16 @@ impl BlockStorage {
             .quota_set)
     }
 
+    /// `GET /scheduler-stats/get_pools`: the backend pools (`host@backend#pool`) a manage
+    /// request may name (admins; other roles get 403 from the default policy).
+    pub async fn pools(&self) -> Result<Vec<model::Pool>, ClientError> {
+        Ok(self
+            .client
+            .get::<model::PoolsList>("/scheduler-stats/get_pools")
+            .await?
+            .pools)
+    }
+
     /// Brings an array volume under Cinder's management.
     pub async fn manage(
         &self,
