@@ -224,7 +224,7 @@ Examples:
     #[command(subcommand)]
     ProtectionGroup(protection_group::GroupCommand),
 
-    /// Check a site: auth, catalog, array login, Cinder manage policy, mapped names.
+    /// Check a site: auth, catalog, array login, Cinder manage policy and pool, mapped names.
     #[command(subcommand)]
     Site(site::SiteCommand),
 

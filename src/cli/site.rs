@@ -1,7 +1,7 @@
 //! `protector site validate FILE SITE`: everything a failover to (or from) SITE needs, checked
 //! before the worst day: Keystone auth and catalog, the array login, the Cinder manage policy
-//! (the role trap that otherwise fails a failover at its manage step), mapped networks and
-//! flavors present.
+//! (the role trap that otherwise fails a failover at its manage step), the Cinder backend pool
+//! the spec names (a typo fails every manage the same way), mapped networks and flavors present.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,6 +91,20 @@ pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
                     Err(format!(
                         "roles {roles} lack admin: Cinder's default policy refuses volume_extension:volume_manage; give the user the admin role or allow its role in Cinder's policy"
                     ))
+                },
+            ));
+            let host = &spec.sites[site].flasharray.cinder_host;
+            checks.push((
+                "cinder backend pool".to_string(),
+                match &facts.cinder_pools {
+                    Some(pools) if pools.contains(host) => Ok(format!("{host} is a pool of Cinder")),
+                    Some(pools) => Err(format!(
+                        "no pool {host} (Cinder's pools: {}); set sites.{site}.flasharray.cinder_host to the pool of the backend on the array",
+                        if pools.is_empty() { "none".to_string() } else { pools.join(", ") }
+                    )),
+                    None => Ok(format!(
+                        "{host} not checked: Cinder does not let protector list its pools (it checks the host when it manages)"
+                    )),
                 },
             ));
             let mut missing = Vec::new();

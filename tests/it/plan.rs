@@ -216,6 +216,12 @@ fn site_validate_catches_the_cinder_manage_policy_trap() {
         text.contains("| array login                 | ok"),
         "{text}"
     );
+    assert!(
+        text.contains(
+            "| cinder backend pool         | ok     | site-b@pure#fa-b is a pool of Cinder"
+        ),
+        "{text}"
+    );
 
     // The same site seen through a user without the admin role.
     let clouds = std::fs::read_to_string(setup.twin.clouds_yaml()).unwrap();
@@ -258,5 +264,34 @@ fn site_validate_catches_the_cinder_manage_policy_trap() {
         stderr(&output).contains("site-b is not ready"),
         "{}",
         stderr(&output)
+    );
+    // A viewer cannot list pools either: not checked, not failed.
+    let pool = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["check"] == "cinder backend pool")
+        .unwrap();
+    assert_eq!(pool["status"], "ok", "{pool}");
+    assert!(
+        pool["detail"].as_str().unwrap().contains("not checked"),
+        "{pool}"
+    );
+
+    // A cinder_host with a typo: the pool is named as missing, with the pools there are.
+    let typo = setup.dir.path().join("typo.yaml");
+    std::fs::write(
+        &typo,
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("site-b@pure#fa-b", "site-b@pure#fa-bb"),
+    )
+    .unwrap();
+    let output = setup.protector(&["site", "validate", typo.to_str().unwrap(), "site-b"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("no pool site-b@pure#fa-bb (Cinder's pools: site-b@pure#fa-b)"),
+        "{}",
+        stdout(&output)
     );
 }
