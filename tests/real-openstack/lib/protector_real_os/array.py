@@ -1,6 +1,6 @@
 """A minimal FlashArray REST 2.x client (requests): API version negotiation, login with the API
 token, calls that return the answer's items and raise ArrayError with the array's own messages.
-Used by the fallback Cinder driver and by the seed and check steps."""
+Used by the seed and check steps."""
 import requests
 
 API_MAJOR = '2.'

@@ -1,7 +1,6 @@
 """Serves one WSGI-only service (keystone, placement or neutron) in ONE process: a threaded
-wsgiref server on 127.0.0.1:PORT, access log on stderr. Lighter than gunicorn, whose master
-process comes on top of its worker (PROTECTOR_REAL_OS_WSGI_SERVER=gunicorn selects that, with
-protector_real_os.wsgi as the entry point).
+wsgiref server on 127.0.0.1:PORT, access log on stderr (lighter than gunicorn, whose master
+process comes on top of its worker), the application from protector_real_os.wsgi.
 
 usage: python -m protector_real_os.serve SERVICE PORT
 Each service finds its configuration through its own variables (OS_KEYSTONE_CONFIG_FILES,

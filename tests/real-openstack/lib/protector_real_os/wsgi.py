@@ -1,8 +1,8 @@
-"""gunicorn entry point for the WSGI-only services (`protector_real_os.wsgi:application`);
+"""The WSGI application of the WSGI-only services, for protector_real_os.serve;
 PROTECTOR_REAL_OS_WSGI names the service: keystone, placement or neutron.
 
-Their WSGI modules parse sys.argv with oslo.config at import time and fail on gunicorn's own
-flags ("unrecognized arguments"), so the arguments are hidden first. Each service finds its
+Their WSGI modules parse sys.argv with oslo.config at import time and fail on a server's own
+arguments ("unrecognized arguments"), so the arguments are hidden first. Each service finds its
 configuration through its own variables (OS_KEYSTONE_CONFIG_FILES, OS_PLACEMENT_CONFIG_DIR,
 OS_NEUTRON_CONFIG_DIR + OS_NEUTRON_CONFIG_FILES)."""
 import os
