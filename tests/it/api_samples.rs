@@ -1,4 +1,5 @@
-//! The wire models against the OpenStack API reference samples in `../shared/api-samples/`:
+//! The wire models against the OpenStack API reference samples in `tests/fixtures/api-samples/`
+//! (each file's origin in its `SOURCES.txt`):
 //! every sample file is read into the model that claims it, written back, and must give the
 //! same JSON. An exact round trip shows the model carries every field the sample carries, with
 //! nulls and absent fields kept apart; the simulator serializes these same models, so this is
@@ -223,7 +224,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(text: &str) -> Result<Value, Stri
 }
 
 fn samples_dir() -> PathBuf {
-    root().join("../shared/api-samples")
+    root().join("tests/fixtures/api-samples")
 }
 
 /// Every file in the service folders, as `service/file`, sorted.

@@ -1,5 +1,5 @@
 //! The twin's FlashArray REST 2.x API against Pure's OpenAPI description
-//! (`../shared/api-samples/flasharray/FA2.56-dr-subset.spec.yaml`).
+//! (`tests/fixtures/api-samples/flasharray/FA2.56-dr-subset.spec.yaml`).
 //!
 //! Every answer the twin gives here, success or error, goes through [`Checker::check`]: its
 //! body must validate against the schema the spec declares for that path, method and status.
@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 
 use crate::twin::TwinProcess;
 
-const SPEC_PATH: &str = "../shared/api-samples/flasharray/FA2.56-dr-subset.spec.yaml";
+const SPEC_PATH: &str = "tests/fixtures/api-samples/flasharray/FA2.56-dr-subset.spec.yaml";
 /// The endpoints Cinder's Pure driver calls that the shared subset leaves out (its paths and
 /// schemas are added to the spec's; none may be defined twice).
 const CINDER_DRIVER_SPEC_PATH: &str = "tests/fixtures/flasharray/cinder-driver.spec.yaml";
