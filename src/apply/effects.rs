@@ -1558,9 +1558,20 @@ impl<'a> SiteRunner<'a> {
     }
 }
 
+impl SiteRunner<'_> {
+    /// Runs `work` for one step: its calls wait for a rate-limited service until the step's
+    /// deadline.
+    pub async fn within_step_deadline<T>(&self, work: impl Future<Output = T>) -> T {
+        crate::clients::http::DEADLINE
+            .scope(Instant::now() + self.step_timeout, work)
+            .await
+    }
+}
+
 impl Runner for SiteRunner<'_> {
     async fn run(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
-        self.run_action(step, outputs).await
+        self.within_step_deadline(self.run_action(step, outputs))
+            .await
     }
 }
 

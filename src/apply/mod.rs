@@ -810,7 +810,11 @@ struct Undo<'a> {
 
 impl Runner for Undo<'_> {
     async fn run(&self, step: &Step, _: &Outputs) -> Result<Created, String> {
-        if let Some(note) = self.runner.undo(step, &self.created).await? {
+        let undone = self
+            .runner
+            .within_step_deadline(self.runner.undo(step, &self.created))
+            .await?;
+        if let Some(note) = undone {
             self.notes.borrow_mut().push(format!("{}: {note}", step.id));
         }
         Ok(Created::new())

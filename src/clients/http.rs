@@ -1,10 +1,13 @@
 //! The HTTP layer every service client shares: TLS trust, per-call timeout, request ids,
 //! retries, and errors an operator can act on.
 //!
-//! Retries follow what the services ask for: 429 waits for `Retry-After`, 502/503/504 and
-//! connection failures back off exponentially with full jitter. Only calls marked idempotent
-//! are retried (GET, PUT, DELETE; a POST only when the caller knows repeating it is harmless),
-//! because retrying a create whose answer was lost would create twice. Each logical call gets a
+//! Retries follow what the services ask for: 429 waits for `Retry-After` (as long as the running
+//! step's deadline, [`DEADLINE`], allows; a fixed number of times outside a step), server errors
+//! (5xx) and connection failures back off exponentially with full jitter. Only calls marked
+//! idempotent are retried on a server error or a failure that may have reached the service
+//! (GET, PUT, DELETE; a POST only when the caller knows repeating it is harmless), because
+//! retrying a create whose answer was lost would create twice; a 429 or a refused connection
+//! never reached the service, so every call is retried then. Each logical call gets a
 //! `req-<uuid>` id, sent as `X-OpenStack-Request-ID` and `X-Request-ID` (OpenStack services log
 //! it as the global request id; FlashArray echoes it), logged, and named in errors, so an
 //! operator can find the call in the services' logs.
@@ -66,6 +69,12 @@ impl Failure {
     pub fn is_not_found(&self) -> bool {
         self.status == Some(404)
     }
+}
+
+tokio::task_local! {
+    /// The deadline of the step a call serves: a rate-limited call (429) waits for the service
+    /// until then, however many times it is told to come back later.
+    pub static DEADLINE: tokio::time::Instant;
 }
 
 /// How hard to try.
@@ -291,7 +300,6 @@ impl Http {
                 request = request.json(body);
             }
             let outcome = request.send().await;
-            let retryable_after: Option<Duration>;
             match outcome {
                 Ok(response) => {
                     let status = response.status();
@@ -315,18 +323,21 @@ impl Http {
                         });
                     }
                     let message = error_message(status, &text);
-                    retryable_after = match status.as_u16() {
-                        429 => Some(
-                            retry_after(&headers)
-                                .unwrap_or_else(|| self.retry.pause(attempt, &request_id)),
-                        ),
-                        502..=504 => Some(self.retry.pause(attempt, &request_id)),
+                    let code = status.as_u16();
+                    let retry = match code {
+                        429 => {
+                            let delay = retry_after(&headers)
+                                .unwrap_or_else(|| self.retry.pause(attempt, &request_id));
+                            rate_limit_allows(delay, attempt, &self.retry).then_some(delay)
+                        }
+                        // 501 and 505 will not change on a second try.
+                        500..=599 if code != 501 && code != 505 && call.idempotent => (attempt + 1
+                            < self.retry.attempts)
+                            .then(|| self.retry.pause(attempt, &request_id)),
                         _ => None,
                     };
-                    let retry =
-                        retryable_after.filter(|_| call.idempotent || status.as_u16() == 429);
                     match retry {
-                        Some(delay) if attempt + 1 < self.retry.attempts => {
+                        Some(delay) => {
                             tracing::info!(request_id = %request_id, status = status.as_u16(), delay_ms = delay.as_millis() as u64, "retrying");
                             tokio::time::sleep(delay).await;
                         }
@@ -357,6 +368,15 @@ impl Http {
             }
             attempt += 1;
         }
+    }
+}
+
+/// Whether a call told to come back in `delay` (429) waits for it: until the running step's
+/// deadline when there is one, else as many times as the policy tries.
+fn rate_limit_allows(delay: Duration, attempt: u32, policy: &RetryPolicy) -> bool {
+    match DEADLINE.try_with(|deadline| *deadline) {
+        Ok(deadline) => tokio::time::Instant::now() + delay < deadline,
+        Err(_) => attempt + 1 < policy.attempts,
     }
 }
 
@@ -510,6 +530,100 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
         headers.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
+    }
+
+    /// Serves `answers` (status, extra headers) in order on a loopback port, one per
+    /// connection, counting the requests; returns its URL and the count.
+    async fn canned(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/thing", listener.local_addr().unwrap());
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            for (status, headers) in answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                count.fetch_add(1, Ordering::SeqCst);
+                let body = r#"{"error": {"message": "canned"}}"#;
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        (url, served)
+    }
+
+    fn http() -> Http {
+        Http::new("thing on site-b", None, Duration::from_secs(5)).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_are_retried_on_server_errors_and_creates_are_not() {
+        let (url, served) = canned(vec![(500, ""), (503, ""), (200, "")]).await;
+        let reply = http().send(Call::new(Method::GET, &url)).await;
+        assert!(reply.is_ok(), "{reply:?}");
+        assert_eq!(served.load(Ordering::SeqCst), 3);
+
+        let (url, served) = canned(vec![(500, ""), (200, "")]).await;
+        let error = http()
+            .send(Call::new(Method::POST, &url))
+            .await
+            .unwrap_err();
+        assert_eq!(error.status, Some(500));
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            1,
+            "a create is never repeated blindly"
+        );
+
+        let (url, served) = canned(vec![(501, ""), (200, "")]).await;
+        assert!(http().send(Call::new(Method::GET, &url)).await.is_err());
+        assert_eq!(served.load(Ordering::SeqCst), 1, "501 does not change");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limited_call_waits_as_told_until_the_steps_deadline() {
+        // Ten 429s: more than the policy's attempts, well within a step's deadline.
+        let mut answers = vec![(429, "Retry-After: 2\r\n"); 10];
+        answers.push((200, ""));
+        let (url, served) = canned(answers).await;
+        let started = tokio::time::Instant::now();
+        let deadline = started + Duration::from_secs(60);
+        let reply = DEADLINE
+            .scope(deadline, http().send(Call::new(Method::POST, &url)))
+            .await;
+        assert!(reply.is_ok(), "{reply:?}");
+        assert_eq!(served.load(Ordering::SeqCst), 11);
+        assert!(
+            started.elapsed() >= Duration::from_secs(20),
+            "waited as told"
+        );
+
+        // Told to come back after the deadline: the error, at once.
+        let (url, served) = canned(vec![(429, "Retry-After: 120\r\n"), (200, "")]).await;
+        let error = DEADLINE
+            .scope(
+                tokio::time::Instant::now() + Duration::from_secs(60),
+                http().send(Call::new(Method::GET, &url)),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.status, Some(429));
+        assert_eq!(served.load(Ordering::SeqCst), 1);
+
+        // Outside a step: as many tries as the policy makes.
+        let (url, served) = canned(vec![(429, "Retry-After: 1\r\n"); 8]).await;
+        assert!(http().send(Call::new(Method::GET, &url)).await.is_err());
+        assert_eq!(
+            served.load(Ordering::SeqCst),
+            RetryPolicy::default().attempts as usize
+        );
     }
 
     #[test]

@@ -551,7 +551,9 @@ fn missing_keys(sample: &Value, actual: &Value, at: &str, out: &mut Vec<String>)
 }
 
 fn sample(name: &str) -> Value {
-    let path = crate::root().join("tests/fixtures/api-samples/nova").join(name);
+    let path = crate::root()
+        .join("tests/fixtures/api-samples/nova")
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
