@@ -67,8 +67,45 @@ fn timestamp(time: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     })
 }
 
+/// How an operation reads now: `interrupted` when it is recorded as under way but no live
+/// process holds its group's lock on any of its sites (it was killed, or its machine lost);
+/// else as recorded.
+fn status_now(store: &LocalStore, record: &OperationRecord, group: &str) -> &'static str {
+    if record.status.is_settled() {
+        return record.status.as_str();
+    }
+    let held = [&record.source_site, &record.target_site]
+        .into_iter()
+        .any(|site| !matches!(store.holder(site, group), Ok(None)));
+    if held {
+        record.status.as_str()
+    } else {
+        INTERRUPTED
+    }
+}
+
+const INTERRUPTED: &str = "interrupted";
+
+/// What to run next for an operation that stopped half-way.
+fn next_step(status: &str, id: &str) -> Option<String> {
+    match status {
+        "failed" | INTERRUPTED => Some(format!(
+            "continue it with `protector apply --resume {id}`, or undo it with `protector rollback {id}`"
+        )),
+        "rolling_back" => Some(format!(
+            "continue the rollback with `protector rollback {id}`"
+        )),
+        _ => None,
+    }
+}
+
 /// The seed's fields of an operation; live ones (progress, steps) from the journal.
-fn fields(record: &OperationRecord, plan: &Plan, journal: &record::Progress) -> Map<String, Value> {
+fn fields(
+    record: &OperationRecord,
+    status: &str,
+    plan: &Plan,
+    journal: &record::Progress,
+) -> Map<String, Value> {
     let live = !record.status.is_settled();
     let (progress, completed, failed) = if live {
         (
@@ -83,10 +120,10 @@ fn fields(record: &OperationRecord, plan: &Plan, journal: &record::Progress) -> 
             record.steps_failed.clone(),
         )
     };
-    json!({
+    let mut fields = json!({
         "id": record.id,
         "type": record.kind,
-        "status": record.status.as_str(),
+        "status": status,
         "progress": progress,
         "steps_completed": completed,
         "steps_failed": failed,
@@ -106,7 +143,11 @@ fn fields(record: &OperationRecord, plan: &Plan, journal: &record::Progress) -> 
     })
     .as_object()
     .cloned()
-    .unwrap_or_default()
+    .unwrap_or_default();
+    if let Some(next) = next_step(status, &record.id) {
+        fields.insert("next".to_string(), Value::String(next));
+    }
+    fields
 }
 
 fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
@@ -114,13 +155,15 @@ fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
         let stored = read_operation(args.state.as_deref(), &args.operation)?;
         let found = recorded(&stored)?;
         let journal = record::replay(&stored.journal);
+        let store = LocalStore::new(state_folder(args.state.as_deref()));
+        let status = status_now(&store, found, &stored.plan.protection_group);
         print(&table::record(
-            &fields(found, &stored.plan, &journal),
+            &fields(found, status, &stored.plan, &journal),
             args.format,
         ));
-        if !args.watch || found.status.is_settled() {
-            return Ok(match found.status {
-                OperationStatus::Failed => Outcome::Error,
+        if !args.watch || found.status.is_settled() || status == INTERRUPTED {
+            return Ok(match (found.status, status) {
+                (OperationStatus::Failed, _) | (_, INTERRUPTED) => Outcome::Error,
                 _ => Outcome::Success,
             });
         }
@@ -154,6 +197,7 @@ pub(super) fn recorded(stored: &StoredOperation) -> Result<&OperationRecord, Com
 fn list(args: &ListArgs) -> Result<Outcome, CommandError> {
     let spec = load_spec(&args.file)?;
     let state = recorded_state(&spec)?;
+    let store = LocalStore::new(&spec.state.path);
     let records: Vec<Map<String, Value>> = state
         .newest()
         .map(|doc| {
@@ -163,7 +207,7 @@ fn list(args: &ListArgs) -> Result<Outcome, CommandError> {
                     json!({
                         "id": op.id,
                         "type": op.kind,
-                        "status": op.status.as_str(),
+                        "status": status_now(&store, op, &spec.name),
                         "progress": op.progress,
                         "source_site": op.source_site,
                         "target_site": op.target_site,

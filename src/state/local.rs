@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! <path>/<site>/<group>.json          the state document, replaced atomically
-//! <path>/<site>/<group>.lock          held while a command writes; says who holds it
+//! <path>/<site>/<group>.lock          held while a command writes; says who holds it, until when
 //! <path>/<site>/<group>/<op>.jsonl    an operation's journal, append-only
 //! <path>/<site>/<group>/<op>.plan.json the plan the operation runs (for resume and rollback)
 //! ```
@@ -10,10 +10,16 @@
 //! A document is written to a temporary file, fsynced, renamed over the old one and the folder
 //! fsynced, so a crash leaves either the old or the new document, never half of one. Journal
 //! lines are fsynced one by one: a step recorded as started is on disk before the step acts.
+//!
+//! A lock is a lease: its holder renews it while it runs ([`LEASE`]), so a holder that is gone
+//! (killed, its machine lost) is told from one that runs, by its process on this machine and by
+//! its lease elsewhere; a lock whose holder is gone is taken over, and an operation recorded as
+//! running with no live holder reads as interrupted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,7 +42,7 @@ pub enum StoreError {
     Locked {
         site: String,
         group: String,
-        holder: LockInfo,
+        holder: Box<LockInfo>,
     },
 }
 
@@ -44,8 +50,11 @@ impl StoreError {
     pub fn hint(&self) -> String {
         match self {
             StoreError::Locked { holder, .. } => format!(
-                "wait for that command to finish; if process {} on {} is gone, remove the lock file it left",
-                holder.pid, holder.host
+                "wait for that command to finish; a holder that is gone loses the lock when its lease ends{}",
+                holder
+                    .expires
+                    .map(|at| format!(" ({})", at.format("%Y-%m-%d %H:%M:%S UTC")))
+                    .unwrap_or_default()
             ),
             StoreError::Corrupt { path, .. } => format!(
                 "restore {} from the peer site's copy (`protector protection-group sync-force`) or a backup",
@@ -58,6 +67,17 @@ impl StoreError {
     }
 }
 
+/// How long a lock holds without being renewed: a holder on another machine that has not
+/// renewed it for this long is gone.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+/// How often a running holder renews its lease.
+const RENEW_EVERY: Duration = Duration::from_secs(15);
+
+/// How long a lock file may stay unreadable (created, not written yet) before it counts as left
+/// by a holder killed in between.
+const UNREADABLE_GRACE: Duration = Duration::from_secs(5);
+
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
@@ -65,6 +85,44 @@ pub struct LockInfo {
     pub host: String,
     pub since: DateTime<Utc>,
     pub command: String,
+    /// When the lease ends unless renewed (absent in locks of older versions: held until their
+    /// process is seen gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<DateTime<Utc>>,
+    /// When the holder's process started (clock ticks after boot), so that another process
+    /// that reuses its pid is not taken for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_start: Option<u64>,
+}
+
+impl LockInfo {
+    /// This process, holding a fresh lease.
+    fn ours(command: &str) -> LockInfo {
+        let now = Utc::now();
+        let pid = std::process::id();
+        LockInfo {
+            pid,
+            host: hostname(),
+            since: now,
+            command: command.to_string(),
+            expires: Some(now + LEASE),
+            process_start: process_start(pid),
+        }
+    }
+
+    /// Whether the holder still runs: on this machine, its process; elsewhere, its lease.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        if self.host == hostname() {
+            process_alive(self.pid)
+                && (self.process_start.is_none() || self.process_start == process_start(self.pid))
+        } else {
+            self.expires.is_none_or(|expires| expires > now)
+        }
+    }
+
+    fn same_holder(&self, other: &LockInfo) -> bool {
+        (self.pid, &self.host, self.since) == (other.pid, &other.host, other.since)
+    }
 }
 
 impl std::fmt::Display for LockInfo {
@@ -182,16 +240,74 @@ fn cut_torn_tail(path: &Path, file: &File) -> Result<(), StoreError> {
     file.sync_all().map_err(io("sync", path))
 }
 
-/// A held lock; released when dropped.
+/// A held lock, renewed in the background while the async runtime runs; released when
+/// dropped.
 #[derive(Debug)]
 pub struct LockGuard {
     path: PathBuf,
+    info: LockInfo,
+    renewal: Option<tokio::task::AbortHandle>,
+}
+
+impl LockGuard {
+    fn new(path: PathBuf, info: LockInfo) -> LockGuard {
+        let renewal = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let (path, info) = (path.clone(), info.clone());
+            runtime
+                .spawn(async move {
+                    loop {
+                        tokio::time::sleep(RENEW_EVERY).await;
+                        if !renew(&path, &info) {
+                            break;
+                        }
+                    }
+                })
+                .abort_handle()
+        });
+        LockGuard {
+            path,
+            info,
+            renewal,
+        }
+    }
+}
+
+/// Extends the lease of the lock at `path`, if `info`'s holder still has it.
+fn renew(path: &Path, info: &LockInfo) -> bool {
+    match read_lock(path) {
+        Some(current) if current.same_holder(info) => {
+            let renewed = LockInfo {
+                expires: Some(Utc::now() + LEASE),
+                ..current
+            };
+            match write_atomically(path, &renewed) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot renew the lock's lease");
+                    true
+                }
+            }
+        }
+        _ => false,
+    }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+        if read_lock(&self.path).is_some_and(|current| current.same_holder(&self.info)) {
+            let _ = fs::remove_file(&self.path);
+        }
     }
+}
+
+/// The lock at `path`, if it can be read.
+fn read_lock(path: &Path) -> Option<LockInfo> {
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
 }
 
 /// An operation as the store holds it: its plan copy and journal as they are on disk and as
@@ -233,6 +349,14 @@ fn hostname() -> String {
 
 fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// When process `pid` started, in clock ticks after boot (`/proc/<pid>/stat`, field 22).
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from the parenthesis that closes it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 impl LocalStore {
@@ -351,47 +475,39 @@ impl LocalStore {
         Ok(newest.map(|(_, record)| record))
     }
 
-    /// Takes the group's lock on `site` for `command`. A lock left by a process that no longer
-    /// runs on this host is taken over.
+    fn lock_path(&self, site: &str, group: &str) -> PathBuf {
+        self.root.join(site).join(format!("{group}.lock"))
+    }
+
+    /// Takes the group's lock on `site` for `command`. A lock whose holder is gone (see
+    /// [`LockInfo::is_live`]), or left unreadable by a holder killed as it wrote it, is taken
+    /// over.
     pub fn lock(&self, site: &str, group: &str, command: &str) -> Result<LockGuard, StoreError> {
-        let folder = self.root.join(site);
-        fs::create_dir_all(&folder).map_err(io("create", &folder))?;
-        let path = folder.join(format!("{group}.lock"));
-        let info = LockInfo {
-            pid: std::process::id(),
-            host: hostname(),
-            since: Utc::now(),
-            command: command.to_string(),
-        };
+        let path = self.lock_path(site, group);
+        if let Some(folder) = path.parent() {
+            fs::create_dir_all(folder).map_err(io("create", folder))?;
+        }
+        let info = LockInfo::ours(command);
         for _ in 0..2 {
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
                     let text = serde_json::to_vec(&info).unwrap_or_default();
                     file.write_all(&text).map_err(io("write", &path))?;
                     file.sync_all().map_err(io("sync", &path))?;
-                    return Ok(LockGuard { path });
+                    return Ok(LockGuard::new(path, info));
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder: Option<LockInfo> = fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|text| serde_json::from_str(&text).ok());
-                    match holder {
-                        Some(holder) if holder.host == info.host && !process_alive(holder.pid) => {
-                            tracing::warn!(%holder, "taking over a lock left by a process that is gone");
-                            fs::remove_file(&path).map_err(io("remove", &path))?;
-                        }
+                    match self.holder_at(&path)? {
                         Some(holder) => {
                             return Err(StoreError::Locked {
                                 site: site.to_string(),
                                 group: group.to_string(),
-                                holder,
+                                holder: Box::new(holder),
                             });
                         }
                         None => {
-                            return Err(StoreError::Corrupt {
-                                path,
-                                message: "unreadable lock file".to_string(),
-                            });
+                            tracing::warn!(path = %path.display(), "taking over a lock whose holder is gone");
+                            fs::remove_file(&path).map_err(io("remove", &path))?;
                         }
                     }
                 }
@@ -402,6 +518,35 @@ impl LocalStore {
             path,
             message: "the lock keeps reappearing".to_string(),
         })
+    }
+
+    /// Who holds the group's lock on `site` and still runs; `None` when nobody does (no lock,
+    /// or one whose holder is gone).
+    pub fn holder(&self, site: &str, group: &str) -> Result<Option<LockInfo>, StoreError> {
+        self.holder_at(&self.lock_path(site, group))
+    }
+
+    fn holder_at(&self, path: &Path) -> Result<Option<LockInfo>, StoreError> {
+        let now = Utc::now();
+        if let Some(holder) = read_lock(path) {
+            return Ok(holder.is_live(now).then_some(holder));
+        }
+        // Unreadable: being written right now, or left half-written by a killed holder.
+        let modified = match fs::metadata(path).and_then(|m| m.modified()) {
+            Ok(modified) => DateTime::<Utc>::from(modified),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(io("read", path)(error)),
+        };
+        let fresh =
+            now - modified < chrono::Duration::from_std(UNREADABLE_GRACE).unwrap_or_default();
+        Ok(fresh.then(|| LockInfo {
+            pid: 0,
+            host: "an unknown host".to_string(),
+            since: modified,
+            command: "a command still writing its lock".to_string(),
+            expires: Some(modified + UNREADABLE_GRACE),
+            process_start: None,
+        }))
     }
 
     /// Appends one journal entry and syncs it to disk before returning.
@@ -533,20 +678,95 @@ mod tests {
         fs::create_dir_all(dir.path().join("site-a")).unwrap();
         let stale = LockInfo {
             pid: u32::MAX - 1,
-            host: hostname(),
-            since: Utc::now(),
-            command: "protector apply".to_string(),
+            ..LockInfo::ours("protector apply")
         };
         fs::write(
             dir.path().join("site-a/pg.lock"),
             serde_json::to_vec(&stale).unwrap(),
         )
         .unwrap();
+        assert_eq!(store.holder("site-a", "pg").unwrap(), None);
         assert!(
             store
                 .lock("site-a", "pg", "protector apply --resume")
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_holds_until_its_lease_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        fs::create_dir_all(dir.path().join("site-a")).unwrap();
+        let elsewhere = |expires| LockInfo {
+            host: "runner-7".to_string(),
+            expires: Some(expires),
+            ..LockInfo::ours("protector apply")
+        };
+        let write = |info: &LockInfo| {
+            fs::write(
+                dir.path().join("site-a/pg.lock"),
+                serde_json::to_vec(info).unwrap(),
+            )
+            .unwrap()
+        };
+        write(&elsewhere(Utc::now() + LEASE));
+        match store.lock("site-a", "pg", "protector plan") {
+            Err(error @ StoreError::Locked { .. }) => {
+                assert!(error.to_string().contains("on runner-7"), "{error}");
+                assert!(
+                    error.hint().contains("when its lease ends"),
+                    "{}",
+                    error.hint()
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        write(&elsewhere(Utc::now() - chrono::Duration::seconds(1)));
+        assert_eq!(store.holder("site-a", "pg").unwrap(), None);
+        assert!(store.lock("site-a", "pg", "protector plan").is_ok());
+    }
+
+    #[test]
+    fn an_unreadable_lock_is_held_briefly_then_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        fs::create_dir_all(dir.path().join("site-a")).unwrap();
+        let path = dir.path().join("site-a/pg.lock");
+        // Created, not written yet: a holder may be writing it right now.
+        fs::write(&path, "").unwrap();
+        assert!(matches!(
+            store.lock("site-a", "pg", "protector plan"),
+            Err(StoreError::Locked { .. })
+        ));
+        // Left so by a holder killed between creating and writing it.
+        let old = std::time::SystemTime::now() - UNREADABLE_GRACE * 2;
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(store.holder("site-a", "pg").unwrap(), None);
+        assert!(store.lock("site-a", "pg", "protector plan").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_running_holder_renews_its_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let guard = store.lock("site-a", "pg", "protector apply").unwrap();
+        let first = read_lock(&dir.path().join("site-a/pg.lock")).unwrap();
+        tokio::time::sleep(RENEW_EVERY * 2 + Duration::from_millis(10)).await;
+        // The renewal runs on the blocking file system: give it its turn.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let renewed = read_lock(&dir.path().join("site-a/pg.lock")).unwrap();
+        assert!(renewed.same_holder(&first));
+        assert!(renewed.expires > first.expires, "{renewed:?} vs {first:?}");
+        drop(guard);
+        assert!(!dir.path().join("site-a/pg.lock").exists());
     }
 
     #[test]

@@ -4,9 +4,8 @@
 //! repeated plans. Outcomes are judged by the world the twin dumps and the state the CLI shows.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use protector::sim::ids::IdGen;
@@ -264,15 +263,7 @@ fn a_failover_killed_at_random_points_and_resumed_completes_exactly_once() {
             vec!["apply", failover.plan.to_str().unwrap(), "--auto-approve"]
         };
         let log = dir.join(format!("run-{run}.log"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_protector"))
-            .args(&args)
-            .current_dir(dir)
-            .envs(&failover.setup.twin.env)
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let mut child = failover.setup.spawn(&args, &log);
         if let Some(point) = points.next()
             && wait_until(&mut child, || done_steps(&journal) >= point.done)
         {
@@ -308,6 +299,45 @@ fn a_failover_killed_at_random_points_and_resumed_completes_exactly_once() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn a_killed_apply_reads_as_interrupted_with_the_way_forward() {
+    let failover = Failover::plan(Setup::at_speed(100));
+    let journal = failover.journal();
+    let log = failover.setup.dir.path().join("apply.log");
+    let plan = failover.plan.to_str().unwrap();
+    let mut child = failover
+        .setup
+        .spawn(&["apply", plan, "--auto-approve"], &log);
+    assert!(wait_until(&mut child, || done_steps(&journal) >= 3));
+    let running = failover.operation();
+    assert_eq!(running["status"], "running", "{running:#}");
+    assert!(running.get("next").is_none(), "{running:#}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let output =
+        failover
+            .setup
+            .protector(&["operation", "show", &failover.operation, "-f", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["status"], "interrupted", "{shown:#}");
+    let next = shown["next"].as_str().unwrap();
+    for command in ["apply --resume", "rollback"] {
+        assert!(
+            next.contains(&format!("protector {command} {}", failover.operation)),
+            "{next}"
+        );
+    }
+    let spec = failover.setup.spec();
+    let list =
+        failover
+            .setup
+            .protector(&["operation", "list", spec.to_str().unwrap(), "-f", "json"]);
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed[0]["status"], "interrupted", "{listed:#}");
 }
 
 impl Failover {

@@ -49,6 +49,19 @@ impl Setup {
             .expect("protector runs")
     }
 
+    /// `protector ARGS` started in the background (its stderr to `log`), to be killed.
+    pub fn spawn(&self, args: &[&str], log: &std::path::Path) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_protector"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .envs(&self.twin.env)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn control(&self, method: &str, path: &str) {
         let status = Command::new("curl")
             .args([
