@@ -386,15 +386,16 @@ fn a_drill_that_fails_still_removes_what_it_created() {
     let setup = quiet();
     let spec = setup.spec();
     let before = setup.world();
-    // The first wait for a drill server to become ACTIVE fails after Nova created it: its id
-    // never reaches the journal, and the cleanup must find it by the marker it carries.
+    // The first wait for a drill server to become ACTIVE fails after Nova created it (every
+    // retry of the read fails too): its id never reaches the journal, and the cleanup must find
+    // it by the marker it carries.
     setup.fault(json!({
         "site": "site-b",
         "service": "nova",
         "method": "GET",
         "path": "/compute/v2.1/servers/*-*",
         "action": { "kind": "status", "status": 500 },
-        "count": 1
+        "count": 6
     }));
     let output = setup.protector(&["drill", spec.to_str().unwrap(), "--auto-approve", "--json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
