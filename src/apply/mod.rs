@@ -410,15 +410,17 @@ fn lock_all(store: &LocalStore, spec: &Spec, command: &str) -> Result<Vec<LockGu
         .collect()
 }
 
+/// The recorded state, with a write that a crash cut short between the sites repaired on disk
+/// (the caller holds the group's locks).
 fn read_state(store: &LocalStore, spec: &Spec) -> Result<RecordedState, Refusal> {
-    let mut sites = BTreeMap::new();
-    for site in spec.sites.keys() {
-        sites.insert(
-            site.clone(),
-            store.load(site, &spec.name).map_err(Refusal::store)?,
-        );
+    let mut state = store.read_state(spec).map_err(Refusal::store)?;
+    for site in state.heal() {
+        tracing::warn!(%site, "repairing a state document a crash left one version behind");
+        if let Some(document) = state.sites.get(&site).and_then(Option::as_ref) {
+            store.save(document).map_err(Refusal::store)?;
+        }
     }
-    Ok(RecordedState { sites })
+    Ok(state)
 }
 
 fn find_record<'a>(state: &'a RecordedState, operation: &str) -> Option<&'a OperationRecord> {

@@ -140,16 +140,12 @@ pub fn load_spec(path: &std::path::Path) -> Result<Spec, CommandError> {
 
 /// Each site's recorded state document.
 pub fn recorded_state(spec: &Spec) -> Result<RecordedState, CommandError> {
-    let store = LocalStore::new(&spec.state.path);
-    let mut sites = std::collections::BTreeMap::new();
-    for site in spec.sites.keys() {
-        let document = store.load(site, &spec.name).map_err(|error| {
-            let hint = error.hint();
-            CommandError::new(error.to_string()).hint(hint)
-        })?;
-        sites.insert(site.clone(), document);
-    }
-    Ok(RecordedState { sites })
+    let mut state = LocalStore::new(&spec.state.path)
+        .read_state(spec)
+        .map_err(|error| CommandError::new(error.to_string()).hint(error.hint()))?;
+    // As the next apply will repair it on disk, under the group's lock.
+    state.heal();
+    Ok(state)
 }
 
 /// Discovers the sites and plans `request` for the spec at `file`; refusals are printed, each

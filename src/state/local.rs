@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{JournalEntry, OperationRecord, StateDocument};
+use super::{JournalEntry, OperationRecord, RecordedState, StateDocument};
 use crate::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
@@ -380,6 +380,15 @@ impl LocalStore {
             .join(site)
             .join(group)
             .join(format!("{operation}.plan.json"))
+    }
+
+    /// Every site's document of `spec`'s group, as stored (`None` where a site has none).
+    pub fn read_state(&self, spec: &crate::spec::Spec) -> Result<RecordedState, StoreError> {
+        let mut sites = std::collections::BTreeMap::new();
+        for site in spec.sites.keys() {
+            sites.insert(site.clone(), self.load(site, &spec.name)?);
+        }
+        Ok(RecordedState { sites })
     }
 
     /// The document, or `None` for a group never applied on this site.

@@ -368,11 +368,113 @@ impl RecordedState {
             .unwrap_or(SyncStatus::InSync)
     }
 
+    /// Repairs documents that a crash left behind: an operation writes the next version to
+    /// every site it reaches, one after another, and records in each that its peers were
+    /// written along (IN SYNC at that version). A site whose document is older than a newer one
+    /// that says so missed its write only because the writer stopped in between; it gets the
+    /// newest document. (A site the writer could not reach is recorded UNREACHABLE instead and
+    /// waits for `sync-force`.) Returns the repaired sites.
+    pub fn heal(&mut self) -> Vec<String> {
+        let Some(newest) = self.newest().cloned() else {
+            return Vec::new();
+        };
+        let torn: Vec<String> = self
+            .sites
+            .iter()
+            .filter(|(site, document)| {
+                let behind = document
+                    .as_ref()
+                    .is_none_or(|doc| doc.metadata_version < newest.metadata_version);
+                let written_along = newest.sync.get(*site).is_some_and(|peer| {
+                    peer.status == SyncStatus::InSync
+                        && peer.peer_version == Some(newest.metadata_version)
+                });
+                behind && written_along
+            })
+            .map(|(site, _)| site.clone())
+            .collect();
+        for site in &torn {
+            let mut healed = newest.clone();
+            healed.site = site.clone();
+            healed.sync.remove(site);
+            // Towards the site whose document it copies: written along, at this version.
+            healed.sync.insert(
+                newest.site.clone(),
+                PeerSync {
+                    status: SyncStatus::InSync,
+                    peer_version: Some(newest.metadata_version),
+                    checked_at: newest.updated_at,
+                },
+            );
+            self.sites.insert(site.clone(), Some(healed));
+        }
+        torn
+    }
+
     /// Each site's `metadata_version` (absent: unreadable): a plan's basis.
     pub fn versions(&self) -> BTreeMap<String, Option<u64>> {
         self.sites
             .iter()
             .map(|(site, document)| (site.clone(), document.as_ref().map(|d| d.metadata_version)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        crate::plan::testing::example_spec()
+    }
+
+    /// Both sites' documents at `version`, each saying the other was written along.
+    fn in_sync(version: u64) -> RecordedState {
+        let spec = spec();
+        let mut sites = BTreeMap::new();
+        for (site, peer) in [("site-a", "site-b"), ("site-b", "site-a")] {
+            let mut doc = StateDocument::initial(&spec, site);
+            doc.metadata_version = version;
+            doc.sync.insert(
+                peer.to_string(),
+                PeerSync {
+                    status: SyncStatus::InSync,
+                    peer_version: Some(version),
+                    checked_at: None,
+                },
+            );
+            sites.insert(site.to_string(), Some(doc));
+        }
+        RecordedState { sites }
+    }
+
+    #[test]
+    fn a_write_cut_between_the_sites_is_repaired_from_the_newer_document() {
+        let mut state = in_sync(4);
+        let mut newer = in_sync(5).sites["site-a"].clone().unwrap();
+        newer.status = GroupStatus::FailedOver;
+        state.sites.insert("site-a".to_string(), Some(newer));
+        assert_eq!(state.sync(), SyncStatus::OutOfSync);
+
+        assert_eq!(state.heal(), vec!["site-b".to_string()]);
+        let healed = state.sites["site-b"].as_ref().unwrap();
+        assert_eq!(healed.site, "site-b");
+        assert_eq!(healed.metadata_version, 5);
+        assert_eq!(healed.status, GroupStatus::FailedOver);
+        assert_eq!(healed.sync["site-a"].peer_version, Some(5));
+        assert!(!healed.sync.contains_key("site-b"));
+        assert_eq!(state.sync(), SyncStatus::InSync);
+        assert!(state.heal().is_empty(), "nothing left to repair");
+    }
+
+    #[test]
+    fn a_site_the_writer_could_not_reach_is_not_repaired() {
+        let mut state = in_sync(4);
+        let mut newer = in_sync(5).sites["site-b"].clone().unwrap();
+        newer.sync.get_mut("site-a").unwrap().status = SyncStatus::Unreachable;
+        newer.sync.get_mut("site-a").unwrap().peer_version = Some(4);
+        state.sites.insert("site-b".to_string(), Some(newer));
+        assert!(state.heal().is_empty());
+        assert_eq!(state.sync(), SyncStatus::Unreachable);
     }
 }

@@ -340,6 +340,55 @@ fn a_killed_apply_reads_as_interrupted_with_the_way_forward() {
     assert_eq!(listed[0]["status"], "interrupted", "{listed:#}");
 }
 
+#[test]
+fn a_crash_between_the_two_sites_documents_heals_at_the_next_command() {
+    let failover = Failover::plan(Setup::new());
+    let output = failover.apply();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The end of the run as a crash between the two writes leaves it: site-a's document at the
+    // final version, site-b's one version behind (the operation still running there).
+    let site_b = failover
+        .setup
+        .dir
+        .path()
+        .join(".protector/site-b/prod-web-app.json");
+    let mut behind: Value =
+        serde_json::from_str(&std::fs::read_to_string(&site_b).unwrap()).unwrap();
+    let version = behind["metadata_version"].as_u64().unwrap();
+    behind["metadata_version"] = json!(version - 1);
+    behind["status"] = json!("failing_over");
+    let record = behind["operations"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|op| op["id"] == failover.operation.as_str())
+        .unwrap();
+    record["status"] = json!("running");
+    record["completed_at"] = Value::Null;
+    std::fs::write(&site_b, serde_json::to_vec_pretty(&behind).unwrap()).unwrap();
+
+    let spec = failover.setup.spec();
+    let spec = spec.to_str().unwrap();
+    let sync = failover
+        .setup
+        .protector(&["protection-group", "sync-status", spec, "-f", "json"]);
+    assert_eq!(sync.status.code(), Some(0), "{}", stderr(&sync));
+    let sync: Value = serde_json::from_slice(&sync.stdout).unwrap();
+    for site in sync.as_array().unwrap() {
+        assert_eq!(site["sync"], "IN SYNC", "{sync:#}");
+    }
+    assert_eq!(failover.group()["status"], "failed_over");
+    // The next operation is not refused OUT OF SYNC, and its apply repairs site-b on disk.
+    let output = failover.setup.protector(&["failback", spec, "--yes"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let healed: Value = serde_json::from_str(&std::fs::read_to_string(&site_b).unwrap()).unwrap();
+    assert!(
+        healed["metadata_version"].as_u64().unwrap() > version,
+        "{healed:#}"
+    );
+    assert_eq!(failover.group()["status"], "active");
+}
+
 impl Failover {
     /// `protector rollback OP` succeeds and the world is back where the plan found it: the same
     /// instances ACTIVE on site-a, and nothing the operation made left on site-b but its array
