@@ -167,6 +167,7 @@ fn main() {
     let inventory = inventory();
     let state = RecordedState {
         sites: BTreeMap::from([("site-a".to_string(), None), ("site-b".to_string(), None)]),
+        ..RecordedState::default()
     };
     let request = PlanRequest {
         operation: OperationKind::Failover,

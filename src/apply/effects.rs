@@ -491,39 +491,71 @@ impl<'a> SiteRunner<'a> {
             Action::VerifyInstance { name, boot_step } => {
                 self.verify(site, name, boot_step, outputs).await
             }
-            Action::DeleteDrillInstance { name, server } => {
+            Action::RemoveInstance { name, server } => {
                 let kind = DrillResourceKind::Server;
-                for id in self.drill_ids(site, kind, name, server, outputs).await? {
+                for id in self.find_ids(site, kind, name, server, outputs).await? {
                     self.delete_server(site, &id).await?;
                 }
                 Ok(Created::new())
             }
-            Action::DeleteDrillPort { name, port } => {
+            Action::RemovePort { name, port } => {
                 let kind = DrillResourceKind::Port;
-                let ids = self.drill_ids(site, kind, name, port, outputs).await?;
+                let ids = self.find_ids(site, kind, name, port, outputs).await?;
                 self.delete_ports(site, &ids).await?;
                 Ok(Created::new())
             }
-            Action::UnmanageDrillVolume { name, volume } => {
+            Action::RemoveVolume { name, volume } => {
                 let kind = DrillResourceKind::CinderVolume;
-                for id in self.drill_ids(site, kind, name, volume, outputs).await? {
-                    self.unmanage(site, &id).await?;
+                for id in self.find_ids(site, kind, name, volume, outputs).await? {
+                    self.remove_volume(site, &id).await?;
                 }
                 Ok(Created::new())
             }
-            Action::DestroyDrillVolume {
+            Action::RemoveArrayVolume {
                 volume,
                 array_volume,
+                protection_group,
                 ..
             } => {
                 let kind = DrillResourceKind::ArrayVolume;
                 for id in self
-                    .drill_ids(site, kind, volume, array_volume, outputs)
+                    .find_ids(site, kind, volume, array_volume, outputs)
                     .await?
                 {
+                    if let Some(group) = protection_group {
+                        self.leave_group(site, group, &id).await?;
+                    }
                     self.destroy_volume(site, "ids", &id).await?;
                 }
                 Ok(Created::new())
+            }
+            Action::StopRecovered { name, server } => {
+                let kind = DrillResourceKind::Server;
+                let mut stopped = Vec::new();
+                for id in self.find_ids(site, kind, name, server, outputs).await? {
+                    if self.quiesce(site, &id).await? {
+                        stopped.push(id);
+                    }
+                }
+                Ok(Created::from([("stopped".to_string(), stopped.join(","))]))
+            }
+            Action::RestoreInstance {
+                instance_id,
+                name,
+                volume_ids,
+                fixed_ips,
+            } => {
+                self.restore(site, instance_id, name, volume_ids, fixed_ips)
+                    .await
+            }
+            Action::ProveRolledBack {
+                operation,
+                source,
+                members,
+                array_volumes,
+            } => {
+                self.prove_rolled_back(site, operation, source, members, array_volumes, outputs)
+                    .await
             }
             Action::ProveDrillClean {
                 drill,
@@ -582,6 +614,89 @@ impl<'a> SiteRunner<'a> {
             "ACTIVE",
         )
         .await
+    }
+
+    /// Stops a server an operation booted, once it settled (a boot still under way ends first);
+    /// `true` when it was running and is stopped now, `false` when it was not running (gone,
+    /// stopped, failed).
+    async fn quiesce(&self, site: &str, id: &str) -> Result<bool, String> {
+        let poll = self.poll("stop", format!("instance {id} to settle"));
+        loop {
+            let Some(server) = self.server(site, id).await? else {
+                return Ok(false);
+            };
+            match (server.status.as_str(), server.task_state.as_deref()) {
+                ("ACTIVE", None) => {
+                    self.stop(site, id).await?;
+                    return Ok(true);
+                }
+                ("SHUTOFF" | "ERROR" | "DELETED" | "SOFT_DELETED", None) => return Ok(false),
+                _ => poll.wait().await?,
+            }
+        }
+    }
+
+    /// A member's source instance runs again: started if it is stopped, then checked to be
+    /// ACTIVE with each of its volumes `in-use` by it and each of its fixed IPs on its ports.
+    /// Records whether it had to start it (what undoing the restore stops again).
+    async fn restore(
+        &self,
+        site: &str,
+        id: &str,
+        name: &str,
+        volume_ids: &[String],
+        fixed_ips: &[String],
+    ) -> Result<Created, String> {
+        let openstack = self.openstack(site).await?;
+        let stopped = self
+            .server(site, id)
+            .await?
+            .ok_or_else(|| format!("instance {name} ({id}) no longer exists on {site}"))?
+            .status
+            != "ACTIVE";
+        if stopped {
+            self.start(site, id).await?;
+        }
+        for volume_id in volume_ids {
+            let volume = openstack
+                .block
+                .volume(volume_id)
+                .await
+                .map_err(text)?
+                .ok_or_else(|| {
+                    format!("volume {volume_id} of {name} no longer exists on {site}")
+                })?;
+            let attached = volume
+                .attachments
+                .iter()
+                .any(|a| a.server_id.as_deref() == Some(id));
+            if volume.status != "in-use" || !attached {
+                return Err(format!(
+                    "volume {volume_id} of {name} is `{}`{} on {site}",
+                    volume.status,
+                    if attached { "" } else { ", not attached to it" }
+                ));
+            }
+        }
+        let ports = openstack
+            .network
+            .ports(&[("device_id", id)])
+            .await
+            .map_err(text)?;
+        for ip in fixed_ips {
+            if !ports
+                .iter()
+                .any(|port| port.fixed_ips.iter().any(|fixed| &fixed.ip_address == ip))
+            {
+                return Err(format!(
+                    "{name} ({id}) on {site} no longer has address {ip}"
+                ));
+            }
+        }
+        Ok(Created::from([(
+            "started".to_string(),
+            stopped.to_string(),
+        )]))
     }
 
     /// Asks for `action` once the server is settled in `from`, and waits for `to`; a server
@@ -779,8 +894,9 @@ impl<'a> SiteRunner<'a> {
 
     /// The ids of the `kind` resource named `name` that `reference` designates: the one
     /// recorded, or those its creating step's marker finds (an array volume by the name it was
-    /// created with: a copy that recorded no id failed before Cinder could rename it).
-    async fn drill_ids(
+    /// created with: a copy that recorded no id failed before Cinder could rename it, since its
+    /// manage waits for it).
+    async fn find_ids(
         &self,
         site: &str,
         kind: DrillResourceKind,
@@ -913,40 +1029,114 @@ impl<'a> SiteRunner<'a> {
         array_volumes: &[ResourceRef],
         outputs: &Outputs,
     ) -> Result<Created, String> {
+        let mut ids = BTreeSet::new();
+        for reference in array_volumes {
+            if let Found::Id(id) = locate(reference, DrillResourceKind::ArrayVolume, outputs)? {
+                ids.insert(id);
+            }
+        }
+        let found = self
+            .leftovers(
+                site,
+                &Owner {
+                    operation: drill,
+                    prefix: Some(prefix),
+                    array_ids: ids,
+                    array_names: BTreeSet::new(),
+                },
+            )
+            .await?;
+        if !found.left.is_empty() {
+            return Err(format!(
+                "{} of drill {drill} still on {site}: {}; `protector drill cleanup {drill}` removes what the drill recorded",
+                found.left.len(),
+                found.left.join(", ")
+            ));
+        }
+        Ok(found.proof())
+    }
+
+    /// The rollback of `operation` left nothing of it on this site (see [`Self::leftovers`]),
+    /// and each member runs on `source` on the instance it had before.
+    async fn prove_rolled_back(
+        &self,
+        site: &str,
+        operation: &str,
+        source: &str,
+        members: &BTreeMap<String, String>,
+        array_volumes: &[(String, ResourceRef)],
+        outputs: &Outputs,
+    ) -> Result<Created, String> {
+        let (mut array_ids, mut array_names) = (BTreeSet::new(), BTreeSet::new());
+        for (name, reference) in array_volumes {
+            match locate(reference, DrillResourceKind::ArrayVolume, outputs)? {
+                Found::Id(id) => array_ids.insert(id),
+                Found::Marker { .. } => array_names.insert(name.clone()),
+            };
+        }
+        let found = self
+            .leftovers(
+                site,
+                &Owner {
+                    operation,
+                    prefix: None,
+                    array_ids,
+                    array_names,
+                },
+            )
+            .await?;
+        let mut wrong = found.left.clone();
+        for (member, id) in members {
+            match self.server(source, id).await? {
+                Some(server) if server.status == "ACTIVE" && server.task_state.is_none() => {}
+                Some(server) => wrong.push(format!(
+                    "{member} ({id}) is {} on {source}, not ACTIVE",
+                    server.status
+                )),
+                None => wrong.push(format!("{member} ({id}) is gone from {source}")),
+            }
+        }
+        if !wrong.is_empty() {
+            return Err(format!(
+                "the rollback of {operation} is not complete: {}",
+                wrong.join(", ")
+            ));
+        }
+        Ok(found.proof())
+    }
+
+    /// Lists the site's servers, Cinder volumes, ports and array volumes: what of `owner` is
+    /// still there (named with its prefix, carrying its marker in Nova and Cinder metadata or
+    /// descriptions, or one of its array volumes), and what was listed. Its array volumes found
+    /// destroyed are not left: the array eradicates them.
+    async fn leftovers(&self, site: &str, owner: &Owner<'_>) -> Result<Leftovers, String> {
         let openstack = self.openstack(site).await?;
+        let operation = owner.operation;
+        let named = |name: &str| owner.prefix.is_some_and(|prefix| name.starts_with(prefix));
         let marked = |description: Option<&str>| {
-            description.is_some_and(|d| d.starts_with(&format!("protector {drill} ")))
+            description.is_some_and(|d| d.starts_with(&format!("protector {operation} ")))
         };
         let tagged = |metadata: &BTreeMap<String, String>| {
-            metadata.get("protector_operation").map(String::as_str) == Some(drill)
+            metadata.get("protector_operation").map(String::as_str) == Some(operation)
         };
         let mut left = Vec::new();
         let servers = openstack.compute.servers(&[]).await.map_err(text)?;
         for server in &servers {
-            if server.name.starts_with(prefix) || tagged(&server.metadata) {
+            if named(&server.name) || tagged(&server.metadata) {
                 left.push(format!("server {} ({})", server.name, server.id));
             }
         }
         let volumes = openstack.block.volumes(&[]).await.map_err(text)?;
         for volume in &volumes {
             let name = volume.name.as_deref().unwrap_or_default();
-            if name.starts_with(prefix)
-                || tagged(&volume.metadata)
-                || marked(volume.description.as_deref())
-            {
+            if named(name) || tagged(&volume.metadata) || marked(volume.description.as_deref()) {
                 left.push(format!("Cinder volume {name} ({})", volume.id));
             }
         }
         let ports = openstack.network.ports(&[]).await.map_err(text)?;
         for port in &ports {
-            if port.name.starts_with(prefix) || marked(port.description.as_deref()) {
+            if named(&port.name) || marked(port.description.as_deref()) {
                 left.push(format!("port {} ({})", port.name, port.id));
-            }
-        }
-        let mut ids = std::collections::BTreeSet::new();
-        for reference in array_volumes {
-            if let Found::Id(id) = locate(reference, DrillResourceKind::ArrayVolume, outputs)? {
-                ids.insert(id);
             }
         }
         let on_array: Vec<fa::Volume> = self
@@ -958,31 +1148,28 @@ impl<'a> SiteRunner<'a> {
         let mut destroyed = Vec::new();
         for volume in &on_array {
             let name = volume.name.clone().unwrap_or_default();
-            let ours =
-                name.starts_with(prefix) || volume.id.as_ref().is_some_and(|id| ids.contains(id));
+            let ours = named(&name)
+                || owner.array_names.contains(&name)
+                || volume
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| owner.array_ids.contains(id));
             match (ours, volume.destroyed == Some(true)) {
                 (true, true) => destroyed.push(name),
                 (true, false) => left.push(format!("array volume {name}")),
                 (false, _) => {}
             }
         }
-        if !left.is_empty() {
-            return Err(format!(
-                "{} of drill {drill} still on {site}: {}; `protector drill cleanup {drill}` removes what the drill recorded",
-                left.len(),
-                left.join(", ")
-            ));
-        }
-        let mut proof = Created::from([
-            ("servers".to_string(), servers.len().to_string()),
-            ("cinder_volumes".to_string(), volumes.len().to_string()),
-            ("ports".to_string(), ports.len().to_string()),
-            ("array_volumes".to_string(), on_array.len().to_string()),
-        ]);
-        if !destroyed.is_empty() {
-            proof.insert("destroyed".to_string(), destroyed.join(","));
-        }
-        Ok(proof)
+        Ok(Leftovers {
+            left,
+            listed: [
+                ("servers", servers.len()),
+                ("cinder_volumes", volumes.len()),
+                ("ports", ports.len()),
+                ("array_volumes", on_array.len()),
+            ],
+            destroyed,
+        })
     }
 
     async fn delete_server(&self, site: &str, id: &str) -> Result<(), String> {
@@ -1046,10 +1233,6 @@ impl<'a> SiteRunner<'a> {
         )
         .await?;
         Ok(Created::from([("port".to_string(), id)]))
-    }
-
-    async fn delete_port(&self, site: &str, id: &str) -> Result<(), String> {
-        self.delete_ports(site, &[id.to_string()]).await
     }
 
     async fn manage(
@@ -1163,6 +1346,20 @@ impl<'a> SiteRunner<'a> {
                 }
                 Some(_) => poll.wait().await?,
             }
+        }
+    }
+
+    /// Makes Cinder forget a volume an operation managed: unmanaged (the array keeps the data),
+    /// or, for the record a failed manage left, deleted (Cinder drops only the record of a
+    /// volume it never managed, and its Pure driver cannot unmanage one).
+    async fn remove_volume(&self, site: &str, id: &str) -> Result<(), String> {
+        let openstack = self.openstack(site).await?;
+        match openstack.block.volume(id).await.map_err(text)? {
+            None => Ok(()),
+            Some(volume) if matches!(volume.status.as_str(), "error" | "error_managing") => {
+                self.forget_failed_manage(site, id).await
+            }
+            Some(_) => self.unmanage(site, id).await,
         }
     }
 
@@ -1362,6 +1559,33 @@ impl<'a> SiteRunner<'a> {
         .await
     }
 
+    /// Takes the array volume with id `id` out of protection group `group`, if it is in it: a
+    /// volume about to be destroyed must not stay a member that replicates.
+    async fn leave_group(&self, site: &str, group: &str, id: &str) -> Result<(), String> {
+        let Some(name) = self
+            .array_volume(site, "ids", id)
+            .await?
+            .and_then(|v| v.name)
+        else {
+            return Ok(());
+        };
+        let members = match self.array(site).await?.group_volumes(group).await {
+            Ok(members) => members,
+            Err(error) if error.message.contains("does not exist") => return Ok(()),
+            Err(error) => return Err(text(error)),
+        };
+        if !members.contains(&name) {
+            return Ok(());
+        }
+        self.array_call(
+            site,
+            Method::DELETE,
+            &format!("protection-groups/volumes?group_names={group}&member_names={name}"),
+            None,
+        )
+        .await
+    }
+
     async fn ensure_group(&self, site: &str, group: &str) -> Result<(), String> {
         self.array_ensure(
             site,
@@ -1476,84 +1700,28 @@ impl<'a> SiteRunner<'a> {
         Ok(created)
     }
 
-    // ------------------------------------------------------------------------ undo
+    // ------------------------------------------------------------------------ compensation
 
-    /// Reverses a completed step, from what it created. `Ok(None)`: done; `Ok(Some(note))`:
-    /// nothing can be undone, with why.
-    pub async fn undo(&self, step: &Step, outputs: &Outputs) -> Result<Option<String>, String> {
+    /// Reverses a done step of a rollback that could not bring the source back, before it
+    /// removed anything: what it stopped on the target runs again, what it started on the
+    /// source stops again (in that order: the executor reverses the dependencies). Other steps
+    /// change nothing that needs reversing.
+    pub async fn compensate(&self, step: &Step, outputs: &Outputs) -> Result<(), String> {
         let site = step.site.as_str();
-        let created = |kind: &str| outputs.get(&step.id, kind);
         match &step.action {
-            Action::BootInstance { .. } => {
-                if let Some(id) = created("server") {
-                    self.delete_server(site, &id).await?;
+            Action::StopRecovered { .. } => {
+                let stopped = outputs.get(&step.id, "stopped").unwrap_or_default();
+                for id in stopped.split(',').filter(|id| !id.is_empty()) {
+                    self.start(site, id).await?;
                 }
-                Ok(None)
+                Ok(())
             }
-            Action::CreatePort { .. } => {
-                if let Some(id) = created("port") {
-                    self.delete_port(site, &id).await?;
-                }
-                Ok(None)
+            Action::RestoreInstance { instance_id, .. }
+                if outputs.get(&step.id, "started").as_deref() == Some("true") =>
+            {
+                self.stop(site, instance_id).await.map(drop)
             }
-            Action::ManageVolume { .. } => {
-                if let Some(id) = created("cinder_volume") {
-                    self.unmanage(site, &id).await?;
-                }
-                Ok(None)
-            }
-            Action::CopyVolume { volume, .. } => {
-                if let Some(id) = created("array_volume_id") {
-                    // Whatever Cinder renamed it to since (managed, then unmanaged).
-                    self.destroy_volume(site, "ids", &id).await?;
-                    return Ok(None);
-                }
-                // A journal from before ids were recorded: managing renamed it, and the manage
-                // step knows its name now.
-                let renamed = self
-                    .plan
-                    .steps
-                    .iter()
-                    .filter(|s| s.depends_on.contains(&step.id))
-                    .find_map(|s| outputs.get(&s.id, "array_volume"));
-                self.destroy_volume(site, "names", renamed.as_deref().unwrap_or(volume))
-                    .await?;
-                Ok(None)
-            }
-            Action::StopInstance { instance_id, .. } => {
-                self.start(site, instance_id).await?;
-                Ok(None)
-            }
-            Action::DeleteInstance { name, .. } => Ok(Some(format!(
-                "instance {name} was deleted on {site}; it cannot be brought back"
-            ))),
-            Action::UnmanageVolume { name, .. } => Ok(Some(format!(
-                "volume {name} was unmanaged on {site} (its array data is kept); manage it again with `openstack volume manage` if needed"
-            ))),
-            Action::SnapshotAndReplicate { .. } => Ok(Some(
-                "the protection-group snapshot is kept (the array's retention removes it)"
-                    .to_string(),
-            )),
-            Action::ConfigureReplication { .. }
-            | Action::CreateProtectionGroup { .. }
-            | Action::AddVolumesToGroup { .. }
-            | Action::SetReplicationSchedule { .. }
-            | Action::AddTarget { .. }
-            | Action::AllowTarget { .. } => Ok(Some(
-                "replication settings are left as they are; `protector plan FILE` shows any drift"
-                    .to_string(),
-            )),
-            // A drill's verification and proof change nothing; its cleanup removes what the drill
-            // made, which a rollback would remove anyway.
-            Action::CheckTarget
-            | Action::TierActive { .. }
-            | Action::Finalize
-            | Action::VerifyInstance { .. }
-            | Action::DeleteDrillInstance { .. }
-            | Action::DeleteDrillPort { .. }
-            | Action::UnmanageDrillVolume { .. }
-            | Action::DestroyDrillVolume { .. }
-            | Action::ProveDrillClean { .. } => Ok(None),
+            _ => Ok(()),
         }
     }
 }
@@ -1572,6 +1740,40 @@ impl Runner for SiteRunner<'_> {
     async fn run(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
         self.within_step_deadline(self.run_action(step, outputs))
             .await
+    }
+}
+
+/// Whose leftovers [`SiteRunner::leftovers`] looks for.
+struct Owner<'a> {
+    operation: &'a str,
+    /// The name prefix its resources carry (a drill's), if any.
+    prefix: Option<&'a str>,
+    /// Its array volumes, by the id its steps recorded or the name they were created with.
+    array_ids: BTreeSet<String>,
+    array_names: BTreeSet<String>,
+}
+
+/// What [`SiteRunner::leftovers`] found.
+struct Leftovers {
+    left: Vec<String>,
+    /// How many objects of each kind it listed.
+    listed: [(&'static str, usize); 4],
+    /// The owner's array volumes it found destroyed.
+    destroyed: Vec<String>,
+}
+
+impl Leftovers {
+    /// What a proof records: the counts listed, and the destroyed array volumes.
+    fn proof(&self) -> Created {
+        let mut proof: Created = self
+            .listed
+            .iter()
+            .map(|(kind, count)| (kind.to_string(), count.to_string()))
+            .collect();
+        if !self.destroyed.is_empty() {
+            proof.insert("destroyed".to_string(), self.destroyed.join(","));
+        }
+        proof
     }
 }
 

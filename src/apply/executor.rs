@@ -18,8 +18,7 @@ use futures::stream::FuturesUnordered;
 use crate::plan::Step;
 use crate::plan::schedule::{Budgets, Dispatcher};
 
-/// What a step created: resource kind (`server`, `cinder_volume`, ...) -> its id or name.
-pub type Created = BTreeMap<String, String>;
+pub use crate::state::journal::Created;
 
 /// What the finished steps of this operation created, by step id. Shared with running steps,
 /// which read what their dependencies made (a boot reads the ids of its managed volumes).

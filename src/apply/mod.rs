@@ -10,25 +10,29 @@
 //!
 //! A run that stopped (a crash, a kill, a failed step) continues from its journal with
 //! `resume`: done steps are skipped, interrupted ones run again and adopt what they had already
-//! created. `rollback` undoes the done steps in reverse dependency order, with the same executor.
+//! created. [`rollback`] undoes a failover or failback that failed or stopped, as an operation
+//! of its own.
 
 pub mod effects;
 pub mod executor;
 pub mod record;
+mod rollback;
 
-use std::cell::RefCell;
+pub use rollback::rollback;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::FutureExt;
 
-use self::executor::{Created, Event, FailurePolicy, Outputs, Report, Runner};
+use self::executor::{Created, Event, FailurePolicy, Outputs, Report};
 use crate::clients::clouds::CloudsEnvironment;
 use crate::inventory::{Instance, Inventory};
 use crate::plan::schedule::Budgets;
-use crate::plan::{self, FailoverType, OperationKind, Plan, PlanRequest, Step};
+use crate::plan::{self, FailoverType, OperationKind, Plan, PlanRequest};
 use crate::spec::Spec;
+use crate::state::journal::{Progress, replay};
 use crate::state::local::{LocalStore, LockGuard, StoreError};
 use crate::state::{
     JournalEntry, JournalEvent, OperationRecord, OperationStatus, PeerSync, RecordedState,
@@ -54,6 +58,8 @@ pub trait Observer {
     fn step(&mut self, event: &Event<'_>, undo: bool, done: usize, total: usize);
     /// Anything else worth a line: resuming, rolling back.
     fn note(&mut self, text: &str);
+    /// A plan made along the way (a rollback's), before it runs.
+    fn planned(&mut self, _plan: &Plan) {}
 }
 
 /// Why apply did not run, or how it failed before any step.
@@ -99,9 +105,8 @@ pub struct Applied {
     pub report: Report,
     /// The operation as recorded at the end.
     pub record: Option<OperationRecord>,
-    /// What rollback could not undo, and why.
-    pub notes: Vec<String>,
-    /// The rollback that followed a failure (`--rollback-on-failure`).
+    /// What followed a failure: the rollback (`--rollback-on-failure`), or, for a rollback that
+    /// could not bring the source back, the undoing of what it had changed.
     pub rollback: Option<Box<Applied>>,
 }
 
@@ -126,6 +131,9 @@ pub async fn apply(
     let _locks = lock_all(&store, spec, &options.command)?;
     let state = read_state(&store, spec)?;
     if let Some(record) = find_record(&state, &plan.operation.id) {
+        if let Some(by) = &record.superseded_by {
+            return Err(superseded(&plan.operation.id, by));
+        }
         return match record.status {
             OperationStatus::Pending | OperationStatus::Running => {
                 observer.note(&format!(
@@ -160,7 +168,8 @@ pub async fn apply(
                 ),
                 "a plan applies once; plan again for the group's current state: `protector plan FILE`",
             )),
-            OperationStatus::RollingBack | OperationStatus::RolledBack => Err(Refusal::refused(
+            OperationStatus::RollingBack => Err(rolling_back(&plan.operation.id)),
+            OperationStatus::RolledBack => Err(Refusal::refused(
                 format!("{} was rolled back", plan.operation.id),
                 "plan again for the group's current state: `protector plan FILE`",
             )),
@@ -245,6 +254,23 @@ pub async fn resume(
     observer: &mut dyn Observer,
 ) -> Result<Applied, Refusal> {
     let recorded = recorded(spec, operation, options)?;
+    if let Some(undone) = recorded.plan.options.rollback_of.clone() {
+        // A rollback continues as rollbacks do (undone in turn when it cannot proceed).
+        return rollback::roll_back(
+            spec,
+            clouds,
+            &recorded.store,
+            recorded.state,
+            &undone,
+            options,
+            observer,
+        )
+        .await;
+    }
+    if let Some(by) = find_record(&recorded.state, operation).and_then(|r| r.superseded_by.clone())
+    {
+        return Err(superseded(operation, &by));
+    }
     match recorded.status {
         Some(OperationStatus::Completed) => {
             return Err(Refusal::refused(
@@ -252,7 +278,8 @@ pub async fn resume(
                 "nothing to resume",
             ));
         }
-        Some(OperationStatus::RollingBack | OperationStatus::RolledBack) => {
+        Some(OperationStatus::RollingBack) => return Err(rolling_back(operation)),
+        Some(OperationStatus::RolledBack) => {
             return Err(Refusal::refused(
                 format!("{operation} was rolled back"),
                 "plan again: `protector plan FILE`",
@@ -274,46 +301,20 @@ pub async fn resume(
     .await
 }
 
-/// Undoes what operation `operation` did, newest first.
-pub async fn rollback(
-    spec: &Spec,
-    clouds: &CloudsEnvironment,
-    operation: &str,
-    options: &Options,
-    observer: &mut dyn Observer,
-) -> Result<Applied, Refusal> {
-    let recorded = recorded(spec, operation, options)?;
-    let plan = &recorded.plan;
-    match recorded.status {
-        Some(OperationStatus::Completed) => {
-            return Err(Refusal::refused(
-                format!("{operation} completed; a completed operation is not rolled back"),
-                match plan.operation.kind {
-                    OperationKind::Failover => {
-                        "bring the workload back with a failback: `protector plan FILE --operation failback`"
-                    }
-                    _ => "plan the change you want: `protector plan FILE`",
-                },
-            ));
-        }
-        Some(OperationStatus::RolledBack) => {
-            return Err(Refusal::refused(
-                format!("{operation} is already rolled back"),
-                "nothing to undo",
-            ));
-        }
-        _ => {}
-    }
-    undo(
-        spec,
-        clouds,
-        &recorded.store,
-        plan,
-        &recorded.state,
-        options,
-        observer,
+/// A refusal to resume or re-apply an operation whose rollback is under way.
+fn rolling_back(operation: &str) -> Refusal {
+    Refusal::refused(
+        format!("{operation} is being rolled back; it no longer runs forward"),
+        format!("continue the rollback with `protector rollback {operation}`"),
     )
-    .await
+}
+
+/// A refusal to resume or roll back an operation another one took over.
+fn superseded(operation: &str, by: &str) -> Refusal {
+    Refusal::refused(
+        format!("{operation} was taken over by {by}, which finished its work"),
+        format!("see it with `protector operation show {by}`"),
+    )
 }
 
 /// A drill and, when it failed, the cleanup that followed.
@@ -599,8 +600,8 @@ fn read_journal(store: &LocalStore, plan: &Plan) -> Result<Vec<JournalEntry>, St
         .map_err(|e| e.to_string())
 }
 
-fn read_progress(store: &LocalStore, plan: &Plan) -> Result<record::Progress, String> {
-    read_journal(store, plan).map(|entries| record::replay(&entries))
+fn read_progress(store: &LocalStore, plan: &Plan) -> Result<Progress, String> {
+    read_journal(store, plan).map(|entries| replay(&entries))
 }
 
 /// The members' instances on the source as the operation found them: discovered, else as last
@@ -747,7 +748,7 @@ async fn run(
     )
     .await;
     let entries = read_journal(store, plan).unwrap_or_default();
-    let progress = record::replay(&entries);
+    let progress = replay(&entries);
     let error = failure_message(&report);
     let now = Utc::now();
     // A drill is the rehearsal that measures how long steps take: later plans estimate with it.
@@ -764,7 +765,16 @@ async fn run(
         observer.note(&format!("rolling back {}", plan.operation.id));
         let state = read_state(store, spec)?;
         Some(Box::new(
-            undo(spec, clouds, store, plan, &state, options, observer).await?,
+            Box::pin(rollback::roll_back(
+                spec,
+                clouds,
+                store,
+                state,
+                &plan.operation.id,
+                options,
+                observer,
+            ))
+            .await?,
         ))
     } else {
         None
@@ -776,7 +786,6 @@ async fn run(
         plan: plan.clone(),
         report,
         record,
-        notes: Vec::new(),
         rollback,
     })
 }
@@ -800,130 +809,6 @@ fn failure_message(report: &Report) -> Option<String> {
             .collect::<Vec<_>>()
             .join("; "),
     )
-}
-
-/// Undoes a step instead of doing it, from what the journal says it created; collects what
-/// cannot be undone.
-struct Undo<'a> {
-    runner: effects::SiteRunner<'a>,
-    created: Outputs,
-    notes: RefCell<Vec<String>>,
-}
-
-impl Runner for Undo<'_> {
-    async fn run(&self, step: &Step, _: &Outputs) -> Result<Created, String> {
-        let undone = self
-            .runner
-            .within_step_deadline(self.runner.undo(step, &self.created))
-            .await?;
-        if let Some(note) = undone {
-            self.notes.borrow_mut().push(format!("{}: {note}", step.id));
-        }
-        Ok(Created::new())
-    }
-}
-
-/// The done steps with their dependencies reversed: a step is undone after everything that
-/// depended on it.
-fn reversed(plan: &Plan, done: &BTreeSet<&str>) -> Vec<Step> {
-    let mut steps: Vec<Step> = plan
-        .steps
-        .iter()
-        .rev()
-        .filter(|step| done.contains(step.id.as_str()))
-        .map(|step| Step {
-            depends_on: Vec::new(),
-            ..step.clone()
-        })
-        .collect();
-    let position: BTreeMap<String, usize> = steps
-        .iter()
-        .enumerate()
-        .map(|(index, step)| (step.id.clone(), index))
-        .collect();
-    for original in plan.steps.iter().filter(|s| done.contains(s.id.as_str())) {
-        for dependency in &original.depends_on {
-            if let Some(&index) = position.get(dependency) {
-                steps[index].depends_on.push(original.id.clone());
-            }
-        }
-    }
-    steps
-}
-
-async fn undo(
-    spec: &Spec,
-    clouds: &CloudsEnvironment,
-    store: &LocalStore,
-    plan: &Plan,
-    state: &RecordedState,
-    options: &Options,
-    observer: &mut dyn Observer,
-) -> Result<Applied, Refusal> {
-    let writable: Vec<String> = spec
-        .sites
-        .keys()
-        .filter(|site| {
-            state
-                .sites
-                .get(*site)
-                .and_then(|d| d.as_ref())
-                .is_some_and(|doc| doc.operations.iter().any(|op| op.id == plan.operation.id))
-        })
-        .cloned()
-        .collect();
-    let now = Utc::now();
-    update_documents(store, spec, &writable, |doc| {
-        record::rollback(doc, plan, None, now)
-    })
-    .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
-    let progress =
-        read_progress(store, plan).map_err(|e| Refusal::error(e, "the journal is damaged"))?;
-    let done: BTreeSet<&str> = progress.done.iter().map(|(id, _)| id.as_str()).collect();
-    let steps = reversed(plan, &done);
-    let total = steps.len();
-    let refuse_finalize =
-        |_: &Outputs| async { Err("finalize is not undone".to_string()) }.boxed_local();
-    let undo = Undo {
-        runner: effects::SiteRunner::new(
-            spec,
-            plan,
-            clouds,
-            options.timeout,
-            options.step_timeout,
-            Box::new(refuse_finalize),
-        ),
-        created: Outputs::new(progress.done_map()),
-        notes: RefCell::new(Vec::new()),
-    };
-    let report = executor::execute(
-        &steps,
-        BTreeMap::new(),
-        &options.budgets,
-        &FailurePolicy::default(),
-        &undo,
-        &mut journaling(store, plan, &mut *observer, true, 0, total),
-    )
-    .await;
-    let outcome = match failure_message(&report) {
-        None => Ok(()),
-        Some(error) => Err(format!("rollback incomplete: {error}")),
-    };
-    let now = Utc::now();
-    update_documents(store, spec, &writable, |doc| {
-        record::rollback(doc, plan, Some(outcome.clone()), now)
-    })
-    .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
-    let record = read_state(store, spec)
-        .ok()
-        .and_then(|state| find_record(&state, &plan.operation.id).cloned());
-    Ok(Applied {
-        plan: plan.clone(),
-        report,
-        record,
-        notes: undo.notes.into_inner(),
-        rollback: None,
-    })
 }
 
 /// Which site's recorded state moved, and through which operation.

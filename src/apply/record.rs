@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::executor::Created;
 use crate::inventory::{Instance, SiteFacts};
 use crate::plan::{Action, OperationKind, Plan, ResourceRef};
+use crate::state::journal::Progress;
 use crate::state::{
     CleanupProof, DrillResource, DrillResourceKind, GroupStatus, JournalEntry, JournalEvent,
     MeasuredDuration, MemberRecord, OperationRecord, OperationStatus, PendingCleanup,
@@ -25,20 +26,15 @@ fn running_status(plan: &Plan, current: GroupStatus) -> GroupStatus {
         OperationKind::Converge
         | OperationKind::Drill
         | OperationKind::DrillCleanup
-        | OperationKind::SyncForce => current,
+        | OperationKind::SyncForce
+        | OperationKind::Rollback => current,
     }
 }
 
-/// The group's status before `plan` ran: what a rollback returns to.
-fn status_before(plan: &Plan, current: GroupStatus) -> GroupStatus {
-    match plan.operation.kind {
-        OperationKind::Failover => GroupStatus::Active,
-        OperationKind::Failback => GroupStatus::FailedOver,
-        OperationKind::Converge
-        | OperationKind::Drill
-        | OperationKind::DrillCleanup
-        | OperationKind::SyncForce => current,
-    }
+/// The record of the operation a rollback undoes.
+fn undone_mut<'a>(doc: &'a mut StateDocument, plan: &Plan) -> Option<&'a mut OperationRecord> {
+    let undone = plan.options.rollback_of.as_deref()?;
+    doc.operations.iter_mut().find(|op| op.id == undone)
 }
 
 fn record_mut<'a>(doc: &'a mut StateDocument, plan: &Plan) -> &'a mut OperationRecord {
@@ -60,83 +56,27 @@ fn record_mut<'a>(doc: &'a mut StateDocument, plan: &Plan) -> &'a mut OperationR
         target_site: plan.operation.target_site.clone(),
         left_on_target: Vec::new(),
         proof: None,
+        rollback: None,
+        rolls_back: plan.options.rollback_of.clone(),
+        superseded_by: None,
     });
     doc.operations.last_mut().expect("just pushed")
 }
 
-/// The operation starts (or resumes): its record is `running`, the group's status says so.
+/// The operation starts (or resumes): its record is `running`, the group's status says so; the
+/// operation a rollback undoes is `rolling_back`, by it.
 pub fn begin(doc: &mut StateDocument, plan: &Plan, now: DateTime<Utc>) {
     doc.status = running_status(plan, doc.status);
+    if let Some(undone) = undone_mut(doc, plan) {
+        undone.status = OperationStatus::RollingBack;
+        undone.rollback = Some(plan.operation.id.clone());
+        undone.completed_at = None;
+    }
     let record = record_mut(doc, plan);
     record.status = OperationStatus::Running;
     record.error_message = None;
     record.completed_at = None;
     record.started_at.get_or_insert(now);
-}
-
-/// Progress as the journal tells it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Progress {
-    /// Steps whose last event is `done`, in the order they finished, with what they created.
-    pub done: Vec<(String, Created)>,
-    /// Steps whose last event is `failed`, with the error.
-    pub failed: Vec<(String, String)>,
-    /// Steps started and not finished (running, or interrupted by a crash).
-    pub in_flight: Vec<String>,
-}
-
-impl Progress {
-    pub fn done_map(&self) -> BTreeMap<String, Created> {
-        self.done.iter().cloned().collect()
-    }
-
-    pub fn percent(&self, total: usize) -> u8 {
-        if total == 0 {
-            return 100;
-        }
-        ((self.done.len() * 100) / total).min(100) as u8
-    }
-}
-
-/// Replays a journal: what is done (and what it created), what failed, what was interrupted.
-/// A step undone by a rollback is no longer done.
-pub fn replay(entries: &[JournalEntry]) -> Progress {
-    // Each step's last entry; steps in the order of their last entries.
-    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
-    for (index, entry) in entries.iter().enumerate() {
-        last.insert(&entry.step, index);
-    }
-    let mut order: Vec<(usize, &str)> = last.iter().map(|(step, index)| (*index, *step)).collect();
-    order.sort_unstable();
-    let mut progress = Progress::default();
-    for (index, step) in order {
-        let entry = &entries[index];
-        match entry.event {
-            JournalEvent::Done => progress
-                .done
-                .push((step.to_string(), entry.created.clone())),
-            JournalEvent::Failed => progress
-                .failed
-                .push((step.to_string(), entry.error.clone().unwrap_or_default())),
-            JournalEvent::Started => progress.in_flight.push(step.to_string()),
-            // An undo that did not finish leaves what the step made in place: still done.
-            JournalEvent::UndoStarted | JournalEvent::UndoFailed => progress
-                .done
-                .push((step.to_string(), done_created(&entries[..index], step))),
-            JournalEvent::Undone => {}
-        }
-    }
-    progress
-}
-
-/// What a step's last `done` entry recorded.
-fn done_created(entries: &[JournalEntry], step: &str) -> Created {
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.step == step && e.event == JournalEvent::Done)
-        .map(|e| e.created.clone())
-        .unwrap_or_default()
 }
 
 /// The operation ended: `completed`, or `failed` with the error (the group goes to `error`
@@ -150,7 +90,7 @@ pub fn finish(
 ) {
     let moves_workload = matches!(
         plan.operation.kind,
-        OperationKind::Failover | OperationKind::Failback
+        OperationKind::Failover | OperationKind::Failback | OperationKind::Rollback
     );
     if error.is_some() && moves_workload {
         doc.status = GroupStatus::Error;
@@ -257,37 +197,21 @@ fn proof(plan: &Plan, progress: &Progress, now: DateTime<Utc>) -> Option<Cleanup
     })
 }
 
-/// A rollback starts (`rolling_back`) or ends (`rolled_back`, the group back where it was; or
-/// `failed` when something could not be undone).
-pub fn rollback(
-    doc: &mut StateDocument,
-    plan: &Plan,
-    outcome: Option<Result<(), String>>,
-    now: DateTime<Utc>,
-) {
-    let before = status_before(plan, doc.status);
+/// A rollback that failed before removing anything was itself undone (what it stopped on the
+/// target runs again, what it started on the source is stopped): it is `rolled_back`, with why
+/// it could not complete, and the operation it was undoing is `failed` as before, free to be
+/// resumed or rolled back again.
+pub fn compensated(doc: &mut StateDocument, plan: &Plan, why: String, now: DateTime<Utc>) {
+    if let Some(undone) = undone_mut(doc, plan) {
+        undone.status = OperationStatus::Failed;
+        undone.rollback = None;
+        undone.completed_at = Some(now);
+    }
+    doc.status = GroupStatus::Error;
     let record = record_mut(doc, plan);
-    match outcome {
-        None => {
-            record.status = OperationStatus::RollingBack;
-            record.completed_at = None;
-        }
-        Some(Ok(())) => {
-            record.status = OperationStatus::RolledBack;
-            record.completed_at = Some(now);
-            doc.status = before;
-            doc.current_primary_site = plan.operation.source_site.clone();
-        }
-        Some(Err(error)) => {
-            record.status = OperationStatus::Failed;
-            record.error_message = Some(error);
-            record.completed_at = Some(now);
-            doc.status = GroupStatus::Error;
-        }
-    }
-    if plan.operation.kind == OperationKind::Converge {
-        doc.current_primary_site = plan.operation.source_site.clone();
-    }
+    record.status = OperationStatus::RolledBack;
+    record.error_message = Some(why);
+    record.completed_at = Some(now);
 }
 
 /// What the finalize step knows: what the run created, and the members' instances on the
@@ -324,6 +248,19 @@ pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: D
         }
         // Sync-force replaces the whole document (see `apply`); a drill moves nothing.
         OperationKind::Drill | OperationKind::DrillCleanup | OperationKind::SyncForce => return,
+        // The workload runs on the source again, as before the undone operation.
+        OperationKind::Rollback => {
+            let kind = undone_mut(doc, plan).map(|undone| {
+                undone.status = OperationStatus::RolledBack;
+                undone.completed_at = Some(now);
+                undone.kind.clone()
+            });
+            if let Some(kind) = kind {
+                doc.status = crate::plan::status_before(&kind);
+            }
+            doc.current_primary_site = plan.operation.target_site.clone();
+            return;
+        }
         OperationKind::Failover | OperationKind::Failback => {}
     }
     let step_output = |step: &str, kind: &str| {
@@ -486,27 +423,6 @@ mod tests {
     }
 
     #[test]
-    fn replay_tells_done_failed_and_interrupted_steps() {
-        let progress = replay(&[
-            entry("a", JournalEvent::Started),
-            entry("b", JournalEvent::Started),
-            entry("a", JournalEvent::Done),
-            entry("c", JournalEvent::Started),
-            entry("c", JournalEvent::Failed),
-            entry("d", JournalEvent::Started),
-            entry("d", JournalEvent::Done),
-            entry("d", JournalEvent::UndoStarted),
-            entry("d", JournalEvent::Undone),
-        ]);
-        assert_eq!(progress.done.len(), 1);
-        assert_eq!(progress.done[0].0, "a");
-        assert_eq!(progress.done[0].1["server"], "a-id");
-        assert_eq!(progress.failed, vec![("c".to_string(), "boom".to_string())]);
-        assert_eq!(progress.in_flight, vec!["b"]);
-        assert_eq!(progress.percent(4), 25);
-    }
-
-    #[test]
     fn a_drill_measures_each_kind_per_site_and_later_plans_estimate_with_it() {
         let (plan, inventory) = failover_plan();
         let t0 = Utc::now();
@@ -641,6 +557,7 @@ mod tests {
         assert_eq!(doc.operations[0].progress, 100);
         let state = RecordedState {
             sites: BTreeMap::from([("site-b".to_string(), Some(doc))]),
+            ..RecordedState::default()
         };
         assert!(state.newest().is_some());
     }
@@ -665,12 +582,48 @@ mod tests {
             doc.operations[0].error_message.as_deref(),
             Some("boot failed")
         );
-        rollback(&mut doc, &plan, None, now);
-        assert_eq!(doc.operations[0].status, OperationStatus::RollingBack);
-        rollback(&mut doc, &plan, Some(Ok(())), now);
-        assert_eq!(doc.operations[0].status, OperationStatus::RolledBack);
-        assert_eq!(doc.status, GroupStatus::Active);
-        assert_eq!(doc.current_primary_site, "site-a");
+        // Its rollback, an operation of its own, starts: the failover is being rolled back.
+        let mut rollback = plan.clone();
+        rollback.operation.id = "op-rollback".to_string();
+        rollback.operation.kind = OperationKind::Rollback;
+        rollback.operation.source_site = "site-b".to_string();
+        rollback.operation.target_site = "site-a".to_string();
+        rollback.options = crate::plan::PlanOptions {
+            rollback_of: Some(plan.operation.id.clone()),
+            ..Default::default()
+        };
+        let started = {
+            let mut doc = doc.clone();
+            begin(&mut doc, &rollback, now);
+            doc
+        };
+        assert_eq!(started.operations[0].status, OperationStatus::RollingBack);
+        assert_eq!(
+            started.operations[0].rollback.as_deref(),
+            Some("op-rollback")
+        );
+        assert_eq!(
+            started.operations[1].rolls_back,
+            Some(plan.operation.id.clone())
+        );
+        // It could not bring the source back and was undone: the failover is as it was.
+        let mut undone = started.clone();
+        compensated(&mut undone, &rollback, "site-a is down".to_string(), now);
+        assert_eq!(undone.operations[0].status, OperationStatus::Failed);
+        assert_eq!(undone.operations[0].rollback, None);
+        assert_eq!(undone.operations[1].status, OperationStatus::RolledBack);
+        assert_eq!(undone.status, GroupStatus::Error);
+        // It completed: the group is back where it was.
+        let mut done = started;
+        let outcome = Outcome {
+            outputs: &BTreeMap::new(),
+            target: None,
+            source_instances: &BTreeMap::new(),
+        };
+        place(&mut done, &rollback, &outcome, now);
+        assert_eq!(done.operations[0].status, OperationStatus::RolledBack);
+        assert_eq!(done.status, GroupStatus::Active);
+        assert_eq!(done.current_primary_site, "site-a");
     }
 
     /// Progress where every step of `plan` for which `done` holds is done, with ids for what
@@ -788,6 +741,7 @@ mod tests {
         doc.metadata_version = 1;
         let state = RecordedState {
             sites: BTreeMap::from([("site-b".to_string(), Some(doc.clone()))]),
+            ..RecordedState::default()
         };
         let request = crate::plan::PlanRequest {
             operation: OperationKind::DrillCleanup,

@@ -393,7 +393,8 @@ impl Display {
     }
 
     /// How an apply (or rollback) ended and what to run next; an error when it did not end
-    /// well.
+    /// well. An apply that failed and was rolled back (`--rollback-on-failure`) did not end
+    /// well: the operation did not happen.
     pub(super) fn report(&self, applied: &Applied, rollback: bool) -> Result<(), CommandError> {
         let final_run = applied.rollback.as_deref().unwrap_or(applied);
         let status = final_run
@@ -405,73 +406,102 @@ impl Display {
         if self.json {
             self.json_line(json!({
                 "event": "operation_done",
-                "operation": id,
+                "operation": final_run.plan.operation.id,
                 "status": status.as_str(),
                 "elapsed": round(elapsed),
-                "steps_completed": applied.report.completed.len(),
-                "steps_failed": applied.report.failed.len(),
+                "steps_completed": final_run.report.completed.len(),
+                "steps_failed": final_run.report.failed.len(),
             }));
         }
-        for note in &final_run.notes {
-            eprint(&format!(
-                "{} {note}",
-                render::paint(render::WARNING, "note:")
-            ));
-        }
-        let ok = matches!(
-            status,
-            OperationStatus::Completed | OperationStatus::RolledBack
-        );
-        if ok {
-            eprint(&format!(
-                "\n{} {} {id} {} in {elapsed:.1}s ({} steps).",
-                render::paint(
-                    render::SUCCESS,
-                    if rollback {
-                        "Rollback complete!"
-                    } else {
-                        "Apply complete!"
-                    }
-                ),
-                applied.plan.operation.kind.as_str(),
-                status.as_str(),
-                final_run.report.completed.len(),
-            ));
-            // A drill's outcome is its proof, which its command shows.
-            let kind = &applied.plan.operation.kind;
-            if !rollback && !matches!(kind, OperationKind::Drill | OperationKind::DrillCleanup) {
+        let kind = &final_run.plan.operation.kind;
+        let undone = final_run.plan.options.rollback_of.as_deref();
+        let steps = |count: usize| format!("{count} step{}", if count == 1 { "" } else { "s" });
+        match (status, undone) {
+            (OperationStatus::Completed, Some(undone)) => {
                 eprint(&format!(
-                    "See the group with: {}",
-                    render::paint(render::HINT, "protector protection-group show FILE")
+                    "\n{} {undone} rolled back in {elapsed:.1}s ({}): the workload runs on {} as before.",
+                    render::paint(render::SUCCESS, "Rollback complete!"),
+                    steps(final_run.report.completed.len()),
+                    final_run.plan.operation.target_site,
                 ));
+                if applied.rollback.is_some() && !rollback {
+                    return Err(CommandError {
+                        message: format!("{id} failed and was rolled back: {}", error_of(applied)),
+                        hint: Some("fix the cause, then plan the operation again".to_string()),
+                        outcome: Outcome::Error,
+                    });
+                }
+                return Ok(());
             }
-            return Ok(());
+            (OperationStatus::Completed, None) => {
+                eprint(&format!(
+                    "\n{} {} {id} completed in {elapsed:.1}s ({}).",
+                    render::paint(render::SUCCESS, "Apply complete!"),
+                    kind.as_str(),
+                    steps(final_run.report.completed.len()),
+                ));
+                // A drill's outcome is its proof, which its command shows.
+                if !matches!(kind, OperationKind::Drill | OperationKind::DrillCleanup) {
+                    eprint(&format!(
+                        "See the group with: {}",
+                        render::paint(render::HINT, "protector protection-group show FILE")
+                    ));
+                }
+                return Ok(());
+            }
+            _ => {}
         }
-        let error = final_run
-            .record
-            .as_ref()
-            .and_then(|r| r.error_message.clone())
-            .unwrap_or_else(|| "the operation did not complete".to_string());
-        let report = &applied.report;
+        let report = &final_run.report;
         eprint(&format!(
-            "\n{} of {} steps completed, {} failed, {} not run.",
+            "\n{} of {} completed, {} failed, {} not run.",
             report.completed.len(),
-            applied.plan.steps.len(),
+            steps(final_run.plan.steps.len()),
             report.failed.len(),
             report.not_run.len()
         ));
-        Err(CommandError {
-            message: format!("{id} failed: {error}"),
-            hint: Some(if rollback {
-                format!("fix the cause, then run `protector rollback {id}` again")
-            } else {
+        let (message, hint) = match (status, undone) {
+            // A rollback that could not bring the source back, undone in turn.
+            (OperationStatus::RolledBack, Some(undone)) => (
+                format!(
+                    "{undone} was not rolled back: {}; what the rollback changed was undone, {undone} is as it was",
+                    error_of(final_run)
+                ),
+                format!(
+                    "fix the cause and roll back again with `protector rollback {undone}`, or continue forward with `protector apply --resume {undone}`"
+                ),
+            ),
+            (_, Some(undone)) => (
+                format!(
+                    "the rollback of {undone} ({}) failed: {}",
+                    final_run.plan.operation.id,
+                    error_of(final_run)
+                ),
+                format!(
+                    "fix the cause, then run `protector rollback {undone}` again: it continues"
+                ),
+            ),
+            (_, None) => (
+                format!("{id} failed: {}", error_of(final_run)),
                 format!(
                     "fix the cause and continue with `protector apply --resume {id}`, or undo it with `protector rollback {id}`"
-                )
-            }),
+                ),
+            ),
+        };
+        Err(CommandError {
+            message,
+            hint: Some(hint),
             outcome: Outcome::Error,
         })
     }
+}
+
+/// The error an operation recorded.
+fn error_of(applied: &Applied) -> String {
+    applied
+        .record
+        .as_ref()
+        .and_then(|r| r.error_message.clone())
+        .unwrap_or_else(|| "the operation did not complete".to_string())
 }
 
 fn round(secs: f64) -> f64 {
@@ -557,6 +587,19 @@ impl Observer for Display {
             self.json_line(json!({ "event": "note", "message": text }));
         } else {
             self.line(text);
+        }
+    }
+
+    fn planned(&mut self, plan: &Plan) {
+        if self.json {
+            self.json_line(json!({
+                "event": "planned",
+                "operation": plan.operation.id,
+                "type": plan.operation.kind.as_str(),
+                "steps": plan.steps.len(),
+            }));
+        } else {
+            self.line(&render::plan::text(plan));
         }
     }
 }

@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 use super::apply::state_folder;
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
-use crate::apply::record;
 use crate::plan::Plan;
 use crate::render::table::{self, Format};
+use crate::state::journal::{Progress, replay};
 use crate::state::local::{LocalStore, StoredOperation};
 use crate::state::{OperationRecord, OperationStatus};
 
@@ -67,11 +67,15 @@ fn timestamp(time: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     })
 }
 
-/// How an operation reads now: `interrupted` when it is recorded as under way but no live
+/// How an operation reads now: `interrupted` when it is recorded as running but no live
 /// process holds its group's lock on any of its sites (it was killed, or its machine lost);
-/// else as recorded.
+/// else as recorded (a rollback under way reads `rolling_back` either way: the same command
+/// continues it).
 fn status_now(store: &LocalStore, record: &OperationRecord, group: &str) -> &'static str {
-    if record.status.is_settled() {
+    if !matches!(
+        record.status,
+        OperationStatus::Pending | OperationStatus::Running
+    ) {
         return record.status.as_str();
     }
     let held = [&record.source_site, &record.target_site]
@@ -104,7 +108,7 @@ fn fields(
     record: &OperationRecord,
     status: &str,
     plan: &Plan,
-    journal: &record::Progress,
+    journal: &Progress,
 ) -> Map<String, Value> {
     let live = !record.status.is_settled();
     let (progress, completed, failed) = if live {
@@ -154,7 +158,7 @@ fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
     loop {
         let stored = read_operation(args.state.as_deref(), &args.operation)?;
         let found = recorded(&stored)?;
-        let journal = record::replay(&stored.journal);
+        let journal = replay(&stored.journal);
         let store = LocalStore::new(state_folder(args.state.as_deref()));
         let status = status_now(&store, found, &stored.plan.protection_group);
         print(&table::record(

@@ -94,6 +94,10 @@ enum Change {
     Verify,
     DrillRemove,
     Prove,
+    StopRecovered,
+    Restore,
+    RemoveCreated,
+    ProveRolledBack,
 }
 
 impl Change {
@@ -114,11 +118,22 @@ impl Change {
             | Action::AllowTarget { .. } => Change::Replication,
             Action::Finalize if *kind == OperationKind::Converge => Change::Record,
             Action::VerifyInstance { .. } => Change::Verify,
-            Action::DeleteDrillInstance { .. }
-            | Action::DeleteDrillPort { .. }
-            | Action::UnmanageDrillVolume { .. }
-            | Action::DestroyDrillVolume { .. } => Change::DrillRemove,
+            Action::RemoveInstance { .. }
+            | Action::RemovePort { .. }
+            | Action::RemoveVolume { .. }
+            | Action::RemoveArrayVolume { .. }
+                if *kind == OperationKind::Rollback =>
+            {
+                Change::RemoveCreated
+            }
+            Action::RemoveInstance { .. }
+            | Action::RemovePort { .. }
+            | Action::RemoveVolume { .. }
+            | Action::RemoveArrayVolume { .. } => Change::DrillRemove,
             Action::ProveDrillClean { .. } => Change::Prove,
+            Action::StopRecovered { .. } => Change::StopRecovered,
+            Action::RestoreInstance { .. } => Change::Restore,
+            Action::ProveRolledBack { .. } => Change::ProveRolledBack,
             _ => return None,
         })
     }
@@ -146,6 +161,15 @@ impl Change {
             Change::Verify => format!("{} to verify on {site}", plural("instance")),
             Change::DrillRemove => format!("{} to remove from {site}", plural("drill resource")),
             Change::Prove => format!("a proof that nothing of the drill is left on {site}"),
+            Change::StopRecovered => format!("{} to stop on {site}", plural("recovered instance")),
+            Change::Restore => format!("{} to run again on {site}", plural("instance")),
+            Change::RemoveCreated => format!(
+                "{} the operation created to remove from {site}",
+                plural("resource")
+            ),
+            Change::ProveRolledBack => {
+                format!("a proof that nothing of the operation is left on {site}")
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::inventory::Inventory;
 use crate::spec::{self, Spec};
-use crate::state::{DrillResource, DrillResourceKind, GroupStatus, RecordedState};
+use crate::state::{DrillResource, GroupStatus, RecordedState};
 
 /// `drill-<short operation id>-`: the start of every name a drill gives what it creates.
 fn prefix(drill: &str) -> String {
@@ -396,9 +396,8 @@ pub(super) fn cleanup(
     })
 }
 
-/// Removes `resources` of drill `drill` from `site` once `after` are done: servers first (the
-/// ports and volumes they used outlive them), ports and Cinder volumes next, array volumes
-/// once Cinder has let go of them; then proves that nothing tagged with the drill is left.
+/// Removes `resources` of drill `drill` from `site` once `after` are done, then proves that
+/// nothing tagged with the drill is left.
 fn teardown(
     steps: &mut Steps,
     site: &str,
@@ -407,102 +406,17 @@ fn teardown(
     resources: &[(DrillResource, ResourceRef)],
     after: Vec<String>,
 ) {
-    // `boot_instance/web-1` is removed by `delete_instance/web-1`, and so on.
-    let id = |verb: &str, resource: &DrillResource| {
-        let (_, tail) = resource
-            .step
-            .split_once('/')
-            .unwrap_or(("", &resource.step));
-        format!("{verb}/{tail}")
-    };
-    let of_kind = |kind: DrillResourceKind| {
-        resources
-            .iter()
-            .filter(move |(resource, _)| resource.kind == kind)
-    };
-    let add = |steps: &mut Steps,
-               id: String,
-               resource: &DrillResource,
-               action: Action,
-               after: Vec<String>| {
-        steps.add(
-            id,
-            Phase::CleanupDrill,
+    let removed = super::teardown::remove(
+        steps,
+        &super::teardown::Removal {
             site,
-            resource.member.as_deref(),
-            action,
-            after,
-            Vec::new(),
-        )
-    };
-    let mut servers: Vec<String> = of_kind(DrillResourceKind::Server)
-        .map(|(resource, reference)| {
-            add(
-                steps,
-                id("delete_instance", resource),
-                resource,
-                Action::DeleteDrillInstance {
-                    name: resource.name.clone(),
-                    server: reference.clone(),
-                },
-                after.clone(),
-            )
-        })
-        .collect();
-    if servers.is_empty() {
-        servers = after;
-    }
-    let mut removed: Vec<String> = of_kind(DrillResourceKind::Port)
-        .map(|(resource, reference)| {
-            add(
-                steps,
-                id("delete_port", resource),
-                resource,
-                Action::DeleteDrillPort {
-                    name: resource.name.clone(),
-                    port: reference.clone(),
-                },
-                servers.clone(),
-            )
-        })
-        .collect();
-    let mut unmanaged: Vec<String> = of_kind(DrillResourceKind::CinderVolume)
-        .map(|(resource, reference)| {
-            add(
-                steps,
-                id("unmanage_volume", resource),
-                resource,
-                Action::UnmanageDrillVolume {
-                    name: resource.name.clone(),
-                    volume: reference.clone(),
-                },
-                servers.clone(),
-            )
-        })
-        .collect();
-    removed.extend(unmanaged.iter().cloned());
-    if unmanaged.is_empty() {
-        unmanaged = servers.clone();
-    }
-    let array_volumes: Vec<ResourceRef> = of_kind(DrillResourceKind::ArrayVolume)
-        .map(|(resource, reference)| {
-            removed.push(add(
-                steps,
-                id("destroy_volume", resource),
-                resource,
-                Action::DestroyDrillVolume {
-                    array: array.to_string(),
-                    volume: resource.name.clone(),
-                    array_volume: reference.clone(),
-                },
-                unmanaged.clone(),
-            ));
-            reference.clone()
-        })
-        .collect();
-    removed.extend(servers);
-    removed.sort();
-    removed.dedup();
+            array,
+            phase: Phase::CleanupDrill,
+            protection_group: None,
+        },
+        resources,
+        after,
+    );
     steps.add(
         "prove_clean".to_string(),
         Phase::CleanupDrill,
@@ -511,9 +425,13 @@ fn teardown(
         Action::ProveDrillClean {
             drill: drill.to_string(),
             prefix: prefix(drill),
-            array_volumes,
+            array_volumes: removed
+                .array_volumes
+                .into_iter()
+                .map(|(_, reference)| reference)
+                .collect(),
         },
-        removed,
+        removed.steps,
         Vec::new(),
     );
 }
@@ -624,7 +542,7 @@ mod tests {
             "unmanage_volume/db-1/1"
         ));
         match &plan.step("destroy_volume/db-1/1").unwrap().action {
-            Action::DestroyDrillVolume {
+            Action::RemoveArrayVolume {
                 volume,
                 array_volume,
                 ..
@@ -827,6 +745,9 @@ mod tests {
             target_site: "site-b".to_string(),
             left_on_target: left,
             proof: None,
+            rollback: None,
+            rolls_back: None,
+            superseded_by: None,
         });
         state.sites.insert("site-b".to_string(), Some(document));
         state
@@ -862,7 +783,7 @@ mod tests {
         assert_eq!(plan.operation.kind, OperationKind::DrillCleanup);
         assert!(plan.steps.iter().all(|step| step.site == "site-b"));
         match &plan.step("delete_instance/web-1").unwrap().action {
-            Action::DeleteDrillInstance { server, name } => {
+            Action::RemoveInstance { server, name } => {
                 assert_eq!(name, &format!("{}web-1", prefix(drill_id)));
                 assert_eq!(
                     server,
@@ -875,7 +796,7 @@ mod tests {
         }
         // What a failed step may have made is found by its marker.
         match &plan.step("delete_instance/web-2").unwrap().action {
-            Action::DeleteDrillInstance { server, .. } => assert_eq!(
+            Action::RemoveInstance { server, .. } => assert_eq!(
                 server,
                 &ResourceRef::Marker {
                     operation: drill_id.clone(),

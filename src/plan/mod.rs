@@ -13,8 +13,11 @@ pub mod diff;
 mod drill;
 mod failover;
 mod recreate;
+mod rollback;
 pub mod schedule;
+pub use rollback::status_before;
 mod sync;
+mod teardown;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -43,6 +46,9 @@ pub enum OperationKind {
     SyncForce,
     /// Remove what a drill left on its target (`drill cleanup OP`): after `--keep`, or a failure.
     DrillCleanup,
+    /// Undo a failover or failback that failed or was interrupted (`rollback OP`): bring the
+    /// workload back on its source, verified, before removing what the operation created.
+    Rollback,
 }
 
 impl OperationKind {
@@ -55,6 +61,7 @@ impl OperationKind {
             OperationKind::Drill => "drill",
             OperationKind::SyncForce => "sync_force",
             OperationKind::DrillCleanup => "drill_cleanup",
+            OperationKind::Rollback => "rollback",
         }
     }
 }
@@ -87,6 +94,9 @@ pub struct PlanOptions {
     /// Drill cleanup: the drill (`op-...`) whose leftovers to remove.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<String>,
+    /// Rollback: the operation (`op-...`) to undo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -124,6 +134,11 @@ pub enum Phase {
     VerifyDrill,
     /// Drill: everything the drill created is removed, and that nothing is left is proven.
     CleanupDrill,
+    /// Rollback: the source's instances run again on their own volumes, verified.
+    RestoreSource,
+    /// Rollback: what the undone operation created on its target is removed, and that nothing
+    /// is left is proven.
+    CleanupTarget,
     CleanupSource,
     ReverseReplication,
     Finalize,
@@ -141,6 +156,8 @@ impl Phase {
             Phase::RecreateInstances => "recreate_instances",
             Phase::VerifyDrill => "verify_drill",
             Phase::CleanupDrill => "cleanup_drill",
+            Phase::RestoreSource => "restore_source",
+            Phase::CleanupTarget => "cleanup_target",
             Phase::CleanupSource => "cleanup_source",
             Phase::ReverseReplication => "reverse_replication",
             Phase::Finalize => "finalize",
@@ -283,28 +300,64 @@ pub enum Action {
         name: String,
         boot_step: String,
     },
-    /// Drill cleanup: deletes a server the drill booted.
-    DeleteDrillInstance {
+    /// Drill cleanup and rollback: deletes a server an operation booted.
+    #[serde(alias = "delete_drill_instance")]
+    RemoveInstance {
         name: String,
         server: ResourceRef,
     },
-    /// Drill cleanup: deletes a port the drill created (it outlives its server).
-    DeleteDrillPort {
+    /// Drill cleanup and rollback: deletes a port an operation created (it outlives its
+    /// server).
+    #[serde(alias = "delete_drill_port")]
+    RemovePort {
         name: String,
         port: ResourceRef,
     },
-    /// Drill cleanup: makes Cinder forget a volume the drill managed.
-    UnmanageDrillVolume {
+    /// Drill cleanup and rollback: makes Cinder forget a volume an operation managed (a record
+    /// a failed manage left is deleted: the array volume stays).
+    #[serde(alias = "unmanage_drill_volume")]
+    RemoveVolume {
         name: String,
         volume: ResourceRef,
     },
-    /// Drill cleanup: destroys an array volume the drill copied from a snapshot. Destroyed
-    /// volumes stay recoverable on the array until it eradicates them.
-    DestroyDrillVolume {
+    /// Drill cleanup and rollback: takes an array volume an operation copied from a snapshot
+    /// out of the protection group, if it is in it, and destroys it. Destroyed volumes stay
+    /// recoverable on the array until it eradicates them.
+    #[serde(alias = "destroy_drill_volume")]
+    RemoveArrayVolume {
         array: String,
-        /// Its name when the drill created it (Cinder renames what it manages).
+        /// Its name when the operation created it (Cinder renames what it manages).
         volume: String,
         array_volume: ResourceRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protection_group: Option<String>,
+    },
+    /// Rollback: stops the server the undone operation booted (found by id, or by its marker),
+    /// so that the member never runs on both sites while its source starts again.
+    StopRecovered {
+        name: String,
+        server: ResourceRef,
+    },
+    /// Rollback: the member's instance on the source runs again (started if stopped) on its
+    /// own volumes and ports: ACTIVE, each volume `in-use` and attached to it, each fixed IP on
+    /// one of its ports.
+    RestoreInstance {
+        instance_id: String,
+        name: String,
+        volume_ids: Vec<String>,
+        fixed_ips: Vec<String>,
+    },
+    /// Rollback: lists the target for anything still tagged with `operation` (servers by
+    /// metadata, ports and Cinder volumes by marker, its array volumes by id or planned name)
+    /// and the source for each member's instance ACTIVE; fails naming what is wrong.
+    ProveRolledBack {
+        operation: String,
+        /// The source site, where `members` must run.
+        source: String,
+        /// Member name -> its instance id on the source.
+        members: BTreeMap<String, String>,
+        /// The operation's array copies: (name when created, how to find it).
+        array_volumes: Vec<(String, ResourceRef)>,
     },
     /// Drill cleanup: lists the target's servers, Cinder volumes, ports and array volumes and
     /// fails if any is still tagged with drill `drill` (named with `prefix`, carrying its
@@ -337,10 +390,13 @@ impl Action {
             Action::AddTarget { .. } => "add_target",
             Action::AllowTarget { .. } => "allow_target",
             Action::VerifyInstance { .. } => "verify_instance",
-            Action::DeleteDrillInstance { .. } => "delete_drill_instance",
-            Action::DeleteDrillPort { .. } => "delete_drill_port",
-            Action::UnmanageDrillVolume { .. } => "unmanage_drill_volume",
-            Action::DestroyDrillVolume { .. } => "destroy_drill_volume",
+            Action::RemoveInstance { .. } => "remove_instance",
+            Action::RemovePort { .. } => "remove_port",
+            Action::RemoveVolume { .. } => "remove_volume",
+            Action::RemoveArrayVolume { .. } => "remove_array_volume",
+            Action::StopRecovered { .. } => "stop_recovered",
+            Action::RestoreInstance { .. } => "restore_instance",
+            Action::ProveRolledBack { .. } => "prove_rolled_back",
             Action::ProveDrillClean { .. } => "prove_drill_clean",
         }
     }
@@ -350,10 +406,12 @@ impl Action {
             Action::BootInstance { .. } => Budget::NovaBoot,
             Action::StopInstance { .. }
             | Action::DeleteInstance { .. }
-            | Action::DeleteDrillInstance { .. } => Budget::NovaOther,
+            | Action::RemoveInstance { .. }
+            | Action::StopRecovered { .. }
+            | Action::RestoreInstance { .. } => Budget::NovaOther,
             Action::ManageVolume { .. }
             | Action::UnmanageVolume { .. }
-            | Action::UnmanageDrillVolume { .. } => Budget::CinderManage,
+            | Action::RemoveVolume { .. } => Budget::CinderManage,
             Action::CopyVolume { .. } => Budget::ArrayCopy,
             _ => Budget::Other,
         }
@@ -370,15 +428,13 @@ impl Action {
         }
     }
 
-    /// What a drill cleanup step of this action removes.
+    /// What a cleanup step of this action removes.
     pub fn removal(&self) -> Option<(DrillResourceKind, &ResourceRef)> {
         match self {
-            Action::DeleteDrillInstance { server, .. } => Some((DrillResourceKind::Server, server)),
-            Action::DeleteDrillPort { port, .. } => Some((DrillResourceKind::Port, port)),
-            Action::UnmanageDrillVolume { volume, .. } => {
-                Some((DrillResourceKind::CinderVolume, volume))
-            }
-            Action::DestroyDrillVolume { array_volume, .. } => {
+            Action::RemoveInstance { server, .. } => Some((DrillResourceKind::Server, server)),
+            Action::RemovePort { port, .. } => Some((DrillResourceKind::Port, port)),
+            Action::RemoveVolume { volume, .. } => Some((DrillResourceKind::CinderVolume, volume)),
+            Action::RemoveArrayVolume { array_volume, .. } => {
                 Some((DrillResourceKind::ArrayVolume, array_volume))
             }
             _ => None,
@@ -549,6 +605,7 @@ pub fn plan(
         ),
         OperationKind::Drill => drill::plan(spec, inventory, state, &request.options),
         OperationKind::DrillCleanup => drill::cleanup(spec, inventory, state, &request.options),
+        OperationKind::Rollback => rollback::plan(spec, inventory, state, &request.options),
     }
 }
 

@@ -23,8 +23,8 @@ pub(super) fn estimate(action: &Action) -> f64 {
         Action::ManageVolume { .. } => 5.0,
         Action::CreatePort { .. } => 1.0,
         Action::BootInstance { .. } => 30.0,
-        Action::DeleteInstance { .. } | Action::DeleteDrillInstance { .. } => 5.0,
-        Action::UnmanageVolume { .. } | Action::UnmanageDrillVolume { .. } => 2.0,
+        Action::DeleteInstance { .. } | Action::RemoveInstance { .. } => 5.0,
+        Action::UnmanageVolume { .. } | Action::RemoveVolume { .. } => 2.0,
         Action::ConfigureReplication { .. } => 3.0,
         Action::Finalize => 1.0,
         Action::TierActive { .. } => 0.0,
@@ -34,9 +34,11 @@ pub(super) fn estimate(action: &Action) -> f64 {
         | Action::AddTarget { .. }
         | Action::AllowTarget { .. }
         | Action::VerifyInstance { .. }
-        | Action::DeleteDrillPort { .. }
-        | Action::DestroyDrillVolume { .. } => 1.0,
-        Action::ProveDrillClean { .. } => 2.0,
+        | Action::RemovePort { .. }
+        | Action::RemoveArrayVolume { .. } => 1.0,
+        Action::ProveDrillClean { .. } | Action::ProveRolledBack { .. } => 2.0,
+        Action::StopRecovered { .. } => 10.0,
+        Action::RestoreInstance { .. } => 10.0,
     }
 }
 

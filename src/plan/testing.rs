@@ -171,6 +171,7 @@ pub fn inventory() -> Inventory {
 pub fn no_state() -> RecordedState {
     RecordedState {
         sites: BTreeMap::from([("site-a".to_string(), None), ("site-b".to_string(), None)]),
+        ..RecordedState::default()
     }
 }
 

@@ -25,15 +25,18 @@ fn symbol(action: &Action) -> (char, Style) {
         Action::CheckTarget
         | Action::TierActive { .. }
         | Action::VerifyInstance { .. }
-        | Action::ProveDrillClean { .. } => ('?', Style::new()),
-        Action::BootInstance { .. } => ('>', cyan),
+        | Action::ProveDrillClean { .. }
+        | Action::ProveRolledBack { .. } => ('?', Style::new()),
+        Action::BootInstance { .. } | Action::RestoreInstance { .. } => ('>', cyan),
         Action::DeleteInstance { .. }
         | Action::UnmanageVolume { .. }
-        | Action::DeleteDrillInstance { .. }
-        | Action::DeleteDrillPort { .. }
-        | Action::UnmanageDrillVolume { .. }
-        | Action::DestroyDrillVolume { .. } => ('-', red),
-        Action::StopInstance { .. } | Action::Finalize => ('~', yellow),
+        | Action::RemoveInstance { .. }
+        | Action::RemovePort { .. }
+        | Action::RemoveVolume { .. }
+        | Action::RemoveArrayVolume { .. } => ('-', red),
+        Action::StopInstance { .. } | Action::StopRecovered { .. } | Action::Finalize => {
+            ('~', yellow)
+        }
         Action::SnapshotAndReplicate { .. }
         | Action::CopyVolume { .. }
         | Action::ManageVolume { .. }
@@ -146,15 +149,36 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
         Action::VerifyInstance { name, .. } => {
             format!("{name} is ACTIVE and its volumes are in-use by it")
         }
-        Action::DeleteDrillInstance { name, .. } => format!("remove drill instance {name}"),
-        Action::DeleteDrillPort { name, .. } => format!("remove drill port {name}"),
-        Action::UnmanageDrillVolume { name, .. } => format!("unmanage drill volume {name}"),
-        Action::DestroyDrillVolume { array, volume, .. } => {
-            format!("destroy drill array volume {volume} on {array} (recoverable until eradicated)")
-        }
+        Action::RemoveInstance { name, .. } => format!("remove {}instance {name}", made_by(plan)),
+        Action::RemovePort { name, .. } => format!("remove {}port {name}", made_by(plan)),
+        Action::RemoveVolume { name, .. } => format!("unmanage {}volume {name}", made_by(plan)),
+        Action::RemoveArrayVolume { array, volume, .. } => format!(
+            "destroy {}array volume {volume} on {array} (recoverable until eradicated)",
+            made_by(plan)
+        ),
         Action::ProveDrillClean { drill, .. } => format!(
             "list servers, volumes, ports and array volumes: none tagged with {drill} is left"
         ),
+        Action::StopRecovered { name, .. } => {
+            format!("stop {name}, which the undone operation booted")
+        }
+        Action::RestoreInstance { name, .. } => {
+            format!("start {name} again, ACTIVE on its own volumes and addresses")
+        }
+        Action::ProveRolledBack {
+            operation, source, ..
+        } => format!(
+            "nothing tagged with {operation} is left here, and every member runs on {source}"
+        ),
+    }
+}
+
+/// Whose leftovers a cleanup step removes, as its line names them: a drill's, or the undone
+/// operation's (a rollback's lines need no qualifier).
+fn made_by(plan: &Plan) -> &'static str {
+    match plan.operation.kind {
+        OperationKind::Drill | OperationKind::DrillCleanup => "drill ",
+        _ => "",
     }
 }
 
@@ -178,6 +202,7 @@ pub(crate) fn operation_name(operation: &Operation) -> &'static str {
         (OperationKind::Converge, _) => "converge",
         (OperationKind::SyncForce, _) => "state sync",
         (OperationKind::DrillCleanup, _) => "drill cleanup",
+        (OperationKind::Rollback, _) => "rollback",
     }
 }
 

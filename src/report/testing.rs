@@ -231,7 +231,7 @@ fn record(
     plan: &Plan,
     journal: &[JournalEntry],
 ) -> OperationRecord {
-    let progress = crate::apply::record::replay(journal);
+    let progress = crate::state::journal::replay(journal);
     OperationRecord {
         id: ID.to_string(),
         kind: kind.to_string(),
@@ -249,6 +249,9 @@ fn record(
         target_site: "site-b".to_string(),
         left_on_target: Vec::new(),
         proof: None,
+        rollback: None,
+        rolls_back: None,
+        superseded_by: None,
     }
 }
 
@@ -323,7 +326,7 @@ pub fn drill() -> (Plan, Vec<JournalEntry>, OperationRecord) {
         step(
             "delete_drill_instance/db-1",
             Phase::CleanupDrill,
-            Action::DeleteDrillInstance {
+            Action::RemoveInstance {
                 name: name("db-1"),
                 server: by_step("boot_instance/db-1"),
             },
@@ -333,7 +336,7 @@ pub fn drill() -> (Plan, Vec<JournalEntry>, OperationRecord) {
         step(
             "unmanage_drill_volume/db-1/0",
             Phase::CleanupDrill,
-            Action::UnmanageDrillVolume {
+            Action::RemoveVolume {
                 name: name("db-1-0"),
                 volume: by_step("manage_volume/db-1/0"),
             },
@@ -343,10 +346,11 @@ pub fn drill() -> (Plan, Vec<JournalEntry>, OperationRecord) {
         step(
             "destroy_drill_volume/db-1/0",
             Phase::CleanupDrill,
-            Action::DestroyDrillVolume {
+            Action::RemoveArrayVolume {
                 array: "fa-b".to_string(),
                 volume: name("db-1-0"),
                 array_volume: by_step("copy_volume/db-1/0"),
+                protection_group: None,
             },
             &["unmanage_drill_volume/db-1/0"],
             2.0,

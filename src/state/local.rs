@@ -388,7 +388,10 @@ impl LocalStore {
         for site in spec.sites.keys() {
             sites.insert(site.clone(), self.load(site, &spec.name)?);
         }
-        Ok(RecordedState { sites })
+        Ok(RecordedState {
+            sites,
+            ..RecordedState::default()
+        })
     }
 
     /// The document, or `None` for a group never applied on this site.

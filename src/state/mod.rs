@@ -7,6 +7,7 @@
 //! `metadata_version` on each site it writes; a plan records the versions it was computed from so
 //! apply can refuse a stale plan.
 
+pub mod journal;
 pub mod local;
 
 use std::collections::BTreeMap;
@@ -152,6 +153,16 @@ pub struct OperationRecord {
     /// A drill or drill cleanup that proved its drill left nothing behind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<CleanupProof>,
+    /// The rollback (`op-...`) undoing this operation, once one started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+    /// A rollback: the operation (`op-...`) it undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolls_back: Option<String>,
+    /// The operation (`op-...`) that took over this one's work (an unplanned failover after its
+    /// source was lost): this one neither resumes nor rolls back any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
 }
 
 /// Something a drill created on its target.
@@ -325,10 +336,19 @@ impl StateDocument {
 }
 
 /// The recorded state of a group as planning sees it: each site's document, or `None` where the
-/// site's store could not be read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// site's store could not be read; and the runs of the operations a plan works from (the one a
+/// rollback undoes, the one a failover takes over), as their journals tell.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordedState {
     pub sites: BTreeMap<String, Option<StateDocument>>,
+    pub runs: BTreeMap<String, RecordedRun>,
+}
+
+/// An operation's plan and how far its run got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRun {
+    pub plan: crate::plan::Plan,
+    pub progress: journal::Progress,
 }
 
 impl RecordedState {
@@ -411,6 +431,14 @@ impl RecordedState {
         torn
     }
 
+    /// The newest record of operation `operation`.
+    pub fn record(&self, operation: &str) -> Option<&OperationRecord> {
+        self.newest()?
+            .operations
+            .iter()
+            .find(|op| op.id == operation)
+    }
+
     /// Each site's `metadata_version` (absent: unreadable): a plan's basis.
     pub fn versions(&self) -> BTreeMap<String, Option<u64>> {
         self.sites
@@ -445,7 +473,10 @@ mod tests {
             );
             sites.insert(site.to_string(), Some(doc));
         }
-        RecordedState { sites }
+        RecordedState {
+            sites,
+            ..RecordedState::default()
+        }
     }
 
     #[test]

@@ -14,19 +14,19 @@ use serde_json::{Value, json};
 use crate::plan::Setup;
 use crate::stderr;
 
-const MEMBERS: [&str; 3] = ["db-1", "web-1", "web-2"];
+pub const MEMBERS: [&str; 3] = ["db-1", "web-1", "web-2"];
 
 /// A planned failover of the example group, planned and not applied yet.
-struct Failover {
-    setup: Setup,
-    plan: PathBuf,
-    operation: String,
+pub struct Failover {
+    pub setup: Setup,
+    pub plan: PathBuf,
+    pub operation: String,
     /// The world as the plan found it.
-    before: Value,
+    pub before: Value,
 }
 
 impl Failover {
-    fn plan(setup: Setup) -> Failover {
+    pub fn plan(setup: Setup) -> Failover {
         let plan = setup.dir.path().join("failover.plan");
         let output = setup.protector(&[
             "plan",
@@ -50,13 +50,13 @@ impl Failover {
         }
     }
 
-    fn apply(&self) -> Output {
+    pub fn apply(&self) -> Output {
         self.setup
             .protector(&["apply", self.plan.to_str().unwrap(), "--auto-approve"])
     }
 
     /// `protector operation show OP -f json` (which exits 1 for a failed operation).
-    fn operation(&self) -> Value {
+    pub fn operation(&self) -> Value {
         let output = self
             .setup
             .protector(&["operation", "show", &self.operation, "-f", "json"]);
@@ -65,7 +65,7 @@ impl Failover {
     }
 
     /// `protector protection-group show FILE -f json`.
-    fn group(&self) -> Value {
+    pub fn group(&self) -> Value {
         let spec = self.setup.spec();
         let output = self.setup.protector(&[
             "protection-group",
@@ -78,18 +78,18 @@ impl Failover {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
-    fn journal(&self) -> PathBuf {
+    pub fn journal(&self) -> PathBuf {
         self.state_folder()
             .join(format!("{}.jsonl", self.operation))
     }
 
     /// Where apply keeps the operation's journal and its copy of the plan.
-    fn state_folder(&self) -> PathBuf {
+    pub fn state_folder(&self) -> PathBuf {
         self.setup.dir.path().join(".protector/site-b/prod-web-app")
     }
 
     /// The world, the group and the operation after the failover completed.
-    fn assert_completed(&self) {
+    pub fn assert_completed(&self) {
         assert_failed_over(&self.before, &self.setup.world());
         let group = self.group();
         assert_eq!(group["status"], "failed_over", "{group:#}");
@@ -101,23 +101,23 @@ impl Failover {
     }
 }
 
-fn values(map: &Value) -> impl Iterator<Item = &Value> {
+pub fn values(map: &Value) -> impl Iterator<Item = &Value> {
     map.as_object().into_iter().flat_map(|map| map.values())
 }
 
 /// The items of `after` (a map of a world dump) whose id `before` does not have.
-fn new_items<'a>(before: &Value, after: &'a Value) -> Vec<&'a Value> {
+pub fn new_items<'a>(before: &Value, after: &'a Value) -> Vec<&'a Value> {
     let old: BTreeSet<&str> = values(before).map(|item| text(&item["id"])).collect();
     values(after)
         .filter(|item| !old.contains(text(&item["id"])))
         .collect()
 }
 
-fn text(value: &Value) -> &str {
+pub fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_default()
 }
 
-fn named<'a>(servers: &'a Value, name: &str) -> Vec<&'a Value> {
+pub fn named<'a>(servers: &'a Value, name: &str) -> Vec<&'a Value> {
     values(servers).filter(|s| s["name"] == name).collect()
 }
 
@@ -211,7 +211,7 @@ fn kill_points(seed: u64, steps: usize) -> Vec<KillPoint> {
 }
 
 /// Steps the journal records as done.
-fn done_steps(journal: &Path) -> usize {
+pub fn done_steps(journal: &Path) -> usize {
     std::fs::read_to_string(journal)
         .unwrap_or_default()
         .lines()
@@ -220,7 +220,7 @@ fn done_steps(journal: &Path) -> usize {
 }
 
 /// Waits until `ready` holds (`true`) or the child exits (`false`).
-fn wait_until(child: &mut Child, ready: impl Fn() -> bool) -> bool {
+pub fn wait_until(child: &mut Child, ready: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if child.try_wait().unwrap().is_some() {
@@ -393,7 +393,7 @@ impl Failover {
     /// `protector rollback OP` succeeds and the world is back where the plan found it: the same
     /// instances ACTIVE on site-a, and nothing the operation made left on site-b but its array
     /// copies, destroyed (recoverable).
-    fn assert_rolled_back(&self) {
+    pub fn assert_rolled_back(&self) {
         let output = self.setup.protector(&["rollback", &self.operation]);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         assert_eq!(self.operation()["status"], "rolled_back");

@@ -16,6 +16,7 @@ mod plan;
 mod plan_files;
 mod quota;
 mod report;
+mod rollback;
 mod schema;
 mod sim;
 mod twin;

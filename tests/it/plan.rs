@@ -88,6 +88,11 @@ impl Setup {
         let reply = call("POST", &url, &[], Some(&rule));
         assert_eq!(reply.status, 201, "{rule}: {}", reply.body);
     }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.control("DELETE", "/faults");
+    }
 }
 
 #[test]
