@@ -68,6 +68,10 @@ pub struct SiteRunner<'a> {
     /// Finalize: records the outcome in the state; provided by the caller, which owns the store.
     finalize: Finalize<'a>,
     settled: Settled,
+    /// Sites not to act on: unreachable when the run started (a planned failover resumed after
+    /// losing its source), or the source of an unplanned failover. Their steps fail at once and
+    /// what they owed is recorded for `sync-force`.
+    unreachable: BTreeSet<String>,
 }
 
 /// Records the operation's outcome in the state: the caller owns the store, the runner calls
@@ -278,6 +282,15 @@ impl<'a> SiteRunner<'a> {
             sites,
             finalize,
             settled: Settled::default(),
+            unreachable: BTreeSet::new(),
+        }
+    }
+
+    /// The same runner, acting on none of `sites`.
+    pub fn leaving_out(self, sites: BTreeSet<String>) -> SiteRunner<'a> {
+        SiteRunner {
+            unreachable: sites,
+            ..self
         }
     }
 
@@ -368,6 +381,11 @@ impl<'a> SiteRunner<'a> {
 
     async fn run_action(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
         let site = step.site.as_str();
+        if self.unreachable.contains(site) {
+            return Err(format!(
+                "{site} is unreachable: left for `protector protection-group sync-force FILE` once it is back"
+            ));
+        }
         match &step.action {
             Action::CheckTarget => self.check_target(site).await,
             Action::StopInstance { instance_id, .. } => self.stop(site, instance_id).await,
@@ -429,10 +447,11 @@ impl<'a> SiteRunner<'a> {
             Action::ConfigureReplication {
                 protection_group,
                 volumes_from_steps,
+                volumes: adopted,
                 target_array,
                 ..
             } => {
-                let mut volumes = Vec::new();
+                let mut volumes = adopted.clone();
                 for manage in volumes_from_steps {
                     volumes.push(
                         outputs
@@ -1687,12 +1706,12 @@ impl<'a> SiteRunner<'a> {
             .find(|(_, s)| s.flasharray.array_name == target_array)
             .map(|(name, _)| name.clone());
         let mut created = Created::from([("protection_group".to_string(), group.to_string())]);
-        // After an unplanned failover the old primary is down: replication back is allowed
-        // there by `sync-force` once it returns, not waited for now.
-        let source_down =
-            self.plan.operation.failover_type == Some(crate::plan::FailoverType::Unplanned);
+        // When the old primary is down (an unplanned failover, or one that lost its source),
+        // replication back is allowed there by `sync-force` once it returns, not waited for now.
         let allowed = match peer {
-            Some(_) if source_down => Err("the old primary is down".to_string()),
+            Some(peer) if self.unreachable.contains(&peer) => {
+                Err("the old primary is down".to_string())
+            }
             Some(peer) => self.allow(&peer, &format!("{array}:{group}")).await,
             None => Err(format!("no site of the spec has array {target_array}")),
         };

@@ -443,10 +443,14 @@ fn load_plan(store: &LocalStore, spec: &Spec, operation: &str) -> Result<Plan, R
             return Ok(plan);
         }
     }
-    Err(Refusal::error(
+    Err(no_operation(spec, operation))
+}
+
+fn no_operation(spec: &Spec, operation: &str) -> Refusal {
+    Refusal::error(
         format!("no operation {operation} is recorded for `{}`", spec.name),
         "list the group's operations with `protector operation list FILE`",
-    ))
+    )
 }
 
 async fn discover(spec: &Spec, clouds: &CloudsEnvironment, options: &Options) -> Inventory {
@@ -651,14 +655,24 @@ async fn run(
     observer: &mut dyn Observer,
 ) -> Result<Applied, Refusal> {
     let writable = writable_sites(spec, plan, inventory);
+    let earlier = read_progress(store, plan)
+        .map_err(|e| Refusal::error(e, "the journal is damaged; restore it or roll back"))?;
+    let left_out = left_out(plan, inventory, &earlier)?;
+    if !left_out.is_empty() && plan.operation.failover_type != Some(FailoverType::Unplanned) {
+        observer.note(&format!(
+            "{} is unreachable: finishing {} on {} without it; what it owes there waits for `protector protection-group sync-force FILE`",
+            plan.operation.source_site, plan.operation.id, plan.operation.target_site
+        ));
+    }
     let now = Utc::now();
     store
         .save_plan(&plan.operation.target_site, plan)
         .map_err(Refusal::store)?;
-    update_documents(store, spec, &writable, |doc| record::begin(doc, plan, now))
-        .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
-    let earlier = read_progress(store, plan)
-        .map_err(|e| Refusal::error(e, "the journal is damaged; restore it or roll back"))?;
+    let sources = source_instances(spec, plan, inventory, state);
+    update_documents(store, spec, &writable, |doc| {
+        record::begin(doc, plan, &sources, now)
+    })
+    .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
     let total = plan.steps.len();
     if !earlier.done.is_empty() {
         observer.note(&format!(
@@ -675,7 +689,6 @@ async fn run(
             }
         ));
     }
-    let sources = source_instances(spec, plan, inventory, state);
     let finalize = {
         let (sources, writable) = (&sources, &writable);
         move |outputs: &Outputs| {
@@ -719,6 +732,9 @@ async fn run(
             .boxed_local()
         }
     };
+    let policy = FailurePolicy {
+        tolerated_site: (!left_out.is_empty()).then(|| plan.operation.source_site.clone()),
+    };
     let runner = effects::SiteRunner::new(
         spec,
         plan,
@@ -726,11 +742,8 @@ async fn run(
         options.timeout,
         options.step_timeout,
         Box::new(finalize),
-    );
-    let policy = FailurePolicy {
-        tolerated_site: (plan.operation.failover_type == Some(FailoverType::Unplanned))
-            .then(|| plan.operation.source_site.clone()),
-    };
+    )
+    .leaving_out(left_out);
     let report = executor::execute(
         &plan.steps,
         earlier.done_map(),
@@ -749,7 +762,7 @@ async fn run(
     .await;
     let entries = read_journal(store, plan).unwrap_or_default();
     let progress = replay(&entries);
-    let error = failure_message(&report);
+    let error = failure_message(&report, plan, policy.tolerated_site.as_deref());
     let now = Utc::now();
     // A drill is the rehearsal that measures how long steps take: later plans estimate with it.
     let measured = match plan.operation.kind {
@@ -790,25 +803,78 @@ async fn run(
     })
 }
 
-/// The operation's error message: the failed steps and their errors.
-fn failure_message(report: &Report) -> Option<String> {
+/// The operation's error message: the failed steps and their errors. Steps that failed on
+/// `tolerated` (a site left out of the run: what they owe is recorded) are not failures.
+fn failure_message(report: &Report, plan: &Plan, tolerated: Option<&str>) -> Option<String> {
     if let Some(aborted) = &report.aborted {
         return Some(aborted.clone());
     }
-    if report.failed.is_empty() && report.not_run.is_empty() {
+    let failed: Vec<&(String, String)> = report
+        .failed
+        .iter()
+        .filter(|(step, _)| {
+            tolerated.is_none() || plan.step(step).map(|s| s.site.as_str()) != tolerated
+        })
+        .collect();
+    if failed.is_empty() && report.not_run.is_empty() {
         return None;
     }
-    if report.failed.is_empty() {
+    if failed.is_empty() {
         return Some(format!("{} steps did not run", report.not_run.len()));
     }
     Some(
-        report
-            .failed
+        failed
             .iter()
             .map(|(step, error)| format!("{step}: {error}"))
             .collect::<Vec<_>>()
             .join("; "),
     )
+}
+
+/// The sites a run does not act on: an unplanned failover's source; the source of a planned
+/// failover or failback resumed after losing it, which finishes on its target alone once its
+/// final snapshot arrived there (before, it cannot: it is refused with the unplanned failover
+/// that takes it over).
+fn left_out(
+    plan: &Plan,
+    inventory: &Inventory,
+    progress: &Progress,
+) -> Result<BTreeSet<String>, Refusal> {
+    let source = &plan.operation.source_site;
+    let moves = matches!(
+        plan.operation.kind,
+        OperationKind::Failover | OperationKind::Failback
+    );
+    let lost = inventory
+        .sites
+        .get(source)
+        .is_none_or(|site| site.facts().is_none());
+    if !moves {
+        return Ok(BTreeSet::new());
+    }
+    if plan.operation.failover_type == Some(FailoverType::Unplanned) {
+        return Ok(BTreeSet::from([source.clone()]));
+    }
+    if !lost {
+        return Ok(BTreeSet::new());
+    }
+    let snapshot = plan
+        .steps
+        .iter()
+        .find(|step| matches!(step.action, plan::Action::SnapshotAndReplicate { .. }));
+    match snapshot {
+        Some(step) if progress.created(&step.id).is_some() => Ok(BTreeSet::from([source.clone()])),
+        _ => Err(Refusal::refused(
+            format!(
+                "{source} is unreachable and {} had not replicated its final snapshot: it cannot finish as planned",
+                plan.operation.id
+            ),
+            format!(
+                "recover from the newest replicated snapshot with `protector failover FILE --type unplanned` (it takes {} over), or roll it back once {source} is back: `protector rollback {}`",
+                plan.operation.id, plan.operation.id
+            ),
+        )),
+    }
 }
 
 /// Which site's recorded state moved, and through which operation.

@@ -64,9 +64,54 @@ fn record_mut<'a>(doc: &'a mut StateDocument, plan: &Plan) -> &'a mut OperationR
 }
 
 /// The operation starts (or resumes): its record is `running`, the group's status says so; the
-/// operation a rollback undoes is `rolling_back`, by it.
-pub fn begin(doc: &mut StateDocument, plan: &Plan, now: DateTime<Utc>) {
+/// operation a rollback undoes is `rolling_back`, by it; one it takes over is superseded. A
+/// failover or failback records the members' instances on its source as they are now
+/// (`sources`): if that site is lost on the way, what it must rebuild and what it owes there
+/// are still known.
+pub fn begin(
+    doc: &mut StateDocument,
+    plan: &Plan,
+    sources: &BTreeMap<String, Instance>,
+    now: DateTime<Utc>,
+) {
     doc.status = running_status(plan, doc.status);
+    if matches!(
+        plan.operation.kind,
+        OperationKind::Failover | OperationKind::Failback
+    ) {
+        let source = &plan.operation.source_site;
+        for (member, instance) in sources {
+            let record = doc
+                .members
+                .entry(member.clone())
+                .or_insert_with(|| MemberRecord {
+                    site: source.clone(),
+                    instance_id: None,
+                    array_volumes: Vec::new(),
+                    last_known: None,
+                    previous: None,
+                });
+            if &record.site == source {
+                record.instance_id = Some(instance.id.clone());
+                record.array_volumes = instance
+                    .volumes
+                    .iter()
+                    .filter_map(|v| v.array_volume_name.clone())
+                    .collect();
+                record.last_known = Some(instance.clone());
+            }
+        }
+    }
+    if let Some(superseded) = plan.operation.supersedes.as_deref()
+        && let Some(record) = doc.operations.iter_mut().find(|op| op.id == superseded)
+    {
+        record.superseded_by = Some(plan.operation.id.clone());
+        record.status = OperationStatus::Failed;
+        record.error_message = Some(format!(
+            "taken over by {}, which finishes its work",
+            plan.operation.id
+        ));
+    }
     if let Some(undone) = undone_mut(doc, plan) {
         undone.status = OperationStatus::RollingBack;
         undone.rollback = Some(plan.operation.id.clone());
@@ -269,39 +314,74 @@ pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: D
             .get(step)
             .and_then(|created| created.get(kind).cloned())
     };
+    let discovered = |member: &str| {
+        outcome
+            .target
+            .and_then(|facts| facts.instances.get(member))
+            .cloned()
+    };
     let mut pending = Vec::new();
-    for step in &plan.steps {
-        let (Action::BootInstance { volume_steps, .. }, Some(member)) =
-            (&step.action, step.member.as_ref())
-        else {
-            continue;
+    for member in plan.after.members.keys() {
+        let boot = plan.step(&format!("boot_instance/{member}"));
+        let placed = match boot.map(|step| (&step.id, &step.action)) {
+            Some((id, Action::BootInstance { volume_steps, .. })) => MemberRecord {
+                site: target.clone(),
+                instance_id: step_output(id, "server"),
+                array_volumes: volume_steps
+                    .iter()
+                    .filter_map(|s| step_output(s, "array_volume"))
+                    .collect(),
+                last_known: discovered(member),
+                previous: None,
+            },
+            // Adopted where it already ran: as discovered there.
+            _ => {
+                let instance = discovered(member);
+                MemberRecord {
+                    site: target.clone(),
+                    instance_id: instance.as_ref().map(|i| i.id.clone()),
+                    array_volumes: instance
+                        .iter()
+                        .flat_map(|i| &i.volumes)
+                        .filter_map(|v| v.array_volume_name.clone())
+                        .collect(),
+                    last_known: instance,
+                    previous: None,
+                }
+            }
         };
         let source = outcome.source_instances.get(member);
         doc.members.insert(
             member.clone(),
             MemberRecord {
-                site: target.clone(),
-                instance_id: step_output(&step.id, "server"),
-                array_volumes: volume_steps
-                    .iter()
-                    .filter_map(|s| step_output(s, "array_volume"))
-                    .collect(),
-                last_known: outcome
-                    .target
-                    .and_then(|facts| facts.instances.get(member))
-                    .cloned(),
                 previous: source.cloned(),
+                ..placed
             },
         );
-        let cleaned = plan.steps.iter().any(|s| {
-            s.member.as_ref() == Some(member) && matches!(s.action, Action::DeleteInstance { .. })
+        // What the source still holds of the member, owed by `sync-force`: what the plan's
+        // steps there did not remove (its site was lost on the way), or all of it when the plan
+        // had none (the source was down from the start).
+        let source_site = &plan.operation.source_site;
+        let delete = plan.steps.iter().find(|step| {
+            step.member.as_ref() == Some(member)
+                && &step.site == source_site
+                && matches!(step.action, Action::DeleteInstance { .. })
         });
-        if !cleaned && let Some(source) = source {
+        let owed = match delete {
+            Some(delete) => owed_by_steps(plan, member, delete, outcome.outputs),
+            None => source.map(|source| {
+                (
+                    Some(source.id.clone()),
+                    source.volumes.iter().map(|v| v.id.clone()).collect(),
+                )
+            }),
+        };
+        if let Some((instance_id, volume_ids)) = owed {
             pending.push(PendingCleanup {
                 site: plan.operation.source_site.clone(),
                 member: member.clone(),
-                instance_id: Some(source.id.clone()),
-                volume_ids: source.volumes.iter().map(|v| v.id.clone()).collect(),
+                instance_id,
+                volume_ids,
                 operation: plan.operation.id.clone(),
             });
         }
@@ -322,6 +402,36 @@ pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: D
         }
         _ => doc.status = GroupStatus::Active,
     }
+}
+
+/// The instance and volumes a member's source-side steps (`delete`, then its unmanages) did not
+/// remove; `None` when they all ran.
+fn owed_by_steps(
+    plan: &Plan,
+    member: &str,
+    delete: &crate::plan::Step,
+    done: &BTreeMap<String, Created>,
+) -> Option<(Option<String>, Vec<String>)> {
+    let instance_id = match &delete.action {
+        Action::DeleteInstance { instance_id, .. } if !done.contains_key(&delete.id) => {
+            Some(instance_id.clone())
+        }
+        _ => None,
+    };
+    let volume_ids: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|step| {
+            step.member.as_deref() == Some(member)
+                && step.site == delete.site
+                && !done.contains_key(&step.id)
+        })
+        .filter_map(|step| match &step.action {
+            Action::UnmanageVolume { volume_id, .. } => Some(volume_id.clone()),
+            _ => None,
+        })
+        .collect();
+    (instance_id.is_some() || !volume_ids.is_empty()).then_some((instance_id, volume_ids))
 }
 
 /// How long each kind of step took on each site in `plan`'s run, from its journal: a step's
@@ -495,9 +605,13 @@ mod tests {
         let spec = example_spec();
         let mut doc = StateDocument::initial(&spec, "site-b");
         let now = Utc::now();
-        begin(&mut doc, &plan, now);
+        let source = inventory.sites["site-a"].facts().unwrap().instances.clone();
+        begin(&mut doc, &plan, &source, now);
         assert_eq!(doc.status, GroupStatus::FailingOver);
         assert_eq!(doc.operations[0].status, OperationStatus::Running);
+        // What the source had is recorded before anything moves: the site may be lost.
+        assert_eq!(doc.members["db-1"].site, "site-a");
+        assert_eq!(doc.members["db-1"].last_known.as_ref(), source.get("db-1"));
 
         let outputs: BTreeMap<String, Created> = plan
             .steps
@@ -512,7 +626,6 @@ mod tests {
                 )
             })
             .collect();
-        let source = inventory.sites["site-a"].facts().unwrap().instances.clone();
         let outcome = Outcome {
             outputs: &outputs,
             target: None,
@@ -563,12 +676,51 @@ mod tests {
     }
 
     #[test]
+    fn a_failover_that_lost_its_source_on_the_way_owes_it_what_it_did_not_remove() {
+        let (plan, inventory) = failover_plan();
+        let mut doc = StateDocument::initial(&example_spec(), "site-b");
+        let now = Utc::now();
+        // Every step done but those on site-a after the snapshot (it was lost).
+        let outputs: BTreeMap<String, Created> = plan
+            .steps
+            .iter()
+            .filter(|s| s.phase != crate::plan::Phase::CleanupSource)
+            .map(|s| (s.id.clone(), Created::new()))
+            .collect();
+        let source = inventory.sites["site-a"].facts().unwrap().instances.clone();
+        let outcome = Outcome {
+            outputs: &outputs,
+            target: None,
+            source_instances: &source,
+        };
+        place(&mut doc, &plan, &outcome, now);
+        assert_eq!(doc.status, GroupStatus::FailedOver);
+        let owed: BTreeMap<&str, &PendingCleanup> = doc
+            .pending_cleanup
+            .iter()
+            .map(|p| (p.member.as_str(), p))
+            .collect();
+        assert_eq!(owed.len(), 3, "{owed:?}");
+        let db = owed["db-1"];
+        assert_eq!(db.site, "site-a");
+        assert_eq!(db.instance_id.as_ref(), Some(&source["db-1"].id));
+        assert_eq!(
+            db.volume_ids,
+            source["db-1"]
+                .volumes
+                .iter()
+                .map(|v| v.id.clone())
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn a_failure_puts_the_group_in_error_and_a_rollback_restores_it() {
         let (plan, _) = failover_plan();
         let spec = example_spec();
         let mut doc = StateDocument::initial(&spec, "site-a");
         let now = Utc::now();
-        begin(&mut doc, &plan, now);
+        begin(&mut doc, &plan, &BTreeMap::new(), now);
         finish(
             &mut doc,
             &plan,
@@ -594,7 +746,7 @@ mod tests {
         };
         let started = {
             let mut doc = doc.clone();
-            begin(&mut doc, &rollback, now);
+            begin(&mut doc, &rollback, &BTreeMap::new(), now);
             doc
         };
         assert_eq!(started.operations[0].status, OperationStatus::RollingBack);
@@ -669,7 +821,7 @@ mod tests {
             .unwrap();
         let mut doc = StateDocument::initial(&spec, "site-b");
         let now = Utc::now();
-        begin(&mut doc, &plan, now);
+        begin(&mut doc, &plan, &BTreeMap::new(), now);
         (plan, doc, now)
     }
 
@@ -752,7 +904,7 @@ mod tests {
         };
         let cleanup =
             crate::plan::plan(&example_spec(), &drill_inventory(), &state, &request).unwrap();
-        begin(&mut doc, &cleanup, now);
+        begin(&mut doc, &cleanup, &BTreeMap::new(), now);
         // The servers are gone; the rest is not (a failure stopped the cleanup).
         let servers_only = progress(&cleanup, |id| id.starts_with("delete_instance/"), &[]);
         finish(

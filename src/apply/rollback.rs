@@ -18,13 +18,13 @@ use chrono::Utc;
 use super::executor::{self, Created, FailurePolicy, Outputs, Runner};
 use super::{
     Applied, Observer, Options, Refusal, discover, effects, failure_message, journaling, load_plan,
-    lock_all, read_progress, read_state, run, update_documents, writable_sites,
+    lock_all, no_operation, read_progress, read_state, run, update_documents, writable_sites,
 };
 use crate::clients::clouds::CloudsEnvironment;
 use crate::plan::{self, OperationKind, Phase, Plan, PlanOptions, PlanRequest, Step};
 use crate::spec::Spec;
 use crate::state::local::LocalStore;
-use crate::state::{OperationStatus, RecordedRun, RecordedState};
+use crate::state::{OperationStatus, RecordedState};
 
 /// Rolls back operation `operation`, or continues its rollback.
 pub async fn rollback(
@@ -80,17 +80,12 @@ pub(super) async fn roll_back(
         )
         .await;
     }
-    let undone = load_plan(store, spec, operation)?;
-    let progress = read_progress(store, &undone)
-        .map_err(|e| Refusal::error(e, "the journal is damaged; restore it from a backup"))?;
-    let spec_file = undone.spec_file.clone();
-    state.runs.insert(
-        operation.to_string(),
-        RecordedRun {
-            plan: undone,
-            progress,
-        },
-    );
+    let run = store
+        .read_run(spec, operation)
+        .map_err(Refusal::store)?
+        .ok_or_else(|| no_operation(spec, operation))?;
+    let spec_file = run.plan.spec_file.clone();
+    state.runs.insert(operation.to_string(), run);
     let inventory = discover(spec, clouds, options).await;
     let request = PlanRequest {
         operation: OperationKind::Rollback,
@@ -258,7 +253,7 @@ async fn compensate(
         &mut journaling(store, plan, &mut *observer, true, 0, total),
     )
     .await;
-    if failure_message(&report).is_none() {
+    if failure_message(&report, plan, None).is_none() {
         update_documents(store, spec, undo.writable, |doc| {
             super::record::compensated(doc, plan, undo.why.clone(), Utc::now())
         })

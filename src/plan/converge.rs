@@ -275,6 +275,7 @@ pub(super) fn plan(
             failover_type: None,
             source_site: site.to_string(),
             target_site: peer.to_string(),
+            supersedes: None,
         },
         options: options.clone(),
         basis,

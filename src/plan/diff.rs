@@ -220,6 +220,7 @@ mod tests {
                 failover_type: None,
                 source_site: "site-a".to_string(),
                 target_site: "site-b".to_string(),
+                supersedes: None,
             },
             options: PlanOptions::default(),
             basis: Basis {

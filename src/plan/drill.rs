@@ -127,6 +127,7 @@ pub(super) fn plan(
             }
         }
     }
+    let members: Vec<&MemberSource> = members.iter().collect();
     on_target.check_capacity(&ports_per_network, &members, &mut refusals, &mut warnings);
     let source_array = &spec.sites[source].flasharray.array_name;
     let target_array = &spec.sites[target].flasharray.array_name;
@@ -199,7 +200,8 @@ pub(super) fn plan(
             naming: &naming,
             snapshot_source: &snapshot_source,
             copies_after: check.clone(),
-            check,
+            prepared: vec![check],
+            freed_ips: &BTreeSet::new(),
             network: &network,
         },
         &members,
@@ -265,6 +267,7 @@ pub(super) fn plan(
             failover_type: None,
             source_site: source.to_string(),
             target_site: target.to_string(),
+            supersedes: None,
         },
         options: options.clone(),
         basis,
@@ -384,6 +387,7 @@ pub(super) fn cleanup(
             failover_type: None,
             source_site: source.to_string(),
             target_site: target.to_string(),
+            supersedes: None,
         },
         options: options.clone(),
         basis,
@@ -413,6 +417,7 @@ fn teardown(
             array,
             phase: Phase::CleanupDrill,
             protection_group: None,
+            id_prefix: "",
         },
         resources,
         after,

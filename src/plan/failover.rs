@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use super::recreate::{
     self, KNOWN_AFTER_APPLY, MemberSource, Naming, Recreation, Steps, Target, override_for, view,
 };
+use super::takeover::{self, Takeover};
+use super::teardown::{self, Removal};
 use super::{
     Action, Basis, DataLoss, FORMAT_VERSION, FailoverType, GroupView, Operation, OperationKind,
     Phase, Plan, PlanOptions, Refusal, Resource, SnapshotSource, Step, fingerprint, operation_id,
@@ -46,6 +48,17 @@ pub(super) fn plan(
     };
 
     let status = newest.map_or(GroupStatus::Active, |doc| doc.status);
+    let source_facts = inventory.sites.get(source).and_then(|site| site.facts());
+    // A failover or failback that did not finish: taken over with --force, or by an unplanned
+    // failover when its source was lost before its final snapshot was replicated (it cannot
+    // finish as planned then); otherwise finished or undone first.
+    let unfinished = takeover::unfinished(state, target);
+    let takes_over = unfinished.filter(|run| {
+        options.force
+            || (failover_type == FailoverType::Unplanned
+                && source_facts.is_none()
+                && !takeover::snapshot_replicated(run))
+    });
     match status {
         GroupStatus::Active if failback => refuse(
             &mut refusals,
@@ -64,10 +77,40 @@ pub(super) fn plan(
             "to bring it back, plan a failback: `protector plan FILE --operation failback`"
                 .to_string(),
         ),
+        GroupStatus::FailingOver | GroupStatus::FailingBack | GroupStatus::Error
+            if let Some(run) = takes_over =>
+        {
+            warnings.push(format!(
+                "takes over {}, which did not finish: what it left on {target} is removed first, and it is neither resumed nor rolled back afterwards",
+                run.plan.operation.id
+            ));
+        }
+        GroupStatus::FailingOver | GroupStatus::FailingBack | GroupStatus::Error
+            if let Some(run) = unfinished =>
+        {
+            let id = &run.plan.operation.id;
+            refuse(
+                &mut refusals,
+                format!(
+                    "{id} ({}) did not finish: protection group `{}` is `{}`",
+                    run.plan.operation.kind.as_str(),
+                    spec.name,
+                    status.as_str()
+                ),
+                if source_facts.is_none() && takeover::snapshot_replicated(run) {
+                    format!(
+                        "its final snapshot reached {target}: finish it there without {source} with `protector apply --resume {id}`"
+                    )
+                } else {
+                    format!(
+                        "finish it with `protector apply --resume {id}`, or undo it with `protector rollback {id}`; --force plans anyway and takes it over"
+                    )
+                },
+            );
+        }
         other => recreate::check_settled(spec, other, options.force, &mut refusals, &mut warnings),
     }
 
-    let source_facts = inventory.sites.get(source).and_then(|site| site.facts());
     let Some(target_facts) = inventory.sites.get(target).and_then(|site| site.facts()) else {
         refuse(
             &mut refusals,
@@ -101,8 +144,24 @@ pub(super) fn plan(
         super::check_sync(state, options, &mut refusals, &mut warnings);
     }
 
-    // The members' instances: discovered on the source, else as last recorded.
-    let members = recreate::members(spec, source, source_facts, newest, failback, &mut refusals);
+    // The members' instances: discovered on the source, else as last recorded. Those already
+    // running on the target are adopted (or refused), the others recreated there.
+    let all_members =
+        recreate::members(spec, source, source_facts, newest, failback, &mut refusals);
+    let adopted = takeover::adopted(
+        &all_members,
+        target,
+        target_facts,
+        unfinished.map(|run| &run.plan),
+        options.force || takes_over.is_some(),
+        &mut refusals,
+        &mut warnings,
+    );
+    let takeover = takes_over.map(|run| Takeover::new(run, &adopted));
+    let members: Vec<&MemberSource> = all_members
+        .iter()
+        .filter(|member| !adopted.contains_key(member.name))
+        .collect();
 
     // Mappings and target capacity.
     let on_target = Target {
@@ -232,7 +291,7 @@ pub(super) fn plan(
 
     // The basis and the operation id.
     let relied = (
-        members
+        all_members
             .iter()
             .map(|m| (m.name, m.instance))
             .collect::<BTreeMap<_, _>>(),
@@ -240,9 +299,16 @@ pub(super) fn plan(
         &target_facts.flavors,
         recovery_snapshot.map(|s| &s.name),
     );
+    // What adoption and a takeover add is relied on too, and only then: plans that have
+    // neither keep the fingerprint (and operation id) they always had.
+    let inventory_fingerprint = if adopted.is_empty() && takeover.is_none() {
+        fingerprint(&relied)
+    } else {
+        fingerprint(&(relied, &adopted, takeover.as_ref().map(|t| &t.leftovers)))
+    };
     let basis = Basis {
         state_versions: state.versions(),
-        inventory_fingerprint: fingerprint(&relied),
+        inventory_fingerprint,
     };
     // A failover keeps the id it always had; a failback's input differs by its kind.
     let id = if failback {
@@ -256,6 +322,7 @@ pub(super) fn plan(
         failover_type: (!failback).then_some(failover_type),
         source_site: source.to_string(),
         target_site: target.to_string(),
+        supersedes: takeover.as_ref().map(|t| t.operation().to_string()),
     };
 
     // The steps.
@@ -337,6 +404,32 @@ pub(super) fn plan(
     // Promote, manage, ports and boots per member.
     let network =
         |member: &MemberSource, index: usize| member_network(member, index).unwrap_or_default();
+    // What an operation taken over left on the target goes first: its ports hold addresses
+    // the members keep.
+    let mut prepared = vec![check.clone()];
+    if let Some(takeover) = &takeover {
+        prepared.extend(
+            teardown::remove(
+                &mut steps,
+                &Removal {
+                    site: target,
+                    array: target_array,
+                    phase: Phase::ValidateTarget,
+                    protection_group: Some(group),
+                    id_prefix: "takeover/",
+                },
+                &takeover.leftovers,
+                vec![check.clone()],
+            )
+            .steps,
+        );
+        prepared.sort();
+        prepared.dedup();
+    }
+    let freed_ips = takeover
+        .as_ref()
+        .map(|takeover| takeover.freed_ips.clone())
+        .unwrap_or_default();
     let recreated = recreate::recreate(
         &mut steps,
         &on_target,
@@ -347,17 +440,22 @@ pub(super) fn plan(
             },
             snapshot_source: &snapshot_source,
             copies_after,
-            check,
+            prepared,
+            freed_ips: &freed_ips,
             network: &network,
         },
         &members,
         &mut warnings,
     );
-    let all_active = recreated.all_active;
+    let all_active = if recreated.all_active.is_empty() {
+        vec![check.clone()]
+    } else {
+        recreated.all_active
+    };
 
     let mut last = all_active.clone();
     if failover_type == FailoverType::Planned {
-        for member in &members {
+        for member in &all_members {
             let delete = steps.add(
                 format!("delete_instance/{}", member.name),
                 Phase::CleanupSource,
@@ -390,23 +488,30 @@ pub(super) fn plan(
     // After a failover, replication runs back to the old primary so a failback is possible;
     // after a failback, only when asked (`--reverse-replication`).
     if !failback || options.reverse_replication {
-        last.push(steps.add(
-            format!("configure_replication/{group}"),
-            Phase::ReverseReplication,
-            target,
-            None,
-            Action::ConfigureReplication {
-                array: target_array.clone(),
-                protection_group: group.clone(),
-                volumes_from_steps: recreated.manage_steps,
-                target_array: source_array.clone(),
-            },
-            all_active.clone(),
-            vec![Resource {
-                kind: "protection_group".to_string(),
-                name: format!("{target_array}/{group}"),
-            }],
-        ));
+        last.push(
+            steps.add(
+                format!("configure_replication/{group}"),
+                Phase::ReverseReplication,
+                target,
+                None,
+                Action::ConfigureReplication {
+                    array: target_array.clone(),
+                    protection_group: group.clone(),
+                    volumes_from_steps: recreated.manage_steps,
+                    volumes: adopted
+                        .values()
+                        .flat_map(|instance| &instance.volumes)
+                        .filter_map(|volume| volume.array_volume_name.clone())
+                        .collect(),
+                    target_array: source_array.clone(),
+                },
+                all_active.clone(),
+                vec![Resource {
+                    kind: "protection_group".to_string(),
+                    name: format!("{target_array}/{group}"),
+                }],
+            ),
+        );
     }
     last.sort();
     last.dedup();
@@ -427,7 +532,7 @@ pub(super) fn plan(
     let before = GroupView {
         status: status.as_str().to_string(),
         current_primary_site: source.to_string(),
-        members: members
+        members: all_members
             .iter()
             .map(|m| (m.name.to_string(), view(source, m.instance, None, None)))
             .collect(),
@@ -475,6 +580,11 @@ pub(super) fn plan(
                     view(target, member.instance, flavor, Some(networks)),
                 )
             })
+            .chain(
+                adopted
+                    .iter()
+                    .map(|(name, instance)| (name.clone(), view(target, instance, None, None))),
+            )
             .collect(),
     };
 

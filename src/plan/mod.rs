@@ -17,6 +17,7 @@ mod rollback;
 pub mod schedule;
 pub use rollback::status_before;
 mod sync;
+mod takeover;
 mod teardown;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -115,6 +116,10 @@ pub struct Operation {
     pub failover_type: Option<FailoverType>,
     pub source_site: String,
     pub target_site: String,
+    /// An operation that did not finish and that this one takes over (see `plan::takeover`):
+    /// it is neither resumed nor rolled back once this one starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<String>,
 }
 
 /// Phases as operators see them (DESIGN §3), in execution order.
@@ -261,7 +266,12 @@ pub enum Action {
     ConfigureReplication {
         array: String,
         protection_group: String,
+        /// The steps that manage the recreated members' volumes (their array volumes are
+        /// known once those ran).
         volumes_from_steps: Vec<String>,
+        /// The array volumes of members adopted where they already ran.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        volumes: Vec<String>,
         target_array: String,
     },
     /// Records the outcome in the state documents of the reachable sites.

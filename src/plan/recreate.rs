@@ -191,7 +191,7 @@ impl Target<'_> {
     pub fn check_capacity(
         &self,
         ports_per_network: &BTreeMap<String, u64>,
-        members: &[MemberSource],
+        members: &[&MemberSource],
         refusals: &mut Vec<Refusal>,
         warnings: &mut Vec<String>,
     ) {
@@ -283,7 +283,7 @@ impl Target<'_> {
 
 /// The array volumes holding the members' data; a volume that does not say is refused.
 pub(super) fn member_array_volumes<'a>(
-    members: &[MemberSource<'a>],
+    members: &[&MemberSource<'a>],
     refusals: &mut Vec<Refusal>,
 ) -> BTreeSet<&'a str> {
     for member in members {
@@ -468,8 +468,11 @@ pub(super) struct Recreation<'a> {
     pub snapshot_source: &'a dyn Fn(&str) -> SnapshotSource,
     /// What the copies wait for (the snapshot step, or the target check).
     pub copies_after: String,
-    /// The target check, which port creation waits for.
-    pub check: String,
+    /// What port creation waits for: the target check, and the removal of what an operation
+    /// taken over left there.
+    pub prepared: Vec<String>,
+    /// Addresses taken now that are free by then (those removed ports hold).
+    pub freed_ips: &'a BTreeSet<String>,
     /// The network of a member's NIC on the target (the caller checked it exists).
     pub network: &'a dyn Fn(&MemberSource, usize) -> String,
 }
@@ -487,13 +490,13 @@ pub(super) fn recreate(
     steps: &mut Steps,
     target: &Target,
     how: &Recreation,
-    members: &[MemberSource],
+    members: &[&MemberSource],
     warnings: &mut Vec<String>,
 ) -> Recreated {
     let site = target.target;
     let mut manage_steps = Vec::new();
     let tiers: BTreeSet<u32> = members.iter().map(|m| m.boot_order).collect();
-    let mut sorted_members: Vec<&MemberSource> = members.iter().collect();
+    let mut sorted_members: Vec<&MemberSource> = members.to_vec();
     sorted_members.sort_by_key(|m| m.boot_order);
     for member in &sorted_members {
         let mut volume_steps = Vec::new();
@@ -545,7 +548,8 @@ pub(super) fn recreate(
                 target.facts.network_named(&network).is_some_and(|n| {
                     n.subnets.iter().any(|s| {
                         crate::ipv4::contains(&s.cidr, ip)
-                            && !s.used_ips.iter().any(|used| used == ip)
+                            && (how.freed_ips.contains(ip)
+                                || !s.used_ips.iter().any(|used| used == ip))
                     })
                 })
             };
@@ -574,7 +578,7 @@ pub(super) fn recreate(
                     fixed_ip: kept,
                     name: name.clone(),
                 },
-                vec![how.check.clone()],
+                how.prepared.clone(),
                 vec![Resource {
                     kind: "port".to_string(),
                     name,
@@ -587,8 +591,11 @@ pub(super) fn recreate(
         if let Some(lower) = tiers.range(..member.boot_order).next_back() {
             depends_on.push(format!("tier_active/{lower}"));
         }
+        // A dependency not recreated here already runs (it was adopted).
         for dependency in member.depends_on {
-            depends_on.push(format!("boot_instance/{dependency}"));
+            if members.iter().any(|m| m.name == dependency) {
+                depends_on.push(format!("boot_instance/{dependency}"));
+            }
         }
         depends_on.sort();
         depends_on.dedup();

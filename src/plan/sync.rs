@@ -173,6 +173,7 @@ pub(super) fn plan(
             failover_type: None,
             source_site: peer.to_string(),
             target_site: current.to_string(),
+            supersedes: None,
         },
         options: options.clone(),
         basis,

@@ -15,6 +15,9 @@ pub(super) struct Removal<'a> {
     pub phase: Phase,
     /// The array protection group the removed array volumes leave, if they joined it.
     pub protection_group: Option<&'a str>,
+    /// Before each step id, to keep them apart from the plan's own steps of the same member
+    /// (a takeover's removals beside its source cleanup).
+    pub id_prefix: &'a str,
 }
 
 /// The removal steps, for the proof that follows them.
@@ -39,7 +42,7 @@ pub(super) fn remove(
             .step
             .split_once('/')
             .unwrap_or(("", &resource.step));
-        format!("{verb}/{tail}")
+        format!("{}{verb}/{tail}", how.id_prefix)
     };
     let of_kind = |kind: DrillResourceKind| {
         resources

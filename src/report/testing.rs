@@ -106,6 +106,7 @@ fn plan(kind: OperationKind, steps: Vec<Step>, warnings: Vec<String>) -> Plan {
             failover_type,
             source_site: "site-a".to_string(),
             target_site: "site-b".to_string(),
+            supersedes: None,
         },
         options: PlanOptions {
             failover_type,

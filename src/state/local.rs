@@ -24,7 +24,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{JournalEntry, OperationRecord, RecordedState, StateDocument};
+use super::{
+    JournalEntry, OperationRecord, OperationStatus, RecordedRun, RecordedState, StateDocument,
+};
 use crate::plan::Plan;
 
 #[derive(Debug, thiserror::Error)]
@@ -382,16 +384,60 @@ impl LocalStore {
             .join(format!("{operation}.plan.json"))
     }
 
-    /// Every site's document of `spec`'s group, as stored (`None` where a site has none).
+    /// Every site's document of `spec`'s group, as stored (`None` where a site has none), and
+    /// the run of its last operation when that failover or failback did not finish (what a
+    /// failover that takes it over plans from).
     pub fn read_state(&self, spec: &crate::spec::Spec) -> Result<RecordedState, StoreError> {
         let mut sites = std::collections::BTreeMap::new();
         for site in spec.sites.keys() {
             sites.insert(site.clone(), self.load(site, &spec.name)?);
         }
-        Ok(RecordedState {
+        let mut state = RecordedState {
             sites,
             ..RecordedState::default()
-        })
+        };
+        let unfinished = state
+            .newest()
+            .and_then(|doc| doc.operations.last())
+            .filter(|op| {
+                matches!(op.kind.as_str(), "failover" | "failback")
+                    && matches!(
+                        op.status,
+                        OperationStatus::Pending
+                            | OperationStatus::Running
+                            | OperationStatus::Failed
+                    )
+                    && op.superseded_by.is_none()
+            })
+            .map(|op| op.id.clone());
+        if let Some(operation) = unfinished
+            && let Some(run) = self.read_run(spec, &operation)?
+        {
+            state.runs.insert(operation, run);
+        }
+        Ok(state)
+    }
+
+    /// Operation `operation` of `spec`'s group: its plan and how far its journal got.
+    pub fn read_run(
+        &self,
+        spec: &crate::spec::Spec,
+        operation: &str,
+    ) -> Result<Option<RecordedRun>, StoreError> {
+        for site in spec.sites.keys() {
+            if let Some(plan) = self.load_plan(site, &spec.name, operation)? {
+                let journal = self.read_journal(
+                    &plan.operation.target_site,
+                    &plan.protection_group,
+                    operation,
+                )?;
+                return Ok(Some(RecordedRun {
+                    progress: super::journal::replay(&journal),
+                    plan,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// The document, or `None` for a group never applied on this site.

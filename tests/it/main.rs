@@ -9,6 +9,7 @@ mod cli;
 mod drill;
 mod examples;
 mod flasharray_api;
+mod forward;
 mod keystone_api;
 mod neutron_api;
 mod nova_api;

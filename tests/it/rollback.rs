@@ -96,7 +96,7 @@ impl Failover {
     }
 
     /// Runs `apply` in the background and kills it (SIGKILL) once its journal shows `ready`.
-    fn apply_killed_when(&self, ready: impl Fn(&str) -> bool) {
+    pub(crate) fn apply_killed_when(&self, ready: impl Fn(&str) -> bool) {
         let log = self.setup.dir.path().join("killed.log");
         let plan = self.plan.to_str().unwrap();
         let mut child = self.setup.spawn(&["apply", plan, "--auto-approve"], &log);
@@ -115,7 +115,7 @@ fn read(path: &Path) -> String {
 }
 
 /// `event` journaled for `step`.
-fn journaled(journal: &str, step: &str, event: &str) -> bool {
+pub fn journaled(journal: &str, step: &str, event: &str) -> bool {
     journal
         .lines()
         .any(|line| line.contains(&format!(r#""step":"{step}""#)) && line.contains(event))
