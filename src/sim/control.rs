@@ -4,7 +4,7 @@
 //!
 //! | method | path | body | effect |
 //! |---|---|---|---|
-//! | POST | `/sites/{site}/down` | | the site's ports refuse connections |
+//! | POST | `/sites/{site}/down` | `{"power_off"?: true}` | the site's ports refuse connections; with `power_off`, its servers stop too (a power loss: nothing runs there when it is back) |
 //! | POST | `/sites/{site}/up` | | the site serves again on the same ports |
 //! | POST | `/faults` | a [`FaultRule`] | 201; applies to matching requests |
 //! | GET | `/faults` | | the active rules |
@@ -49,7 +49,25 @@ async fn set_up(runtime: &Runtime, site: &str, up: bool) -> Response {
     }
 }
 
-async fn site_down(State(runtime): State<Arc<Runtime>>, Path(site): Path<String>) -> Response {
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownRequest {
+    /// The site loses power: its servers stop (a boot under way fails).
+    #[serde(default)]
+    power_off: bool,
+}
+
+async fn site_down(
+    State(runtime): State<Arc<Runtime>>,
+    Path(site): Path<String>,
+    body: Option<Json<DownRequest>>,
+) -> Response {
+    let request = body.map(|Json(request)| request).unwrap_or_default();
+    if request.power_off
+        && let Some(cell) = runtime.world.site(&site)
+    {
+        cell.lock(&runtime.world).power_off();
+    }
     set_up(&runtime, &site, false).await
 }
 

@@ -93,6 +93,11 @@ impl Site {
         flasharray::advance(self, now, peer_array_up);
     }
 
+    /// A power loss (see [`super::openstack::nova::power_off`]).
+    pub fn power_off(&mut self) {
+        super::openstack::nova::power_off(self);
+    }
+
     /// The id of the project named `name`.
     pub fn project_id(&self, name: &str) -> Option<&str> {
         self.identity

@@ -74,6 +74,22 @@ fn sim_up_serves_the_built_in_world_and_stops_cleanly() {
         http("POST", &format!("{}/sites/nowhere/down", twin.control())).0,
         404
     );
+    // A power loss: nothing runs there when the site is back.
+    let url = format!("{}/sites/site-a/down", twin.control());
+    assert_eq!(http_with("POST", &url, r#"{"power_off": true}"#).0, 200);
+    assert_eq!(
+        http("POST", &format!("{}/sites/site-a/up", twin.control())).0,
+        200
+    );
+    let world: serde_json::Value =
+        serde_json::from_str(&http("GET", &format!("{}/world", twin.control())).1).unwrap();
+    let servers = world["sites"]["site-a"]["compute"]["servers"]
+        .as_object()
+        .unwrap();
+    assert!(!servers.is_empty());
+    for server in servers.values() {
+        assert_eq!(server["status"], "SHUTOFF", "{server:#}");
+    }
 
     let control = address(twin.control());
     assert_eq!(twin.stop(), Some(0), "SIGTERM ends sim up with exit 0");

@@ -118,6 +118,36 @@ const LEGACY_API_VERSION: &str = "x-openstack-nova-api-version";
 // Lifecycle
 // ---------------------------------------------------------------------------------------------
 
+/// The site loses power: running servers stop, a boot under way fails, a start or stop under
+/// way ends stopped; deletes go on. Nova finds them so when the site is back (and starts none:
+/// `resume_guests_state_on_host_boot` is off by default).
+pub fn power_off(site: &mut Site) {
+    let wall = site.clock.wall();
+    for server in site.compute.servers.values_mut() {
+        let deleting = server
+            .pending
+            .as_ref()
+            .is_some_and(|pending| pending.then == ServerStatus::Deleting);
+        if deleting {
+            continue;
+        }
+        server.pending = None;
+        server.status = match server.status {
+            ServerStatus::Build => {
+                server.fault = Some(Fault {
+                    code: 500,
+                    message: "the host lost power while the instance was building".to_string(),
+                    created: wall,
+                });
+                ServerStatus::Error
+            }
+            ServerStatus::Active => ServerStatus::Shutoff,
+            other => other,
+        };
+        server.updated = wall;
+    }
+}
+
 /// Applies due server transitions (BUILD -> ACTIVE or ERROR, stops, starts, deletes).
 pub fn advance(site: &mut Site, now: Instant) {
     let due: Vec<String> = site
