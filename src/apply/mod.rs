@@ -774,6 +774,19 @@ async fn run(
         record::learn(doc, &measured);
     })
     .map_err(|e| Refusal::error(e, "check that the state folder is writable"))?;
+    let missed: Vec<&str> = spec
+        .sites
+        .keys()
+        .filter(|site| !writable.contains(site))
+        .map(String::as_str)
+        .collect();
+    if error.is_none() && !missed.is_empty() {
+        observer.note(&format!(
+            "{} could not be reached and does not know of {} yet: once it is back, run `protector protection-group sync-force FILE`",
+            missed.join(" and "),
+            plan.operation.id
+        ));
+    }
     let rollback = if error.is_some() && options.rollback_on_failure {
         observer.note(&format!("rolling back {}", plan.operation.id));
         let state = read_state(store, spec)?;
