@@ -162,11 +162,14 @@ pub struct PolicyFile {
     /// group's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array_protection_group: Option<Spanned<String>>,
-    /// Recovery point objective: the data-loss budget, e.g. `15m`. Plans disclose the age of
-    /// the snapshot they would recover against it.
+    /// Recovery point objective: the data-loss budget, e.g. `15m`, from `5m` to `400d`: the
+    /// array protection group replicates that often, and FlashArray replication schedules run
+    /// every 5 minutes at the most and every 400 days at the least. Plans disclose the age of the
+    /// snapshot they would recover against it.
     #[schemars(schema_with = "duration_schema")]
     pub rpo: Spanned<String>,
-    /// Recovery time objective: the time budget, e.g. `1h30m`. Plans predict against it.
+    /// Recovery time objective: the time budget, e.g. `1h30m`, at most `30d`. Plans predict
+    /// against it.
     #[schemars(schema_with = "duration_schema")]
     pub rto: Spanned<String>,
 }

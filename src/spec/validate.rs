@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::time::Duration;
 
 use super::file::{self, PairFile, SpecFile, ValueSource};
 use super::{
     Drill, FlashArray, Mappings, Member, Pair, Policy, SecretRef, Setting, Site, Spec, StateConfig,
     duration, site_env_name,
 };
+use crate::clients::flasharray::model::REPLICATION_FREQUENCY_MS;
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{Span, Spanned, YamlError};
 
@@ -180,6 +182,36 @@ fn is_env_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// What a duration of the spec may be, and why (the detail of the error when it is not).
+struct Limits {
+    min: Duration,
+    max: Duration,
+    /// What the bounds are, after "shorter than 5m, " and "longer than 400d, ".
+    min_is: &'static str,
+    max_is: &'static str,
+    why: &'static str,
+}
+
+/// Converge makes the array protection group replicate every RPO, so an RPO must be a
+/// replication frequency the array accepts (which it would only refuse at apply time).
+const RPO_LIMITS: Limits = Limits {
+    min: Duration::from_millis(*REPLICATION_FREQUENCY_MS.start()),
+    max: Duration::from_millis(*REPLICATION_FREQUENCY_MS.end()),
+    min_is: "the shortest replication interval of a FlashArray",
+    max_is: "the longest replication interval of a FlashArray",
+    why: "protector makes the array protection group replicate that often, and the array refuses a schedule outside these bounds.",
+};
+
+/// Plans predict a recovery from step estimates of seconds to minutes; a budget beyond a month
+/// is no recovery objective, and bounding it keeps every sum and conversion of it finite.
+const RTO_LIMITS: Limits = Limits {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(30 * 86_400),
+    min_is: "the shortest recovery budget",
+    max_is: "the longest recovery budget protector accepts",
+    why: "plans predict recoveries against it; a budget beyond a month is no recovery objective.",
+};
 
 const ARRAY_NAME_RULE: &str = "use 1-63 letters, digits, `-` or `_`, starting with a letter or digit (FlashArray naming rules)";
 
@@ -433,28 +465,20 @@ impl Rules<'_> {
         Policy {
             replication: policy.replication.value,
             array_protection_group,
-            rpo: self.objective(&policy.rpo, "rpo", "the data-loss budget"),
-            rto: self.objective(&policy.rto, "rto", "the recovery time budget"),
+            rpo: self.objective(&policy.rpo, "rpo", "the data-loss budget", &RPO_LIMITS),
+            rto: self.objective(&policy.rto, "rto", "the recovery time budget", &RTO_LIMITS),
         }
     }
 
-    /// A positive duration.
+    /// A positive duration within `limits`.
     fn objective(
         &mut self,
         text: &Spanned<String>,
         key: &str,
         meaning: &str,
-    ) -> std::time::Duration {
-        match duration::parse(&text.value) {
-            Ok(value) if value.is_zero() => {
-                self.push(
-                    Diagnostic::error(format!("{key} must be greater than zero"))
-                        .at(text.span, "zero")
-                        .detail(format!("{key} is {meaning}; zero cannot be met."))
-                        .hint(format!("set `{key}:` to a positive duration, e.g. `15m`")),
-                );
-                value
-            }
+        limits: &Limits,
+    ) -> Duration {
+        let value = match duration::parse(&text.value) {
             Ok(value) => value,
             Err(error) => {
                 self.push(
@@ -462,9 +486,37 @@ impl Rules<'_> {
                         .at(text.span, "not a duration")
                         .hint("write durations like `90s`, `15m`, `1h30m` or `1d`"),
                 );
-                std::time::Duration::ZERO
+                return Duration::ZERO;
             }
+        };
+        let (min, max) = (duration::format(limits.min), duration::format(limits.max));
+        if value.is_zero() {
+            self.push(
+                Diagnostic::error(format!("{key} must be greater than zero"))
+                    .at(text.span, "zero")
+                    .detail(format!("{key} is {meaning}; zero cannot be met."))
+                    .hint(format!("set `{key}:` to a positive duration, e.g. `15m`")),
+            );
+        } else if value < limits.min || value > limits.max {
+            let (summary, label) = if value < limits.min {
+                (
+                    format!("shorter than {min}, {}", limits.min_is),
+                    format!("below {min}"),
+                )
+            } else {
+                (
+                    format!("longer than {max}, {}", limits.max_is),
+                    format!("above {max}"),
+                )
+            };
+            self.push(
+                Diagnostic::error(format!("{key} {} is {summary}", text.value.trim()))
+                    .at(text.span, label)
+                    .detail(format!("{key} is {meaning}; {}", limits.why))
+                    .hint(format!("set `{key}:` to a duration from {min} to {max}")),
+            );
         }
+        value
     }
 
     fn members(&mut self, members: &Spanned<Vec<file::MemberFile>>) -> Vec<Member> {

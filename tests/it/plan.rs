@@ -153,6 +153,38 @@ fn a_planned_failover_of_the_example_group() {
     );
 }
 
+/// Durations that once validated, then panicked `plan` (exit 101) or failed only at apply time
+/// (`rpo: 1s`: the array replicates every 5m at the most): every plan refuses the spec, naming
+/// the limit, before it touches a site.
+#[test]
+fn durations_beyond_what_plans_and_the_array_take_are_refused() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let example = std::fs::read_to_string(&spec).unwrap();
+    for (from, to, says) in [
+        (
+            "rto: 30m",
+            "rto: 18446744073709551615s",
+            "is longer than 30d",
+        ),
+        (
+            "rpo: 15m",
+            "rpo: 18446744073709551615s",
+            "is longer than 400d",
+        ),
+        ("rpo: 15m", "rpo: 1s", "rpo 1s is shorter than 5m"),
+    ] {
+        std::fs::write(&spec, example.replace(from, to)).unwrap();
+        for operation in ["converge", "failover", "drill"] {
+            let output =
+                setup.protector(&["plan", spec.to_str().unwrap(), "--operation", operation]);
+            let text = stderr(&output);
+            assert_eq!(output.status.code(), Some(1), "{to}, {operation}: {text}");
+            assert!(text.contains(says), "{to}, {operation}: {text}");
+        }
+    }
+}
+
 #[test]
 fn planned_failover_refuses_when_the_source_is_down_and_names_unplanned() {
     let setup = Setup::new();
