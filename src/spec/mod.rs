@@ -6,6 +6,7 @@
 
 pub mod duration;
 pub mod file;
+pub mod files;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::diagnostic::{Report, SourceFile};
+use crate::diagnostic::{Diagnostic, Report, SourceFile};
 pub use file::{Replication, StateBackend};
 pub use validate::is_array_name;
 
@@ -187,20 +188,77 @@ pub fn check(source: SourceFile, base_dir: &Path) -> Validation {
     }
 }
 
-/// A spec file that cannot be read at all.
+/// A spec file that cannot be read as text.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read {path}: {source}")]
+#[error("cannot read {}: {problem}", path.display())]
 pub struct ReadError {
     pub path: PathBuf,
-    #[source]
-    pub source: std::io::Error,
+    pub problem: ReadProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadProblem {
+    #[error(transparent)]
+    File(#[from] files::FileError),
+    #[error("it is not UTF-8 text (byte {byte:#04x} at line {line}, column {column})")]
+    NotUtf8 {
+        byte: u8,
+        line: usize,
+        column: usize,
+    },
+}
+
+impl ReadError {
+    /// The next thing to try.
+    pub fn hint(&self) -> String {
+        match &self.problem {
+            ReadProblem::File(files::FileError::Io(_)) => {
+                "check the path; relative paths are relative to the current folder".to_string()
+            }
+            ReadProblem::File(files::FileError::TooLarge(limit)) => format!(
+                "check that the path names a spec: a spec is at most {}",
+                files::bytes(*limit)
+            ),
+            ReadProblem::NotUtf8 { .. } => {
+                "save the spec as UTF-8 text (YAML is read as UTF-8), or check that the path names a spec"
+                    .to_string()
+            }
+        }
+    }
+
+    /// The error as the one diagnostic of its file, for a command that checks several files
+    /// and reports on each.
+    pub fn into_validation(self) -> Validation {
+        let source = SourceFile::new(self.path.display().to_string(), "");
+        let diagnostic = Diagnostic::error(self.to_string()).hint(self.hint());
+        Validation {
+            spec: None,
+            report: Report {
+                source,
+                diagnostics: vec![diagnostic],
+            },
+        }
+    }
 }
 
 /// Reads and checks the spec at `path` (relative paths inside it resolve against its folder).
 pub fn load(path: &Path) -> Result<Validation, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReadError {
+    let error = |problem: ReadProblem| ReadError {
         path: path.to_path_buf(),
-        source,
+        problem,
+    };
+    let bytes = files::read_at_most(path, files::SPEC_LIMIT).map_err(|e| error(e.into()))?;
+    let text = String::from_utf8(bytes).map_err(|not_utf8| {
+        let valid = not_utf8.utf8_error().valid_up_to();
+        let bytes = not_utf8.as_bytes();
+        // The valid prefix is text: its end is where the bad byte sits.
+        let prefix = String::from_utf8_lossy(&bytes[..valid]);
+        let position = SourceFile::new("", prefix).position(valid);
+        error(ReadProblem::NotUtf8 {
+            byte: bytes[valid],
+            line: position.line,
+            column: position.column,
+        })
     })?;
     let base_dir = path
         .parent()
