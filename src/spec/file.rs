@@ -58,12 +58,12 @@ pub struct FlashArrayFile {
     /// REST endpoint of the array, `https://...`: a literal or `{ env: NAME }`.
     #[schemars(schema_with = "literal_or_env_schema")]
     pub url: Spanned<ValueSource>,
-    /// API token of the array: `{ env: NAME }` or `{ file: PATH }`. Never inline: secrets do not
-    /// live in the spec.
+    /// API token of the array: `{ env: NAME }` or `{ file: PATH }` (a regular file of at most
+    /// 64 KiB). Never inline: secrets do not live in the spec.
     #[schemars(schema_with = "secret_reference_schema")]
     pub api_token: Spanned<ValueSource>,
     /// PEM file of the CA that signed the array's certificate (arrays commonly use a private
-    /// CA): a path (relative to this file) or `{ env: NAME }`.
+    /// CA), a regular file of at most 64 KiB: a path (relative to this file) or `{ env: NAME }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "literal_or_env_schema")]
     pub ca_cert: Option<Spanned<ValueSource>>,

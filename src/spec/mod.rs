@@ -212,7 +212,7 @@ impl ReadError {
     /// The next thing to try.
     pub fn hint(&self) -> String {
         match &self.problem {
-            ReadProblem::File(files::FileError::Io(_)) => {
+            ReadProblem::File(files::FileError::Io(_) | files::FileError::NotRegular(_)) => {
                 "check the path; relative paths are relative to the current folder".to_string()
             }
             ReadProblem::File(files::FileError::TooLarge(limit)) => format!(

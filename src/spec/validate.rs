@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::file::{self, PairFile, SpecFile, ValueSource};
+use super::files::{self, FileError};
 use super::{
     Drill, FlashArray, Mappings, Member, Pair, Policy, SecretRef, Setting, Site, Spec, StateConfig,
     duration, site_env_name,
@@ -317,16 +318,19 @@ impl Rules<'_> {
             }
         }
         let api_token = self.secret(&array.api_token, site);
-        let ca_cert = array
-            .ca_cert
-            .as_ref()
-            .map(|ca_cert| self.setting(ca_cert, "ca_cert", &site_env_name(site, "CA_CERT")))
-            .map(|setting| match setting {
+        let ca_cert = array.ca_cert.as_ref().map(|ca_cert| {
+            let env = site_env_name(site, "CA_CERT");
+            match self.setting(ca_cert, "ca_cert", &env) {
                 Setting::Literal(path) => {
-                    Setting::Literal(self.base_dir.join(path).display().to_string())
+                    let path = self.base_dir.join(path);
+                    self.named_file(&path, ca_cert.span, "ca_cert", &format!(
+                        "name the PEM file of the array's CA (the system's CAs are trusted already), or `ca_cert: {{ env: {env} }}`"
+                    ));
+                    Setting::Literal(path.display().to_string())
                 }
                 env => env,
-            });
+            }
+        });
         if !is_array_name(&array.array_name.value) {
             self.push(
                 Diagnostic::error(format!(
@@ -407,8 +411,41 @@ impl Rules<'_> {
                             .hint("name the file holding the token, e.g. `{ file: /etc/protector/fa-a.token }`"),
                     );
                 }
-                SecretRef::File(self.base_dir.join(path))
+                let path = self.base_dir.join(path);
+                self.named_file(
+                    &path,
+                    value.span,
+                    "api_token",
+                    &format!(
+                        "name a file holding only the token, or `api_token: {{ env: {} }}`",
+                        site_env_name(site, "API_TOKEN")
+                    ),
+                );
+                SecretRef::File(path)
             }
+        }
+    }
+
+    /// A token or CA file the spec names, when it is there: a file protector will refuse to
+    /// read is an error now. A missing one is not: validate may run where only the spec is (CI),
+    /// and plans report what they cannot read.
+    fn named_file(&mut self, path: &Path, span: Span, key: &str, hint: &str) {
+        match files::check_named(path) {
+            Ok(()) | Err(FileError::Io(_)) => {}
+            Err(problem) => self.push(
+                Diagnostic::error(format!(
+                    "{key} file `{}` cannot be used: {problem}",
+                    path.display()
+                ))
+                .at(
+                    span,
+                    format!(
+                        "protector reads a regular file of at most {}",
+                        files::bytes(files::NAMED_FILE_LIMIT)
+                    ),
+                )
+                .hint(hint),
+            ),
         }
     }
 
