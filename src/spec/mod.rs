@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Report, SourceFile};
 pub use file::{Replication, StateBackend};
-pub use validate::is_array_name;
+pub use validate::{is_array_name, is_env_name};
 
 /// A validated protection group.
 #[derive(Debug, Clone, PartialEq, Serialize)]

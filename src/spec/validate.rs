@@ -13,7 +13,7 @@ use super::{
     duration, site_env_name,
 };
 use crate::clients::flasharray::model::REPLICATION_FREQUENCY_MS;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, edit_distance};
 use crate::yaml::{Span, Spanned, YamlError};
 
 pub(super) fn validate(file: &SpecFile, base_dir: &Path) -> (Option<Spec>, Vec<Diagnostic>) {
@@ -141,20 +141,6 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, candidate)| candidate)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 /// DNS label: 1-63 lowercase letters, digits and `-`, starting with a letter, not ending with `-`.
 fn is_dns_label(name: &str) -> bool {
     let bytes = name.as_bytes();
@@ -176,7 +162,8 @@ pub fn is_array_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
 }
 
-fn is_env_name(name: &str) -> bool {
+/// A POSIX shell variable name: letters, digits and `_`, not starting with a digit.
+pub fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -390,7 +377,6 @@ impl Rules<'_> {
                 self.push(
                     Diagnostic::error("api_token is written inline; secrets never live in the spec")
                         .at(value.span, "inline secret")
-                        .redacted()
                         .detail("Specs are committed and reviewed; a token in them leaks to everyone who can read the repository. Revoke this token on the array.")
                         .hint(format!(
                             "reference it instead: `api_token: {{ env: {} }}` or `api_token: {{ file: /etc/protector/{site}.token }}`",

@@ -68,6 +68,30 @@ fn an_inline_token_is_rejected_without_being_printed() {
     }
 }
 
+/// A token pasted where the spec takes no token (under another key, in a list, beside a
+/// reference, under a misspelt `api_token`) is never printed either, in text or in JSON.
+#[test]
+fn a_misplaced_token_is_never_printed() {
+    let token = "pureuser-3f9a7c2e-token";
+    for fixture in [
+        "api-token-value-key",
+        "api-token-list",
+        "api-token-misspelt-key",
+        "api-token-extra-key",
+    ] {
+        let path = format!("tests/fixtures/invalid/{fixture}.yaml");
+        let spec = std::fs::read_to_string(crate::root().join(&path)).unwrap();
+        assert!(spec.contains(token), "{path}");
+        for format in ["text", "json"] {
+            let output = protector(&["validate", &path, "--format", format]);
+            assert_eq!(output.status.code(), Some(1), "{path}");
+            let everything = format!("{}{}", stdout(&output), stderr(&output));
+            assert!(everything.contains("api_tok"), "{path}: {everything}");
+            assert!(!everything.contains(token), "{path}: {everything}");
+        }
+    }
+}
+
 #[test]
 fn several_errors_are_reported_together() {
     let text = stderr(&protector(&[
