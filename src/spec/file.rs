@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::yaml::Spanned;
 
+/// The members a group may have: plans are measured at this scale (README, "Figures").
+pub const MAX_MEMBERS: usize = 10_000;
+
+/// The longest name of a Nova instance or flavor, or a Neutron network.
+pub const OPENSTACK_NAME_MAX: usize = 255;
+
 /// A protection group: the VMs to protect together, the two sites between which their volumes
 /// replicate, and how their networks and flavors map between the sites.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -33,7 +39,8 @@ pub struct SpecFile {
     /// The site where the workload lives while the group is `active`.
     pub primary: Spanned<String>,
     pub policy: PolicyFile,
-    /// The instances of the group, on the primary site.
+    /// The instances of the group, on the primary site: at most 10,000.
+    #[schemars(length(min = 1, max = MAX_MEMBERS))]
     pub members: Spanned<Vec<MemberFile>>,
     #[serde(default)]
     pub mappings: MappingsFile,
@@ -193,6 +200,7 @@ pub enum Replication {
 #[serde(deny_unknown_fields)]
 pub struct MemberFile {
     /// Instance name or UUID on the primary site.
+    #[schemars(length(min = 1, max = OPENSTACK_NAME_MAX))]
     pub instance: Spanned<String>,
     /// Lower boots first; an instance waits for every lower tier to be ACTIVE. Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +231,11 @@ fn pairs_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "items": {
             "description": "Site name -> the name on that site; both sites, once each.",
             "type": "object",
-            "additionalProperties": { "type": "string", "minLength": 1 },
+            "additionalProperties": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": OPENSTACK_NAME_MAX
+            },
             "minProperties": 2,
             "maxProperties": 2
         }

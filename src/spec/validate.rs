@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use super::file::{self, PairFile, SpecFile, ValueSource};
+use super::file::{self, MAX_MEMBERS, OPENSTACK_NAME_MAX, PairFile, SpecFile, ValueSource};
 use super::files::{self, FileError};
 use super::{
     Drill, FlashArray, Mappings, Member, Pair, Policy, SecretRef, Setting, Site, Spec, StateConfig,
@@ -435,6 +435,21 @@ impl Rules<'_> {
         }
     }
 
+    /// An OpenStack resource's name (an instance, network or flavor): Nova and Neutron take
+    /// at most 255 characters.
+    fn name_length(&mut self, name: &Spanned<String>, kind: &str) {
+        let length = name.value.chars().count();
+        if length > OPENSTACK_NAME_MAX {
+            self.push(
+                Diagnostic::error(format!(
+                    "{kind} name is {length} characters long; OpenStack names have at most {OPENSTACK_NAME_MAX}"
+                ))
+                .at(name.span, "too long")
+                .hint(format!("write the {kind}'s name as OpenStack shows it")),
+            );
+        }
+    }
+
     fn env_name(&mut self, name: &str, span: Span) {
         if !is_env_name(name) {
             self.push(
@@ -552,9 +567,23 @@ impl Rules<'_> {
                     ),
             );
         }
+        if members.value.len() > MAX_MEMBERS {
+            self.push(
+                Diagnostic::error(format!(
+                    "a protection group has at most {MAX_MEMBERS} members, found {}",
+                    members.value.len()
+                ))
+                .at(members.span, "members are listed here")
+                .detail(format!(
+                    "Plans are measured at {MAX_MEMBERS} members (under a second and 300 MB); how larger groups plan and fail over is not known."
+                ))
+                .hint("split the members into several protection groups, each failing over on its own"),
+            );
+        }
         let mut index_of: HashMap<&str, usize> = HashMap::new();
         for (index, member) in members.value.iter().enumerate() {
             let name = member.instance.value.as_str();
+            self.name_length(&member.instance, "instance");
             if name.trim().is_empty() {
                 self.push(
                     Diagnostic::error("member instance name is empty")
@@ -661,6 +690,7 @@ impl Rules<'_> {
                     );
                     continue;
                 }
+                self.name_length(name, kind);
                 if name.value.trim().is_empty() {
                     self.push(
                         Diagnostic::error(format!("{kind} mapping has an empty name for `{site}`"))
@@ -824,6 +854,34 @@ mod tests {
         );
         assert_eq!(closest("prmary", &["primary", "policy"]), Some("primary"));
         assert_eq!(closest("zzz", &["primary", "policy"]), None);
+    }
+
+    /// The minimal valid spec with `count` members.
+    fn with_members(count: usize) -> String {
+        let text = include_str!("../../tests/fixtures/valid-minimal.yaml");
+        let (head, rest) = text.split_once("members:\n").unwrap();
+        let (_, tail) = rest.split_once("mappings:\n").unwrap();
+        let members: String = (0..count)
+            .map(|index| format!("  - instance: vm-{index}\n"))
+            .collect();
+        format!("{head}members:\n{members}mappings:\n{tail}")
+    }
+
+    #[test]
+    fn a_group_has_at_most_ten_thousand_members() {
+        let check = |text: String| {
+            let source = crate::diagnostic::SourceFile::new("pg.yaml", text);
+            crate::spec::check(source, Path::new("."))
+                .report
+                .diagnostics
+        };
+        assert_eq!(check(with_members(MAX_MEMBERS)), []);
+        let diagnostics = check(with_members(MAX_MEMBERS + 1));
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(
+            diagnostics[0].summary,
+            "a protection group has at most 10000 members, found 10001"
+        );
     }
 
     fn edge(to: usize) -> (usize, Span) {
