@@ -4,8 +4,9 @@
 //! miss such as `api_tokn`) is masked at any depth below that key, whatever its shape: a spec
 //! with a token pasted in the wrong place is exactly the spec that gets an error with a
 //! snippet. Left readable are only the references the spec asks for, `{ env: NAME }` with a
-//! valid variable name and `{ file: PATH }`: they say where a secret is, not what it is, and
-//! errors about them must show them.
+//! valid variable name and `{ file: PATH }` (they say where a secret is, not what it is, and
+//! errors about them must show them), and keys that read as key names (`{ value: ... }`: the
+//! error is that key).
 //!
 //! This reads the text with a small YAML tokenizer, not the parser's events: the files that
 //! most need masking are those the parser gives up on halfway.
@@ -121,26 +122,108 @@ pub fn secrets(text: &str) -> Secrets {
             let token = &tokens[at];
             let hidden = match token.kind {
                 Kind::Comment => true,
-                Kind::Scalar => !reference && !is_key(at),
+                Kind::Scalar => {
+                    let key_name = is_key(at) && is_key_name(&text[token.range.clone()]);
+                    !(reference || key_name)
+                }
                 _ => false,
             };
             if hidden {
-                secrets.ranges.push(token.range.clone());
-                if token.kind == Kind::Scalar {
-                    let words = unquote(&text[token.range.clone()]).split_whitespace();
-                    // Shorter words are no secret, and would scrub words of the messages.
-                    secrets.words.extend(
-                        words
-                            .filter(|word| word.chars().count() >= 4)
-                            .map(str::to_string),
-                    );
-                }
+                secrets.hide(text, token.range.clone());
             }
+        }
+    }
+    // A line that reads `api_token: ...` to a person may hold no key for the tokenizer: a quote
+    // or block scalar left open above swallowed it. Its value, and the lines indented below
+    // it, are hidden as a person would read them.
+    let key_starts: Vec<usize> = (0..tokens.len())
+        .filter(|&index| is_key(index))
+        .map(|index| tokens[index].range.start)
+        .collect();
+    let lines = lines(text);
+    for (index, &(start, line)) in lines.iter().enumerate() {
+        let Some((key_at, key, value_at)) = key_of_line(line) else {
+            continue;
+        };
+        if key_starts.contains(&(start + key_at)) || !looks_secret(key) {
+            continue;
+        }
+        let value = &line[value_at..];
+        if is_reference(value, &tokenize(value)) {
+            continue;
+        }
+        secrets.hide(text, start + value_at..start + line.len());
+        for &(start, line) in &lines[index + 1..] {
+            let indent = line.len() - line.trim_start().len();
+            if line.trim().is_empty() {
+                continue;
+            }
+            if indent <= key_at {
+                break;
+            }
+            secrets.hide(text, start + indent..start + line.len());
         }
     }
     secrets.words.sort();
     secrets.words.dedup();
     secrets
+}
+
+impl Secrets {
+    fn hide(&mut self, text: &str, range: Range<usize>) {
+        let words = text[range.clone()]
+            .split_whitespace()
+            .map(|word| word.trim_matches(['"', '\'', '{', '}', '[', ']', ',', ':']));
+        // Shorter words are no secret, and would scrub words of the messages.
+        self.words.extend(
+            words
+                .filter(|word| word.chars().count() >= 4)
+                .map(str::to_string),
+        );
+        self.ranges.push(range);
+    }
+}
+
+/// Each line of `text` with the offset it starts at, without its line break.
+fn lines(text: &str) -> Vec<(usize, &str)> {
+    let mut start = 0;
+    text.split('\n')
+        .map(|line| {
+            let at = start;
+            start += line.len() + 1;
+            (at, line.strip_suffix('\r').unwrap_or(line))
+        })
+        .collect()
+}
+
+/// Where a line's key starts, the key, and where its value starts, for a line that reads
+/// `key: value` (after indentation and `- ` of sequence entries).
+fn key_of_line(line: &str) -> Option<(usize, &str, usize)> {
+    let mut at = 0;
+    loop {
+        at = line.len() - line[at..].trim_start_matches([' ', '\t']).len();
+        match line[at..].strip_prefix("- ") {
+            Some(_) => at += 2,
+            None => break,
+        }
+    }
+    let rest = &line[at..];
+    if rest.starts_with(['{', '[', '#']) {
+        return None;
+    }
+    let colon = rest
+        .find(": ")
+        .or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
+    let key = rest[..colon].trim_end().trim_matches(['"', '\'']);
+    let value = &rest[colon + 1..];
+    Some((at, key, line.len() - value.trim_start().len()))
+}
+
+/// Whether a key under a secret key reads as a key name (`value`, `extra`, `env`), which the
+/// error about it must show, rather than as a token pasted as a key (`{ 3f9a-7c2e: 1 }`):
+/// lowercase ASCII letters and `_`, at most 16.
+fn is_key_name(key: &str) -> bool {
+    (1..=16).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// The tokens of the value of the key at `key` (a scalar followed by a colon).
@@ -537,6 +620,14 @@ mod tests {
             (
                 "- { api_token: SECRET, url: x }\n",
                 "- { api_token: {S}, url: x }\n",
+            ),
+            (
+                "url: 'https://fa\napi_token: SECRET\n",
+                "url: 'https://fa\napi_token: {S}\n",
+            ),
+            (
+                "url: \"https://fa\n    api_token: \"SECRET\"\n      more: SECRET\n",
+                "url: \"https://fa\n    api_token: *{S}*\n      ******{S}\n",
             ),
             (
                 "api_token: { env: [SECRET\nurl: x\n",
