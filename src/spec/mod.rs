@@ -7,6 +7,8 @@
 pub mod duration;
 pub mod file;
 pub mod files;
+#[cfg(test)]
+mod fuzz;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -298,135 +300,5 @@ mod tests {
             Some("m1.large")
         );
         assert_eq!(translate(&pairs, "site-a", "site-b", "m1.small"), None);
-    }
-}
-
-/// No input makes `check` or the diagnostic renderers panic: random and mutated YAML always
-/// ends in a spec or in diagnostics.
-#[cfg(test)]
-mod no_panic {
-    use proptest::prelude::*;
-
-    use super::*;
-    use crate::render::diagnostics;
-
-    const SEEDS: [&str; 3] = [
-        include_str!("../../examples/prod-web-app.yaml"),
-        include_str!("../../examples/three-tier-erp.yaml"),
-        include_str!("../../tests/fixtures/valid-minimal.yaml"),
-    ];
-
-    const TOKENS: [&str; 24] = [
-        ":",
-        "- ",
-        "{",
-        "}",
-        "[",
-        "]",
-        ",",
-        "\n",
-        "  ",
-        "\t",
-        "#",
-        "&a ",
-        "*a",
-        "<<: ",
-        "!!str ",
-        "'",
-        "\"",
-        "|",
-        ">",
-        "~",
-        "é",
-        "site-a",
-        "{ env: X }",
-        "\u{FEFF}",
-    ];
-
-    fn check_everything(text: &str) {
-        let validation = check(SourceFile::new("fuzz.yaml", text), Path::new("."));
-        assert_eq!(validation.spec.is_some(), !validation.report.has_errors());
-        let _ = diagnostics::text(&validation.report);
-        let _ = serde_json::to_string(&diagnostics::json(&validation.report)).unwrap();
-    }
-
-    #[derive(Debug, Clone)]
-    enum Edit {
-        Insert(usize, &'static str),
-        Delete(usize, usize),
-        SwapLines(usize, usize),
-        DuplicateLine(usize),
-    }
-
-    fn edit() -> impl Strategy<Value = Edit> {
-        prop_oneof![
-            (any::<usize>(), proptest::sample::select(&TOKENS[..]))
-                .prop_map(|(at, token)| Edit::Insert(at, token)),
-            (any::<usize>(), 1..12usize).prop_map(|(at, len)| Edit::Delete(at, len)),
-            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Edit::SwapLines(a, b)),
-            any::<usize>().prop_map(Edit::DuplicateLine),
-        ]
-    }
-
-    fn apply(text: &str, edit: &Edit) -> String {
-        let boundary = |at: usize| {
-            let mut at = at % (text.len() + 1);
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            at
-        };
-        match edit {
-            Edit::Insert(at, token) => {
-                let at = boundary(*at);
-                format!("{}{token}{}", &text[..at], &text[at..])
-            }
-            Edit::Delete(at, len) => {
-                let start = boundary(*at);
-                let end = boundary(start + len);
-                format!("{}{}", &text[..start], &text[end..])
-            }
-            Edit::SwapLines(a, b) => {
-                let mut lines: Vec<&str> = text.lines().collect();
-                if !lines.is_empty() {
-                    let len = lines.len();
-                    lines.swap(a % len, b % len);
-                }
-                lines.join("\n")
-            }
-            Edit::DuplicateLine(a) => {
-                let mut lines: Vec<&str> = text.lines().collect();
-                if !lines.is_empty() {
-                    let line = lines[a % lines.len()];
-                    lines.insert(a % lines.len(), line);
-                }
-                lines.join("\n")
-            }
-        }
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(384))]
-
-        #[test]
-        fn mutated_specs_never_panic(
-            seed in 0..SEEDS.len(),
-            edits in proptest::collection::vec(edit(), 1..6),
-        ) {
-            let text = edits.iter().fold(SEEDS[seed].to_string(), |text, e| apply(&text, e));
-            check_everything(&text);
-        }
-
-        #[test]
-        fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
-            check_everything(&text);
-        }
-
-        #[test]
-        fn token_soup_never_panics(
-            tokens in proptest::collection::vec(proptest::sample::select(&TOKENS[..]), 0..80),
-        ) {
-            check_everything(&tokens.concat());
-        }
     }
 }
