@@ -21,8 +21,6 @@ pub enum Severity {
 pub struct Label {
     pub span: Span,
     pub message: String,
-    /// The text under this span is a secret: rendered snippets mask it.
-    pub redact: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +65,6 @@ impl Diagnostic {
             self.primary = Some(Label {
                 span,
                 message: message.into(),
-                redact: false,
             });
         }
         self
@@ -78,16 +75,7 @@ impl Diagnostic {
             self.secondary.push(Label {
                 span,
                 message: message.into(),
-                redact: false,
             });
-        }
-        self
-    }
-
-    /// Masks the primary span's text in rendered snippets (it holds a secret).
-    pub fn redacted(mut self) -> Self {
-        if let Some(label) = &mut self.primary {
-            label.redact = true;
         }
         self
     }
@@ -105,6 +93,31 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+}
+
+/// How many one-character edits (insert, delete, replace, swap two neighbours) turn `a` into
+/// `b`: how close a misspelling is to a word (`membres` is 1 from `members`).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // distance[i][j]: from the first i characters of a to the first j of b.
+    let mut distance = vec![vec![0; b.len() + 1]; a.len() + 1];
+    distance[0] = (0..=b.len()).collect();
+    for (i, row) in distance.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let replace = distance[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut best = replace
+                .min(distance[i - 1][j] + 1)
+                .min(distance[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(distance[i - 2][j - 2] + 1);
+            }
+            distance[i][j] = best;
+        }
+    }
+    distance[a.len()][b.len()]
 }
 
 /// A source text with its display name and a line index, to turn spans into ranges/snippets.
@@ -286,6 +299,15 @@ mod tests {
         let source = SourceFile::new("f.yaml", "  - { a: [1], b: 2 } # pair\n");
         let (start, end) = source.byte_range(&span(1, 5));
         assert_eq!(&source.text[start..end], "{ a: [1], b: 2 }");
+    }
+
+    #[test]
+    fn edit_distances_count_a_swap_as_one_edit() {
+        assert_eq!(edit_distance("membres", "members"), 1);
+        assert_eq!(edit_distance("tokn", "token"), 1);
+        assert_eq!(edit_distance("", "env"), 3);
+        assert_eq!(edit_distance("file", "file"), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

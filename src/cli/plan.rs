@@ -124,9 +124,8 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
 
 /// Reads and validates the spec, or reports its diagnostics.
 pub fn load_spec(path: &std::path::Path) -> Result<Spec, CommandError> {
-    let validation = spec::load(path).map_err(|error| {
-        CommandError::new(error.to_string()).hint("check the path of the spec file")
-    })?;
+    let validation = spec::load(path)
+        .map_err(|error| CommandError::new(error.to_string()).hint(error.hint()))?;
     if !validation.report.diagnostics.is_empty() {
         eprint(&diagnostics::text(&validation.report));
     }

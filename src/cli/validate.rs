@@ -18,14 +18,12 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<Outcome, CommandError> {
-    let mut validations = Vec::new();
-    for path in &args.files {
-        let validation = spec::load(path).map_err(|error| {
-            CommandError::new(error.to_string())
-                .hint("check the path; relative paths are relative to the current folder")
-        })?;
-        validations.push(validation);
-    }
+    // An unreadable file is one more invalid file: the others are still checked and reported.
+    let validations: Vec<_> = args
+        .files
+        .iter()
+        .map(|path| spec::load(path).unwrap_or_else(spec::ReadError::into_validation))
+        .collect();
     let valid = validations.iter().all(|v| !v.report.has_errors());
     match args.format {
         ReportFormat::Json => {

@@ -12,7 +12,7 @@ use super::flasharray::FlashArray;
 use super::keystone::{Authenticated, Session};
 use super::neutron::Networking;
 use super::nova::Compute;
-use crate::spec::{SecretRef, Setting, Spec};
+use crate::spec::{SecretRef, Setting, Spec, files};
 
 /// A site's OpenStack services, authenticated.
 pub struct OpenStack {
@@ -60,9 +60,15 @@ fn secret(reference: &SecretRef) -> Result<Secret, String> {
     let value = match reference {
         SecretRef::Env(name) => std::env::var(name)
             .map_err(|_| format!("the API token is read from ${name}, which is not set"))?,
-        SecretRef::File(path) => std::fs::read_to_string(path).map_err(|error| {
-            format!("cannot read the API token file {}: {error}", path.display())
-        })?,
+        SecretRef::File(path) => files::read_named(path)
+            .map_err(|problem| problem.to_string())
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".into()))
+            .map_err(|problem| {
+                format!(
+                    "cannot read the API token file {}: {problem}",
+                    path.display()
+                )
+            })?,
     };
     Ok(Secret::new(value.trim()))
 }
@@ -80,6 +86,11 @@ pub fn array(spec: &Spec, site: &str, timeout: Duration) -> Result<FlashArray, S
         .as_ref()
         .map(|ca| setting(ca, "the array CA certificate"))
         .transpose()?;
+    // The HTTP client reads the file itself; what it may read is checked here.
+    if let Some(ca) = &ca {
+        files::check_named(Path::new(ca))
+            .map_err(|problem| format!("cannot read the array CA certificate {ca}: {problem}"))?;
+    }
     FlashArray::new(
         &config.array_name,
         &url,

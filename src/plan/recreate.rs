@@ -374,7 +374,7 @@ pub(super) fn disclose(
         let message = format!(
             "snapshot `{}` is {} old, beyond the RPO of {}",
             snapshot.name,
-            spec::duration::format(std::time::Duration::from_secs_f64(age_secs)),
+            spec::duration::format(spec::duration::from_secs_f64_saturating(age_secs)),
             spec::duration::format(spec.policy.rpo)
         );
         if options.accept_data_loss {
@@ -660,7 +660,9 @@ pub(super) fn warn_rto(estimate: &Estimate, spec: &Spec, warnings: &mut Vec<Stri
     if estimate.predicted_secs > estimate.rto_secs {
         warnings.push(format!(
             "predicted RTO {} exceeds the policy's RTO of {}",
-            spec::duration::format(std::time::Duration::from_secs_f64(estimate.predicted_secs)),
+            spec::duration::format(spec::duration::from_secs_f64_saturating(
+                estimate.predicted_secs
+            )),
             spec::duration::format(spec.policy.rto)
         ));
     }

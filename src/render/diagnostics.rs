@@ -4,18 +4,19 @@
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
-use super::hint_line;
+use super::{hint_line, redact};
 use crate::diagnostic::{Diagnostic, Label, Position, Report, Severity, SourceFile};
 
 /// Every diagnostic of the report, each ending with its hint, separated by blank lines.
 pub fn text(report: &Report) -> String {
-    let masked = masked_source(report);
+    let report = redacted(report);
     let renderer = Renderer::styled();
     report
         .diagnostics
         .iter()
         .map(|diagnostic| {
-            let mut text = renderer.render(&[group(diagnostic, &report.source.name, &masked)]);
+            let mut text =
+                renderer.render(&[group(diagnostic, &report.source.name, &report.source)]);
             if let Some(hint) = &diagnostic.hint {
                 text.push('\n');
                 text.push_str(&hint_line(hint));
@@ -62,21 +63,32 @@ fn group<'a>(diagnostic: &'a Diagnostic, path: &'a str, source: &'a SourceFile) 
         .elements(elements)
 }
 
-/// The source with every redacted span's bytes replaced by `*`, so no secret reaches output.
-fn masked_source(report: &Report) -> SourceFile {
-    let mut bytes = report.source.text.clone().into_bytes();
-    let redacted = report
-        .diagnostics
-        .iter()
-        .flat_map(|d| d.primary.iter().chain(&d.secondary))
-        .filter(|label| label.redact);
-    for label in redacted {
-        let (start, end) = report.source.byte_range(&label.span);
-        bytes[start..end].fill(b'*');
+/// The report as it may be shown: whatever of its source may be a secret (`redact`) masked in
+/// the source the snippets are cut from, and scrubbed from the messages, which can quote it.
+fn redacted(report: &Report) -> Report {
+    let secrets = redact::secrets(&report.source.text);
+    let label = |label: &Label| Label {
+        span: label.span,
+        message: secrets.scrub(&label.message),
+    };
+    Report {
+        source: SourceFile::new(
+            report.source.name.clone(),
+            secrets.mask(&report.source.text),
+        ),
+        diagnostics: report
+            .diagnostics
+            .iter()
+            .map(|diagnostic| Diagnostic {
+                severity: diagnostic.severity,
+                summary: secrets.scrub(&diagnostic.summary),
+                detail: diagnostic.detail.as_deref().map(|d| secrets.scrub(d)),
+                hint: diagnostic.hint.as_deref().map(|h| secrets.scrub(h)),
+                primary: diagnostic.primary.as_ref().map(label),
+                secondary: diagnostic.secondary.iter().map(label).collect(),
+            })
+            .collect(),
     }
-    // Whole characters were replaced by ASCII, so the bytes are still UTF-8.
-    let text = String::from_utf8(bytes).unwrap_or_default();
-    SourceFile::new(report.source.name.clone(), text)
 }
 
 /// `terraform validate -json`'s document, plus a `hint` per diagnostic.
@@ -121,7 +133,7 @@ pub struct SnippetJson {
 }
 
 pub fn json(report: &Report) -> ValidateJson {
-    let masked = masked_source(report);
+    let report = &redacted(report);
     ValidateJson {
         format_version: "1.0",
         valid: !report.has_errors(),
@@ -130,7 +142,7 @@ pub fn json(report: &Report) -> ValidateJson {
         diagnostics: report
             .diagnostics
             .iter()
-            .map(|diagnostic| diagnostic_json(diagnostic, &masked))
+            .map(|diagnostic| diagnostic_json(diagnostic, &report.source))
             .collect(),
     }
 }

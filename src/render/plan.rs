@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 
@@ -188,7 +187,7 @@ pub(super) fn seconds(secs: f64) -> String {
     match secs {
         secs if secs > 0.0 && secs < 0.05 => "<0.1s".to_string(),
         secs if secs > 0.0 && secs < 0.95 => format!("{secs:.1}s"),
-        secs => duration::format(Duration::from_secs_f64(secs.max(0.0).round())),
+        secs => duration::format(duration::from_secs_f64_saturating(secs.round())),
     }
 }
 
@@ -380,6 +379,14 @@ mod tests {
         assert_eq!(seconds(0.26), "0.3s");
         assert_eq!(seconds(30.0), "30s");
         assert_eq!(seconds(116.0), "1m56s");
+    }
+
+    /// A plan file is read back by `show` and `apply`: an edited one may hold any number.
+    #[test]
+    fn seconds_beyond_a_duration_do_not_panic() {
+        for secs in [u64::MAX as f64, f64::INFINITY, f64::NAN, -1.0] {
+            assert!(!seconds(secs).is_empty(), "{secs}");
+        }
     }
 
     #[test]

@@ -51,6 +51,14 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// Float seconds (estimates, measurements, ages) as a [`Duration`], saturating where
+/// `Duration::from_secs_f64` would panic: negative and NaN read as zero, values beyond
+/// [`Duration::MAX`] (infinity included) as [`Duration::MAX`].
+pub fn from_secs_f64_saturating(secs: f64) -> Duration {
+    // `f64::max` returns the number when the other operand is NaN.
+    Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX)
+}
+
 /// `5400s` → `1h30m`; zero → `0s`. Sub-second parts are dropped (plans estimate in seconds).
 pub fn format(duration: Duration) -> String {
     let mut seconds = duration.as_secs();
@@ -107,6 +115,18 @@ mod tests {
         assert_eq!(format(Duration::from_secs(61)), "1m1s");
         assert_eq!(format(Duration::ZERO), "0s");
         assert_eq!(format(Duration::from_secs(86_400)), "1d");
+    }
+
+    #[test]
+    fn float_seconds_saturate_instead_of_panicking() {
+        assert_eq!(
+            from_secs_f64_saturating(90.5),
+            Duration::from_millis(90_500)
+        );
+        assert_eq!(from_secs_f64_saturating(-3.0), Duration::ZERO);
+        assert_eq!(from_secs_f64_saturating(f64::NAN), Duration::ZERO);
+        assert_eq!(from_secs_f64_saturating(f64::INFINITY), Duration::MAX);
+        assert_eq!(from_secs_f64_saturating(u64::MAX as f64), Duration::MAX);
     }
 
     #[test]

@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::yaml::Spanned;
 
+/// The members a group may have: plans are measured at this scale (README, "Figures").
+pub const MAX_MEMBERS: usize = 10_000;
+
+/// The longest name of a Nova instance or flavor, or a Neutron network.
+pub const OPENSTACK_NAME_MAX: usize = 255;
+
 /// A protection group: the VMs to protect together, the two sites between which their volumes
 /// replicate, and how their networks and flavors map between the sites.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -33,7 +39,8 @@ pub struct SpecFile {
     /// The site where the workload lives while the group is `active`.
     pub primary: Spanned<String>,
     pub policy: PolicyFile,
-    /// The instances of the group, on the primary site.
+    /// The instances of the group, on the primary site: at most 10,000.
+    #[schemars(length(min = 1, max = MAX_MEMBERS))]
     pub members: Spanned<Vec<MemberFile>>,
     #[serde(default)]
     pub mappings: MappingsFile,
@@ -58,12 +65,12 @@ pub struct FlashArrayFile {
     /// REST endpoint of the array, `https://...`: a literal or `{ env: NAME }`.
     #[schemars(schema_with = "literal_or_env_schema")]
     pub url: Spanned<ValueSource>,
-    /// API token of the array: `{ env: NAME }` or `{ file: PATH }`. Never inline: secrets do not
-    /// live in the spec.
+    /// API token of the array: `{ env: NAME }` or `{ file: PATH }` (a regular file of at most
+    /// 64 KiB). Never inline: secrets do not live in the spec.
     #[schemars(schema_with = "secret_reference_schema")]
     pub api_token: Spanned<ValueSource>,
     /// PEM file of the CA that signed the array's certificate (arrays commonly use a private
-    /// CA): a path (relative to this file) or `{ env: NAME }`.
+    /// CA), a regular file of at most 64 KiB: a path (relative to this file) or `{ env: NAME }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "literal_or_env_schema")]
     pub ca_cert: Option<Spanned<ValueSource>>,
@@ -162,11 +169,14 @@ pub struct PolicyFile {
     /// group's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array_protection_group: Option<Spanned<String>>,
-    /// Recovery point objective: the data-loss budget, e.g. `15m`. Plans disclose the age of
-    /// the snapshot they would recover against it.
+    /// Recovery point objective: the data-loss budget, e.g. `15m`, from `5m` to `400d`: the
+    /// array protection group replicates that often, and FlashArray replication schedules run
+    /// every 5 minutes at the most and every 400 days at the least. Plans disclose the age of the
+    /// snapshot they would recover against it.
     #[schemars(schema_with = "duration_schema")]
     pub rpo: Spanned<String>,
-    /// Recovery time objective: the time budget, e.g. `1h30m`. Plans predict against it.
+    /// Recovery time objective: the time budget, e.g. `1h30m`, at most `30d`. Plans predict
+    /// against it.
     #[schemars(schema_with = "duration_schema")]
     pub rto: Spanned<String>,
 }
@@ -190,6 +200,7 @@ pub enum Replication {
 #[serde(deny_unknown_fields)]
 pub struct MemberFile {
     /// Instance name or UUID on the primary site.
+    #[schemars(length(min = 1, max = OPENSTACK_NAME_MAX))]
     pub instance: Spanned<String>,
     /// Lower boots first; an instance waits for every lower tier to be ACTIVE. Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,7 +231,11 @@ fn pairs_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "items": {
             "description": "Site name -> the name on that site; both sites, once each.",
             "type": "object",
-            "additionalProperties": { "type": "string", "minLength": 1 },
+            "additionalProperties": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": OPENSTACK_NAME_MAX
+            },
             "minProperties": 2,
             "maxProperties": 2
         }

@@ -4,13 +4,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::time::Duration;
 
-use super::file::{self, PairFile, SpecFile, ValueSource};
+use super::file::{self, MAX_MEMBERS, OPENSTACK_NAME_MAX, PairFile, SpecFile, ValueSource};
+use super::files::{self, FileError};
 use super::{
     Drill, FlashArray, Mappings, Member, Pair, Policy, SecretRef, Setting, Site, Spec, StateConfig,
     duration, site_env_name,
 };
-use crate::diagnostic::Diagnostic;
+use crate::clients::flasharray::model::REPLICATION_FREQUENCY_MS;
+use crate::diagnostic::{Diagnostic, edit_distance};
 use crate::yaml::{Span, Spanned, YamlError};
 
 pub(super) fn validate(file: &SpecFile, base_dir: &Path) -> (Option<Spec>, Vec<Diagnostic>) {
@@ -138,20 +141,6 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, candidate)| candidate)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 /// DNS label: 1-63 lowercase letters, digits and `-`, starting with a letter, not ending with `-`.
 fn is_dns_label(name: &str) -> bool {
     let bytes = name.as_bytes();
@@ -173,13 +162,44 @@ pub fn is_array_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
 }
 
-fn is_env_name(name: &str) -> bool {
+/// A POSIX shell variable name: letters, digits and `_`, not starting with a digit.
+pub fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// What a duration of the spec may be, and why (the detail of the error when it is not).
+struct Limits {
+    min: Duration,
+    max: Duration,
+    /// What the bounds are, after "shorter than 5m, " and "longer than 400d, ".
+    min_is: &'static str,
+    max_is: &'static str,
+    why: &'static str,
+}
+
+/// Converge makes the array protection group replicate every RPO, so an RPO must be a
+/// replication frequency the array accepts (which it would only refuse at apply time).
+const RPO_LIMITS: Limits = Limits {
+    min: Duration::from_millis(*REPLICATION_FREQUENCY_MS.start()),
+    max: Duration::from_millis(*REPLICATION_FREQUENCY_MS.end()),
+    min_is: "the shortest replication interval of a FlashArray",
+    max_is: "the longest replication interval of a FlashArray",
+    why: "protector makes the array protection group replicate that often, and the array refuses a schedule outside these bounds.",
+};
+
+/// Plans predict a recovery from step estimates of seconds to minutes; a budget beyond a month
+/// is no recovery objective, and bounding it keeps every sum and conversion of it finite.
+const RTO_LIMITS: Limits = Limits {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(30 * 86_400),
+    min_is: "the shortest recovery budget",
+    max_is: "the longest recovery budget protector accepts",
+    why: "plans predict recoveries against it; a budget beyond a month is no recovery objective.",
+};
 
 const ARRAY_NAME_RULE: &str = "use 1-63 letters, digits, `-` or `_`, starting with a letter or digit (FlashArray naming rules)";
 
@@ -285,16 +305,19 @@ impl Rules<'_> {
             }
         }
         let api_token = self.secret(&array.api_token, site);
-        let ca_cert = array
-            .ca_cert
-            .as_ref()
-            .map(|ca_cert| self.setting(ca_cert, "ca_cert", &site_env_name(site, "CA_CERT")))
-            .map(|setting| match setting {
+        let ca_cert = array.ca_cert.as_ref().map(|ca_cert| {
+            let env = site_env_name(site, "CA_CERT");
+            match self.setting(ca_cert, "ca_cert", &env) {
                 Setting::Literal(path) => {
-                    Setting::Literal(self.base_dir.join(path).display().to_string())
+                    let path = self.base_dir.join(path);
+                    self.named_file(&path, ca_cert.span, "ca_cert", &format!(
+                        "name the PEM file of the array's CA (the system's CAs are trusted already), or `ca_cert: {{ env: {env} }}`"
+                    ));
+                    Setting::Literal(path.display().to_string())
                 }
                 env => env,
-            });
+            }
+        });
         if !is_array_name(&array.array_name.value) {
             self.push(
                 Diagnostic::error(format!(
@@ -354,7 +377,6 @@ impl Rules<'_> {
                 self.push(
                     Diagnostic::error("api_token is written inline; secrets never live in the spec")
                         .at(value.span, "inline secret")
-                        .redacted()
                         .detail("Specs are committed and reviewed; a token in them leaks to everyone who can read the repository. Revoke this token on the array.")
                         .hint(format!(
                             "reference it instead: `api_token: {{ env: {} }}` or `api_token: {{ file: /etc/protector/{site}.token }}`",
@@ -375,8 +397,56 @@ impl Rules<'_> {
                             .hint("name the file holding the token, e.g. `{ file: /etc/protector/fa-a.token }`"),
                     );
                 }
-                SecretRef::File(self.base_dir.join(path))
+                let path = self.base_dir.join(path);
+                self.named_file(
+                    &path,
+                    value.span,
+                    "api_token",
+                    &format!(
+                        "name a file holding only the token, or `api_token: {{ env: {} }}`",
+                        site_env_name(site, "API_TOKEN")
+                    ),
+                );
+                SecretRef::File(path)
             }
+        }
+    }
+
+    /// A token or CA file the spec names, when it is there: a file protector will refuse to
+    /// read is an error now. A missing one is not: validate may run where only the spec is (CI),
+    /// and plans report what they cannot read.
+    fn named_file(&mut self, path: &Path, span: Span, key: &str, hint: &str) {
+        match files::check_named(path) {
+            Ok(()) | Err(FileError::Io(_)) => {}
+            Err(problem) => self.push(
+                Diagnostic::error(format!(
+                    "{key} file `{}` cannot be used: {problem}",
+                    path.display()
+                ))
+                .at(
+                    span,
+                    format!(
+                        "protector reads a regular file of at most {}",
+                        files::bytes(files::NAMED_FILE_LIMIT)
+                    ),
+                )
+                .hint(hint),
+            ),
+        }
+    }
+
+    /// An OpenStack resource's name (an instance, network or flavor): Nova and Neutron take
+    /// at most 255 characters.
+    fn name_length(&mut self, name: &Spanned<String>, kind: &str) {
+        let length = name.value.chars().count();
+        if length > OPENSTACK_NAME_MAX {
+            self.push(
+                Diagnostic::error(format!(
+                    "{kind} name is {length} characters long; OpenStack names have at most {OPENSTACK_NAME_MAX}"
+                ))
+                .at(name.span, "too long")
+                .hint(format!("write the {kind}'s name as OpenStack shows it")),
+            );
         }
     }
 
@@ -433,28 +503,20 @@ impl Rules<'_> {
         Policy {
             replication: policy.replication.value,
             array_protection_group,
-            rpo: self.objective(&policy.rpo, "rpo", "the data-loss budget"),
-            rto: self.objective(&policy.rto, "rto", "the recovery time budget"),
+            rpo: self.objective(&policy.rpo, "rpo", "the data-loss budget", &RPO_LIMITS),
+            rto: self.objective(&policy.rto, "rto", "the recovery time budget", &RTO_LIMITS),
         }
     }
 
-    /// A positive duration.
+    /// A positive duration within `limits`.
     fn objective(
         &mut self,
         text: &Spanned<String>,
         key: &str,
         meaning: &str,
-    ) -> std::time::Duration {
-        match duration::parse(&text.value) {
-            Ok(value) if value.is_zero() => {
-                self.push(
-                    Diagnostic::error(format!("{key} must be greater than zero"))
-                        .at(text.span, "zero")
-                        .detail(format!("{key} is {meaning}; zero cannot be met."))
-                        .hint(format!("set `{key}:` to a positive duration, e.g. `15m`")),
-                );
-                value
-            }
+        limits: &Limits,
+    ) -> Duration {
+        let value = match duration::parse(&text.value) {
             Ok(value) => value,
             Err(error) => {
                 self.push(
@@ -462,9 +524,37 @@ impl Rules<'_> {
                         .at(text.span, "not a duration")
                         .hint("write durations like `90s`, `15m`, `1h30m` or `1d`"),
                 );
-                std::time::Duration::ZERO
+                return Duration::ZERO;
             }
+        };
+        let (min, max) = (duration::format(limits.min), duration::format(limits.max));
+        if value.is_zero() {
+            self.push(
+                Diagnostic::error(format!("{key} must be greater than zero"))
+                    .at(text.span, "zero")
+                    .detail(format!("{key} is {meaning}; zero cannot be met."))
+                    .hint(format!("set `{key}:` to a positive duration, e.g. `15m`")),
+            );
+        } else if value < limits.min || value > limits.max {
+            let (summary, label) = if value < limits.min {
+                (
+                    format!("shorter than {min}, {}", limits.min_is),
+                    format!("below {min}"),
+                )
+            } else {
+                (
+                    format!("longer than {max}, {}", limits.max_is),
+                    format!("above {max}"),
+                )
+            };
+            self.push(
+                Diagnostic::error(format!("{key} {} is {summary}", text.value.trim()))
+                    .at(text.span, label)
+                    .detail(format!("{key} is {meaning}; {}", limits.why))
+                    .hint(format!("set `{key}:` to a duration from {min} to {max}")),
+            );
         }
+        value
     }
 
     fn members(&mut self, members: &Spanned<Vec<file::MemberFile>>) -> Vec<Member> {
@@ -477,9 +567,23 @@ impl Rules<'_> {
                     ),
             );
         }
+        if members.value.len() > MAX_MEMBERS {
+            self.push(
+                Diagnostic::error(format!(
+                    "a protection group has at most {MAX_MEMBERS} members, found {}",
+                    members.value.len()
+                ))
+                .at(members.span, "members are listed here")
+                .detail(format!(
+                    "Plans are measured at {MAX_MEMBERS} members (under a second and 300 MB); how larger groups plan and fail over is not known."
+                ))
+                .hint("split the members into several protection groups, each failing over on its own"),
+            );
+        }
         let mut index_of: HashMap<&str, usize> = HashMap::new();
         for (index, member) in members.value.iter().enumerate() {
             let name = member.instance.value.as_str();
+            self.name_length(&member.instance, "instance");
             if name.trim().is_empty() {
                 self.push(
                     Diagnostic::error("member instance name is empty")
@@ -586,6 +690,7 @@ impl Rules<'_> {
                     );
                     continue;
                 }
+                self.name_length(name, kind);
                 if name.value.trim().is_empty() {
                     self.push(
                         Diagnostic::error(format!("{kind} mapping has an empty name for `{site}`"))
@@ -749,6 +854,34 @@ mod tests {
         );
         assert_eq!(closest("prmary", &["primary", "policy"]), Some("primary"));
         assert_eq!(closest("zzz", &["primary", "policy"]), None);
+    }
+
+    /// The minimal valid spec with `count` members.
+    fn with_members(count: usize) -> String {
+        let text = include_str!("../../tests/fixtures/valid-minimal.yaml");
+        let (head, rest) = text.split_once("members:\n").unwrap();
+        let (_, tail) = rest.split_once("mappings:\n").unwrap();
+        let members: String = (0..count)
+            .map(|index| format!("  - instance: vm-{index}\n"))
+            .collect();
+        format!("{head}members:\n{members}mappings:\n{tail}")
+    }
+
+    #[test]
+    fn a_group_has_at_most_ten_thousand_members() {
+        let check = |text: String| {
+            let source = crate::diagnostic::SourceFile::new("pg.yaml", text);
+            crate::spec::check(source, Path::new("."))
+                .report
+                .diagnostics
+        };
+        assert_eq!(check(with_members(MAX_MEMBERS)), []);
+        let diagnostics = check(with_members(MAX_MEMBERS + 1));
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(
+            diagnostics[0].summary,
+            "a protection group has at most 10000 members, found 10001"
+        );
     }
 
     fn edge(to: usize) -> (usize, Span) {

@@ -153,6 +153,82 @@ fn a_planned_failover_of_the_example_group() {
     );
 }
 
+/// Durations that once validated, then panicked `plan` (exit 101) or failed only at apply time
+/// (`rpo: 1s`: the array replicates every 5m at the most): every plan refuses the spec, naming
+/// the limit, before it touches a site.
+#[test]
+fn durations_beyond_what_plans_and_the_array_take_are_refused() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let example = std::fs::read_to_string(&spec).unwrap();
+    for (from, to, says) in [
+        (
+            "rto: 30m",
+            "rto: 18446744073709551615s",
+            "is longer than 30d",
+        ),
+        (
+            "rpo: 15m",
+            "rpo: 18446744073709551615s",
+            "is longer than 400d",
+        ),
+        ("rpo: 15m", "rpo: 1s", "rpo 1s is shorter than 5m"),
+    ] {
+        std::fs::write(&spec, example.replace(from, to)).unwrap();
+        for operation in ["converge", "failover", "drill"] {
+            let output =
+                setup.protector(&["plan", spec.to_str().unwrap(), "--operation", operation]);
+            let text = stderr(&output);
+            assert_eq!(output.status.code(), Some(1), "{to}, {operation}: {text}");
+            assert!(text.contains(says), "{to}, {operation}: {text}");
+        }
+    }
+}
+
+/// `/dev/zero` as the API token file or the array's CA (`plan` grew to 14 GB reading it): named
+/// in the spec, validation refuses it; named through the environment, where validation cannot
+/// see it, the plan refuses to read it. Memory is capped so that a regression fails this test,
+/// not the machine.
+#[test]
+fn token_and_ca_files_that_never_end_are_not_read() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let example = std::fs::read_to_string(&spec).unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let output = Command::new("sh")
+            .args(["-c", "ulimit -v 4194304 && exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_protector"))
+            .args(["plan", spec.to_str().unwrap()])
+            .current_dir(setup.dir.path())
+            .envs(&setup.twin.env)
+            .envs(env.iter().copied())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("protector runs");
+        (output.status.code(), stderr(&output))
+    };
+
+    let token_file = example.replace(
+        "api_token: { env: FA_SITE_A_API_TOKEN }",
+        "api_token: { file: /dev/zero }",
+    );
+    std::fs::write(&spec, token_file).unwrap();
+    let (code, text) = run(&[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("api_token file `/dev/zero` cannot be used: it is a character device, not a regular file"),
+        "{text}"
+    );
+
+    std::fs::write(&spec, &example).unwrap();
+    let (code, text) = run(&[("FA_SITE_A_CA_CERT", "/dev/zero")]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("cannot read the array CA certificate /dev/zero: it is a character device, not a regular file"),
+        "{text}"
+    );
+}
+
 #[test]
 fn planned_failover_refuses_when_the_source_is_down_and_names_unplanned() {
     let setup = Setup::new();

@@ -68,6 +68,30 @@ fn an_inline_token_is_rejected_without_being_printed() {
     }
 }
 
+/// A token pasted where the spec takes no token (under another key, in a list, beside a
+/// reference, under a misspelt `api_token`) is never printed either, in text or in JSON.
+#[test]
+fn a_misplaced_token_is_never_printed() {
+    let token = "pureuser-3f9a7c2e-token";
+    for fixture in [
+        "api-token-value-key",
+        "api-token-list",
+        "api-token-misspelt-key",
+        "api-token-extra-key",
+    ] {
+        let path = format!("tests/fixtures/invalid/{fixture}.yaml");
+        let spec = std::fs::read_to_string(crate::root().join(&path)).unwrap();
+        assert!(spec.contains(token), "{path}");
+        for format in ["text", "json"] {
+            let output = protector(&["validate", &path, "--format", format]);
+            assert_eq!(output.status.code(), Some(1), "{path}");
+            let everything = format!("{}{}", stdout(&output), stderr(&output));
+            assert!(everything.contains("api_tok"), "{path}: {everything}");
+            assert!(!everything.contains(token), "{path}: {everything}");
+        }
+    }
+}
+
 #[test]
 fn several_errors_are_reported_together() {
     let text = stderr(&protector(&[
@@ -154,4 +178,53 @@ fn an_unreadable_file_is_an_error_with_a_hint() {
         "{text}"
     );
     assert!(text.contains("\n\nhint: check the path"), "{text}");
+}
+
+/// A batch checks and reports every file, unreadable ones included (each as an error naming it:
+/// missing, not UTF-8, a device that never ends), in text and in JSON (one valid document).
+#[test]
+fn a_batch_reports_every_file_even_unreadable_ones() {
+    let files = [
+        "tests/fixtures/valid-minimal.yaml",
+        "no/such/spec.yaml",
+        "tests/fixtures/unreadable/latin1.yaml",
+        "/dev/zero",
+        "tests/fixtures/invalid/unknown-key.yaml",
+    ];
+    let output = protector(&[&["validate"], &files[..]].concat());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).starts_with("valid tests/fixtures/valid-minimal.yaml: "),
+        "{}",
+        stdout(&output)
+    );
+    let text = stderr(&output);
+    for invalid in &files[1..] {
+        assert!(
+            text.contains(&format!("error: {invalid} is invalid")),
+            "{text}"
+        );
+    }
+    insta::assert_snapshot!(text);
+
+    let output = protector(&[&["validate", "-f", "json"], &files[..]].concat());
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(document["valid"], false);
+    assert_eq!(document["error_count"], 4);
+    let summaries: Vec<&str> = document["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|diagnostic| diagnostic["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            "cannot read no/such/spec.yaml: No such file or directory (os error 2)",
+            "cannot read tests/fixtures/unreadable/latin1.yaml: it is not UTF-8 text (byte 0xe9 at line 3, column 17)",
+            "cannot read /dev/zero: it holds more than 4 MiB",
+            "unknown key `membres`",
+        ]
+    );
 }

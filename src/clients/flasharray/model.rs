@@ -637,6 +637,11 @@ wire! {
     }
 }
 
+/// The `frequency` of a replication schedule a FlashArray accepts, in milliseconds: every 5
+/// minutes to every 400 days (`x-minimum` and `x-maximum` of `_snapshot_schedule.frequency`, which
+/// `_replication_schedule` extends, in Pure's OpenAPI description).
+pub const REPLICATION_FREQUENCY_MS: std::ops::RangeInclusive<u64> = 300_000..=34_560_000_000;
+
 wire! {
     /// `_replication_schedule`.
     pub struct ReplicationSchedule {

@@ -2054,7 +2054,9 @@ async fn groups_patch(
             ));
         }
         if let Some(schedule) = &patch.replication_schedule
-            && schedule.frequency.is_some_and(|f| f < 300_000)
+            && schedule
+                .frequency
+                .is_some_and(|f| f < *model::REPLICATION_FREQUENCY_MS.start())
         {
             return Err(bad(
                 "Invalid replication frequency: at least 5 minutes.",
