@@ -286,7 +286,9 @@ impl Http {
             request_id: request_id.clone(),
             kind,
         };
-        let mut attempt = 0;
+        // Tries so far, for the backoff; server errors and rate limits have budgets of their
+        // own, so that a 429 never uses up the retries of a 503 or the reverse.
+        let (mut attempt, mut server_errors, mut rate_limited) = (0, 0, 0);
         loop {
             let started = std::time::Instant::now();
             let mut request = self
@@ -326,14 +328,17 @@ impl Http {
                     let code = status.as_u16();
                     let retry = match code {
                         429 => {
+                            rate_limited += 1;
                             let delay = retry_after(&headers)
                                 .unwrap_or_else(|| self.retry.pause(attempt, &request_id));
-                            rate_limit_allows(delay, attempt, &self.retry).then_some(delay)
+                            rate_limit_allows(delay, rate_limited, &self.retry).then_some(delay)
                         }
                         // 501 and 505 will not change on a second try.
-                        500..=599 if code != 501 && code != 505 && call.idempotent => (attempt + 1
-                            < self.retry.attempts)
-                            .then(|| self.retry.pause(attempt, &request_id)),
+                        500..=599 if code != 501 && code != 505 && call.idempotent => {
+                            server_errors += 1;
+                            (server_errors < self.retry.attempts)
+                                .then(|| self.retry.pause(attempt, &request_id))
+                        }
                         _ => None,
                     };
                     match retry {
@@ -359,7 +364,8 @@ impl Http {
                     // A refused connection never reached the service: repeating it is safe
                     // even for a create. Other failures may have reached it.
                     let safe = call.idempotent || failure.is_connect();
-                    if safe && attempt + 1 < self.retry.attempts {
+                    server_errors += 1;
+                    if safe && server_errors < self.retry.attempts {
                         tokio::time::sleep(self.retry.pause(attempt, &request_id)).await;
                     } else {
                         return Err(error(None, message, kind).into());
@@ -371,12 +377,12 @@ impl Http {
     }
 }
 
-/// Whether a call told to come back in `delay` (429) waits for it: until the running step's
-/// deadline when there is one, else as many times as the policy tries.
-fn rate_limit_allows(delay: Duration, attempt: u32, policy: &RetryPolicy) -> bool {
+/// Whether a call told to come back in `delay` (429) for the `times`th time waits for it:
+/// until the running step's deadline when there is one, else as many times as the policy tries.
+fn rate_limit_allows(delay: Duration, times: u32, policy: &RetryPolicy) -> bool {
     match DEADLINE.try_with(|deadline| *deadline) {
         Ok(deadline) => tokio::time::Instant::now() + delay < deadline,
-        Err(_) => attempt + 1 < policy.attempts,
+        Err(_) => times < policy.attempts,
     }
 }
 
@@ -581,6 +587,15 @@ mod tests {
             1,
             "a create is never repeated blindly"
         );
+
+        // Rate limits and server errors have budgets of their own.
+        let mut answers = vec![(429, "Retry-After: 0\r\n"); 5];
+        answers.extend(vec![(503, ""); 5]);
+        answers.push((200, ""));
+        let (url, served) = canned(answers).await;
+        let reply = http().send(Call::new(Method::GET, &url)).await;
+        assert!(reply.is_ok(), "{reply:?}");
+        assert_eq!(served.load(Ordering::SeqCst), 11);
 
         let (url, served) = canned(vec![(501, ""), (200, "")]).await;
         assert!(http().send(Call::new(Method::GET, &url)).await.is_err());
