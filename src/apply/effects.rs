@@ -46,6 +46,9 @@ use crate::state::DrillResourceKind;
 /// 8 KiB).
 const MEMBERS_PER_CALL: usize = 100;
 
+/// Boots of one instance a step tries before it fails.
+const BOOT_ATTEMPTS: usize = 3;
+
 /// How long a step may wait for what it started, unless the operator says otherwise.
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -825,27 +828,48 @@ impl<'a> SiteRunner<'a> {
             },
             scheduler_hints: None,
         };
-        let id = find_or_make(
-            async || {
-                let found = self
-                    .marked_servers(site, name, self.operation(), &step.id)
-                    .await?;
-                Ok(found.into_iter().next().map(|server| server.id))
-            },
-            async || Ok(openstack.compute.create_server(&request).await?.id),
-        )
-        .await?;
-        let poll = self.poll("boot", format!("instance {name} to become ACTIVE"));
-        loop {
-            match self.server(site, &id).await? {
-                None => return Err(format!("instance {name} ({id}) vanished while booting")),
-                Some(server) if server.status == "ACTIVE" => break,
-                Some(server) if server.status == "ERROR" => return Err(fault("instance", &server)),
-                Some(_) => poll.wait().await?,
+        // A boot that ends in ERROR (no valid host for now, a host lost on the way) is deleted
+        // and made again, its ports and volumes kept, a few times before the step fails with
+        // every attempt's fault; an earlier run's failed attempt is deleted the same way.
+        let mut faults = Vec::new();
+        while faults.len() < BOOT_ATTEMPTS {
+            let id = find_or_make(
+                async || {
+                    let found = self
+                        .marked_servers(site, name, self.operation(), &step.id)
+                        .await?;
+                    let (failed, live): (Vec<_>, Vec<_>) =
+                        found.into_iter().partition(|server| server.status == "ERROR");
+                    for server in failed {
+                        tracing::warn!(fault = %fault("instance", &server), "removing a failed boot before booting again");
+                        self.delete_server(site, &server.id).await?;
+                    }
+                    Ok(live.into_iter().next().map(|server| server.id))
+                },
+                async || Ok(openstack.compute.create_server(&request).await?.id),
+            )
+            .await?;
+            let poll = self.poll("boot", format!("instance {name} to become ACTIVE"));
+            loop {
+                match self.server(site, &id).await? {
+                    None => return Err(format!("instance {name} ({id}) vanished while booting")),
+                    Some(server) if server.status == "ACTIVE" => {
+                        poll.settled();
+                        return Ok(Created::from([("server".to_string(), id)]));
+                    }
+                    Some(server) if server.status == "ERROR" => {
+                        faults.push(fault("instance", &server));
+                        break;
+                    }
+                    Some(_) => poll.wait().await?,
+                }
             }
         }
-        poll.settled();
-        Ok(Created::from([("server".to_string(), id)]))
+        Err(format!(
+            "{} boots of {name} failed: {}",
+            faults.len(),
+            faults.join("; ")
+        ))
     }
 
     /// Servers named `name` that step `step` of `operation` booted (their metadata says so).
@@ -1495,6 +1519,21 @@ impl<'a> SiteRunner<'a> {
                 .any(|t| t.completed.is_some() || t.progress.unwrap_or(0.0) >= 1.0)
             {
                 break;
+            }
+            // A transfer whose source is lost never ends: say so now rather than at the step's
+            // timeout, so that the way forward (an unplanned failover) is taken in time.
+            if let Err(error) = source
+                .list::<fa::ProtectionGroupSnapshot>(
+                    "protection-group-snapshots",
+                    &[("names", name.as_str())],
+                )
+                .await
+                && matches!(error.kind, ErrorKind::Unreachable | ErrorKind::Timeout)
+            {
+                return Err(format!(
+                    "the array of {site} became unreachable while {replicated} was on its way to {}: {error}",
+                    target.name
+                ));
             }
             poll.wait().await?;
         }

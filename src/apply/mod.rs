@@ -88,6 +88,18 @@ impl Refusal {
         }
     }
 
+    /// A plan's failed preconditions, as one refusal (the first one's hint).
+    fn plan(refusals: Vec<plan::Refusal>) -> Refusal {
+        Refusal::refused(
+            refusals
+                .iter()
+                .map(|r| r.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            refusals.first().map(|r| r.hint.clone()).unwrap_or_default(),
+        )
+    }
+
     fn store(error: StoreError) -> Refusal {
         let refused = matches!(error, StoreError::Locked { .. });
         Refusal {
@@ -192,17 +204,11 @@ pub async fn apply(
     };
     match plan::plan(spec, &inventory, &state, &request) {
         Err(refusals) => {
-            return Err(Refusal::refused(
-                format!(
-                    "the plan no longer holds: {}",
-                    refusals
-                        .iter()
-                        .map(|r| r.message.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-                refusals.first().map(|r| r.hint.clone()).unwrap_or_default(),
-            ));
+            let refusal = Refusal::plan(refusals);
+            return Err(Refusal {
+                message: format!("the plan no longer holds: {}", refusal.message),
+                ..refusal
+            });
         }
         Ok(fresh) if fresh.basis.inventory_fingerprint != plan.basis.inventory_fingerprint => {
             return Err(Refusal::refused(
@@ -388,16 +394,7 @@ pub async fn plan_drill_cleanup(
             ..plan::PlanOptions::default()
         },
     };
-    plan::plan(spec, &inventory, &state, &request).map_err(|refusals| {
-        Refusal::refused(
-            refusals
-                .iter()
-                .map(|r| r.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-            refusals.first().map(|r| r.hint.clone()).unwrap_or_default(),
-        )
-    })
+    plan::plan(spec, &inventory, &state, &request).map_err(Refusal::plan)
 }
 
 fn lock_all(store: &LocalStore, spec: &Spec, command: &str) -> Result<Vec<LockGuard>, Refusal> {
@@ -475,8 +472,10 @@ fn writable_sites(spec: &Spec, plan: &Plan, inventory: &Inventory) -> Vec<String
         .collect()
 }
 
-/// Applies `change` to the documents of `sites` and saves them with the next version; each
-/// records whether its peers were written along (IN SYNC) or not (UNREACHABLE).
+/// Applies `change` to the newest document and saves it, with the next version, as the
+/// document of each of `sites`; each records whether its peers were written along (IN SYNC)
+/// or not (UNREACHABLE). Every site written gets the same content: a site that missed writes
+/// (it was down) is not written its own stale copy at a version that would pass for current.
 fn update_documents(
     store: &LocalStore,
     spec: &Spec,
@@ -497,13 +496,21 @@ fn update_documents(
         .max()
         .unwrap_or(0)
         + 1;
+    let newest = loaded
+        .values()
+        .flatten()
+        .max_by_key(|doc| doc.metadata_version)
+        .cloned();
     let now = Utc::now();
     for site in sites {
-        let mut doc = loaded
-            .get(site)
-            .cloned()
-            .flatten()
-            .unwrap_or_else(|| StateDocument::initial(spec, site));
+        let mut doc = match &newest {
+            Some(newest) => StateDocument {
+                site: site.clone(),
+                ..newest.clone()
+            },
+            None => StateDocument::initial(spec, site),
+        };
+        doc.sync.remove(site);
         change(&mut doc);
         doc.metadata_version = next;
         doc.updated_at = Some(now);
@@ -744,9 +751,15 @@ async fn run(
         Box::new(finalize),
     )
     .leaving_out(left_out);
+    let mut done = earlier.done_map();
+    done.retain(|id, _| {
+        !plan
+            .step(id)
+            .is_some_and(|step| step.action.runs_again_on_resume())
+    });
     let report = executor::execute(
         &plan.steps,
-        earlier.done_map(),
+        done,
         &options.budgets,
         &policy,
         &runner,
@@ -953,4 +966,38 @@ fn explain_changes(saved: &Plan, fresh: &Plan) -> String {
         );
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testing::example_spec;
+    use crate::state::GroupStatus;
+
+    #[test]
+    fn a_site_that_missed_writes_is_written_the_newest_document_not_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = example_spec();
+        spec.state.path = dir.path().to_path_buf();
+        let store = LocalStore::new(dir.path());
+        // site-b was down while site-a recorded a completed failback.
+        let mut stale = StateDocument::initial(&spec, "site-b");
+        stale.metadata_version = 6;
+        stale.status = GroupStatus::Error;
+        store.save(&stale).unwrap();
+        let mut newest = StateDocument::initial(&spec, "site-a");
+        newest.metadata_version = 9;
+        newest.status = GroupStatus::Active;
+        store.save(&newest).unwrap();
+
+        let sites = vec!["site-a".to_string(), "site-b".to_string()];
+        update_documents(&store, &spec, &sites, |_| {}).unwrap();
+        for site in ["site-a", "site-b"] {
+            let doc = store.load(site, &spec.name).unwrap().unwrap();
+            assert_eq!(doc.site, site);
+            assert_eq!(doc.metadata_version, 10);
+            assert_eq!(doc.status, GroupStatus::Active, "{site}");
+            assert!(!doc.sync.contains_key(site), "{site}: {:?}", doc.sync);
+        }
+    }
 }

@@ -94,16 +94,7 @@ pub(super) async fn roll_back(
             ..PlanOptions::default()
         },
     };
-    let plan = plan::plan(spec, &inventory, &state, &request).map_err(|refusals| {
-        Refusal::refused(
-            refusals
-                .iter()
-                .map(|r| r.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-            refusals.first().map(|r| r.hint.clone()).unwrap_or_default(),
-        )
-    })?;
+    let plan = plan::plan(spec, &inventory, &state, &request).map_err(Refusal::plan)?;
     let plan = Plan { spec_file, ..plan };
     observer.planned(&plan);
     run_rollback(

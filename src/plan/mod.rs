@@ -438,6 +438,13 @@ impl Action {
         }
     }
 
+    /// Whether a continued run does the step again although its journal says it is done: a
+    /// rollback's restore makes sure the source's instance runs, and the world may have moved
+    /// since (its site lost power); doing it again is harmless.
+    pub fn runs_again_on_resume(&self) -> bool {
+        matches!(self, Action::RestoreInstance { .. })
+    }
+
     /// What a cleanup step of this action removes.
     pub fn removal(&self) -> Option<(DrillResourceKind, &ResourceRef)> {
         match self {

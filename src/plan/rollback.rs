@@ -259,8 +259,14 @@ pub(super) fn plan(
             id_prefix: "",
         },
         &created,
-        restored,
+        restored.clone(),
     );
+    // The proof waits for the restores themselves too: a rollback continued later runs them
+    // again (see `Action::runs_again_on_resume`), after what they waited for was removed.
+    let mut proven_after = removed.steps;
+    proven_after.extend(restored);
+    proven_after.sort();
+    proven_after.dedup();
     let prove = steps.add(
         "prove_rolled_back".to_string(),
         Phase::CleanupTarget,
@@ -275,7 +281,7 @@ pub(super) fn plan(
                 .collect(),
             array_volumes: removed.array_volumes,
         },
-        removed.steps,
+        proven_after,
         Vec::new(),
     );
     steps.add(
@@ -516,22 +522,8 @@ mod tests {
         for doc in state.sites.values_mut().flatten() {
             doc.status = GroupStatus::Error;
             doc.operations.push(crate::state::OperationRecord {
-                id: plan.operation.id.clone(),
-                kind: "failover".to_string(),
-                status: OperationStatus::Failed,
-                progress: 50,
-                steps_completed: Vec::new(),
-                steps_failed: Vec::new(),
                 error_message: Some("boom".to_string()),
-                started_at: None,
-                completed_at: None,
-                source_site: "site-a".to_string(),
-                target_site: "site-b".to_string(),
-                left_on_target: Vec::new(),
-                proof: None,
-                rollback: None,
-                rolls_back: None,
-                superseded_by: None,
+                ..record_of(plan, OperationStatus::Failed)
             });
         }
         state.runs.insert(

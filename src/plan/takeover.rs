@@ -202,24 +202,8 @@ mod tests {
         };
         for doc in state.sites.values_mut().flatten() {
             doc.status = GroupStatus::FailingOver;
-            doc.operations.push(crate::state::OperationRecord {
-                id: planned.operation.id.clone(),
-                kind: "failover".to_string(),
-                status: OperationStatus::Running,
-                progress: 0,
-                steps_completed: Vec::new(),
-                steps_failed: Vec::new(),
-                error_message: None,
-                started_at: None,
-                completed_at: None,
-                source_site: "site-a".to_string(),
-                target_site: "site-b".to_string(),
-                left_on_target: Vec::new(),
-                proof: None,
-                rollback: None,
-                rolls_back: None,
-                superseded_by: None,
-            });
+            doc.operations
+                .push(record_of(&planned, OperationStatus::Running));
         }
         state.runs.insert(
             planned.operation.id.clone(),

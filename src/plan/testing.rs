@@ -258,3 +258,28 @@ pub fn site_a_down(inventory: &mut Inventory) {
         },
     );
 }
+
+/// The record of `plan`'s operation as apply writes it, with `status`.
+pub fn record_of(
+    plan: &Plan,
+    status: crate::state::OperationStatus,
+) -> crate::state::OperationRecord {
+    crate::state::OperationRecord {
+        id: plan.operation.id.clone(),
+        kind: plan.operation.kind.as_str().to_string(),
+        status,
+        progress: 0,
+        steps_completed: Vec::new(),
+        steps_failed: Vec::new(),
+        error_message: None,
+        started_at: None,
+        completed_at: None,
+        source_site: plan.operation.source_site.clone(),
+        target_site: plan.operation.target_site.clone(),
+        left_on_target: Vec::new(),
+        proof: None,
+        rollback: None,
+        rolls_back: None,
+        superseded_by: None,
+    }
+}

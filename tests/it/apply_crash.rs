@@ -196,14 +196,14 @@ struct KillPoint {
 }
 
 /// Kill points spread over the run: after 0 to `steps - 1` steps done (so the operation is
-/// still running), then 0 to 250 ms later: during start-up, as a step starts, inside it, as it
+/// still running), then 0 to 60 ms later: during start-up, as a step starts, inside it, as it
 /// ends, inside finalize.
 fn kill_points(seed: u64, steps: usize) -> Vec<KillPoint> {
     let mut rng = IdGen::new(seed);
     let mut points: Vec<KillPoint> = (0..KILL_POINTS)
         .map(|_| KillPoint {
             done: (rng.next_u64() % steps as u64) as usize,
-            delay: Duration::from_millis(rng.next_u64() % 251),
+            delay: Duration::from_millis(rng.next_u64() % 61),
         })
         .collect();
     points.sort_by_key(|point| point.done);
@@ -277,7 +277,14 @@ fn a_failover_killed_at_random_points_and_resumed_completes_exactly_once() {
         }
         let status = child.wait().unwrap();
         let text = std::fs::read_to_string(&log).unwrap();
-        assert_eq!(status.code(), Some(0), "run {run} ({args:?}):\n{text}");
+        // A kill that landed once the operation had completed (while the process ended)
+        // leaves nothing to continue: saying so is the right answer.
+        let was_complete = status.code() == Some(3)
+            && (text.contains("already completed") || text.contains("already applied"));
+        assert!(
+            status.code() == Some(0) || was_complete,
+            "run {run} ({args:?}):\n{text}"
+        );
         break;
     }
     assert!(

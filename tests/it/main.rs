@@ -8,6 +8,7 @@ mod cinder_api;
 mod cli;
 mod drill;
 mod examples;
+mod fault_schedule;
 mod flasharray_api;
 mod forward;
 mod keystone_api;

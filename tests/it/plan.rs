@@ -62,6 +62,26 @@ impl Setup {
             .unwrap()
     }
 
+    /// A control API call with a JSON body.
+    pub fn control_with(&self, method: &str, path: &str, body: &str) {
+        let status = Command::new("curl")
+            .args([
+                "-sf",
+                "-o",
+                "/dev/null",
+                "-X",
+                method,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                body,
+                &format!("{}{path}", self.twin.control()),
+            ])
+            .status()
+            .expect("curl runs");
+        assert!(status.success(), "{method} {path} {body}");
+    }
+
     pub fn control(&self, method: &str, path: &str) {
         let status = Command::new("curl")
             .args([
