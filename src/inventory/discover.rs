@@ -53,6 +53,18 @@ pub async fn discover(spec: &Spec, clouds: &CloudsEnvironment, timeout: Duration
     }
 }
 
+/// Reads only the arrays of every site, concurrently (what protection status needs).
+pub async fn arrays(
+    spec: &Spec,
+    timeout: Duration,
+) -> BTreeMap<String, Result<ArrayFacts, String>> {
+    let reads = spec
+        .sites
+        .keys()
+        .map(|site| async move { (site.clone(), read_array(spec, site, timeout).await) });
+    futures::future::join_all(reads).await.into_iter().collect()
+}
+
 /// Reads one site: its OpenStack services and its array, concurrently.
 pub async fn discover_site(
     spec: &Spec,

@@ -10,6 +10,7 @@
 //! testable without sockets.
 
 pub mod discover;
+pub mod protection;
 
 use std::collections::BTreeMap;
 

@@ -506,14 +506,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Boot order as a failover; verification once all are up; cleanup after verification.
+        // Boot order as a failover; verification once all are up; the stabilization window
+        // after every verification; cleanup after the window.
         assert!(depends(&plan, "boot_instance/web-1", "tier_active/1"));
         assert!(depends(&plan, "verify_instance/db-1", "tier_active/2"));
         for member in ["db-1", "web-1", "web-2"] {
             assert!(depends(
                 &plan,
-                &format!("delete_instance/{member}"),
+                "stabilize",
                 &format!("verify_instance/{member}")
+            ));
+            assert!(depends(
+                &plan,
+                &format!("delete_instance/{member}"),
+                "stabilize"
             ));
         }
         assert!(depends(

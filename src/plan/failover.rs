@@ -492,30 +492,62 @@ pub(super) fn plan(
     // After a failover, replication runs back to the old primary so a failback is possible;
     // after a failback, only when asked (`--reverse-replication`).
     if !failback || options.reverse_replication {
-        last.push(
-            steps.add(
-                format!("configure_replication/{group}"),
+        let configure = steps.add(
+            format!("configure_replication/{group}"),
+            Phase::ReverseReplication,
+            target,
+            None,
+            Action::ConfigureReplication {
+                array: target_array.clone(),
+                protection_group: group.clone(),
+                volumes_from_steps: recreated.manage_steps,
+                volumes: adopted
+                    .values()
+                    .flat_map(|instance| &instance.volumes)
+                    .filter_map(|volume| volume.array_volume_name.clone())
+                    .collect(),
+                target_array: source_array.clone(),
+            },
+            all_active.clone(),
+            vec![Resource {
+                kind: "protection_group".to_string(),
+                name: format!("{target_array}/{group}"),
+            }],
+        );
+        // Protected again at once: one snapshot of the recovered volumes reaches the old
+        // primary before the operation reports success, rather than at the array's next
+        // scheduled replication. With the old primary down there is nothing to replicate to:
+        // the group stays unprotected until `sync-force` brings it back.
+        let old_primary_array = source_facts.and_then(|facts| facts.array.as_ref());
+        if old_primary_array.is_some() {
+            let protect = steps.add(
+                format!("protect/{group}"),
                 Phase::ReverseReplication,
                 target,
                 None,
-                Action::ConfigureReplication {
+                Action::SnapshotAndReplicate {
                     array: target_array.clone(),
                     protection_group: group.clone(),
-                    volumes_from_steps: recreated.manage_steps,
-                    volumes: adopted
-                        .values()
-                        .flat_map(|instance| &instance.volumes)
-                        .filter_map(|volume| volume.array_volume_name.clone())
-                        .collect(),
                     target_array: source_array.clone(),
                 },
-                all_active.clone(),
+                vec![configure],
                 vec![Resource {
-                    kind: "protection_group".to_string(),
-                    name: format!("{target_array}/{group}"),
+                    kind: "protection_group_snapshot".to_string(),
+                    name: format!("{target_array}:{group}.<next>"),
                 }],
-            ),
-        );
+            );
+            if let Some(secs) =
+                recreate::last_transfer_secs(old_primary_array, &format!("{target_array}:{group}"))
+            {
+                steps.estimate(&protect, secs);
+            }
+            last.push(protect);
+        } else {
+            warnings.push(format!(
+                "{source} is down: {group} stays unprotected (no copy on {source_array}) until `protector protection-group sync-force FILE` once it is back"
+            ));
+            last.push(configure);
+        }
     }
     last.sort();
     last.dedup();
@@ -660,11 +692,19 @@ mod tests {
             "boot_instance/web-1",
             "boot_instance/web-2"
         ));
-        // Source cleanup only after every member booted and was checked against its profile.
+        // Source cleanup only after every member booted, was checked against its profile and
+        // stayed up for the stabilization window.
+        assert!(depends(&plan, "delete_instance/db-1", "stabilize"));
+        match &plan.step("stabilize").unwrap().action {
+            Action::Stabilize { seconds, .. } => {
+                assert_eq!(*seconds, 2, "the example's `stabilization: 2s`")
+            }
+            other => panic!("{other:?}"),
+        }
         for member in ["db-1", "web-1", "web-2"] {
             assert!(depends(
                 &plan,
-                "delete_instance/db-1",
+                "stabilize",
                 &format!("verify_instance/{member}")
             ));
             assert!(depends(

@@ -318,6 +318,13 @@ pub enum Action {
         #[serde(default)]
         profile: Profile,
     },
+    /// The post-completion window: every instance the `boot_steps` booted stays ACTIVE, its
+    /// volumes `in-use` and its ports ACTIVE for `seconds`. One a site power loss stopped is
+    /// started again first (it runs again when continued), one that goes to ERROR fails it.
+    Stabilize {
+        seconds: u64,
+        boot_steps: Vec<String>,
+    },
     /// Drill cleanup and rollback: deletes a server an operation booted.
     #[serde(alias = "delete_drill_instance")]
     RemoveInstance {
@@ -408,6 +415,7 @@ impl Action {
             Action::AddTarget { .. } => "add_target",
             Action::AllowTarget { .. } => "allow_target",
             Action::VerifyInstance { .. } => "verify_instance",
+            Action::Stabilize { .. } => "stabilize",
             Action::RemoveInstance { .. } => "remove_instance",
             Action::RemovePort { .. } => "remove_port",
             Action::RemoveVolume { .. } => "remove_volume",
@@ -447,10 +455,13 @@ impl Action {
     }
 
     /// Whether a continued run does the step again although its journal says it is done: a
-    /// rollback's restore makes sure the source's instance runs, and the world may have moved
-    /// since (its site lost power); doing it again is harmless.
+    /// rollback's restore and a stabilization window make sure instances run, and the world
+    /// may have moved since (their site lost power); doing it again is harmless.
     pub fn runs_again_on_resume(&self) -> bool {
-        matches!(self, Action::RestoreInstance { .. })
+        matches!(
+            self,
+            Action::RestoreInstance { .. } | Action::Stabilize { .. }
+        )
     }
 
     /// What a cleanup step of this action removes.
@@ -651,6 +662,19 @@ pub fn plan(
     state: &RecordedState,
     request: &PlanRequest,
 ) -> Result<Plan, Vec<Refusal>> {
+    // Validation only warns (the file is well formed); every plan that would act on the
+    // arrays refuses, so that an async plan is never run for a group declared synchronous.
+    if spec.policy.replication == crate::spec::file::Replication::Sync
+        && request.operation != OperationKind::SyncForce
+    {
+        return Err(vec![Refusal {
+            message: format!(
+                "protection group `{}` uses `replication: sync` (ActiveDR pods), which protector does not support yet",
+                spec.name
+            ),
+            hint: "use `replication: async` (FlashArray protection-group snapshots) to protect it with protector".to_string(),
+        }]);
+    }
     match request.operation {
         OperationKind::Converge => converge::plan(spec, inventory, state, &request.options),
         OperationKind::SyncForce => sync::plan(spec, inventory, state, &request.options),
@@ -829,4 +853,30 @@ pub fn operation_id(fingerprint: &str) -> String {
         &hex[17..20],
         &hex[20..32]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{
+        converge_request, drill_request, example_spec, inventory, no_state, request,
+    };
+    use super::*;
+    use crate::spec::file::Replication;
+
+    #[test]
+    fn a_group_declared_synchronous_is_refused_by_every_plan_that_acts_on_the_arrays() {
+        let mut spec = example_spec();
+        spec.policy.replication = Replication::Sync;
+        for request in [
+            request(FailoverType::Planned),
+            request(FailoverType::Unplanned),
+            drill_request(false),
+            converge_request(),
+        ] {
+            let refusals = plan(&spec, &inventory(), &no_state(), &request).unwrap_err();
+            assert_eq!(refusals.len(), 1, "{refusals:?}");
+            assert!(refusals[0].message.contains("replication: sync"));
+            assert!(refusals[0].hint.contains("replication: async"));
+        }
+    }
 }

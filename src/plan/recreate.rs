@@ -39,6 +39,7 @@ pub(super) fn estimate(action: &Action) -> f64 {
         | Action::RemoveArrayVolume { .. } => 1.0,
         Action::ProveDrillClean { .. } | Action::ProveRolledBack { .. } => 2.0,
         Action::StopRecovered { .. } => 10.0,
+        Action::Stabilize { seconds, .. } => *seconds as f64,
         Action::RestoreInstance { .. } => 10.0,
     }
 }
@@ -596,8 +597,8 @@ pub(super) struct Recreation<'a> {
 pub(super) struct Recreated {
     /// The manage steps, in member boot order.
     pub manage_steps: Vec<String>,
-    /// Each member checked against its profile once every member is ACTIVE: what nothing
-    /// that removes the source's copy may start before.
+    /// Every member checked against its profile once all are ACTIVE, then watched for the
+    /// stabilization window: what nothing that removes the source's copy may start before.
     pub verified: Vec<String>,
 }
 
@@ -796,7 +797,11 @@ pub(super) fn recreate(
         .map(|tier| vec![format!("tier_active/{tier}")])
         .unwrap_or_default();
     // Checked once every member is ACTIVE: the application stands up as a whole.
-    let verified = profiles
+    let boot_steps: Vec<String> = profiles
+        .iter()
+        .map(|(member, _)| format!("boot_instance/{}", member.name))
+        .collect();
+    let verified: Vec<String> = profiles
         .into_iter()
         .map(|(member, profile)| {
             steps.add(
@@ -814,6 +819,24 @@ pub(super) fn recreate(
             )
         })
         .collect();
+    // Then watched for the stabilization window: a member that fails right after its boot
+    // fails the operation while what it was recovered from still exists.
+    let verified = if verified.is_empty() {
+        verified
+    } else {
+        vec![steps.add(
+            "stabilize".to_string(),
+            how.verify_phase,
+            site,
+            None,
+            Action::Stabilize {
+                seconds: target.spec.policy.stabilization.as_secs(),
+                boot_steps,
+            },
+            verified,
+            Vec::new(),
+        )]
+    };
     Recreated {
         manage_steps,
         verified,

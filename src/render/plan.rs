@@ -24,6 +24,7 @@ fn symbol(action: &Action) -> (char, Style) {
         Action::CheckTarget
         | Action::TierActive { .. }
         | Action::VerifyInstance { .. }
+        | Action::Stabilize { .. }
         | Action::ProveDrillClean { .. }
         | Action::ProveRolledBack { .. } => ('?', Style::new()),
         Action::BootInstance { .. } | Action::RestoreInstance { .. } => ('>', cyan),
@@ -153,6 +154,14 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             array,
             protection_group,
         } => format!("allow {protection_group} to replicate to {array}"),
+        Action::Stabilize {
+            seconds,
+            boot_steps,
+        } => format!(
+            "{} recovered instance(s) stay ACTIVE for {}",
+            boot_steps.len(),
+            duration::format(std::time::Duration::from_secs(*seconds))
+        ),
         Action::VerifyInstance { name, profile, .. } => format!(
             "{name} is ACTIVE on its volumes, as {}{}",
             profile.flavor,

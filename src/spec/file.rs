@@ -179,6 +179,12 @@ pub struct PolicyFile {
     /// against it.
     #[schemars(schema_with = "duration_schema")]
     pub rto: Spanned<String>,
+    /// How long recovered members must stay ACTIVE (volumes in use, ports up) after the last
+    /// boot before an operation removes what it recovered from and reports success, e.g. `2m`;
+    /// from `1s` to `1h`, default `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "duration_schema")]
+    pub stabilization: Option<Spanned<String>>,
 }
 
 fn duration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

@@ -234,16 +234,32 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
     setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
 }
 
+/// `protection-group show`'s `protected_since`, if the replica holds a recoverable copy.
+fn protected_since(setup: &Setup, spec: &str) -> Option<String> {
+    let text = setup.expect(0, &["protection-group", "show", spec, "-f", "json"]);
+    let group: Value = serde_json::from_str(&text).unwrap();
+    let since = group["protected_since"].as_str().unwrap().to_string();
+    chrono::DateTime::parse_from_rfc3339(&since)
+        .is_ok()
+        .then_some(since)
+}
+
 #[test]
-fn an_unplanned_failover_then_sync_force_when_the_old_primary_returns() {
+fn a_failback_with_reverse_replication_is_protected_at_once() {
     let setup = Setup::new();
     let spec = setup.spec();
     let spec = spec.to_str().unwrap();
-    // Record the members (what an unplanned failover rebuilds them from).
-    let plan = setup.dir.path().join("converge.plan");
-    setup.expect(0, &["plan", spec, "-o", plan.to_str().unwrap()]);
-    setup.expect(0, &["apply", plan.to_str().unwrap(), "--auto-approve"]);
+    setup.expect(0, &["failover", spec, "--type", "planned", "--yes"]);
+    // The recovered volumes are new: a copy of them is on site-a's array before it reports.
+    assert!(protected_since(&setup, spec).is_some());
+    setup.expect(0, &["failback", spec, "--reverse-replication", "--yes"]);
+    let since = protected_since(&setup, spec).expect("protected after the failback");
+    let text = setup.expect(0, &["protection-group", "sync-status", spec, "-f", "json"]);
+    let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let site_b = rows.iter().find(|row| row["site"] == "site-b").unwrap();
+    assert_eq!(site_b["protected_since"], since.as_str(), "{rows:?}");
 
+    // Site-a lost right away: an unplanned failover recovers from that copy.
     setup.control("POST", "/sites/site-a/down");
     setup.expect(
         0,
@@ -255,6 +271,36 @@ fn an_unplanned_failover_then_sync_force_when_the_old_primary_returns() {
             "--accept-data-loss",
             "--yes",
         ],
+    );
+    assert_runs_on(&setup.world(), "site-b", "m2.large");
+}
+
+#[test]
+fn an_unplanned_failover_then_sync_force_when_the_old_primary_returns() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let spec = spec.to_str().unwrap();
+    // Record the members (what an unplanned failover rebuilds them from).
+    let plan = setup.dir.path().join("converge.plan");
+    setup.expect(0, &["plan", spec, "-o", plan.to_str().unwrap()]);
+    setup.expect(0, &["apply", plan.to_str().unwrap(), "--auto-approve"]);
+
+    setup.control("POST", "/sites/site-a/down");
+    let output = setup.protector(&[
+        "failover",
+        spec,
+        "--type",
+        "unplanned",
+        "--accept-data-loss",
+        "--yes",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The operator is told what the old primary needs once it is back.
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        said.contains("site-a could not be reached")
+            && said.contains("protection-group sync-force"),
+        "{said}"
     );
     assert_runs_on(&setup.world(), "site-b", "m2.large");
     let sync = |setup: &Setup| -> Vec<Value> {
