@@ -128,6 +128,7 @@ fn inventory() -> Inventory {
             }],
             replicated_snapshots: Vec::new(),
             volumes: array_volumes,
+            clock_offset_ms: Some(0),
         }),
         array_error: None,
     };
@@ -140,6 +141,7 @@ fn inventory() -> Inventory {
             protection_groups: Vec::new(),
             replicated_snapshots: Vec::new(),
             volumes: Vec::new(),
+            clock_offset_ms: Some(0),
         }),
         ..SiteFacts::default()
     };
