@@ -132,6 +132,7 @@ fn inventory() -> Inventory {
             }],
             replicated_snapshots: Vec::new(),
             volumes: array_volumes,
+            clock_offset_ms: Some(0),
         }),
         array_error: None,
     };
@@ -145,6 +146,7 @@ fn inventory() -> Inventory {
             protection_groups: Vec::new(),
             replicated_snapshots: Vec::new(),
             volumes: Vec::new(),
+            clock_offset_ms: Some(0),
         }),
         ..SiteFacts::default()
     };

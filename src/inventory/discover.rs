@@ -249,6 +249,7 @@ async fn read_array(spec: &Spec, site: &str, timeout: Duration) -> Result<ArrayF
         protection_groups,
         replicated_snapshots,
         volumes: array.volume_names().await.map_err(text)?,
+        clock_offset_ms: array.clock_offset_ms().await.map_err(text)?,
     })
 }
 

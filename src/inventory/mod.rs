@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 /// Both sites, as discovered at `taken_at_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
-    /// Milliseconds since the epoch when discovery ran: snapshot ages are computed against it.
+    /// Milliseconds since the epoch when discovery ran, on this machine's clock. A snapshot's
+    /// age is measured on its array's clock: this plus the array's `clock_offset_ms`.
     pub taken_at_ms: i64,
     pub sites: BTreeMap<String, SiteInventory>,
 }
@@ -167,6 +168,9 @@ pub struct ArrayFacts {
     pub replicated_snapshots: Vec<ReplicatedSnapshot>,
     /// Names of the volumes on the array (to find what an interrupted run created).
     pub volumes: Vec<String>,
+    /// How far the array's clock runs ahead of this machine's, in milliseconds (negative:
+    /// behind); `None` when the array did not tell its time.
+    pub clock_offset_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

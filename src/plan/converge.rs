@@ -36,7 +36,11 @@ pub(super) fn plan(
 
     let Some(facts) = inventory.sites.get(site).and_then(|s| s.facts()) else {
         return Err(vec![Refusal {
-            message: format!("{site}, where the workload runs, is unreachable"),
+            // The cause (a refused certificate, a wrong password) is what to fix next.
+            message: format!(
+                "{site}, where the workload runs, is unreachable: {}",
+                super::recreate::unreachable(inventory, site)
+            ),
             hint: format!(
                 "converge needs {site}; check it with `protector site validate FILE {site}`"
             ),

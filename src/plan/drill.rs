@@ -134,17 +134,19 @@ pub(super) fn plan(
     let target_array = &spec.sites[target].flasharray.array_name;
     let replicated_group = format!("{source_array}:{}", spec.policy.array_protection_group);
     let member_array_volumes = recreate::member_array_volumes(&members, &mut refusals);
+    let array = on_target.array(&mut refusals);
     let snapshot = recreate::newest_complete_snapshot(
-        on_target.array(&mut refusals),
+        array,
         target_array,
         &replicated_group,
         &member_array_volumes,
         &mut refusals,
     );
-    let data_loss = snapshot.map(|snapshot| {
+    let data_loss = snapshot.zip(array).map(|(snapshot, array)| {
         recreate::disclose(
             spec,
             inventory,
+            array,
             snapshot,
             options,
             &mut refusals,

@@ -270,10 +270,11 @@ pub(super) fn plan(
             &mut refusals,
         ),
     };
-    let data_loss = Some(match recovery_snapshot {
-        Some(snapshot) => recreate::disclose(
+    let data_loss = Some(match recovery_snapshot.zip(target_array_facts) {
+        Some((snapshot, array)) => recreate::disclose(
             spec,
             inventory,
+            array,
             snapshot,
             options,
             &mut refusals,

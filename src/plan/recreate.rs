@@ -5,6 +5,7 @@
 //! order. Each operation decides what it recreates from and how the recreations are named.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use super::{
     Action, DataLoss, Estimate, Phase, PlanOptions, Profile, ProfileNic, Refusal, Resource,
@@ -471,22 +472,60 @@ pub(super) fn newest_complete_snapshot<'a>(
     Some(snapshot)
 }
 
+/// How far this machine's clock may be off an array's before a plan says so.
+const CLOCK_TOLERANCE_MS: u64 = 60_000;
+
 /// The age of the recovered snapshot against the RPO; beyond it, refused unless
-/// `--accept-data-loss` (then a warning).
+/// `--accept-data-loss` (then a warning). The age is measured on the clock of the array that
+/// holds the snapshot, which stamped it: this machine's may be hours off (then a warning says
+/// so), and would hide the data lost.
 pub(super) fn disclose(
     spec: &Spec,
     inventory: &Inventory,
+    array: &ArrayFacts,
     snapshot: &ReplicatedSnapshot,
     options: &PlanOptions,
     refusals: &mut Vec<Refusal>,
     warnings: &mut Vec<String>,
 ) -> DataLoss {
-    let age_secs = ((inventory.taken_at_ms - snapshot.created_ms).max(0)) as f64 / 1000.0;
+    // `3h behind`: how this machine's clock stands to the array's, when it matters.
+    let skew = array
+        .clock_offset_ms
+        .filter(|offset_ms| offset_ms.unsigned_abs() > CLOCK_TOLERANCE_MS)
+        .map(|offset_ms| {
+            let off = Duration::from_secs((offset_ms.unsigned_abs() + 500) / 1000);
+            let side = if offset_ms > 0 { "behind" } else { "ahead of" };
+            format!("{} {side}", spec::duration::format(off))
+        });
+    if let Some(skew) = &skew {
+        warnings.push(format!(
+            "this machine's clock is {skew} array {}'s: snapshot ages are measured on the array's clock; correct this machine's (NTP)",
+            array.name
+        ));
+    }
+    let array_now_ms = match array.clock_offset_ms {
+        Some(offset_ms) => inventory.taken_at_ms.saturating_add(offset_ms),
+        None => {
+            warnings.push(format!(
+                "array {} did not tell its time, so the age of snapshot `{}` is measured on this machine's clock, which may differ from the array's",
+                array.name, snapshot.name
+            ));
+            inventory.taken_at_ms
+        }
+    };
+    let age_secs = (array_now_ms.saturating_sub(snapshot.created_ms)).max(0) as f64 / 1000.0;
     let rpo_secs = spec.policy.rpo.as_secs_f64();
     let exceeds_rpo = age_secs > rpo_secs;
     if exceeds_rpo {
+        let on_clock = match &skew {
+            Some(skew) => format!(
+                " on array {}'s clock (this machine's is {skew} it)",
+                array.name
+            ),
+            None => String::new(),
+        };
         let message = format!(
-            "snapshot `{}` is {} old, beyond the RPO of {}",
+            "snapshot `{}` is {} old{on_clock}, beyond the RPO of {}",
             snapshot.name,
             spec::duration::format(spec::duration::from_secs_f64_saturating(age_secs)),
             spec::duration::format(spec.policy.rpo)
@@ -967,6 +1006,124 @@ fn array_name(prefix: &str, wanted: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::testing::{NOW_MS, example_spec, inventory};
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    /// The disclosure of site-b's newest snapshot, taken `age_ms` ago on fa-b's clock, which
+    /// runs `offset_ms` ahead of this machine's (`None`: fa-b does not tell its time).
+    fn disclosed(
+        offset_ms: Option<i64>,
+        age_ms: i64,
+        accept_data_loss: bool,
+    ) -> (DataLoss, Vec<Refusal>, Vec<String>) {
+        let inventory = inventory();
+        let mut array = inventory.sites["site-b"]
+            .facts()
+            .and_then(|facts| facts.array.clone())
+            .unwrap();
+        array.clock_offset_ms = offset_ms;
+        let mut snapshot = array.replicated_snapshots[0].clone();
+        snapshot.created_ms = NOW_MS + offset_ms.unwrap_or(0) - age_ms;
+        let options = PlanOptions {
+            accept_data_loss,
+            ..PlanOptions::default()
+        };
+        let (mut refusals, mut warnings) = (Vec::new(), Vec::new());
+        let loss = disclose(
+            &example_spec(),
+            &inventory,
+            &array,
+            &snapshot,
+            &options,
+            &mut refusals,
+            &mut warnings,
+        );
+        (loss, refusals, warnings)
+    }
+
+    #[test]
+    fn a_machine_hours_behind_the_array_does_not_hide_the_data_lost() {
+        // The machine's clock alone read this 2-hour-old snapshot as taken an hour from now.
+        let (loss, refusals, warnings) = disclosed(Some(3 * HOUR_MS), 2 * HOUR_MS, false);
+        assert_eq!(loss.age_secs, 7200.0);
+        assert!(loss.exceeds_rpo);
+        assert_eq!(refusals.len(), 1, "{refusals:?}");
+        assert_eq!(
+            refusals[0].message,
+            "snapshot `fa-a:prod-web-app.7` is 2h old on array fa-b's clock (this machine's is 3h behind it), beyond the RPO of 15m"
+        );
+        assert_eq!(
+            warnings,
+            [
+                "this machine's clock is 3h behind array fa-b's: snapshot ages are measured on the array's clock; correct this machine's (NTP)"
+            ]
+        );
+        let (_, refusals, warnings) = disclosed(Some(3 * HOUR_MS), 2 * HOUR_MS, true);
+        assert!(refusals.is_empty());
+        assert!(warnings[1].ends_with("accepted with --accept-data-loss"));
+    }
+
+    #[test]
+    fn a_machine_ahead_of_the_array_does_not_age_a_fresh_snapshot() {
+        let (loss, refusals, warnings) = disclosed(Some(-3 * HOUR_MS), 5 * 60_000, false);
+        assert_eq!(loss.age_secs, 300.0);
+        assert!(!loss.exceeds_rpo && refusals.is_empty());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("this machine's clock is 3h ahead of array fa-b's"));
+    }
+
+    #[test]
+    fn clocks_a_minute_apart_go_unmentioned() {
+        for offset_ms in [60_000, -60_000, 0] {
+            let (loss, _, warnings) = disclosed(Some(offset_ms), 5 * 60_000, false);
+            assert_eq!(loss.age_secs, 300.0);
+            assert!(warnings.is_empty(), "{offset_ms}: {warnings:?}");
+        }
+        let (_, _, warnings) = disclosed(Some(61_000), 5 * 60_000, false);
+        assert!(warnings[0].contains("1m1s behind"), "{warnings:?}");
+    }
+
+    #[test]
+    fn an_array_that_does_not_tell_its_time_is_measured_on_this_machines_clock() {
+        let (loss, refusals, warnings) = disclosed(None, 5 * 60_000, false);
+        assert_eq!(loss.age_secs, 300.0);
+        assert!(refusals.is_empty());
+        assert_eq!(
+            warnings,
+            [
+                "array fa-b did not tell its time, so the age of snapshot `fa-a:prod-web-app.7` is measured on this machine's clock, which may differ from the array's"
+            ]
+        );
+    }
+
+    #[test]
+    fn absurd_array_times_do_not_overflow() {
+        for offset_ms in [i64::MAX, i64::MIN] {
+            let inventory = inventory();
+            let mut array = inventory.sites["site-b"]
+                .facts()
+                .unwrap()
+                .array
+                .clone()
+                .unwrap();
+            array.clock_offset_ms = Some(offset_ms);
+            let mut snapshot = array.replicated_snapshots[0].clone();
+            snapshot.created_ms = -offset_ms.signum() * i64::MAX;
+            let (mut refusals, mut warnings) = (Vec::new(), Vec::new());
+            let options = PlanOptions::default();
+            let spec = example_spec();
+            disclose(
+                &spec,
+                &inventory,
+                &array,
+                &snapshot,
+                &options,
+                &mut refusals,
+                &mut warnings,
+            );
+        }
+    }
 
     #[test]
     fn array_names_are_flasharray_valid() {

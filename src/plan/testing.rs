@@ -128,6 +128,7 @@ pub fn inventory() -> Inventory {
             }],
             replicated_snapshots: Vec::new(),
             volumes: all_array_volumes(),
+            clock_offset_ms: Some(0),
         }),
     };
     let site_b = SiteFacts {
@@ -165,6 +166,7 @@ pub fn inventory() -> Inventory {
                     .collect(),
             }],
             volumes: Vec::new(),
+            clock_offset_ms: Some(0),
         }),
     };
     Inventory {
