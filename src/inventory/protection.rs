@@ -120,6 +120,7 @@ mod tests {
             protection_groups: Vec::new(),
             replicated_snapshots: snapshots,
             volumes: Vec::new(),
+            clock_offset_ms: None,
         }
     }
 
