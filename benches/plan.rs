@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use protector::diagnostic::SourceFile;
 use protector::inventory::{
-    ArrayFacts, Flavor, Instance, Inventory, Network, Port, ProtectionGroup, SiteFacts,
-    SiteInventory, Subnet, Volume,
+    ArrayFacts, Flavor, Instance, Inventory, ManagePolicy, Network, Port, ProtectionGroup,
+    SiteFacts, SiteInventory, Subnet, Volume,
 };
 use protector::plan::{FailoverType, OperationKind, PlanOptions, PlanRequest};
 use protector::state::RecordedState;
@@ -120,6 +120,7 @@ fn inventory() -> Inventory {
         security_groups: vec!["default".to_string(), "app".to_string()],
         availability_zones: None,
         volume_types: None,
+        manage_policy: ManagePolicy::Allowed,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
             protection_groups: vec![ProtectionGroup {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::plan::load_spec;
 use super::{CommandError, Outcome, clouds_for, print};
-use crate::inventory::SiteInventory;
+use crate::inventory::{ManagePolicy, SiteInventory};
 use crate::render::table::{self, Format};
 
 #[derive(Debug, clap::Subcommand)]
@@ -82,14 +82,23 @@ pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
                 },
             ));
             let roles = facts.roles.join(", ");
+            let admin = facts.roles.iter().any(|role| role == "admin");
+            let unanswered = facts.manage_policy.unanswered();
             checks.push((
                 "cinder manage policy".to_string(),
-                if facts.roles.iter().any(|role| role == "admin") {
-                    Ok(format!("roles {roles} include admin (volume_extension:volume_manage)"))
-                } else {
-                    Err(format!(
-                        "roles {roles} lack admin: Cinder's default policy refuses volume_extension:volume_manage; give the user the admin role or allow its role in Cinder's policy"
-                    ))
+                match &facts.manage_policy {
+                    ManagePolicy::Allowed => Ok(
+                        "Cinder allows volume_extension:volume_manage (probed with a manage request for a host no backend has; nothing was created)".to_string(),
+                    ),
+                    ManagePolicy::Refused => Err(format!(
+                        "Cinder's policy denies volume_extension:volume_manage to protector's user (roles {roles}); give it the admin role or allow its role in Cinder's policy"
+                    )),
+                    _ if admin => Ok(format!(
+                        "not probed ({unanswered}); roles {roles} include admin, which Cinder's default rule requires"
+                    )),
+                    _ => Err(format!(
+                        "not probed ({unanswered}) and roles {roles} lack admin, which Cinder's default volume_extension:volume_manage rule requires"
+                    )),
                 },
             ));
             let host = &spec.sites[site].flasharray.cinder_host;

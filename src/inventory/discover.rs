@@ -36,6 +36,7 @@ pub struct SiteLists {
     /// Nova's availability zones and Cinder's volume types, or why they could not be listed.
     pub availability_zones: Result<Vec<String>, String>,
     pub volume_types: Result<Vec<String>, String>,
+    pub manage_policy: super::ManagePolicy,
 }
 
 /// Reads every site of the spec concurrently.
@@ -143,8 +144,17 @@ async fn read_site(
         volume_quota,
         pools,
     );
-    let (security_groups, availability_zones, volume_types) =
-        tokio::join!(network.security_groups(), zones, types);
+    let manage_policy = async {
+        match block.may_manage().await {
+            Ok(true) => super::ManagePolicy::Allowed,
+            Ok(false) => super::ManagePolicy::Refused,
+            Err(error) => super::ManagePolicy::Unknown {
+                error: error.to_string(),
+            },
+        }
+    };
+    let (security_groups, availability_zones, volume_types, manage_policy) =
+        tokio::join!(network.security_groups(), zones, types, manage_policy);
     Ok(SiteLists {
         servers: servers.map_err(|e| e.to_string())?,
         flavors: flavors.map_err(|e| e.to_string())?,
@@ -158,6 +168,7 @@ async fn read_site(
         security_groups: security_groups.map_err(|e| e.to_string())?,
         availability_zones,
         volume_types,
+        manage_policy,
     })
 }
 
@@ -381,6 +392,7 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
             .collect(),
         availability_zones: lists.availability_zones.as_ref().ok().cloned(),
         volume_types: lists.volume_types.as_ref().ok().cloned(),
+        manage_policy: lists.manage_policy.clone(),
         array: None,
         array_error: None,
     }

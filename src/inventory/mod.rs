@@ -72,6 +72,9 @@ pub struct SiteFacts {
     /// Volume types the project may use (`None`: the site would not say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_types: Option<Vec<String>>,
+    /// Whether Cinder's policy lets protector manage volumes here, as probed.
+    #[serde(default)]
+    pub manage_policy: ManagePolicy,
     /// The site's array, when it answered.
     pub array: Option<ArrayFacts>,
     /// Why the array did not answer.
@@ -171,6 +174,31 @@ pub struct ArrayFacts {
     /// How far the array's clock runs ahead of this machine's, in milliseconds (negative:
     /// behind); `None` when the array did not tell its time.
     pub clock_offset_ms: Option<i64>,
+}
+
+/// Cinder's answer to protector's manage probe ([`crate::clients::cinder::BlockStorage::may_manage`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManagePolicy {
+    Allowed,
+    Refused,
+    /// The probe got no answer that tells.
+    Unknown {
+        error: String,
+    },
+    /// Not asked (facts recorded by an older version).
+    #[default]
+    NotProbed,
+}
+
+impl ManagePolicy {
+    /// Why the probe told nothing.
+    pub fn unanswered(&self) -> &str {
+        match self {
+            ManagePolicy::Unknown { error } => error,
+            _ => "not probed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -929,11 +929,49 @@ mod tests {
     }
 
     #[test]
+    fn cinder_policy_is_what_the_probe_answered_and_roles_only_a_fallback() {
+        use crate::inventory::ManagePolicy;
+        let plan_with = |policy: ManagePolicy, roles: &[&str]| {
+            let mut inventory = inventory();
+            if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+                facts.manage_policy = policy;
+                facts.roles = roles.iter().map(|role| role.to_string()).collect();
+            }
+            make_plan(
+                &example_spec(),
+                &inventory,
+                &no_state(),
+                &request(FailoverType::Planned),
+            )
+        };
+        // A policy that allows `member`: the probe says so, no admin needed.
+        assert!(plan_with(ManagePolicy::Allowed, &["member"]).is_ok());
+        // A policy that refuses even admin: refused before production is touched.
+        let refusals = plan_with(ManagePolicy::Refused, &["admin"]).unwrap_err();
+        assert!(
+            refusals[0]
+                .message
+                .contains("denies `volume_extension:volume_manage`")
+        );
+        // No answer: the default rule decides, and the plan says it guessed.
+        let unknown = || ManagePolicy::Unknown {
+            error: "503".to_string(),
+        };
+        assert!(plan_with(unknown(), &["member"]).is_err());
+        let plan = plan_with(unknown(), &["admin"]).unwrap();
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("could not be probed"))
+        );
+    }
+
+    #[test]
     fn every_failed_precondition_is_reported_together() {
         let mut inventory = inventory();
         if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
             facts.flavors.clear();
-            facts.roles = vec!["member".to_string()];
+            facts.manage_policy = crate::inventory::ManagePolicy::Refused;
             facts.volume_quota_left = Some(1);
         }
         let refusals = make_plan(
@@ -955,7 +993,7 @@ mod tests {
         assert!(
             messages
                 .iter()
-                .any(|m| m.contains("refuse to manage volumes")),
+                .any(|m| m.contains("refuses to manage volumes")),
             "{messages:?}"
         );
     }

@@ -11,7 +11,9 @@ use super::{
     Action, DataLoss, Estimate, Phase, PlanOptions, Profile, ProfileNic, Refusal, Resource,
     SnapshotSource, Step,
 };
-use crate::inventory::{ArrayFacts, Instance, Inventory, ReplicatedSnapshot, SiteFacts};
+use crate::inventory::{
+    ArrayFacts, Instance, Inventory, ManagePolicy, ReplicatedSnapshot, SiteFacts,
+};
 use crate::spec::{self, Spec};
 use crate::state::{GroupStatus, StateDocument};
 
@@ -363,16 +365,31 @@ impl Target<'_> {
                 "the volume quota on {target} could not be read, so the {volume_count} volumes to manage there are not checked against it: {error}"
             ));
         }
-        if !facts.roles.iter().any(|role| role == "admin") {
-            refusals.push(Refusal {
-                message: format!(
-                    "Cinder on {target} will refuse to manage volumes: protector's roles there ({}) are not allowed by the default `volume_extension:volume_manage` policy",
+        let refused = |message: String| Refusal {
+            message,
+            hint: format!(
+                "give protector's user the admin role on its project on {target}, or allow its role in Cinder's policy; check with `protector site validate FILE {target}`"
+            ),
+        };
+        match &facts.manage_policy {
+            ManagePolicy::Allowed => {}
+            ManagePolicy::Refused => refusals.push(refused(format!(
+                "Cinder on {target} refuses to manage volumes for protector's user: its policy denies `volume_extension:volume_manage` (asked without changing anything)"
+            ))),
+            // Unanswered: Cinder's default rule (admin) is the best guess left.
+            ManagePolicy::Unknown { .. } | ManagePolicy::NotProbed
+                if !facts.roles.iter().any(|role| role == "admin") =>
+            {
+                refusals.push(refused(format!(
+                    "Cinder on {target} is likely to refuse to manage volumes: its policy could not be probed ({}) and protector's roles there ({}) lack admin, which its default `volume_extension:volume_manage` rule requires",
+                    facts.manage_policy.unanswered(),
                     facts.roles.join(", ")
-                ),
-                hint: format!(
-                    "give protector's user the admin role on its project on {target}, or allow its role in Cinder's policy; check with `protector site validate FILE {target}`"
-                ),
-            });
+                )));
+            }
+            ManagePolicy::Unknown { .. } | ManagePolicy::NotProbed => warnings.push(format!(
+                "Cinder's manage policy on {target} could not be probed ({}); protector's admin role satisfies its default rule",
+                facts.manage_policy.unanswered()
+            )),
         }
     }
 

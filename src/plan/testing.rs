@@ -5,8 +5,8 @@ use std::path::Path;
 
 use crate::diagnostic::SourceFile;
 use crate::inventory::{
-    ArrayFacts, Flavor, Instance, Inventory, Network, Port, ProtectionGroup, ReplicatedSnapshot,
-    SiteFacts, SiteInventory, Subnet, Volume,
+    ArrayFacts, Flavor, Instance, Inventory, ManagePolicy, Network, Port, ProtectionGroup,
+    ReplicatedSnapshot, SiteFacts, SiteInventory, Subnet, Volume,
 };
 use crate::plan::{FailoverType, OperationKind, Plan, PlanOptions, PlanRequest};
 use crate::spec::Spec;
@@ -115,6 +115,7 @@ pub fn inventory() -> Inventory {
         security_groups: groups(),
         availability_zones: Some(vec!["nova".to_string()]),
         volume_types: Some(vec!["pure-replicated".to_string()]),
+        manage_policy: ManagePolicy::Allowed,
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
@@ -151,6 +152,7 @@ pub fn inventory() -> Inventory {
         security_groups: groups(),
         availability_zones: Some(vec!["nova".to_string()]),
         volume_types: Some(vec!["pure-replicated".to_string()]),
+        manage_policy: ManagePolicy::Allowed,
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-b".to_string(),

@@ -409,3 +409,95 @@ fn site_validate_catches_the_cinder_manage_policy_trap() {
         stdout(&output)
     );
 }
+
+/// The twin with site-b's Cinder policy for `volume_extension:volume_manage` set to `roles`.
+fn with_site_b_manage_policy(roles: &str) -> (Setup, tempfile::TempDir) {
+    let fixture_dir = tempfile::tempdir().unwrap();
+    let fixture =
+        std::fs::read_to_string(crate::root().join("examples/sim/two-sites.yaml")).unwrap();
+    let site_b = fixture.rfind("cinder_policy:").unwrap();
+    let fixture = format!(
+        "{}{}",
+        &fixture[..site_b],
+        fixture[site_b..].replacen(
+            "volume_manage: [admin]",
+            &format!("volume_manage: [{roles}]"),
+            1
+        )
+    );
+    let path = fixture_dir.path().join("fixture.yaml");
+    std::fs::write(&path, fixture).unwrap();
+    let setup = Setup::with_twin_args(200, &["--fixture", path.to_str().unwrap()]);
+    (setup, fixture_dir)
+}
+
+#[test]
+fn a_cinder_policy_that_refuses_admin_is_found_at_plan_time_with_production_untouched() {
+    let (setup, _fixture) = with_site_b_manage_policy("cloud-admin");
+    let spec = setup.spec();
+    let spec = spec.to_str().unwrap();
+    let before = setup.world();
+    let output = setup.protector(&["plan", spec, "--operation", "failover"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Cinder on site-b refuses to manage volumes"),
+        "{}",
+        stderr(&output)
+    );
+    // `failover` plans first: it stops nothing.
+    let output = setup.protector(&["failover", spec, "--type", "planned", "--yes"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let after = setup.world();
+    for site in ["site-a", "site-b"] {
+        assert_eq!(
+            before["sites"][site]["compute"]["servers"], after["sites"][site]["compute"]["servers"],
+            "{site}'s servers"
+        );
+        assert_eq!(
+            before["sites"][site]["block"]["volumes"], after["sites"][site]["block"]["volumes"],
+            "{site}'s volumes: the probe created none"
+        );
+    }
+    let output = setup.protector(&["site", "validate", spec, "site-b", "-f", "json"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let checks: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let policy = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["check"] == "cinder manage policy")
+        .unwrap();
+    assert_eq!(policy["status"], "FAILED", "{policy}");
+}
+
+#[test]
+fn a_cinder_policy_that_allows_another_role_is_not_refused_for_lacking_admin() {
+    let (setup, _fixture) = with_site_b_manage_policy("admin, reader");
+    let clouds = std::fs::read_to_string(setup.twin.clouds_yaml()).unwrap();
+    let viewer = clouds
+        .replacen("username: protector", "username: viewer", 2)
+        .replace("site-b-secret", "viewer-secret");
+    let viewer_clouds = setup.dir.path().join("viewer-clouds.yaml");
+    std::fs::write(&viewer_clouds, viewer).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_protector"))
+        .args(["site", "validate", setup.spec().to_str().unwrap(), "site-b"])
+        .args(["-f", "json"])
+        .current_dir(setup.dir.path())
+        .envs(&setup.twin.env)
+        .env("OS_CLIENT_CONFIG_FILE", &viewer_clouds)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let checks: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let policy = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["check"] == "cinder manage policy")
+        .unwrap();
+    assert_eq!(policy["status"], "ok", "{policy}");
+    assert!(
+        policy["detail"].as_str().unwrap().contains("probed"),
+        "{policy}"
+    );
+}

@@ -21,6 +21,11 @@ fn next(links: Option<Vec<model::Link>>) -> Option<String> {
     links?.into_iter().find(|l| l.rel == "next").map(|l| l.href)
 }
 
+/// The host of the manage-policy probe: a name no Cinder backend can have.
+pub const MANAGE_PROBE_HOST: &str = "protector-policy-probe@none#none";
+/// The volume the manage-policy probe names (none such is ever created).
+pub const MANAGE_PROBE_NAME: &str = "protector-policy-probe";
+
 impl BlockStorage {
     pub fn new(session: Arc<Session>, timeout: Duration) -> Result<BlockStorage, ClientError> {
         let headers = vec![("OpenStack-API-Version", format!("volume {MICROVERSION}"))];
@@ -96,6 +101,48 @@ impl BlockStorage {
             .post("/manageable_volumes", request, false)
             .await?;
         Ok(reply.json::<model::VolumeResponse>()?.volume)
+    }
+
+    /// Whether Cinder's policy lets this token manage volumes, asked without changing
+    /// anything: a manage request for a marker volume on a host no Cinder service has. Cinder
+    /// checks `volume_extension:volume_manage` first (403), then refuses the host (400 "Host
+    /// ... not found"). Any other answer leaves the question open (`Err`).
+    pub async fn may_manage(&self) -> Result<bool, ClientError> {
+        let request = model::VolumeManageRequest {
+            volume: model::VolumeManage {
+                host: Some(MANAGE_PROBE_HOST.to_string()),
+                cluster: None,
+                reference: model::VolumeReference {
+                    source_name: Some(MANAGE_PROBE_NAME.to_string()),
+                    source_id: None,
+                    name: None,
+                },
+                name: Some(MANAGE_PROBE_NAME.to_string()),
+                description: None,
+                availability_zone: None,
+                volume_type: None,
+                bootable: None,
+                metadata: None,
+            },
+        };
+        match self
+            .client
+            .post("/manageable_volumes", &request, false)
+            .await
+        {
+            Err(error) if error.status == Some(403) => Ok(false),
+            Err(error) if error.status == Some(400) && error.message.contains("not found") => {
+                Ok(true)
+            }
+            Err(error) => Err(error),
+            // No service has the marker host; should one ever accept it, its record goes.
+            Ok(reply) => {
+                if let Ok(created) = reply.json::<model::VolumeResponse>() {
+                    let _ = self.delete_volume(&created.volume.id).await;
+                }
+                Ok(true)
+            }
+        }
     }
 
     /// Adds (or overwrites) metadata keys, keeping the others.
