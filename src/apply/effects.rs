@@ -535,6 +535,15 @@ impl<'a> SiteRunner<'a> {
                 boot_step,
                 profile,
             } => self.verify(site, name, boot_step, profile, outputs).await,
+            Action::RetireVolumes {
+                protection_group,
+                volumes,
+                disable_replication,
+                ..
+            } => {
+                self.retire(site, protection_group, volumes, *disable_replication)
+                    .await
+            }
             Action::Stabilize {
                 seconds,
                 boot_steps,
@@ -1961,6 +1970,51 @@ impl<'a> SiteRunner<'a> {
             })),
         )
         .await
+    }
+
+    /// Takes `volumes` out of `group` (those still in it: a continued step finds fewer), then
+    /// stops the group's schedule when asked.
+    async fn retire(
+        &self,
+        site: &str,
+        group: &str,
+        volumes: &[String],
+        disable_replication: bool,
+    ) -> Result<Created, String> {
+        let array = self.array(site).await?;
+        let members: BTreeSet<String> = array
+            .group_volumes(group)
+            .await
+            .map_err(text)?
+            .into_iter()
+            .collect();
+        let leaving: Vec<&str> = volumes
+            .iter()
+            .filter(|volume| members.contains(*volume))
+            .map(String::as_str)
+            .collect();
+        for batch in leaving.chunks(MEMBERS_PER_CALL) {
+            let path = format!(
+                "protection-groups/volumes?group_names={group}&member_names={}",
+                batch.join(",")
+            );
+            match array.call(Method::DELETE, &path, None, true).await {
+                Ok(_) => {}
+                // A lost answer retried: it is out already.
+                Err(error) if error.message.contains("not a member") => {}
+                Err(error) => return Err(text(error)),
+            }
+        }
+        if disable_replication {
+            self.array_call(
+                site,
+                Method::PATCH,
+                &format!("protection-groups?names={group}"),
+                Some(json!({ "replication_schedule": { "enabled": false } })),
+            )
+            .await?;
+        }
+        Ok(Created::from([("retired".to_string(), leaving.join(","))]))
     }
 
     async fn add_target(&self, site: &str, group: &str, target_array: &str) -> Result<(), String> {

@@ -126,7 +126,11 @@ pub(super) fn plan(
         }
         Some(pg) => {
             let wanted: BTreeSet<&String> = wanted.iter().collect();
-            let extra: Vec<&String> = pg.volumes.iter().filter(|v| !wanted.contains(v)).collect();
+            let (unmanaged, extra): (Vec<&String>, Vec<&String>) = pg
+                .volumes
+                .iter()
+                .filter(|v| !wanted.contains(v))
+                .partition(|v| v.ends_with(crate::clients::cinder::UNMANAGED_SUFFIX));
             if !extra.is_empty() {
                 warnings.push(format!(
                     "protection group `{group}` on {array} also protects {} volume(s) of no member ({}); protector leaves them",
@@ -134,6 +138,56 @@ pub(super) fn plan(
                     extra.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
                 ));
             }
+            // Left by unmanages of earlier versions: they replicate for nothing.
+            if !unmanaged.is_empty() {
+                add(
+                    format!("retire_volumes/{group}"),
+                    site,
+                    Action::RetireVolumes {
+                        array: array.clone(),
+                        protection_group: group.clone(),
+                        volumes: unmanaged.into_iter().cloned().collect(),
+                        disable_replication: false,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                );
+            }
+        }
+    }
+    // The peer's own group of the same name replicated the other direction before a failover
+    // or failback left it: it stops, and what was unmanaged leaves it.
+    let peer_group = inventory
+        .sites
+        .get(peer)
+        .and_then(|s| s.facts())
+        .and_then(|facts| facts.array.as_ref())
+        .and_then(|facts| {
+            facts
+                .protection_groups
+                .iter()
+                .find(|pg| &pg.name == group && &pg.source == peer_array)
+        });
+    if let Some(pg) = peer_group {
+        let unmanaged: Vec<String> = pg
+            .volumes
+            .iter()
+            .filter(|v| v.ends_with(crate::clients::cinder::UNMANAGED_SUFFIX))
+            .cloned()
+            .collect();
+        if pg.replication_enabled || !unmanaged.is_empty() {
+            add(
+                format!("retire_volumes/{peer_array}/{group}"),
+                peer,
+                Action::RetireVolumes {
+                    array: peer_array.clone(),
+                    protection_group: group.clone(),
+                    volumes: unmanaged,
+                    disable_replication: pg.replication_enabled,
+                },
+                Vec::new(),
+                Vec::new(),
+            );
         }
     }
     let present: BTreeSet<&String> = existing

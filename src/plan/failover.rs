@@ -460,6 +460,8 @@ pub(super) fn plan(
 
     let mut last = all_active.clone();
     if failover_type == FailoverType::Planned {
+        let mut unmanaged = Vec::new();
+        let mut retired = Vec::new();
         for member in &all_members {
             let delete = steps.add(
                 format!("delete_instance/{}", member.name),
@@ -475,7 +477,7 @@ pub(super) fn plan(
                 Vec::new(),
             );
             for (index, volume) in member.instance.volumes.iter().enumerate() {
-                last.push(steps.add(
+                unmanaged.push(steps.add(
                     format!("unmanage_volume/{}/{index}", member.name),
                     Phase::CleanupSource,
                     source,
@@ -487,8 +489,33 @@ pub(super) fn plan(
                     vec![delete.clone()],
                     Vec::new(),
                 ));
+                retired.extend(
+                    volume
+                        .array_volume_name
+                        .as_deref()
+                        .map(crate::clients::cinder::pure_unmanaged_name),
+                );
             }
         }
+        // What the source's group protected is the past: it stops replicating, its data kept.
+        last.push(steps.add(
+            format!("retire_volumes/{group}"),
+            Phase::CleanupSource,
+            source,
+            None,
+            Action::RetireVolumes {
+                array: source_array.clone(),
+                protection_group: group.clone(),
+                volumes: retired,
+                disable_replication: true,
+            },
+            if unmanaged.is_empty() {
+                all_active.clone()
+            } else {
+                unmanaged
+            },
+            Vec::new(),
+        ));
     }
     // After a failover, replication runs back to the old primary so a failback is possible;
     // after a failback, only when asked (`--reverse-replication`).

@@ -318,6 +318,17 @@ pub enum Action {
         #[serde(default)]
         profile: Profile,
     },
+    /// Takes the array volumes protector's unmanages left (`<name>-unmanaged`) out of
+    /// `protection_group`, so they stop replicating (their data stays on the array); with
+    /// `disable_replication`, the group, which replicated the direction the operation left,
+    /// stops its schedule too.
+    RetireVolumes {
+        array: String,
+        protection_group: String,
+        volumes: Vec<String>,
+        #[serde(default)]
+        disable_replication: bool,
+    },
     /// The post-completion window: every instance the `boot_steps` booted stays ACTIVE, its
     /// volumes `in-use` and its ports ACTIVE for `seconds`. One a site power loss stopped is
     /// started again first (it runs again when continued), one that goes to ERROR fails it.
@@ -416,6 +427,7 @@ impl Action {
             Action::AllowTarget { .. } => "allow_target",
             Action::VerifyInstance { .. } => "verify_instance",
             Action::Stabilize { .. } => "stabilize",
+            Action::RetireVolumes { .. } => "retire_volumes",
             Action::RemoveInstance { .. } => "remove_instance",
             Action::RemovePort { .. } => "remove_port",
             Action::RemoveVolume { .. } => "remove_volume",

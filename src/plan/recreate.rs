@@ -37,6 +37,7 @@ pub(super) fn estimate(action: &Action) -> f64 {
         | Action::SetReplicationSchedule { .. }
         | Action::AddTarget { .. }
         | Action::AllowTarget { .. }
+        | Action::RetireVolumes { .. }
         | Action::VerifyInstance { .. }
         | Action::RemovePort { .. }
         | Action::RemoveArrayVolume { .. } => 1.0,

@@ -60,6 +60,7 @@ pub(super) fn plan(
         creates: Vec::new(),
     };
     let mut last = Vec::new();
+    let mut retired = Vec::new();
     for pending in newest.pending_cleanup.iter().filter(|p| p.site == peer) {
         let member = pending.member.as_str();
         // The stale instance, if the peer still has it.
@@ -80,9 +81,14 @@ pub(super) fn plan(
             ))
         });
         for (index, volume_id) in pending.volume_ids.iter().enumerate() {
-            let name = stale
-                .and_then(|instance| instance.volumes.iter().find(|v| &v.id == volume_id))
-                .map_or_else(|| volume_id.clone(), |volume| volume.name.clone());
+            let volume =
+                stale.and_then(|instance| instance.volumes.iter().find(|v| &v.id == volume_id));
+            let name = volume.map_or_else(|| volume_id.clone(), |volume| volume.name.clone());
+            retired.extend(
+                volume
+                    .and_then(|volume| volume.array_volume_name.as_deref())
+                    .map(crate::clients::cinder::pure_unmanaged_name),
+            );
             last.push(add(Step {
                 depends_on: delete.iter().cloned().collect(),
                 ..step(
@@ -103,6 +109,37 @@ pub(super) fn plan(
     let current_array = &spec.sites[current].flasharray.array_name;
     let peer_array = &spec.sites[peer].flasharray.array_name;
     let group = &spec.policy.array_protection_group;
+    // The peer's own group replicated the direction the failover left: it stops, and what
+    // was unmanaged leaves it.
+    let peer_group = peer_facts.array.as_ref().and_then(|array| {
+        array
+            .protection_groups
+            .iter()
+            .find(|pg| &pg.name == group && &pg.source == peer_array)
+    });
+    if let Some(pg) = peer_group
+        && (pg.replication_enabled || !retired.is_empty())
+    {
+        let unmanaged: Vec<String> = last
+            .iter()
+            .filter(|id| id.starts_with("unmanage_volume/"))
+            .cloned()
+            .collect();
+        last.push(add(Step {
+            depends_on: unmanaged,
+            ..step(
+                format!("retire_volumes/{group}"),
+                peer,
+                None,
+                Action::RetireVolumes {
+                    array: peer_array.clone(),
+                    protection_group: group.clone(),
+                    volumes: std::mem::take(&mut retired),
+                    disable_replication: true,
+                },
+            )
+        }));
+    }
     let current_group = inventory
         .sites
         .get(current)

@@ -45,7 +45,9 @@ fn symbol(action: &Action) -> (char, Style) {
         | Action::CreateProtectionGroup { .. }
         | Action::AddVolumesToGroup { .. }
         | Action::AddTarget { .. } => ('+', green),
-        Action::SetReplicationSchedule { .. } | Action::AllowTarget { .. } => ('~', yellow),
+        Action::SetReplicationSchedule { .. }
+        | Action::AllowTarget { .. }
+        | Action::RetireVolumes { .. } => ('~', yellow),
     }
 }
 
@@ -154,6 +156,24 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             array,
             protection_group,
         } => format!("allow {protection_group} to replicate to {array}"),
+        Action::RetireVolumes {
+            array,
+            protection_group,
+            volumes,
+            disable_replication,
+        } => format!(
+            "take {} out of {protection_group} on {array} (array data kept){}",
+            if volumes.is_empty() {
+                "no volume".to_string()
+            } else {
+                volumes.join(", ")
+            },
+            if *disable_replication {
+                ", and stop its replication schedule"
+            } else {
+                ""
+            }
+        ),
         Action::Stabilize {
             seconds,
             boot_steps,

@@ -211,6 +211,11 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
     assert_eq!(group["status"], "failed_over");
     assert_eq!(group["current_primary_site"], "site-b");
     assert_eq!(group["failover_count"], 1);
+    // What was unmanaged on site-a no longer replicates, nor does the direction left.
+    let (volumes, replicating) = array_group(&world, "site-a");
+    assert!(volumes.is_empty(), "fa-a's group still holds {volumes:?}");
+    assert!(!replicating, "fa-a's group still replicates");
+    assert!(array_group(&world, "site-b").1, "fa-b's group replicates");
 
     setup.expect(0, &["failback", spec, "--reverse-replication", "--yes"]);
     let world = setup.world();
@@ -230,8 +235,33 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
     let group = setup.group();
     assert_eq!(group["status"], "active");
     assert_eq!(group["current_primary_site"], "site-a");
+    let (volumes, replicating) = array_group(&world, "site-b");
+    assert!(volumes.is_empty(), "fa-b's group still holds {volumes:?}");
+    assert!(!replicating, "fa-b's group still replicates to fa-a");
+    let (volumes, replicating) = array_group(&world, "site-a");
+    assert!(replicating && volumes.len() == 4, "{volumes:?}");
+    assert!(
+        volumes.iter().all(|v| !v.ends_with("-unmanaged")),
+        "{volumes:?}"
+    );
     // The protection matches the spec again: converge plans nothing.
     setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+}
+
+/// The volumes of the array's own `prod-web-app` group on `site`, and whether it replicates.
+fn array_group(world: &Value, site: &str) -> (Vec<String>, bool) {
+    let groups = values(&world["sites"][site]["array"]["protection_groups"]);
+    let group = groups
+        .iter()
+        .find(|group| group["name"] == "prod-web-app" && group["destroyed"] == false)
+        .unwrap_or_else(|| panic!("no prod-web-app group on {site}"));
+    let volumes = group["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    (volumes, group["replication_schedule"]["enabled"] == true)
 }
 
 /// `protection-group show`'s `protected_since`, if the replica holds a recoverable copy.

@@ -211,12 +211,21 @@ fn a_rollback_with_the_source_down_changes_nothing_until_it_is_back() {
         text.contains(&format!("protector apply --resume {}", failover.operation)),
         "{text}"
     );
-    // The only running copy still runs.
+    // The only running copy still runs. (A boot the kill interrupted may have finished
+    // since: BUILD then ACTIVE is the twin's doing, not the rollback's.)
     let after = failover.setup.world();
+    let settled = |world: &Value, member: &str| {
+        instance(world, "site-b", member).map(|mut server| {
+            if server["status"] == "BUILD" {
+                server["status"] = "ACTIVE".into();
+            }
+            server
+        })
+    };
     for member in MEMBERS {
         assert_eq!(
-            instance(&after, "site-b", member),
-            instance(&before, "site-b", member),
+            settled(&after, member),
+            settled(&before, member),
             "{member}"
         );
     }

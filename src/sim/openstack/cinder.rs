@@ -62,8 +62,7 @@ pub const MAX_MICROVERSION: u32 = 71;
 const VERSION_UPDATED: &str = "2018-07-17T00:00:00Z";
 /// `osapi_max_limit`: the largest page, and the page size when `limit` is absent.
 const MAX_LIMIT: usize = 1000;
-/// What the Pure driver appends to an unmanaged volume's name.
-pub const UNMANAGED_SUFFIX: &str = "-unmanaged";
+pub use crate::clients::cinder::pure_unmanaged_name as unmanaged_name;
 const GIB: u64 = 1 << 30;
 /// Cinder's answer to deleting or unmanaging a volume in the wrong state (`InvalidVolume`).
 pub const INVALID_VOLUME_STATE: &str = "Invalid volume: Volume status must be available or \
@@ -405,17 +404,6 @@ fn finish_manage(site: &mut Site, id: &str, reference: &Value) {
 /// The array volume the Pure driver keeps a Cinder volume in.
 pub fn array_volume_name(volume_id: &str) -> String {
     format!("volume-{volume_id}-cinder")
-}
-
-/// The name the Pure driver gives an unmanaged volume: `<name>-unmanaged`, cut to fit
-/// FlashArray's name length.
-pub fn unmanaged_name(name: &str) -> String {
-    if name.len() + UNMANAGED_SUFFIX.len() > fa::MAX_NAME_LEN {
-        let keep = name.len().saturating_sub(UNMANAGED_SUFFIX.len());
-        format!("{}{UNMANAGED_SUFFIX}", &name[..keep])
-    } else {
-        format!("{name}{UNMANAGED_SUFFIX}")
-    }
 }
 
 /// Creates an array volume of `bytes`, empty or a copy of the array volume `source`.
