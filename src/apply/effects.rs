@@ -38,7 +38,7 @@ use crate::clients::http::{ClientError, ErrorKind, RetryPolicy};
 use crate::clients::neutron::model as neutron;
 use crate::clients::nova::model as nova;
 use crate::clients::site::{self, OpenStack};
-use crate::plan::{Action, Plan, ResourceRef, SnapshotSource, Step};
+use crate::plan::{Action, Plan, Profile, ResourceRef, SnapshotSource, Step};
 use crate::spec::Spec;
 use crate::state::DrillResourceKind;
 
@@ -58,6 +58,7 @@ struct SiteHandle {
     array: OnceCell<Result<FlashArray, String>>,
     flavors: OnceCell<Result<HashMap<String, String>, String>>,
     networks: OnceCell<Result<HashMap<String, String>, String>>,
+    security_groups: OnceCell<Result<HashMap<String, String>, String>>,
 }
 
 /// Performs steps of one plan against the sites of its spec.
@@ -272,6 +273,7 @@ impl<'a> SiteRunner<'a> {
                         array: OnceCell::new(),
                         flavors: OnceCell::new(),
                         networks: OnceCell::new(),
+                        security_groups: OnceCell::new(),
                     },
                 )
             })
@@ -344,6 +346,16 @@ impl<'a> SiteRunner<'a> {
         };
         self.named(site, &self.handle(site)?.networks, "network", name, fetch)
             .await
+    }
+
+    async fn security_group_id(&self, site: &str, name: &str) -> Result<String, String> {
+        let openstack = self.openstack(site).await?;
+        let fetch = async {
+            let groups = openstack.network.security_groups().await.map_err(text)?;
+            Ok(groups.into_iter().map(|g| (g.name, g.id)).collect())
+        };
+        let cache = &self.handle(site)?.security_groups;
+        self.named(site, cache, "security group", name, fetch).await
     }
 
     /// The id of `what` named `name` on `site`, from a list read once per run.
@@ -428,8 +440,9 @@ impl<'a> SiteRunner<'a> {
                 network,
                 fixed_ip,
                 name,
+                security_groups,
             } => {
-                self.create_port(step, network, fixed_ip.as_deref(), name)
+                self.create_port(step, network, fixed_ip.as_deref(), name, security_groups)
                     .await
             }
             Action::BootInstance { .. } => self.boot(step, outputs).await,
@@ -510,9 +523,11 @@ impl<'a> SiteRunner<'a> {
                 self.allow(site, protection_group).await?;
                 Ok(Created::new())
             }
-            Action::VerifyInstance { name, boot_step } => {
-                self.verify(site, name, boot_step, outputs).await
-            }
+            Action::VerifyInstance {
+                name,
+                boot_step,
+                profile,
+            } => self.verify(site, name, boot_step, profile, outputs).await,
             Action::RemoveInstance { name, server } => {
                 let kind = DrillResourceKind::Server;
                 for id in self.find_ids(site, kind, name, server, outputs).await? {
@@ -767,6 +782,7 @@ impl<'a> SiteRunner<'a> {
             volume_steps,
             key_name,
             metadata,
+            availability_zone,
         } = &step.action
         else {
             return Err(format!("{} is not a boot", step.id));
@@ -823,6 +839,7 @@ impl<'a> SiteRunner<'a> {
                 block_device_mapping_v2: Some(devices),
                 metadata: Some(metadata.clone()),
                 key_name: key_name.clone(),
+                availability_zone: availability_zone.clone(),
                 description: Some(marker(self.operation(), &step.id)),
                 ..server_create(name)
             },
@@ -987,6 +1004,7 @@ impl<'a> SiteRunner<'a> {
         site: &str,
         name: &str,
         boot_step: &str,
+        profile: &Profile,
         outputs: &Outputs,
     ) -> Result<Created, String> {
         let Some(Action::BootInstance { volume_steps, .. }) =
@@ -1012,14 +1030,14 @@ impl<'a> SiteRunner<'a> {
         );
         loop {
             let server = self.server(site, &server_id).await?.ok_or_else(|| {
-                format!("drill instance {name} ({server_id}) no longer exists on {site}")
+                format!("instance {name} ({server_id}) no longer exists on {site}")
             })?;
             let mut settling = match (server.status.as_str(), server.task_state.as_deref()) {
                 ("ACTIVE", None) => false,
-                ("ERROR", _) => return Err(fault("drill instance", &server)),
+                ("ERROR", _) => return Err(fault("instance", &server)),
                 (status, None) => {
                     return Err(format!(
-                        "drill instance {name} ({server_id}) is {status}, not ACTIVE"
+                        "instance {name} ({server_id}) is {status}, not ACTIVE"
                     ));
                 }
                 _ => true,
@@ -1050,13 +1068,105 @@ impl<'a> SiteRunner<'a> {
                 }
             }
             if !settling {
+                let differences = self.differences(site, &server, profile).await?;
+                if !differences.is_empty() {
+                    return Err(format!(
+                        "instance {name} ({server_id}) on {site} is not what the member was: {}",
+                        differences.join("; ")
+                    ));
+                }
                 return Ok(Created::from([
                     ("status".to_string(), "ACTIVE".to_string()),
                     ("volumes_in_use".to_string(), volume_ids.len().to_string()),
+                    ("profile".to_string(), "matches".to_string()),
                 ]));
             }
             poll.wait().await?;
         }
+    }
+
+    /// How `server` differs from `profile`: flavor, key pair, zone, user metadata, and each
+    /// NIC's network, address and security groups.
+    async fn differences(
+        &self,
+        site: &str,
+        server: &nova::Server,
+        profile: &Profile,
+    ) -> Result<Vec<String>, String> {
+        let mut differences = Vec::new();
+        let flavor = match &server.flavor {
+            nova::ServerFlavor::Embedded(embedded) => embedded.original_name.clone(),
+            nova::ServerFlavor::Reference(reference) => {
+                let flavor_id = self.flavor_id(site, &profile.flavor).await.ok();
+                if flavor_id.as_deref() == Some(reference.id.as_str()) {
+                    profile.flavor.clone()
+                } else {
+                    reference.id.clone()
+                }
+            }
+        };
+        if flavor != profile.flavor {
+            differences.push(format!("flavor {flavor}, not {}", profile.flavor));
+        }
+        if server.key_name != profile.key_name {
+            differences.push(format!(
+                "key pair {:?}, not {:?}",
+                server.key_name, profile.key_name
+            ));
+        }
+        if let Some(zone) = &profile.availability_zone
+            && &server.availability_zone != zone
+        {
+            differences.push(format!(
+                "availability zone {}, not {zone}",
+                server.availability_zone
+            ));
+        }
+        for (key, value) in &profile.metadata {
+            if server.metadata.get(key) != Some(value) {
+                differences.push(format!("metadata {key} is not {value}"));
+            }
+        }
+        let openstack = self.openstack(site).await?;
+        let ports = openstack
+            .network
+            .ports(&[("device_id", server.id.as_str())])
+            .await
+            .map_err(text)?;
+        let mut unmatched: Vec<&neutron::Port> = ports.iter().collect();
+        for nic in &profile.nics {
+            let network_id = self.network_id(site, &nic.network).await?;
+            let mut wanted_groups = Vec::new();
+            for group in &nic.security_groups {
+                wanted_groups.push(self.security_group_id(site, group).await?);
+            }
+            wanted_groups.sort();
+            let found = unmatched.iter().position(|port| {
+                let mut groups = port.security_groups.clone().unwrap_or_default();
+                groups.sort();
+                port.network_id == network_id
+                    && nic.fixed_ip.as_ref().is_none_or(|ip| {
+                        port.fixed_ips.iter().any(|fixed| &fixed.ip_address == ip)
+                    })
+                    // A port asked for with no group gets the project's default one.
+                    && (wanted_groups.is_empty() || groups == wanted_groups)
+            });
+            match found {
+                Some(index) => {
+                    unmatched.remove(index);
+                }
+                None => differences.push(format!(
+                    "no port on {}{} with security groups [{}]",
+                    nic.network,
+                    nic.fixed_ip
+                        .as_ref()
+                        .map(|ip| format!(" at {ip}"))
+                        .unwrap_or_default(),
+                    nic.security_groups.join(", ")
+                )),
+            }
+        }
+        Ok(differences)
     }
 
     /// Lists the site's servers, Cinder volumes, ports and array volumes, and fails naming
@@ -1246,11 +1356,16 @@ impl<'a> SiteRunner<'a> {
         network: &str,
         fixed_ip: Option<&str>,
         name: &str,
+        security_groups: &[String],
     ) -> Result<Created, String> {
         let site = step.site.as_str();
         let openstack = self.openstack(site).await?;
         let network_id = self.network_id(site, network).await?;
         let marker = marker(self.operation(), &step.id);
+        let mut group_ids = Vec::new();
+        for group in security_groups {
+            group_ids.push(self.security_group_id(site, group).await?);
+        }
         let request = neutron::PortCreateRequest {
             port: neutron::PortCreate {
                 name: Some(name.to_string()),
@@ -1261,6 +1376,8 @@ impl<'a> SiteRunner<'a> {
                         ip_address: Some(ip.to_string()),
                     }]
                 }),
+                // Nova applies no group to a port it is given: the port carries them.
+                security_groups: (!group_ids.is_empty()).then_some(group_ids),
                 ..port_create(network_id.clone())
             },
         };

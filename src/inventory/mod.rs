@@ -61,6 +61,15 @@ pub struct SiteFacts {
     /// Cinder's backend pools (`host@backend#pool`), when the site lets protector list them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cinder_pools: Option<Vec<String>>,
+    /// Names of the security groups the project sees (a name listed twice is ambiguous).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Availability zones instances may be booted in (`None`: the site would not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zones: Option<Vec<String>>,
+    /// Volume types the project may use (`None`: the site would not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_types: Option<Vec<String>>,
     /// The site's array, when it answered.
     pub array: Option<ArrayFacts>,
     /// Why the array did not answer.
@@ -101,6 +110,9 @@ pub struct Port {
     pub network: String,
     pub mac_address: String,
     pub fixed_ips: Vec<String>,
+    /// Its security groups, by name: what lets traffic reach the member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -91,6 +91,7 @@ pub(super) fn plan(
     let mut ports_per_network: BTreeMap<String, u64> = BTreeMap::new();
     for member in &members {
         on_target.check_flavor(member, &mut refusals);
+        on_target.check_dependencies(member, &mut refusals);
         for (index, port) in member.instance.ports.iter().enumerate() {
             let network = &port.network;
             match drill_network(member, index) {
@@ -203,28 +204,12 @@ pub(super) fn plan(
             prepared: vec![check],
             freed_ips: &BTreeSet::new(),
             network: &network,
+            verify_phase: Phase::VerifyDrill,
         },
         &members,
         &mut warnings,
     );
-    // Verified once every member is ACTIVE: the application stands up as a whole.
-    let verified: Vec<String> = members
-        .iter()
-        .map(|member| {
-            steps.add(
-                format!("verify_instance/{}", member.name),
-                Phase::VerifyDrill,
-                target,
-                Some(member.name),
-                Action::VerifyInstance {
-                    name: naming.name(&member.instance.name),
-                    boot_step: format!("boot_instance/{}", member.name),
-                },
-                recreated.all_active.clone(),
-                Vec::new(),
-            )
-        })
-        .collect();
+    let verified = recreated.verified;
     if !options.keep {
         let created: Vec<(DrillResource, ResourceRef)> = steps
             .0

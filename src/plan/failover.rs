@@ -191,6 +191,7 @@ pub(super) fn plan(
     let mut ports_per_network: BTreeMap<String, u64> = BTreeMap::new();
     for member in &members {
         on_target.check_flavor(member, &mut refusals);
+        on_target.check_dependencies(member, &mut refusals);
         for (index, port) in member.instance.ports.iter().enumerate() {
             match member_network(member, index) {
                 None => refuse(
@@ -443,14 +444,17 @@ pub(super) fn plan(
             prepared,
             freed_ips: &freed_ips,
             network: &network,
+            verify_phase: Phase::RecreateInstances,
         },
         &members,
         &mut warnings,
     );
-    let all_active = if recreated.all_active.is_empty() {
+    // The source's copy goes only once every recreated member is checked against its
+    // profile.
+    let all_active = if recreated.verified.is_empty() {
         vec![check.clone()]
     } else {
-        recreated.all_active
+        recreated.verified
     };
 
     let mut last = all_active.clone();
@@ -575,9 +579,15 @@ pub(super) fn plan(
                         }
                     })
                     .collect();
+                let planned = view(target, member.instance, flavor, Some(networks));
                 (
                     member.name.to_string(),
-                    view(target, member.instance, flavor, Some(networks)),
+                    recreate::recreated_view(
+                        planned,
+                        member.name,
+                        &by_id,
+                        member.instance.ports.len(),
+                    ),
                 )
             })
             .chain(
@@ -650,8 +660,40 @@ mod tests {
             "boot_instance/web-1",
             "boot_instance/web-2"
         ));
-        // Source cleanup only after every boot succeeded.
-        assert!(depends(&plan, "delete_instance/db-1", "tier_active/2"));
+        // Source cleanup only after every member booted and was checked against its profile.
+        for member in ["db-1", "web-1", "web-2"] {
+            assert!(depends(
+                &plan,
+                "delete_instance/db-1",
+                &format!("verify_instance/{member}")
+            ));
+            assert!(depends(
+                &plan,
+                &format!("verify_instance/{member}"),
+                "tier_active/2"
+            ));
+        }
+        // Security groups travel with the ports, and the check knows what the member was.
+        match &plan.step("create_port/web-1/0").unwrap().action {
+            Action::CreatePort {
+                security_groups, ..
+            } => assert_eq!(security_groups, &["default", "web-1-tier"]),
+            other => panic!("{other:?}"),
+        }
+        match &plan.step("verify_instance/web-1").unwrap().action {
+            Action::VerifyInstance { profile, .. } => {
+                assert_eq!(profile.flavor, "m2.large");
+                assert_eq!(profile.key_name.as_deref(), Some("ops"));
+                assert_eq!(profile.nics[0].network, "net-secondary-web");
+                assert_eq!(profile.nics[0].fixed_ip.as_deref(), Some("10.10.1.11"));
+                assert_eq!(profile.nics[0].security_groups, ["default", "web-1-tier"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            plan.after.members["web-1"].security_groups,
+            ["default", "web-1-tier"]
+        );
         for member in ["web-1", "web-2"] {
             assert!(depends(
                 &plan,
@@ -711,7 +753,7 @@ mod tests {
             crate::plan::diff::summary(&plan),
             "Plan: 3 instances to recreate on site-b, 4 volumes to promote and manage on site-b, \
              3 instances to stop on site-a, 3 instances to remove from site-a, \
-             4 volumes to unmanage on site-a (array data kept)."
+             4 volumes to unmanage on site-a (array data kept), 3 instances to verify on site-b."
         );
     }
 
@@ -909,6 +951,78 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn what_a_member_depends_on_must_exist_on_the_target_or_be_mapped() {
+        let mut inventory = inventory();
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+            facts.security_groups.retain(|group| group != "db-1-tier");
+            facts.security_groups.push("web-1-tier".to_string());
+            facts.volume_types = Some(vec!["pure-dr".to_string()]);
+        }
+        let refusals = make_plan(
+            &example_spec(),
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = refusals.iter().map(|r| r.message.as_str()).collect();
+        assert!(
+            messages.contains(&"security group `db-1-tier` of `db-1` does not exist on site-b"),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("2 security groups named `web-1-tier`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("volume type `pure-replicated`")),
+            "{messages:?}"
+        );
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.hint.contains("mappings.security_groups"))
+        );
+
+        // Mapped, they plan: the ports get the target's names, the volumes its type.
+        let mut spec = example_spec();
+        let pair = |a: &str, b: &str| crate::spec::Pair {
+            names: std::collections::BTreeMap::from([
+                ("site-a".to_string(), a.to_string()),
+                ("site-b".to_string(), b.to_string()),
+            ]),
+        };
+        spec.mappings.security_groups = vec![
+            pair("db-1-tier", "web-2-tier"),
+            pair("web-1-tier", "web-2-tier"),
+        ];
+        spec.mappings.volume_types = vec![pair("pure-replicated", "pure-dr")];
+        let plan = make_plan(
+            &spec,
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .expect("plans");
+        match &plan.step("create_port/db-1/0").unwrap().action {
+            Action::CreatePort {
+                security_groups, ..
+            } => assert_eq!(security_groups, &["default", "web-2-tier"]),
+            other => panic!("{other:?}"),
+        }
+        match &plan.step("manage_volume/db-1/0").unwrap().action {
+            Action::ManageVolume { volume_type, .. } => {
+                assert_eq!(volume_type.as_deref(), Some("pure-dr"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

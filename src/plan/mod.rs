@@ -240,6 +240,9 @@ pub enum Action {
         network: String,
         fixed_ip: Option<String>,
         name: String,
+        /// Its security groups on the target, by name (resolved to ids when it runs).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        security_groups: Vec<String>,
     },
     BootInstance {
         name: String,
@@ -250,6 +253,9 @@ pub enum Action {
         volume_steps: Vec<String>,
         key_name: Option<String>,
         metadata: BTreeMap<String, String>,
+        /// The zone to boot in; none: the target's scheduler chooses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        availability_zone: Option<String>,
     },
     /// Deletes the instance, then the ports it leaves behind (ports created before the boot,
     /// as failover creates them, outlive their server and would hold its addresses).
@@ -304,11 +310,13 @@ pub enum Action {
         array: String,
         protection_group: String,
     },
-    /// Drill: the instance `boot_step` booted is ACTIVE and each volume it booted with is
-    /// `in-use`, attached to it.
+    /// The instance `boot_step` booted is ACTIVE, each volume it booted with is `in-use` and
+    /// attached to it, and it is what the member was, translated to the target (`profile`).
     VerifyInstance {
         name: String,
         boot_step: String,
+        #[serde(default)]
+        profile: Profile,
     },
     /// Drill cleanup and rollback: deletes a server an operation booted.
     #[serde(alias = "delete_drill_instance")]
@@ -459,6 +467,34 @@ impl Action {
     }
 }
 
+/// What a recovered member must be on its target: what it had on its source, translated
+/// through the mappings (and, for a failback, what it had there before).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Profile {
+    /// Its flavor's name.
+    pub flavor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    /// Its NICs, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nics: Vec<ProfileNic>,
+    /// Its user metadata (protector's markers aside).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProfileNic {
+    pub network: String,
+    /// The address it keeps, when it keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+}
+
 /// A resource a step creates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Resource {
@@ -541,6 +577,11 @@ pub struct MemberView {
     pub networks: Vec<String>,
     /// Cinder volume ids, or `(known after apply)`.
     pub volumes: Vec<String>,
+    /// Its security groups, in NIC order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
 }
 
 /// The protection group as the diff shows it.

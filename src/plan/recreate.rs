@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    Action, DataLoss, Estimate, Phase, PlanOptions, Refusal, Resource, SnapshotSource, Step,
+    Action, DataLoss, Estimate, Phase, PlanOptions, Profile, ProfileNic, Refusal, Resource,
+    SnapshotSource, Step,
 };
 use crate::inventory::{ArrayFacts, Instance, Inventory, ReplicatedSnapshot, SiteFacts};
 use crate::spec::{self, Spec};
@@ -156,6 +157,118 @@ impl Target<'_> {
                 )
                 .map(str::to_string)
             })
+    }
+
+    /// Translates `name` on the source through the spec's `pairs` (by default it keeps its name).
+    fn mapped(&self, pairs: &[spec::Pair], name: &str) -> String {
+        spec::translate(pairs, self.source, self.target, name)
+            .unwrap_or(name)
+            .to_string()
+    }
+
+    /// The security groups of a member's NIC `index` on the target: for a failback the ones
+    /// it had there before the failover, else its groups on the source, through the spec's
+    /// `mappings.security_groups`.
+    pub fn security_groups(&self, member: &MemberSource, index: usize) -> Vec<String> {
+        if let Some(port) = member.previous.and_then(|p| p.ports.get(index)) {
+            return port.security_groups.clone();
+        }
+        member.instance.ports[index]
+            .security_groups
+            .iter()
+            .map(|group| self.mapped(&self.spec.mappings.security_groups, group))
+            .collect()
+    }
+
+    /// The volume type of a member's volume on the target (by default its name on the source).
+    pub fn volume_type(&self, source_type: &str) -> String {
+        self.mapped(&self.spec.mappings.volume_types, source_type)
+    }
+
+    /// The availability zone to boot a member in on the target: for a failback the one it had
+    /// there before; else its zone through `mappings.availability_zones`; else none (the
+    /// target's scheduler chooses).
+    pub fn availability_zone(&self, member: &MemberSource) -> Option<String> {
+        if let Some(previous) = member.previous {
+            return previous.availability_zone.clone();
+        }
+        let zone = member.instance.availability_zone.as_deref()?;
+        spec::translate(
+            &self.spec.mappings.availability_zones,
+            self.source,
+            self.target,
+            zone,
+        )
+        .map(str::to_string)
+    }
+
+    /// Refuses what a member needs and the target lacks: a security group of one of its
+    /// NICs, a volume type of one of its volumes, its availability zone; a group name the
+    /// target has twice is ambiguous.
+    pub fn check_dependencies(&self, member: &MemberSource, refusals: &mut Vec<Refusal>) {
+        let (source, target, facts) = (self.source, self.target, self.facts);
+        for index in 0..member.instance.ports.len() {
+            for group in self.security_groups(member, index) {
+                let count = facts
+                    .security_groups
+                    .iter()
+                    .filter(|g| **g == group)
+                    .count();
+                if count == 1 {
+                    continue;
+                }
+                refusals.push(Refusal {
+                    message: if count == 0 {
+                        format!(
+                            "security group `{group}` of `{}` does not exist on {target}",
+                            member.name
+                        )
+                    } else {
+                        format!(
+                            "{target} has {count} security groups named `{group}` (for `{}`): which one is meant is ambiguous",
+                            member.name
+                        )
+                    },
+                    hint: format!(
+                        "create it on {target} with the same rules, or map it under mappings.security_groups: `{{ {source}: {group}, {target}: <group on {target}> }}`"
+                    ),
+                });
+            }
+        }
+        if let Some(types) = &facts.volume_types {
+            for volume in &member.instance.volumes {
+                let Some(source_type) = volume.volume_type.as_deref() else {
+                    continue;
+                };
+                let wanted = self.volume_type(source_type);
+                if !types.contains(&wanted) {
+                    refusals.push(Refusal {
+                        message: format!(
+                            "volume type `{wanted}` (of `{}`'s volume {}) does not exist on {target}",
+                            member.name, volume.name
+                        ),
+                        hint: format!(
+                            "create it on {target}, or map it under mappings.volume_types: `{{ {source}: {source_type}, {target}: <type on {target}> }}`"
+                        ),
+                    });
+                }
+            }
+        }
+        if let (Some(zone), Some(zones)) =
+            (self.availability_zone(member), &facts.availability_zones)
+            && !zones.contains(&zone)
+        {
+            refusals.push(Refusal {
+                message: format!(
+                    "availability zone `{zone}` (for `{}`) does not exist on {target}",
+                    member.name
+                ),
+                hint: format!(
+                    "map it to one of {target}'s zones ({}) under mappings.availability_zones",
+                    zones.join(", ")
+                ),
+            });
+        }
     }
 
     /// Refuses a member whose flavor has no mapping, or maps to one the target lacks.
@@ -475,14 +588,17 @@ pub(super) struct Recreation<'a> {
     pub freed_ips: &'a BTreeSet<String>,
     /// The network of a member's NIC on the target (the caller checked it exists).
     pub network: &'a dyn Fn(&MemberSource, usize) -> String,
+    /// The phase of the checks of the recreated members.
+    pub verify_phase: Phase,
 }
 
 /// What the recreation steps are, for the steps that follow them.
 pub(super) struct Recreated {
     /// The manage steps, in member boot order.
     pub manage_steps: Vec<String>,
-    /// The barrier of the last boot tier: every member is ACTIVE on the target.
-    pub all_active: Vec<String>,
+    /// Each member checked against its profile once every member is ACTIVE: what nothing
+    /// that removes the source's copy may start before.
+    pub verified: Vec<String>,
 }
 
 /// Copies, manages, wires and boots every member on the target, in boot order.
@@ -496,6 +612,7 @@ pub(super) fn recreate(
     let site = target.target;
     let mut manage_steps = Vec::new();
     let tiers: BTreeSet<u32> = members.iter().map(|m| m.boot_order).collect();
+    let mut profiles: Vec<(&MemberSource, Profile)> = Vec::new();
     let mut sorted_members: Vec<&MemberSource> = members.to_vec();
     sorted_members.sort_by_key(|m| m.boot_order);
     for member in &sorted_members {
@@ -529,7 +646,10 @@ pub(super) fn recreate(
                     cinder_host: target.spec.sites[site].flasharray.cinder_host.clone(),
                     array_volume: new_volume,
                     name: name.clone(),
-                    volume_type: volume.volume_type.clone(),
+                    volume_type: volume
+                        .volume_type
+                        .as_deref()
+                        .map(|source_type| target.volume_type(source_type)),
                     bootable: index == 0 || volume.bootable,
                 },
                 vec![copy],
@@ -542,6 +662,7 @@ pub(super) fn recreate(
             volume_steps.push(manage);
         }
         let mut port_steps = Vec::new();
+        let mut nics = Vec::new();
         for (index, port) in member.instance.ports.iter().enumerate() {
             let network = (how.network)(member, index);
             let subnet_ok = |ip: &str| {
@@ -568,6 +689,11 @@ pub(super) fn recreate(
                 ));
             }
             let name = how.naming.name(&format!("{}-port-{index}", member.name));
+            nics.push(ProfileNic {
+                network: network.clone(),
+                fixed_ip: kept.clone(),
+                security_groups: target.security_groups(member, index),
+            });
             port_steps.push(steps.add(
                 format!("create_port/{}/{index}", member.name),
                 Phase::RecreateInstances,
@@ -577,6 +703,7 @@ pub(super) fn recreate(
                     network: network.clone(),
                     fixed_ip: kept,
                     name: name.clone(),
+                    security_groups: target.security_groups(member, index),
                 },
                 how.prepared.clone(),
                 vec![Resource {
@@ -599,7 +726,24 @@ pub(super) fn recreate(
         }
         depends_on.sort();
         depends_on.dedup();
-        let mut metadata = member.instance.metadata.clone();
+        let user_metadata: BTreeMap<String, String> = member
+            .instance
+            .metadata
+            .iter()
+            .filter(|(key, _)| !key.starts_with("protector_"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        profiles.push((
+            *member,
+            Profile {
+                flavor: target.flavor(member).unwrap_or_default(),
+                key_name: member.instance.key_name.clone(),
+                availability_zone: target.availability_zone(member),
+                nics,
+                metadata: user_metadata.clone(),
+            },
+        ));
+        let mut metadata = user_metadata;
         metadata.insert("protector_operation".to_string(), how.operation.to_string());
         metadata.insert("protector_member".to_string(), member.name.to_string());
         metadata.insert(
@@ -619,6 +763,7 @@ pub(super) fn recreate(
                 volume_steps,
                 key_name: member.instance.key_name.clone(),
                 metadata,
+                availability_zone: target.availability_zone(member),
             },
             depends_on,
             vec![Resource {
@@ -645,13 +790,33 @@ pub(super) fn recreate(
             Vec::new(),
         );
     }
+    let all_active: Vec<String> = tiers
+        .iter()
+        .next_back()
+        .map(|tier| vec![format!("tier_active/{tier}")])
+        .unwrap_or_default();
+    // Checked once every member is ACTIVE: the application stands up as a whole.
+    let verified = profiles
+        .into_iter()
+        .map(|(member, profile)| {
+            steps.add(
+                format!("verify_instance/{}", member.name),
+                how.verify_phase,
+                site,
+                Some(member.name),
+                Action::VerifyInstance {
+                    name: how.naming.name(&member.instance.name),
+                    boot_step: format!("boot_instance/{}", member.name),
+                    profile,
+                },
+                all_active.clone(),
+                Vec::new(),
+            )
+        })
+        .collect();
     Recreated {
         manage_steps,
-        all_active: tiers
-            .iter()
-            .next_back()
-            .map(|tier| vec![format!("tier_active/{tier}")])
-            .unwrap_or_default(),
+        verified,
     }
 }
 
@@ -698,7 +863,55 @@ pub(super) fn view(
                 }
             })
             .collect(),
+        security_groups: groups_of(instance.ports.iter().map(|p| &p.security_groups)),
+        availability_zone: instance.availability_zone.clone(),
     }
+}
+
+/// Security groups in NIC order, each once.
+pub(super) fn groups_of<'a>(per_port: impl Iterator<Item = &'a Vec<String>>) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for group in per_port.flatten() {
+        if !groups.contains(group) {
+            groups.push(group.clone());
+        }
+    }
+    groups
+}
+
+/// The view of a member recreated on the target by `steps`: what its steps create (its
+/// security groups, its zone) rather than what it had on the source.
+pub(super) fn recreated_view(
+    mut view: super::MemberView,
+    member: &str,
+    steps: &std::collections::HashMap<&str, &Step>,
+    ports: usize,
+) -> super::MemberView {
+    let port_groups: Vec<&Vec<String>> = (0..ports)
+        .filter_map(
+            |index| match steps.get(format!("create_port/{member}/{index}").as_str()) {
+                Some(Step {
+                    action:
+                        Action::CreatePort {
+                            security_groups, ..
+                        },
+                    ..
+                }) => Some(security_groups),
+                _ => None,
+            },
+        )
+        .collect();
+    view.security_groups = groups_of(port_groups.into_iter());
+    view.availability_zone = match steps.get(format!("boot_instance/{member}").as_str()) {
+        Some(Step {
+            action: Action::BootInstance {
+                availability_zone, ..
+            },
+            ..
+        }) => availability_zone.clone(),
+        _ => None,
+    };
+    view
 }
 
 /// A FlashArray-valid volume name (<= 63 letters, digits, `-`, `_`): `prefix` (already valid,

@@ -223,6 +223,20 @@ pub struct MappingsFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "pairs_schema")]
     pub flavors: Vec<PairFile>,
+    /// Security groups named differently on the other site (by default a port keeps the
+    /// names of its groups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pairs_schema")]
+    pub security_groups: Vec<PairFile>,
+    /// Availability zones to boot in on the other site (by default the scheduler chooses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pairs_schema")]
+    pub availability_zones: Vec<PairFile>,
+    /// Volume types named differently on the other site (by default a volume keeps its
+    /// type's name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pairs_schema")]
+    pub volume_types: Vec<PairFile>,
 }
 
 fn pairs_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

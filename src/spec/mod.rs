@@ -129,6 +129,9 @@ impl Pair {
 pub struct Mappings {
     pub networks: Vec<Pair>,
     pub flavors: Vec<Pair>,
+    pub security_groups: Vec<Pair>,
+    pub availability_zones: Vec<Pair>,
+    pub volume_types: Vec<Pair>,
 }
 
 /// Translates `name` on site `from` to its counterpart on site `to` through symmetric pairs.

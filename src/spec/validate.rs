@@ -31,6 +31,17 @@ pub(super) fn validate(file: &SpecFile, base_dir: &Path) -> (Option<Spec>, Vec<D
     let mappings = Mappings {
         networks: rules.pairs("network", &file.mappings.networks, &site_names),
         flavors: rules.pairs("flavor", &file.mappings.flavors, &site_names),
+        security_groups: rules.pairs(
+            "security group",
+            &file.mappings.security_groups,
+            &site_names,
+        ),
+        availability_zones: rules.pairs(
+            "availability zone",
+            &file.mappings.availability_zones,
+            &site_names,
+        ),
+        volume_types: rules.pairs("volume type", &file.mappings.volume_types, &site_names),
     };
     let drill = Drill {
         networks: file.drill.as_ref().map_or_else(Vec::new, |drill| {

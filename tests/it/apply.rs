@@ -119,6 +119,36 @@ fn address(world: &Value, site: &str, member: &str) -> String {
         .to_string()
 }
 
+/// The security groups of `member`'s ports on `site`, by name, port by port.
+fn security_groups(world: &Value, site: &str, member: &str) -> Vec<Vec<String>> {
+    let site = &world["sites"][site];
+    let server = values(&site["compute"]["servers"])
+        .into_iter()
+        .find(|s| s["name"] == member)
+        .unwrap_or_else(|| panic!("no {member}"));
+    server["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|port| {
+            let mut names: Vec<String> =
+                site["network"]["ports"][port.as_str().unwrap()]["security_groups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|id| {
+                        site["network"]["security_groups"][id.as_str().unwrap()]["name"]
+                            .as_str()
+                            .unwrap()
+                            .to_string()
+                    })
+                    .collect();
+            names.sort();
+            names
+        })
+        .collect()
+}
+
 #[test]
 fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
     let setup = Setup::new();
@@ -126,6 +156,11 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
     let spec = spec.to_str().unwrap();
     let before = setup.world();
     let original_address = address(&before, "site-a", "web-1");
+    let original_groups: Vec<Vec<Vec<String>>> = MEMBERS
+        .iter()
+        .map(|member| security_groups(&before, "site-a", member))
+        .collect();
+    assert_eq!(original_groups[0], vec![vec!["db", "db-admin", "default"]]);
 
     let events = setup.expect(
         0,
@@ -147,6 +182,14 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
         "nothing left on site-a"
     );
     assert_eq!(address(&world, "site-b", "web-1"), original_address);
+    // What lets traffic reach each member comes along: its security groups.
+    for (member, groups) in MEMBERS.iter().zip(&original_groups) {
+        assert_eq!(
+            &security_groups(&world, "site-b", member),
+            groups,
+            "{member}"
+        );
+    }
     // The source volumes are unmanaged, their array data kept.
     let site_a = &world["sites"]["site-a"];
     for member in MEMBERS {
@@ -177,6 +220,13 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
         "nothing left on site-b"
     );
     assert_eq!(address(&world, "site-a", "web-1"), original_address);
+    for (member, groups) in MEMBERS.iter().zip(&original_groups) {
+        assert_eq!(
+            &security_groups(&world, "site-a", member),
+            groups,
+            "{member}"
+        );
+    }
     let group = setup.group();
     assert_eq!(group["status"], "active");
     assert_eq!(group["current_primary_site"], "site-a");
