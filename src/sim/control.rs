@@ -6,9 +6,11 @@
 //! |---|---|---|---|
 //! | POST | `/sites/{site}/down` | `{"power_off"?: true}` | the site's ports refuse connections; with `power_off`, its servers stop too (a power loss: nothing runs there when it is back) |
 //! | POST | `/sites/{site}/up` | | the site serves again on the same ports |
-//! | POST | `/faults` | a [`FaultRule`] | 201; applies to matching requests |
-//! | GET | `/faults` | | the active rules |
-//! | DELETE | `/faults` | | 204; all rules removed |
+//! | POST | `/faults` | a [`FaultRule`] | 201; applies to matching requests (400 for a rule that cannot apply) |
+//! | POST | `/faults` | `{"site"?, "action": {"kind": "no_valid_host"}, "count"?}` | 201; the next `count` boots end in ERROR with Nova's NoValidHost fault |
+//! | POST | `/faults` | `{"site"?, "action": {"kind": "server_error", "name"?, "after_ms"?, "message"?}, "count"?}` | 201; `count` servers (name glob) that are or become ACTIVE turn ERROR `after_ms` later |
+//! | GET | `/faults` | | the active rules, with the uses they have left |
+//! | DELETE | `/faults` | | 204; all rules removed (servers already set to fail still fail) |
 //! | POST | `/replicate` | `{"site"?, "protection_group"?, "wait"?}` | replicate now; with `wait`, completed at once |
 //! | POST | `/clock` | `{"offset_secs": N}` | every site's clock reads this machine's plus N seconds (negative: behind; at most ten years either way), as if stepped: what exists keeps its timestamps |
 //! | GET | `/world` | | the world dump (`World::dump`) |
@@ -78,16 +80,19 @@ async fn site_up(State(runtime): State<Arc<Runtime>>, Path(site): Path<String>) 
 }
 
 async fn add_fault(State(runtime): State<Arc<Runtime>>, Json(rule): Json<FaultRule>) -> Response {
-    runtime.faults.add(rule.clone());
+    if let Err(message) = rule.check() {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response();
+    }
+    runtime.world.faults.add(rule.clone());
     (StatusCode::CREATED, Json(rule)).into_response()
 }
 
 async fn list_faults(State(runtime): State<Arc<Runtime>>) -> Json<Vec<FaultRule>> {
-    Json(runtime.faults.list())
+    Json(runtime.world.faults.list())
 }
 
 async fn clear_faults(State(runtime): State<Arc<Runtime>>) -> StatusCode {
-    runtime.faults.clear();
+    runtime.world.faults.clear();
     StatusCode::NO_CONTENT
 }
 

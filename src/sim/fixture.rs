@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::nova::model::ServerGroupPolicy;
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixture {
@@ -32,6 +34,20 @@ pub struct SiteFixture {
     /// manage beyond it fails with Cinder's 413, and `os-quota-sets` reports it.
     #[serde(default = "default_volume_quota")]
     pub volume_quota: i64,
+    /// Nova's availability zones (default: `nova`); the compute hosts are spread over them in
+    /// turn, and an instance without one of its own runs in the first.
+    #[serde(default = "default_zones")]
+    pub availability_zones: Vec<String>,
+    /// How many compute hosts the site has (default 4): what an anti-affinity group's size is
+    /// bounded by (a boot beyond it ends in NoValidHost).
+    #[serde(default = "default_compute_hosts")]
+    pub compute_hosts: u32,
+    /// Nova server groups, which instances join with `server_group`.
+    #[serde(default)]
+    pub server_groups: Vec<ServerGroupFixture>,
+    /// Nova key pairs (each user has their own), which instances name with `key_name`.
+    #[serde(default)]
+    pub keypairs: Vec<KeyPairFixture>,
     pub flavors: Vec<FlavorFixture>,
     pub networks: Vec<NetworkFixture>,
     #[serde(default)]
@@ -50,6 +66,39 @@ fn default_region() -> String {
 
 fn default_volume_quota() -> i64 {
     -1
+}
+
+fn default_zones() -> Vec<String> {
+    vec!["nova".to_string()]
+}
+
+fn default_compute_hosts() -> u32 {
+    4
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerGroupFixture {
+    pub name: String,
+    /// `affinity`, `anti-affinity`, `soft-affinity` or `soft-anti-affinity`.
+    pub policy: ServerGroupPolicy,
+    /// The anti-affinity rule: how many members one host may run (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_server_per_host: Option<u32>,
+    /// The project owning it (default: the site's first); its user is the project's first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPairFixture {
+    pub name: String,
+    /// The user owning it.
+    pub user: String,
+    /// OpenSSH format; a key of the twin's own (ed25519, from the names) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -178,21 +227,28 @@ pub struct InstanceFixture {
     pub networks: Vec<NicFixture>,
     /// Boot volume first.
     pub volumes: Vec<InstanceVolumeFixture>,
+    /// A key pair of its user.
     #[serde(default)]
     pub key_name: Option<String>,
-    #[serde(default = "default_zone")]
-    pub availability_zone: String,
+    /// Default: the site's first zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    /// The server group it is a member of (placed as the group's policy allows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_group: Option<String>,
     #[serde(default)]
     pub security_groups: Vec<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Nova server tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Nova's server description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// The array protection group its volumes belong to.
     #[serde(default)]
     pub protection_group: Option<String>,
-}
-
-fn default_zone() -> String {
-    "nova".to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -248,9 +304,12 @@ pub fn generate(instances: usize, volumes_per_instance: usize) -> Fixture {
                         })
                         .collect(),
                     key_name: None,
-                    availability_zone: default_zone(),
+                    availability_zone: None,
+                    server_group: None,
                     security_groups: vec!["default".to_string()],
                     metadata: BTreeMap::new(),
+                    tags: Vec::new(),
+                    description: None,
                     protection_group: Some("scale-group".to_string()),
                 })
                 .collect()
@@ -269,6 +328,10 @@ pub fn generate(instances: usize, volumes_per_instance: usize) -> Fixture {
             application_credentials: Vec::new(),
             cinder_policy: CinderPolicyFixture::default(),
             volume_quota: -1,
+            availability_zones: default_zones(),
+            compute_hosts: default_compute_hosts(),
+            server_groups: Vec::new(),
+            keypairs: Vec::new(),
             flavors: vec![FlavorFixture {
                 name: if primary { "m1.large" } else { "m2.large" }.to_string(),
                 vcpus: 4,

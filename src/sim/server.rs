@@ -23,7 +23,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::clock::{Clock, Op};
 use super::errors::{self, Service};
-use super::faults::{FaultAction, Faults, HANG};
+use super::faults::{FaultAction, HANG};
 use super::fixture::Fixture;
 use super::world::{SiteCell, World};
 
@@ -63,7 +63,6 @@ struct Endpoint {
 /// Shared by the control API and the running twin.
 pub struct Runtime {
     pub world: Arc<World>,
-    pub faults: Arc<Faults>,
     endpoints: Mutex<BTreeMap<String, Vec<Endpoint>>>,
 }
 
@@ -84,10 +83,8 @@ impl Twin {
         );
         let tls = super::tls::generate()?;
         let acceptor = TlsAcceptor::from(tls.server_config.clone());
-        let faults = Arc::new(Faults::default());
         let runtime = Arc::new(Runtime {
             world: world.clone(),
-            faults: faults.clone(),
             endpoints: Mutex::new(BTreeMap::new()),
         });
 
@@ -308,7 +305,7 @@ async fn common_layer(
             format!("req-{}", super::ids::IdGen::new(sequence).uuid())
         });
     tokio::time::sleep(runtime.world.clock.latency(Op::ApiCall)).await;
-    let mut response = match runtime.faults.take(&site, &method, &path) {
+    let mut response = match runtime.world.faults.take(&site, &method, &path) {
         Some(FaultAction::Status {
             status,
             message,
@@ -334,7 +331,10 @@ async fn common_layer(
             tokio::time::sleep(HANG).await;
             next.run(request).await
         }
-        None => next.run(request).await,
+        // Server faults act in Nova, never on a request (`take` does not return them).
+        Some(FaultAction::NoValidHost | FaultAction::ServerError { .. }) | None => {
+            next.run(request).await
+        }
     };
     // The site's clock, not this machine's (hyper's own `Date`), so an offset set through the
     // control API shows in headers as in bodies.

@@ -14,6 +14,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::clock::Clock;
+use super::faults::Faults;
 use super::fixture::{Fixture, SiteFixture};
 use super::flasharray::{self, state::Array};
 use super::ids::IdGen;
@@ -26,6 +27,8 @@ pub struct World {
     pub sites: BTreeMap<String, Arc<SiteCell>>,
     /// Array name -> site name, to route replication between arrays.
     pub array_sites: BTreeMap<String, String>,
+    /// The faults injected through the control API: on requests, and on servers.
+    pub faults: Faults,
 }
 
 /// One site: its state behind one lock, and whether it is reachable.
@@ -53,7 +56,7 @@ impl SiteCell {
             .unwrap_or_else(|poison| poison.into_inner());
         let peer_array_up =
             |array: &str| world.site_of_array(array).is_some_and(|cell| cell.is_up());
-        site.advance(world.clock.now(), &peer_array_up);
+        site.advance(world.clock.now(), &peer_array_up, &world.faults);
         site
     }
 }
@@ -86,9 +89,10 @@ pub struct Endpoints {
 
 impl Site {
     /// Applies every time-driven change due by `now`. `peer_array_up` tells whether the site
-    /// of a peer array is reachable (replication only progresses while both ends are up).
-    pub fn advance(&mut self, now: Instant, peer_array_up: &dyn Fn(&str) -> bool) {
-        super::openstack::nova::advance(self, now);
+    /// of a peer array is reachable (replication only progresses while both ends are up);
+    /// `faults` may make running servers fail.
+    pub fn advance(&mut self, now: Instant, peer_array_up: &dyn Fn(&str) -> bool, faults: &Faults) {
+        super::openstack::nova::advance(self, now, faults);
         super::openstack::cinder::advance(self, now);
         flasharray::advance(self, now, peer_array_up);
     }
@@ -105,6 +109,15 @@ impl Site {
             .values()
             .find(|project| project.name == name)
             .map(|project| project.id.as_str())
+    }
+
+    /// The id of the user named `name`.
+    pub fn user_id(&self, name: &str) -> Option<&str> {
+        self.identity
+            .users
+            .values()
+            .find(|user| user.name == name)
+            .map(|user| user.id.as_str())
     }
 }
 
@@ -156,6 +169,7 @@ impl World {
             clock,
             sites,
             array_sites,
+            faults: Faults::default(),
         };
         world.check_array_links(fixture)?;
         world.initial_replication(fixture)?;
@@ -323,8 +337,87 @@ fn build_site(name: &str, fixture: &SiteFixture, seed: u64, clock: &Clock) -> Re
         );
     }
 
-    // Compute.
-    site.compute.availability_zones = vec!["nova".to_string()];
+    // Compute: hosts spread over the zones in turn; key pairs and server groups, whose ids
+    // and keys come from their names (not from `ids`, so adding one moves no other id).
+    if fixture.availability_zones.is_empty() || fixture.compute_hosts == 0 {
+        return Err("needs at least one availability zone and one compute host".to_string());
+    }
+    site.compute.availability_zones = fixture.availability_zones.clone();
+    site.compute.hosts = (0..fixture.compute_hosts as usize)
+        .map(|index| ComputeHost {
+            name: format!("{name}-compute-{}", index + 1),
+            zone: fixture.availability_zones[index % fixture.availability_zones.len()].clone(),
+        })
+        .collect();
+    for (index, keypair) in fixture.keypairs.iter().enumerate() {
+        let context = |message: String| format!("key pair `{}`: {message}", keypair.name);
+        let user_id = site
+            .user_id(&keypair.user)
+            .ok_or_else(|| context(format!("unknown user `{}`", keypair.user)))?
+            .to_string();
+        if site
+            .compute
+            .keypairs
+            .iter()
+            .any(|known| known.user_id == user_id && known.name == keypair.name)
+        {
+            return Err(context(format!("user `{}` has it twice", keypair.user)));
+        }
+        let public_key = keypair.public_key.clone().unwrap_or_else(|| {
+            let seed = format!("{name}/{}/{}", keypair.user, keypair.name);
+            super::openstack::nova::generated_public_key(&seed, &format!("{}@{name}", keypair.user))
+        });
+        let fingerprint = super::openstack::nova::fingerprint(&public_key)
+            .ok_or_else(|| context("`public_key` is not an OpenSSH public key".to_string()))?;
+        site.compute.keypairs.push(KeyPair {
+            id: index as u64 + 1,
+            name: keypair.name.clone(),
+            user_id,
+            public_key,
+            fingerprint,
+            created_at: now,
+        });
+    }
+    for group in &fixture.server_groups {
+        let context = |message: String| format!("server group `{}`: {message}", group.name);
+        let project = group
+            .project
+            .as_ref()
+            .or(fixture.projects.first())
+            .ok_or_else(|| context("the site has no project".to_string()))?;
+        let project_id = site
+            .project_id(project)
+            .ok_or_else(|| context(format!("unknown project `{project}`")))?
+            .to_string();
+        let user = fixture
+            .users
+            .iter()
+            .find(|user| user.project == *project)
+            .and_then(|user| site.user_id(&user.name))
+            .ok_or_else(|| context(format!("project `{project}` has no user")))?
+            .to_string();
+        if site
+            .compute
+            .server_groups
+            .iter()
+            .any(|known| known.name == group.name)
+        {
+            return Err(context("named twice".to_string()));
+        }
+        site.compute.server_groups.push(ServerGroup {
+            id: IdGen::new(super::ids::fnv(&format!(
+                "{name}/server-group/{}",
+                group.name
+            )))
+            .uuid(),
+            name: group.name.clone(),
+            policy: group.policy,
+            max_server_per_host: group.max_server_per_host,
+            project_id,
+            user_id: user,
+            members: Vec::new(),
+        });
+    }
     for flavor in &fixture.flavors {
         let id = ids.uuid();
         site.compute.flavors.insert(
@@ -541,11 +634,8 @@ fn add_instance(
         .ok_or_else(|| context(format!("unknown project `{}`", instance.project)))?
         .to_string();
     let user_id = site
-        .identity
-        .users
-        .values()
-        .find(|user| user.name == instance.user)
-        .map(|user| user.id.clone())
+        .user_id(&instance.user)
+        .map(str::to_string)
         .ok_or_else(|| context(format!("unknown user `{}`", instance.user)))?;
     let flavor_id = site
         .compute
@@ -557,7 +647,59 @@ fn add_instance(
     if instance.volumes.is_empty() {
         return Err(context("needs at least a boot volume".to_string()));
     }
+    if let Some(key_name) = &instance.key_name
+        && !site
+            .compute
+            .keypairs
+            .iter()
+            .any(|keypair| keypair.user_id == user_id && keypair.name == *key_name)
+    {
+        return Err(context(format!(
+            "key pair `{key_name}` of user `{}` is not in the site's `keypairs`",
+            instance.user
+        )));
+    }
+    if let Some(zone) = &instance.availability_zone
+        && !site.compute.availability_zones.contains(zone)
+    {
+        return Err(context(format!(
+            "availability zone `{zone}` is not in the site's `availability_zones`"
+        )));
+    }
+    let group = match &instance.server_group {
+        None => None,
+        Some(name) => Some(
+            site.compute
+                .server_groups
+                .iter()
+                .position(|group| group.name == *name)
+                .ok_or_else(|| context(format!("unknown server group `{name}`")))?,
+        ),
+    };
+    let host = super::openstack::nova::place(
+        &site.compute,
+        instance.availability_zone.as_deref(),
+        group.map(|index| &site.compute.server_groups[index]),
+    )
+    .ok_or_else(|| {
+        context(
+            "no compute host can take it (its zone, or its server group's policy, rules them all out): add `compute_hosts`"
+                .to_string(),
+        )
+    })?;
+    let zone = site
+        .compute
+        .hosts
+        .iter()
+        .find(|candidate| candidate.name == host)
+        .map(|candidate| candidate.zone.clone())
+        .unwrap_or_default();
     let server_id = ids.uuid();
+    if let Some(index) = group {
+        site.compute.server_groups[index]
+            .members
+            .push(server_id.clone());
+    }
     let mut security_groups = vec!["default".to_string()];
     for group in &instance.security_groups {
         if !security_groups.contains(group) {
@@ -660,7 +802,8 @@ fn add_instance(
                 volume_type: volume.volume_type.clone(),
                 bootable: index == 0,
                 host: fixture.cinder_host.clone(),
-                availability_zone: instance.availability_zone.clone(),
+                // Cinder's zone, not Nova's: the fixture's sites have one storage zone.
+                availability_zone: "nova".to_string(),
                 metadata: BTreeMap::from([
                     ("array_volume_name".to_string(), array_volume.clone()),
                     ("array_name".to_string(), fixture.array.name.clone()),
@@ -711,15 +854,17 @@ fn add_instance(
     site.compute.servers.insert(
         server_id.clone(),
         Server {
-            id: server_id,
+            id: server_id.clone(),
             name: instance.name.clone(),
             project_id,
             user_id,
             status: ServerStatus::Active,
             flavor_id,
             key_name: instance.key_name.clone(),
-            availability_zone: instance.availability_zone.clone(),
+            availability_zone: zone,
+            host: Some(host),
             metadata: instance.metadata.clone(),
+            tags: instance.tags.clone(),
             security_groups,
             ports: port_ids,
             volumes: attached,
@@ -729,5 +874,15 @@ fn add_instance(
             pending: None,
         },
     );
+    if instance.description.is_some() {
+        site.compute.server_extras.insert(
+            server_id,
+            ServerExtra {
+                description: instance.description.clone(),
+                launched_at: Some(now),
+                ..ServerExtra::default()
+            },
+        );
+    }
     Ok(())
 }

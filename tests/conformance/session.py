@@ -46,6 +46,20 @@ SITE_A_SERVERS = {
     "web-1": ("net-primary-web", "10.10.1.11", "m1.large", 20, None, "web"),
     "web-2": ("net-primary-web", "10.10.1.12", "m1.large", 20, None, "web"),
 }
+# name: (security groups, availability zone, tags, description, server group)
+SITE_A_IDENTITY = {
+    "db-1": (["default", "db", "db-admin"], "az-1", ["db", "critical"], "PostgreSQL primary", None),
+    "web-1": (["default", "web", "web-lb"], "az-1", ["web"], "Web front end 1", "web-servers"),
+    "web-2": (["default", "web", "web-lb"], "az-2", ["web"], "Web front end 2", "web-servers"),
+}
+# The key of Nova's API sample v2.92/keypairs-import-post-req.json, and the fingerprint Nova
+# gives it (keypairs-import-post-resp.json).
+SAMPLE_PUBLIC_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDx8nkQv/zgGgB4rMYmIf+6A4l6Rr+o/6lHBQdW5aYd44bd8JttDCE/"
+    "F/pNRr0lRE+PiqSPO8nDPHw0010JeMH9gYgnnFlyY3/OcJ02RhIPyyxYpv9FhY+2YiUkpwFOcLImyrxEsYXpD/0d3ac"
+    "30bNH6Sw9JD9UZHYcpSxsIbECHw== Generated-by-Nova"
+)
+SAMPLE_FINGERPRINT = "1e:2c:9b:56:79:4b:45:77:f9:ca:7a:98:2c:b0:d5:3c"
 SITE_A_NETWORKS = {"net-primary-web": "10.10.1.0/24", "net-primary-db": "10.10.2.0/24"}
 SITE_B_NETWORKS = {
     "net-secondary-web": "10.10.1.0/24",
@@ -494,11 +508,59 @@ def session(c, label):
             expect_eq(server.key_name, "ops", f"{name} key_name")
             expect_eq(server.metadata, {"tier": tier}, f"{name} metadata")
             groups = sorted(g["name"] for g in server.security_groups or [])
-            expect_eq(groups, sorted(["default", tier]), f"{name} security groups")
+            expect_eq(groups, sorted(SITE_A_IDENTITY[name][0]), f"{name} security groups")
         S["servers_a"] = servers
 
     c.run("nova: site-a servers db-1, web-1, web-2 ACTIVE with 10.10.2.10/10.10.1.11/10.10.1.12",
           servers_a)
+
+    def identity_a():
+        a, servers = c.need("a", "servers_a")
+        groups = {g.name: g for g in a.compute.server_groups()}
+        expect_eq(sorted(groups), ["web-servers"], "server groups")
+        web = groups["web-servers"]
+        expect_eq(web.policy, "anti-affinity", "web-servers policy")
+        expect_eq(sorted(web.member_ids),
+                  sorted(servers[n].id for n in ("web-1", "web-2")), "web-servers members")
+        hosts = set()
+        for name, (_, zone, tags, description, group) in SITE_A_IDENTITY.items():
+            server = a.compute.get_server(servers[name].id)
+            expect_eq(server.availability_zone, zone, f"{name} availability zone")
+            expect_eq(server.tags, tags, f"{name} tags")
+            expect_eq(server.description, description, f"{name} description")
+            if group:
+                hosts.add(server.compute_host)
+        expect_eq(len(hosts), 2, "web-servers members on different hosts (anti-affinity)")
+        keypairs = {k.name: k for k in a.compute.keypairs()}
+        expect_eq(sorted(keypairs), ["ops"], "key pairs")
+        ops = a.compute.get_keypair("ops")
+        expect(ops.public_key.startswith("ssh-ed25519 "), f"ops public key {ops.public_key!r}")
+        expect(len(ops.fingerprint.split(":")) == 16, f"ops fingerprint {ops.fingerprint!r}")
+
+    c.run("nova: site-a server group web-servers (anti-affinity), zones, tags, descriptions, "
+          "key pair ops", identity_a)
+
+    def identity_writes_a():
+        a, servers = c.need("a", "servers_a")
+        group = a.compute.create_server_group(name="conformance", policy="soft-anti-affinity")
+        expect_eq(group.policy, "soft-anti-affinity", "created group policy")
+        expect_eq(group.member_ids, [], "created group members")
+        a.compute.delete_server_group(group)
+        expect(all(g.name != "conformance" for g in a.compute.server_groups()),
+               "deleted group still listed")
+        keypair = a.compute.create_keypair(name="conformance", public_key=SAMPLE_PUBLIC_KEY)
+        expect_eq(keypair.fingerprint, SAMPLE_FINGERPRINT, "imported key fingerprint")
+        a.compute.delete_keypair("conformance")
+        expect(all(k.name != "conformance" for k in a.compute.keypairs()),
+               "deleted key pair still listed")
+        db = servers["db-1"]
+        a.compute.add_tag_to_server(db, "conformance")
+        expect("conformance" in a.compute.get_server(db.id).tags, "added tag")
+        a.compute.remove_tag_from_server(db, "conformance")
+        expect_eq(a.compute.get_server(db.id).tags, ["db", "critical"], "tags after removal")
+
+    c.run("nova: create/delete a server group and a key pair, add/remove a server tag",
+          identity_writes_a)
 
     def server_filter():
         a = c.need("a")
@@ -549,7 +611,8 @@ def session(c, label):
     def security_groups_a():
         a = c.need("a")
         names = [g.name for g in a.network.security_groups()]
-        expect({"default", "web", "db"} <= set(names), f"security groups: {sorted(names)}")
+        expect({"default", "web", "web-lb", "db", "db-admin"} <= set(names),
+               f"security groups: {sorted(names)}")
         web = [g.name for g in a.network.security_groups(name="web")]
         expect_eq(web, ["web"], "security-groups?name=web")
 

@@ -65,6 +65,30 @@ const MODELS: &[(&str, RoundTrip)] = &[
         round_trip::<nova::FlavorsList>,
     ),
     (
+        "nova/keypairs-get-resp-v2.10.json",
+        round_trip::<nova::KeypairResponse>,
+    ),
+    (
+        "nova/keypairs-import-post-req-v2.92.json",
+        round_trip::<nova::KeypairCreateRequest>,
+    ),
+    (
+        "nova/keypairs-import-post-resp-v2.92.json",
+        round_trip::<nova::KeypairResponse>,
+    ),
+    (
+        "nova/keypairs-list-resp-v2.35.json",
+        round_trip::<nova::KeypairsList>,
+    ),
+    (
+        "nova/keypairs-post-req-v2.10.json",
+        round_trip::<nova::KeypairCreateRequest>,
+    ),
+    (
+        "nova/keypairs-post-resp-v2.10.json",
+        round_trip::<nova::KeypairResponse>,
+    ),
+    (
         "nova/list-volume-attachments-resp.json",
         round_trip::<nova::VolumeAttachmentsList>,
     ),
@@ -107,6 +131,34 @@ const MODELS: &[(&str, RoundTrip)] = &[
     (
         "nova/server-get-resp-v2.100.json",
         round_trip::<nova::ServerResponse>,
+    ),
+    (
+        "nova/server-groups-get-resp-v2.13.json",
+        round_trip::<nova::ServerGroupResponse>,
+    ),
+    (
+        "nova/server-groups-get-resp-v2.64.json",
+        round_trip::<nova::ServerGroupResponse>,
+    ),
+    (
+        "nova/server-groups-list-resp-v2.64.json",
+        round_trip::<nova::ServerGroupsList>,
+    ),
+    (
+        "nova/server-groups-post-req.json",
+        round_trip::<nova::ServerGroupCreateRequest>,
+    ),
+    (
+        "nova/server-groups-post-req-v2.64.json",
+        round_trip::<nova::ServerGroupCreateRequest>,
+    ),
+    (
+        "nova/server-tags-index-resp-v2.26.json",
+        round_trip::<nova::ServerTags>,
+    ),
+    (
+        "nova/server-tags-put-all-req-v2.26.json",
+        round_trip::<nova::ServerTags>,
     ),
     (
         "nova/servers-details-resp.json",

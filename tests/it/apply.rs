@@ -160,7 +160,7 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
         .iter()
         .map(|member| security_groups(&before, "site-a", member))
         .collect();
-    assert_eq!(original_groups[0], vec![vec!["db", "default"]]);
+    assert_eq!(original_groups[0], vec![vec!["db", "db-admin", "default"]]);
 
     let events = setup.expect(
         0,
@@ -391,4 +391,49 @@ fn detailed_exitcode_is_0_on_a_converged_group_and_2_after_adding_a_member() {
     std::fs::write(setup.spec(), &full).unwrap();
     let text = setup.expect(2, &["plan", spec, "--detailed-exitcode"]);
     assert!(text.contains("record_members"), "{text}");
+}
+
+#[test]
+fn a_member_that_fails_after_recovery_fails_the_failover_before_the_source_is_removed() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replace("stabilization: 2s", "stabilization: 6s"),
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    // web-1 turns ERROR 3 s after it first runs on site-b: after its checks, within the window.
+    setup.fault(serde_json::json!({
+        "site": "site-b",
+        "action": { "kind": "server_error", "name": "web-1", "after_ms": 3000 },
+        "count": 1
+    }));
+    let output = setup.protector(&["failover", spec, "--type", "planned", "--yes"]);
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("stabilize") && said.contains("web-1") && said.contains("ERROR"),
+        "{said}"
+    );
+    // Make before break: site-a's instances are still there to roll back to.
+    let world = setup.world();
+    assert_eq!(servers(&world, "site-a").len(), MEMBERS.len());
+    let operation = said
+        .split_whitespace()
+        .find(|word| word.starts_with("op-"))
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    // The record says which check failed, and why.
+    let shown = stdout(&setup.protector(&["operation", "show", &operation, "-f", "json"]));
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["status"], "failed");
+    assert!(
+        shown["error_message"].as_str().unwrap().contains("web-1"),
+        "{shown}"
+    );
+    setup.expect(0, &["rollback", &operation]);
+    assert_runs_on(&setup.world(), "site-a", "m1.large");
 }

@@ -396,8 +396,8 @@ fn the_volume_quota_is_a_413() {
     let fixture = std::fs::read_to_string(crate::root().join("examples/sim/two-sites.yaml"))
         .unwrap()
         .replace(
-            "cinder_policy: { volume_manage: [admin], volume_unmanage: [admin] }\n    flavors:\n      - { name: m2.large",
-            "cinder_policy: { volume_manage: [admin], volume_unmanage: [admin] }\n    volume_quota: 1\n    flavors:\n      - { name: m2.large",
+            "    cinder_host: site-b@pure#fa-b\n",
+            "    volume_quota: 1\n    cinder_host: site-b@pure#fa-b\n",
         );
     assert!(fixture.contains("volume_quota: 1"), "site-b got a quota");
     let path = fixture_dir.path().join("fixture.yaml");

@@ -179,6 +179,45 @@ fn injected_faults_answer_with_the_services_real_bodies_for_their_count() {
 }
 
 #[test]
+fn server_faults_fail_a_running_server_through_the_control_api() {
+    let twin = TwinProcess::start(1000, &[]);
+    let faults = format!("{}/faults", twin.control());
+    // Server faults match by site only: a request pattern cannot apply to them.
+    let wrong = r#"{"site": "site-a", "path": "/compute/*", "action": {"kind": "no_valid_host"}}"#;
+    let (status, body) = http_with("POST", &faults, wrong);
+    assert_eq!(status, 400);
+    assert!(body.contains("act on servers, not requests"), "{body}");
+
+    let rule = r#"{"site": "site-a", "action": {"kind": "server_error", "name": "web-1", "after_ms": 20}, "count": 1}"#;
+    assert_eq!(http_with("POST", &faults, rule).0, 201);
+    let server = |name: &str| {
+        let (_, body) = http("GET", &format!("{}/world", twin.control()));
+        let world: serde_json::Value = serde_json::from_str(&body).unwrap();
+        world["sites"]["site-a"]["compute"]["servers"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|server| server["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    // The first look at the site takes the server; it fails 20 ms (wall time) later (the
+    // delay itself is the unit tests' to check: here the twin may look before the test does).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let failed = loop {
+        let web = server("web-1");
+        if web["status"] == "ERROR" || std::time::Instant::now() > deadline {
+            break web;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(failed["status"], "ERROR");
+    assert_eq!(failed["fault"]["message"], "Injected fault.");
+    assert_eq!(server("web-2")["status"], "ACTIVE");
+    assert_eq!(http("GET", &faults).1.trim(), "[]", "its one use is spent");
+}
+
+#[test]
 fn generated_fixtures_serve_at_their_size() {
     let dir = tempfile::tempdir().unwrap();
     let output = crate::protector(&["sim", "fixture", "--instances", "40", "--volumes", "2"]);

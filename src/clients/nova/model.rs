@@ -1,5 +1,5 @@
 //! Nova v2.1 wire types: server create/show/list, flavors, the `os-start`/`os-stop` actions,
-//! volume attachments, and Nova's error bodies.
+//! volume attachments, server groups, key pairs, and Nova's error bodies.
 //!
 //! Shared by protector's Nova client (deserializes) and the simulator (serializes), so they
 //! follow the API reference samples field for field (`tests/it/api_samples.rs` proves it).
@@ -867,6 +867,176 @@ pub struct VolumeAttachment {
     /// >= 2.89: the block device mapping's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bdm_uuid: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server groups
+// ---------------------------------------------------------------------------------------------
+
+/// How a server group places its members: on one host, or on different hosts (`soft-*`:
+/// preferably, never refusing a boot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerGroupPolicy {
+    Affinity,
+    AntiAffinity,
+    /// >= 2.15.
+    SoftAffinity,
+    /// >= 2.15.
+    SoftAntiAffinity,
+}
+
+/// `GET /os-server-groups`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerGroupsList {
+    pub server_groups: Vec<ServerGroup>,
+}
+
+/// `GET /os-server-groups/{id}`, and the answer to a create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerGroupResponse {
+    pub server_group: ServerGroup,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerGroup {
+    pub id: String,
+    pub name: String,
+    /// < 2.64: the policy, as a list of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<ServerGroupPolicy>>,
+    /// >= 2.64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ServerGroupPolicy>,
+    /// >= 2.64: `{}` when the group has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<ServerGroupRules>,
+    /// The ids of the servers in it (deleted ones are not shown).
+    pub members: Vec<String>,
+    /// < 2.64: always `{}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// >= 2.13.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// >= 2.13.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// A server group's rules (>= 2.64; anti-affinity only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerGroupRules {
+    /// How many members one host may run; 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_server_per_host: Option<u32>,
+}
+
+/// `POST /os-server-groups`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerGroupCreateRequest {
+    pub server_group: NewServerGroup,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewServerGroup {
+    pub name: String,
+    /// < 2.64: exactly one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<ServerGroupPolicy>>,
+    /// >= 2.64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ServerGroupPolicy>,
+    /// >= 2.64, anti-affinity only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<ServerGroupRules>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key pairs
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /os-keypairs`: the caller's key pairs (an admin's, or another user's with `user_id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeypairsList {
+    pub keypairs: Vec<KeypairResponse>,
+    /// >= 2.35: the `next` link when the page was cut by `limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keypairs_links: Option<Vec<Link>>,
+}
+
+/// `GET /os-keypairs/{name}`, and each entry of the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeypairResponse {
+    pub keypair: Keypair,
+}
+
+/// A key pair. The list shows name, key, fingerprint (and type); a create adds the owner (and
+/// the private key of a generated pair); `GET /os-keypairs/{name}` the owner and the record's
+/// fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Keypair {
+    pub name: String,
+    pub public_key: String,
+    /// MD5 of the key, `aa:bb:...`.
+    pub fingerprint: String,
+    /// A create that generated the pair (< 2.92, no `public_key` given): the only copy of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// >= 2.2: `ssh` or `x509`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<String>,
+    /// In `GET /os-keypairs/{name}` only, as are the fields below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub updated_at: Option<Option<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub deleted_at: Option<Option<String>>,
+}
+
+/// `POST /os-keypairs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeypairCreateRequest {
+    pub keypair: NewKeypair,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewKeypair {
+    pub name: String,
+    /// >= 2.2: `ssh` (the default) or `x509`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub key_type: Option<String>,
+    /// An import; without it (< 2.92 only) Nova generates the pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// >= 2.10, admins: the user the pair is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server tags
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /servers/{id}/tags`, and the body and answer of `PUT /servers/{id}/tags` (>= 2.26).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerTags {
+    pub tags: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 //! Nova (compute v2.1) of one simulated site, DevStack-style under `/compute`: version
 //! discovery, flavors, servers (boot from volume, list/detail with filters and pagination, show,
-//! update, delete), the `os-start`/`os-stop` actions, server metadata, volume attachments and
-//! availability zones.
+//! update, delete), the `os-start`/`os-stop` actions, server metadata and tags, volume
+//! attachments, availability zones, key pairs ([`keypairs`]) and server groups
+//! ([`server_groups`]); where a boot lands is [`scheduler`]'s choice.
 //!
 //! | method | path (under `/compute`) | answer |
 //! |---|---|---|
@@ -15,7 +16,13 @@
 //! | GET, PUT, DELETE | `/v2.1/servers/{id}/metadata/{key}` | one item |
 //! | GET, POST | `/v2.1/servers/{id}/os-volume_attachments` | list / attach |
 //! | GET, DELETE | `/v2.1/servers/{id}/os-volume_attachments/{volume_id}` | show / detach (202) |
+//! | GET, PUT, DELETE | `/v2.1/servers/{id}/tags` | tags (>= 2.26) / replace all / remove all (204) |
+//! | GET, PUT, DELETE | `/v2.1/servers/{id}/tags/{tag}` | has it (204) / add (201) / remove (204) |
 //! | GET | `/v2.1/os-availability-zone` | zones |
+//! | GET, POST | `/v2.1/os-keypairs` | the user's key pairs / create or import |
+//! | GET, DELETE | `/v2.1/os-keypairs/{name}` | one / delete |
+//! | GET, POST | `/v2.1/os-server-groups` | the project's groups / create |
+//! | GET, DELETE | `/v2.1/os-server-groups/{id}` | one / delete (204) |
 //!
 //! Microversions: `OpenStack-API-Version: compute 2.x` (or the legacy
 //! `X-OpenStack-Nova-API-Version: 2.x`, or `latest`) from 2.1 to [`MAX_MICROVERSION`]; the
@@ -64,8 +71,16 @@
 //! Nova's `check_instance_state` does (409 `Cannot 'stop' instance U while it is in vm_state
 //! stopped`).
 //!
+//! Scheduling: a boot is placed on one of the site's compute hosts at once, in the zone asked
+//! for and as its server group (`OS-SCH-HNT:scheduler_hints.group`) allows; when no host
+//! passes, or the control API's `no_valid_host` fault takes the boot, the request is still
+//! accepted and the server ends `ERROR` with fault 500 `No valid host was found. ...`, no host
+//! and no ports (Nova's conductor buries it in cell0). The control API's `server_error` fault
+//! turns a running server `ERROR` later, its host, ports and volumes kept, as a VM that dies
+//! on its hypervisor.
+//!
 //! Left out: images (a non-empty `imageRef` or an `image` block device is 400 "not found"),
-//! blank/snapshot block devices, keypairs (any `key_name` is accepted), `sort_key`/`sort_dir`
+//! blank/snapshot block devices, `sort_key`/`sort_dir`
 //! (the order is always Nova's default, newest first), deleted servers in `changes-since`
 //! answers, project ids in URLs, locking, multiple create (`max_count` > 1 is refused as the
 //! volumes cannot all be reserved), and every action besides `os-start`/`os-stop`.
@@ -96,6 +111,7 @@ use super::state::{
 use crate::clients::nova::model;
 use crate::sim::clock::Op;
 use crate::sim::errors::{self, Service};
+use crate::sim::faults::Faults;
 use crate::sim::ids::{IdGen, fnv};
 use crate::sim::server::SiteContext;
 use crate::sim::world::Site;
@@ -113,6 +129,14 @@ const METADATA_ITEMS: usize = 128;
 
 const OPENSTACK_API_VERSION: &str = "openstack-api-version";
 const LEGACY_API_VERSION: &str = "x-openstack-nova-api-version";
+
+mod keypairs;
+mod scheduler;
+mod server_groups;
+mod tags;
+
+pub use keypairs::{fingerprint, generated_public_key};
+pub use scheduler::place;
 
 // ---------------------------------------------------------------------------------------------
 // Lifecycle
@@ -148,8 +172,9 @@ pub fn power_off(site: &mut Site) {
     }
 }
 
-/// Applies due server transitions (BUILD -> ACTIVE or ERROR, stops, starts, deletes).
-pub fn advance(site: &mut Site, now: Instant) {
+/// Applies due server transitions (BUILD -> ACTIVE or ERROR, stops, starts, deletes, and the
+/// failures `faults` inject into running servers).
+pub fn advance(site: &mut Site, now: Instant, faults: &Faults) {
     let due: Vec<String> = site
         .compute
         .servers
@@ -179,10 +204,10 @@ pub fn advance(site: &mut Site, now: Instant) {
                 // the networks (`_cleanup_allocated_networks`) and takes the server off its host.
                 release_ports(site, &id);
                 detach_all_volumes(site, &id);
-                extra_mut(site, &id).unscheduled = true;
                 if let Some(server) = site.compute.servers.get_mut(&id) {
                     server.status = ServerStatus::Error;
                     server.updated = wall;
+                    server.host = None;
                     server.ports.clear();
                     server.fault = Some(Fault {
                         code: 500,
@@ -202,6 +227,60 @@ pub fn advance(site: &mut Site, now: Instant) {
                     extra_mut(site, &id).launched_at.get_or_insert(wall);
                 }
             }
+        }
+    }
+    fail_servers(site, now, faults);
+}
+
+/// The control API's `server_error` fault: each running server a rule takes is marked to fail
+/// after the rule's delay, and those due turn ERROR with the rule's message. Nova leaves such a
+/// server on its host with its ports and volumes (nothing cleans up a VM that crashed), so the
+/// twin does too.
+fn fail_servers(site: &mut Site, now: Instant, faults: &Faults) {
+    if faults.fails_servers(&site.name) {
+        let running: Vec<(String, String)> = site
+            .compute
+            .servers
+            .values()
+            .filter(|server| server.status == ServerStatus::Active && server.pending.is_none())
+            .filter(|server| {
+                site.compute
+                    .server_extras
+                    .get(&server.id)
+                    .is_none_or(|extra| extra.failing.is_none())
+            })
+            .map(|server| (server.id.clone(), server.name.clone()))
+            .collect();
+        for (id, name) in running {
+            if let Some((after, message)) = faults.take_server_error(&site.name, &name) {
+                extra_mut(site, &id).failing = Some((now + after, message));
+            }
+        }
+    }
+    let due: Vec<(String, String)> = site
+        .compute
+        .server_extras
+        .iter()
+        .filter_map(|(id, extra)| {
+            let (at, message) = extra.failing.as_ref()?;
+            (*at <= now).then(|| (id.clone(), message.clone()))
+        })
+        .collect();
+    let wall = site.clock.wall();
+    for (id, message) in due {
+        extra_mut(site, &id).failing = None;
+        // A server stopped or being deleted meanwhile no longer runs: nothing left to fail.
+        if let Some(server) = site.compute.servers.get_mut(&id)
+            && server.status == ServerStatus::Active
+            && server.pending.is_none()
+        {
+            server.status = ServerStatus::Error;
+            server.updated = wall;
+            server.fault = Some(Fault {
+                code: 500,
+                message,
+                created: wall,
+            });
         }
     }
 }
@@ -226,6 +305,9 @@ fn remove_server(site: &mut Site, id: &str) {
     }
     site.compute.servers.remove(id);
     site.compute.server_extras.remove(id);
+    for group in &mut site.compute.server_groups {
+        group.members.retain(|member| member != id);
+    }
 }
 
 /// Deletes the ports Nova made for the server and unbinds the ones it was given.
@@ -332,7 +414,28 @@ pub fn routes() -> Router<SiteContext> {
             "/servers/{server_id}/os-volume_attachments/{volume_id}",
             get(attachment_show).delete(attachment_delete),
         )
-        .route("/os-availability-zone", get(zones_index));
+        .route(
+            "/servers/{server_id}/tags",
+            get(tags::index).put(tags::replace).delete(tags::clear),
+        )
+        .route(
+            "/servers/{server_id}/tags/{tag}",
+            get(tags::show).put(tags::add).delete(tags::remove),
+        )
+        .route("/os-availability-zone", get(zones_index))
+        .route("/os-keypairs", get(keypairs::index).post(keypairs::create))
+        .route(
+            "/os-keypairs/{name}",
+            get(keypairs::show).delete(keypairs::delete),
+        )
+        .route(
+            "/os-server-groups",
+            get(server_groups::index).post(server_groups::create),
+        )
+        .route(
+            "/os-server-groups/{group_id}",
+            get(server_groups::show).delete(server_groups::delete),
+        );
     Router::new()
         .route("/", get(versions_index))
         .route("/v2.1/", get(version_show))
@@ -871,6 +974,17 @@ async fn flavor_show(
 // Pagination
 // ---------------------------------------------------------------------------------------------
 
+/// Nova's query schemas from 2.75 on (`additionalProperties: False`): a parameter not in
+/// `known` is a 400; before, unknown parameters are ignored.
+fn known_params(api: &Api, query: &[(String, String)], known: &[&str]) -> Result<(), Failure> {
+    match query.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+        Some((key, _)) if api.at_least(75) => Err(bad_request(format!(
+            "Invalid input for query parameters {key}. Value: {key}. Additional properties are not allowed ('{key}' was unexpected)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Nova's `common.get_limit_and_marker`.
 fn limit_and_marker(
     query: &[(String, String)],
@@ -944,8 +1058,9 @@ fn quote_plus(text: &str) -> String {
 // Server views
 // ---------------------------------------------------------------------------------------------
 
-/// The compute host every server of the site runs on (a one-node DevStack); Cinder connects
-/// attached volumes' array volumes to its initiator.
+/// The host object the site's array knows its compute nodes by (one, holding every node's
+/// initiator): Cinder connects attached volumes' array volumes to it, whichever node runs the
+/// server.
 pub fn compute_host(site: &Site) -> String {
     format!("{}-compute", site.name)
 }
@@ -1096,12 +1211,24 @@ fn security_groups(site: &Site, server: &Server) -> Option<Vec<model::SecurityGr
     (!groups.is_empty()).then_some(groups)
 }
 
-/// The traceback Nova records with a build fault (its last frame), as admins see it.
+/// The traceback Nova records with a fault (its last frame), as admins see it.
 fn fault_traceback(message: &str) -> String {
     let (frame, exception) = if message.starts_with("Exceeded maximum number of retries") {
         (
             "  File \"/opt/stack/nova/nova/conductor/manager.py\", line 707, in build_instances\n    raise exception.MaxRetriesExceeded(reason=msg)\n",
             "nova.exception.MaxRetriesExceeded",
+        )
+    } else if message.starts_with(scheduler::NO_VALID_HOST) {
+        (
+            "  File \"/opt/stack/nova/nova/scheduler/manager.py\", line 283, in _select_destinations\n    raise exception.NoValidHost(reason=reason)\n",
+            "nova.exception.NoValidHost",
+        )
+    } else if !message.starts_with("Build of instance") {
+        // A running server that failed (the control API's `server_error`): the hypervisor
+        // lost the domain and the compute manager's sync set the server to ERROR.
+        (
+            "  File \"/opt/stack/nova/nova/compute/manager.py\", line 10462, in _sync_power_states\n    raise exception.InstanceInvalidState(\n",
+            "nova.exception.InstanceInvalidState",
         )
     } else {
         (
@@ -1118,7 +1245,7 @@ fn server_view(site: &Site, api: &Api, server: &Server, show: bool) -> model::Se
     let extra = site.compute.server_extras.get(&server.id);
     let admin = api.is_admin();
     let status = status_text(server.status);
-    let host = (!extra.is_some_and(|extra| extra.unscheduled)).then(|| compute_host(site));
+    let host = server.host.clone();
     let flavor = site.compute.flavors.get(&server.flavor_id);
     let flavor = match flavor {
         Some(flavor) if api.at_least(47) => model::ServerFlavor::Embedded(model::EmbeddedFlavor {
@@ -1229,11 +1356,10 @@ fn server_view(site: &Site, api: &Api, server: &Server, show: bool) -> model::Se
         description: api
             .at_least(19)
             .then(|| extra.and_then(|e| e.description.clone())),
-        tags: api
-            .at_least(26)
-            .then(|| extra.map(|e| e.tags.clone()).unwrap_or_default()),
+        tags: api.at_least(26).then(|| server.tags.clone()),
         trusted_image_certificates: api.at_least(63).then_some(None),
-        server_groups: (show && api.at_least(71)).then(Vec::new),
+        server_groups: (show && api.at_least(71))
+            .then(|| server_groups::of_server(site, &server.id)),
         pinned_availability_zone: api
             .at_least(96)
             .then(|| extra.and_then(|e| e.requested_zone.clone())),
@@ -1375,15 +1501,7 @@ fn server_page<'a>(
     query: &[(String, String)],
     collection: &str,
 ) -> Result<(Vec<&'a Server>, Option<Vec<model::Link>>), Failure> {
-    if api.at_least(75)
-        && let Some((key, _)) = query
-            .iter()
-            .find(|(key, _)| !SERVER_QUERY_PARAMS.contains(&key.as_str()))
-    {
-        return Err(bad_request(format!(
-            "Invalid input for query parameters {key}. Value: {key}. Additional properties are not allowed ('{key}' was unexpected)"
-        )));
-    }
+    known_params(api, query, SERVER_QUERY_PARAMS)?;
     let (limit, marker) = limit_and_marker(query)?;
     let values = |name: &str| -> Vec<&str> {
         query
@@ -1475,6 +1593,11 @@ fn server_page<'a>(
     let zone = last("availability_zone").filter(|_| extended);
     let key_name = last("key_name").filter(|_| extended);
     let user_id = last("user_id").filter(|_| extended);
+    let tag_filters: Vec<(&str, &str)> = ["tags", "tags-any", "not-tags", "not-tags-any"]
+        .into_iter()
+        .filter(|_| api.at_least(26))
+        .filter_map(|filter| Some((filter, last(filter)?)))
+        .collect();
 
     let selected = |server: &&Server| -> bool {
         if let Some(project) = project_filter
@@ -1517,6 +1640,12 @@ fn server_page<'a>(
             return false;
         }
         if user_id.is_some_and(|user| user != server.user_id) {
+            return false;
+        }
+        if !tag_filters
+            .iter()
+            .all(|(filter, value)| tags::selected(server, filter, value))
+        {
             return false;
         }
         if let Some(ip) = &ip {
@@ -1740,6 +1869,9 @@ fn validate_create(api: &Api, body: &Value) -> Result<CreateRequest, Failure> {
     if let Some(metadata) = raw.get("metadata") {
         validate_metadata("metadata", metadata)?;
     }
+    if let Some(tags) = raw.get("tags") {
+        tags::parse(tags)?;
+    }
     if let Some(networks) = raw.get("networks") {
         match networks {
             Value::String(text) if text == "auto" || text == "none" => {
@@ -1927,7 +2059,7 @@ async fn server_create(State(ctx): State<SiteContext>, api: Api, body: Bytes) ->
         api.policy(api.can_write(), "servers:create")?;
         let request = validate_create(&api, &body)?;
         let mut site = ctx.lock();
-        create_server(&mut site, &api, request)
+        create_server(&mut site, &api, request, &ctx.world.faults)
     })();
     match result {
         Ok(Created::Server(created)) => {
@@ -1959,7 +2091,12 @@ enum Created {
 }
 
 /// Nova's `compute_api.create` for a boot from volume, in Nova's order of checks.
-fn create_server(site: &mut Site, api: &Api, create: CreateRequest) -> Result<Created, Failure> {
+fn create_server(
+    site: &mut Site,
+    api: &Api,
+    create: CreateRequest,
+    faults: &Faults,
+) -> Result<Created, Failure> {
     let CreateRequest { request, raw } = create;
     let server = request.server;
     let project_id = api.token.project_id.clone();
@@ -2011,6 +2148,52 @@ fn create_server(site: &mut Site, api: &Api, create: CreateRequest) -> Result<Cr
     if image_ref.is_some() {
         return Err(bad_request("Can not find requested image"));
     }
+
+    // The key pair: one of the caller's (`KeyPair.get_by_name(context, context.user_id, ..)`).
+    if let Some(key_name) = &server.key_name
+        && !keypairs::exists(site, &api.token.user_id, key_name)
+    {
+        return Err(bad_request("Invalid key_name provided."));
+    }
+
+    // Scheduler hints; the server group named by `group` (`_get_requested_instance_group`).
+    let hints: BTreeMap<String, Vec<String>> = request
+        .scheduler_hints
+        .or_else(|| {
+            raw.get("os:scheduler_hints")
+                .and_then(|hints| serde_json::from_value(hints.clone()).ok())
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, hint)| {
+            let values = match hint {
+                model::SchedulerHint::One(value) => vec![value],
+                model::SchedulerHint::Many(values) => values,
+            };
+            (key, values)
+        })
+        .collect();
+    let group_id = match hints.get("group").map(Vec::as_slice) {
+        None => None,
+        Some([group]) if is_uuid(group) => Some(server_groups::find(site, group)?.id.clone()),
+        // The schema's `group`: one string in uuid format.
+        Some([group]) => {
+            let value = Value::String(group.clone());
+            return Err(invalid_input(
+                "group",
+                &value,
+                format!("'{group}' is not a 'uuid'"),
+            ));
+        }
+        Some(groups) => {
+            let value = Value::from(groups.to_vec());
+            return Err(invalid_input(
+                "group",
+                &value,
+                format!("{} is not of type 'string'", python_repr(&value)),
+            ));
+        }
+    };
 
     // Mappings: sources, uuids, boot index.
     let mut volumes: Vec<(String, Option<i64>, bool)> = Vec::new();
@@ -2276,17 +2459,37 @@ fn create_server(site: &mut Site, api: &Api, create: CreateRequest) -> Result<Cr
     }
     let metadata = server.metadata.clone().unwrap_or_default();
     metadata_quota(&metadata)?;
+    let tags = raw
+        .get("tags")
+        .map(tags::parse)
+        .transpose()?
+        .unwrap_or_default();
 
-    // Accepted: the server, its ports and its volumes.
+    // Accepted: the server, its ports and its volumes. The scheduler runs before the compute
+    // host allocates networks, so NoValidHost is the build's first failure.
     let server_id = site.ids.uuid();
     let now = site.clock.wall();
-    let zone = requested_zone
-        .clone()
-        .or_else(|| site.compute.availability_zones.first().cloned())
-        .unwrap_or_else(|| "nova".to_string());
+    let group = group_id.as_deref().and_then(|id| {
+        site.compute
+            .server_groups
+            .iter()
+            .find(|group| group.id == id)
+    });
+    let host = if faults.take_no_valid_host(&site.name) {
+        None
+    } else {
+        scheduler::place(&site.compute, requested_zone.as_deref(), group)
+    };
+    let mut build_error: Option<String> =
+        host.is_none().then(|| scheduler::NO_VALID_HOST.to_string());
+    let zone = host
+        .as_deref()
+        .and_then(|host| site.compute.hosts.iter().find(|h| h.name == host))
+        .map(|host| host.zone.clone())
+        .or_else(|| requested_zone.clone())
+        .unwrap_or_default();
     let mut ports = Vec::new();
     let mut preexisting = Vec::new();
-    let mut build_error: Option<String> = None;
     let mut planned: Vec<(String, String, String)> = Vec::new(); // (network, subnet, address)
     let mut taken: BTreeMap<String, HashSet<String>> = BTreeMap::new();
     for nic in &nics {
@@ -2393,11 +2596,11 @@ fn create_server(site: &mut Site, api: &Api, create: CreateRequest) -> Result<Cr
         _ => (1, 0),
     });
     let mut attached = Vec::new();
-    let host = compute_host(site);
+    let array_host = compute_host(site);
     for (position, (volume_id, boot_index, delete_on_termination)) in volumes.iter().enumerate() {
         let device = format!("/dev/vd{}", device_letter(position));
         // Checked `available` above, so Cinder accepts.
-        let _ = cinder::attach(site, volume_id, &server_id, &device, &host);
+        let _ = cinder::attach(site, volume_id, &server_id, &device, &array_host);
         attached.push(AttachedVolume {
             volume_id: volume_id.clone(),
             device,
@@ -2423,22 +2626,16 @@ fn create_server(site: &mut Site, api: &Api, create: CreateRequest) -> Result<Cr
         .admin_pass
         .clone()
         .unwrap_or_else(|| admin_password(&mut site.ids));
-    let hints = request
-        .scheduler_hints
-        .or_else(|| {
-            raw.get("os:scheduler_hints")
-                .and_then(|hints| serde_json::from_value(hints.clone()).ok())
-        })
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(key, hint)| {
-            let values = match hint {
-                model::SchedulerHint::One(value) => vec![value],
-                model::SchedulerHint::Many(values) => values,
-            };
-            (key, values)
-        })
-        .collect();
+    // Nova adds the server to its group when it records the request, whatever the build does.
+    if let Some(group_id) = &group_id
+        && let Some(group) = site
+            .compute
+            .server_groups
+            .iter_mut()
+            .find(|group| group.id == *group_id)
+    {
+        group.members.push(server_id.clone());
+    }
     site.compute.server_extras.insert(
         server_id.clone(),
         ServerExtra {
@@ -2455,10 +2652,9 @@ fn create_server(site: &mut Site, api: &Api, create: CreateRequest) -> Result<Cr
             hostname: server.hostname.clone(),
             requested_zone: requested_zone.clone(),
             scheduler_hints: hints,
-            tags: server.tags.clone().unwrap_or_default(),
             reservation_id: reservation_id.clone(),
             launched_at: None,
-            unscheduled: false,
+            failing: None,
             preexisting_ports: preexisting,
         },
     );
@@ -2473,7 +2669,9 @@ fn create_server(site: &mut Site, api: &Api, create: CreateRequest) -> Result<Cr
             flavor_id,
             key_name: server.key_name.clone(),
             availability_zone: zone,
+            host,
             metadata,
+            tags,
             security_groups: group_names,
             ports,
             volumes: attached,
@@ -2618,6 +2816,15 @@ async fn server_delete(
     }
 }
 
+/// Nova's `raise_http_conflict_for_instance_invalid_state`: the 409 of an action refused in
+/// the server's state.
+fn invalid_state(action: &str, server_id: &str, attr: &str, state: &str) -> Failure {
+    fail(
+        StatusCode::CONFLICT,
+        format!("Cannot '{action}' instance {server_id} while it is in {attr} {state}"),
+    )
+}
+
 /// Nova's `check_instance_state`: the 409 for an action the server's state does not allow.
 fn check_state(
     site: &Site,
@@ -2626,15 +2833,7 @@ fn check_state(
     vm_states: &[ServerStatus],
     must_have_launched: bool,
 ) -> Result<(), Failure> {
-    let conflict = |attr: &str, state: &str| {
-        fail(
-            StatusCode::CONFLICT,
-            format!(
-                "Cannot '{action}' instance {} while it is in {attr} {state}",
-                server.id
-            ),
-        )
-    };
+    let conflict = |attr: &str, state: &str| invalid_state(action, &server.id, attr, state);
     if !vm_states.contains(&server.status) {
         return Err(conflict("vm_state", vm_state(server.status)));
     }
@@ -3679,7 +3878,7 @@ mod tests {
         json!({"server": {
             "name": name, "flavorRef": flavor, "networks": networks,
             "block_device_mapping_v2": mappings, "metadata": {"protector:step": "boot"},
-            "key_name": "ops", "availability_zone": "nova",
+            "key_name": "ops", "availability_zone": "az-2",
             "security_groups": [{"name": "default"}, {"name": "web"}]
         }})
     }
@@ -3826,7 +4025,16 @@ mod tests {
             matches!(db.flavor, model::ServerFlavor::Embedded(ref f) if f.original_name == "m1.large")
         );
         assert!(db.launched_at.is_some());
-        assert_eq!(db.host.clone().flatten().as_deref(), Some("site-a-compute"));
+        assert_eq!(
+            db.host.clone().flatten().as_deref(),
+            Some("site-a-compute-1")
+        );
+        assert_eq!(db.availability_zone, "az-1");
+        assert_eq!(
+            db.tags.as_deref(),
+            Some(&["db".to_string(), "critical".to_string()][..])
+        );
+        assert_eq!(db.description, Some(Some("PostgreSQL primary".to_string())));
         assert_eq!(db.host_id.len(), 56);
         let groups: Vec<&str> = db
             .security_groups
@@ -3834,7 +4042,7 @@ mod tests {
             .flatten()
             .map(|g| g.name.as_str())
             .collect();
-        assert_eq!(groups, ["default", "db"]);
+        assert_eq!(groups, ["default", "db", "db-admin"]);
         assert!(db.fault.is_none());
         assert_eq!(db.pinned_availability_zone, Some(None));
         assert_eq!(reply.body["servers"][0]["image"], "");
@@ -4092,7 +4300,7 @@ mod tests {
             assert_eq!(server.ports.len(), 2);
             let made = &site.network.ports[&server.ports[0]];
             assert_eq!(made.fixed_ips[0].ip_address, "10.10.1.50");
-            assert_eq!(made.device_owner, "compute:nova");
+            assert_eq!(made.device_owner, "compute:az-2");
             assert_eq!(made.security_groups.len(), 2);
             let bound = &site.network.ports[&port_id];
             assert_eq!(bound.device_id, id);
@@ -4110,7 +4318,7 @@ mod tests {
         assert_eq!(server.server.metadata["protector:step"], "boot");
         assert_eq!(
             server.server.pinned_availability_zone,
-            Some(Some("nova".to_string()))
+            Some(Some("az-2".to_string()))
         );
         let nets: Vec<&str> = server
             .server
@@ -4598,7 +4806,10 @@ mod tests {
         let reply = twin.nova("GET", "/os-availability-zone", "2.1", None).await;
         assert_eq!(
             reply.body,
-            json!({"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": true}, "hosts": null}]})
+            json!({"availabilityZoneInfo": [
+                {"zoneName": "az-1", "zoneState": {"available": true}, "hosts": null},
+                {"zoneName": "az-2", "zoneState": {"available": true}, "hosts": null}
+            ]})
         );
     }
 
@@ -4696,5 +4907,397 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 1000);
+    }
+
+    /// A boot of a new volume on net-primary-web, as the admin at `version`, with `extra` merged
+    /// into the `server` object and `hints` as the scheduler hints.
+    async fn boot(twin: &Twin, name: &str, version: &str, extra: Value, hints: Value) -> Reply {
+        let flavor = flavor_id(twin, "m1.small");
+        let web = twin.network_id("net-primary-web");
+        let boot = twin.volume(&format!("{name}-boot"), true);
+        let mut body = boot_body(name, &flavor, &[&boot], json!([{"uuid": web}]));
+        if let (Some(server), Some(extra)) = (body["server"].as_object_mut(), extra.as_object()) {
+            server.remove("availability_zone");
+            server.extend(extra.clone());
+        }
+        if !hints.is_null() {
+            body["OS-SCH-HNT:scheduler_hints"] = hints;
+        }
+        twin.nova("POST", "/servers", version, Some(body)).await
+    }
+
+    #[tokio::test]
+    async fn key_pairs_are_listed_shown_created_imported_and_deleted() {
+        let twin = Twin::new(100_000.0);
+        let list = twin.nova("GET", "/os-keypairs", "2.35", None).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let ops = &list.body["keypairs"][0]["keypair"];
+        assert_eq!(ops["name"], "ops");
+        assert_eq!(ops["type"], "ssh");
+        assert!(
+            ops["public_key"]
+                .as_str()
+                .unwrap()
+                .starts_with("ssh-ed25519 ")
+        );
+        assert!(ops.get("user_id").is_none(), "the list shows no owner");
+
+        let show = twin.nova("GET", "/os-keypairs/ops", "2.10", None).await;
+        assert_eq!(show.status, StatusCode::OK);
+        let keypair: model::KeypairResponse = serde_json::from_value(show.body.clone()).unwrap();
+        assert_eq!(keypair.keypair.deleted, Some(false));
+        assert_eq!(keypair.keypair.updated_at, Some(None));
+        assert!(keypair.keypair.user_id.is_some() && keypair.keypair.id.is_some());
+
+        // An import: the fingerprint of Nova's own sample (v2.92/keypairs-import-post-*.json).
+        let key = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDx8nkQv/zgGgB4rMYmIf+6A4l6Rr+o/6lHBQdW5aYd44bd8JttDCE/F/pNRr0lRE+PiqSPO8nDPHw0010JeMH9gYgnnFlyY3/OcJ02RhIPyyxYpv9FhY+2YiUkpwFOcLImyrxEsYXpD/0d3ac30bNH6Sw9JD9UZHYcpSxsIbECHw== Generated-by-Nova";
+        let import = json!({"keypair": {"name": "me.and.myself@this.nice.domain.com mooh.", "type": "ssh", "public_key": key}});
+        let created = twin
+            .nova("POST", "/os-keypairs", "2.92", Some(import.clone()))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(
+            created.body["keypair"]["fingerprint"],
+            "1e:2c:9b:56:79:4b:45:77:f9:ca:7a:98:2c:b0:d5:3c"
+        );
+        assert!(created.body["keypair"]["user_id"].is_string());
+        let again = twin
+            .nova("POST", "/os-keypairs", "2.92", Some(import))
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(
+            again.body["conflictingRequest"]["message"],
+            "Key pair 'me.and.myself@this.nice.domain.com mooh.' already exists."
+        );
+        // `@` and `.` in names only from 2.92.
+        let dotted = json!({"keypair": {"name": "a.b", "public_key": key}});
+        let old = twin
+            .nova("POST", "/os-keypairs", "2.91", Some(dotted))
+            .await;
+        assert_eq!(old.status, StatusCode::BAD_REQUEST);
+
+        // Generated below 2.92 (the only copy of the private key is in the answer), refused
+        // from it.
+        let generate = json!({"keypair": {"name": "made"}});
+        let made = twin
+            .nova("POST", "/os-keypairs", "2.10", Some(generate.clone()))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let private = made.body["keypair"]["private_key"].as_str().unwrap();
+        assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let refused = twin
+            .nova("POST", "/os-keypairs", "2.92", Some(generate))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused.body["badRequest"]["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("'public_key' is a required property"),
+            "{}",
+            refused.body
+        );
+
+        let deleted = twin.nova("DELETE", "/os-keypairs/made", "2.2", None).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let gone = twin.nova("GET", "/os-keypairs/made", "2.2", None).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        let user_id = keypair.keypair.user_id.unwrap();
+        assert_eq!(
+            gone.body["itemNotFound"]["message"],
+            format!("Keypair made not found for user {user_id}")
+        );
+
+        // A boot names a key pair of the caller's.
+        let reply = boot(
+            &twin,
+            "keyless",
+            "2.1",
+            json!({"key_name": "nope"}),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.body["badRequest"]["message"],
+            "Invalid key_name provided."
+        );
+    }
+
+    #[tokio::test]
+    async fn server_groups_place_their_members_and_refuse_a_full_group() {
+        let twin = Twin::new(100_000.0);
+        let list = twin.nova("GET", "/os-server-groups", "2.64", None).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let groups: model::ServerGroupsList = serde_json::from_value(list.body).unwrap();
+        let web = &groups.server_groups[0];
+        assert_eq!(web.name, "web-servers");
+        assert_eq!(web.policy, Some(model::ServerGroupPolicy::AntiAffinity));
+        assert_eq!(web.rules, Some(model::ServerGroupRules::default()));
+        assert_eq!(web.policies, None);
+        let members: HashSet<String> = web.members.iter().cloned().collect();
+        assert_eq!(
+            members,
+            HashSet::from([twin.server_id("web-1"), twin.server_id("web-2")])
+        );
+        let old = twin
+            .nova(
+                "GET",
+                &format!("/os-server-groups/{}", web.id),
+                "2.13",
+                None,
+            )
+            .await;
+        assert_eq!(
+            old.body["server_group"]["policies"],
+            json!(["anti-affinity"])
+        );
+        assert_eq!(old.body["server_group"]["metadata"], json!({}));
+        assert!(old.body["server_group"].get("policy").is_none());
+
+        // Rules are for anti-affinity only; soft policies from 2.15.
+        let rules = json!({"server_group": {"name": "db", "policy": "affinity", "rules": {"max_server_per_host": 2}}});
+        let reply = twin
+            .nova("POST", "/os-server-groups", "2.64", Some(rules))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.body["badRequest"]["message"],
+            "Only anti-affinity policy supports rules."
+        );
+        let soft = json!({"server_group": {"name": "soft", "policies": ["soft-anti-affinity"]}});
+        let reply = twin
+            .nova("POST", "/os-server-groups", "2.14", Some(soft.clone()))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        let reply = twin
+            .nova("POST", "/os-server-groups", "2.15", Some(soft))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+        // web-1 and web-2 hold one host of each zone: az-1 has one more free host for the group.
+        let hint = json!({"group": web.id});
+        let first = boot(
+            &twin,
+            "web-3",
+            "2.100",
+            json!({"availability_zone": "az-1"}),
+            hint.clone(),
+        )
+        .await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+        let full = boot(
+            &twin,
+            "web-4",
+            "2.100",
+            json!({"availability_zone": "az-1"}),
+            hint,
+        )
+        .await;
+        assert_eq!(
+            full.status,
+            StatusCode::ACCEPTED,
+            "NoValidHost is a build failure"
+        );
+        twin.settle(50).await;
+        let first = first.body["server"]["id"].as_str().unwrap().to_string();
+        let full = full.body["server"]["id"].as_str().unwrap().to_string();
+        let show = twin
+            .nova("GET", &format!("/servers/{first}"), "2.100", None)
+            .await;
+        assert_eq!(show.body["server"]["status"], "ACTIVE");
+        assert_eq!(show.body["server"]["server_groups"], json!([web.id]));
+        assert_eq!(show.body["server"]["OS-EXT-AZ:availability_zone"], "az-1");
+        let show = twin
+            .nova("GET", &format!("/servers/{full}"), "2.100", None)
+            .await;
+        assert_eq!(show.body["server"]["status"], "ERROR");
+        assert_eq!(
+            show.body["server"]["fault"]["message"],
+            scheduler::NO_VALID_HOST
+        );
+        assert_eq!(show.body["server"]["OS-EXT-SRV-ATTR:host"], Value::Null);
+        assert_eq!(show.body["server"]["hostId"], "");
+        {
+            let site = twin.ctx.lock();
+            let volume = &site.compute.servers[&full].volumes[0].volume_id;
+            assert_eq!(site.block.volumes[volume].status, VolumeStatus::Available);
+            assert!(site.compute.servers[&full].ports.is_empty());
+        }
+
+        // An unknown group is a 400; a deleted server leaves its group.
+        let unknown = json!({"group": "0e44cc9c-e052-415d-afbf-469b0d384170"});
+        let reply = boot(&twin, "lost", "2.1", json!({}), unknown).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.body["badRequest"]["message"],
+            "Instance group 0e44cc9c-e052-415d-afbf-469b0d384170 could not be found."
+        );
+        let reply = twin
+            .nova("DELETE", &format!("/servers/{full}"), "2.1", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        twin.settle(50).await;
+        let path = format!("/os-server-groups/{}", web.id);
+        let group = twin.nova("GET", &path, "2.64", None).await;
+        assert_eq!(
+            group.body["server_group"]["members"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            twin.nova("DELETE", &path, "2.64", None).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let gone = twin.nova("GET", &path, "2.64", None).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn tags_are_read_written_and_filter_lists() {
+        let twin = Twin::new(100_000.0);
+        let db = twin.server_id("db-1");
+        let tags = format!("/servers/{db}/tags");
+        let old = twin.nova("GET", &tags, "2.25", None).await;
+        assert_eq!(old.status, StatusCode::NOT_FOUND);
+        let reply = twin.nova("GET", &tags, "2.26", None).await;
+        assert_eq!(reply.body, json!({"tags": ["db", "critical"]}));
+
+        let added = twin
+            .nova("PUT", &format!("{tags}/blue"), "2.26", None)
+            .await;
+        assert_eq!(added.status, StatusCode::CREATED);
+        assert_eq!(
+            added.headers[header::LOCATION],
+            format!("http://twin.test/compute/v2.1/servers/{db}/tags/blue")
+        );
+        let again = twin
+            .nova("PUT", &format!("{tags}/blue"), "2.26", None)
+            .await;
+        assert_eq!(again.status, StatusCode::NO_CONTENT);
+        let has = twin
+            .nova("GET", &format!("{tags}/blue"), "2.26", None)
+            .await;
+        assert_eq!(has.status, StatusCode::NO_CONTENT);
+        let missing = twin
+            .nova("DELETE", &format!("{tags}/nope"), "2.26", None)
+            .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            missing.body["itemNotFound"]["message"],
+            format!("Instance {db} has no tag 'nope'")
+        );
+        let bad = twin.nova("PUT", &format!("{tags}/a,b"), "2.26", None).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+        let replaced = twin
+            .nova(
+                "PUT",
+                &tags,
+                "2.26",
+                Some(json!({"tags": ["blue", "green"]})),
+            )
+            .await;
+        assert_eq!(replaced.body, json!({"tags": ["blue", "green"]}));
+        let list = twin
+            .nova("GET", "/servers?tags=blue,green", "2.26", None)
+            .await;
+        let names: Vec<&Value> = list.body["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["name"])
+            .collect();
+        assert_eq!(names, [&json!("db-1")]);
+        let list = twin
+            .nova("GET", "/servers?not-tags-any=web", "2.26", None)
+            .await;
+        assert_eq!(list.body["servers"].as_array().unwrap().len(), 1);
+        let cleared = twin.nova("DELETE", &tags, "2.26", None).await;
+        assert_eq!(cleared.status, StatusCode::NO_CONTENT);
+        let show = twin
+            .nova("GET", &format!("/servers/{db}"), "2.26", None)
+            .await;
+        assert_eq!(show.body["server"]["tags"], json!([]));
+
+        // Tags and a description on create (2.52 and 2.19).
+        let extra = json!({"tags": ["web", "web"], "description": "the third"});
+        let created = boot(&twin, "web-3", "2.52", extra, Value::Null).await;
+        assert_eq!(created.status, StatusCode::ACCEPTED, "{}", created.body);
+        let id = created.body["server"]["id"].as_str().unwrap();
+        let show = twin
+            .nova("GET", &format!("/servers/{id}"), "2.52", None)
+            .await;
+        assert_eq!(show.body["server"]["tags"], json!(["web"]));
+        assert_eq!(show.body["server"]["description"], "the third");
+        let too_early = boot(
+            &twin,
+            "web-4",
+            "2.51",
+            json!({"tags": ["web"]}),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(too_early.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn injected_faults_fail_running_servers_and_boots() {
+        let twin = Twin::new(100_000.0);
+        let rule = |action: Value| -> crate::sim::faults::FaultRule {
+            serde_json::from_value(json!({"site": "site-a", "action": action, "count": 1})).unwrap()
+        };
+        let faults = &twin.ctx.world.faults;
+        faults.add(rule(json!({"kind": "server_error", "name": "web-*", "after_ms": 30, "message": "host lost"})));
+        faults.add(rule(json!({"kind": "no_valid_host"})));
+
+        // The first matching running server is taken; it fails after the delay.
+        let taken = {
+            let site = twin.ctx.lock();
+            let failing: Vec<&String> = site
+                .compute
+                .server_extras
+                .iter()
+                .filter(|(_, extra)| extra.failing.is_some())
+                .map(|(id, _)| id)
+                .collect();
+            assert_eq!(failing.len(), 1);
+            failing[0].clone()
+        };
+        assert_eq!(
+            twin.ctx.lock().compute.servers[&taken].status,
+            ServerStatus::Active
+        );
+        twin.settle(60).await;
+        let show = twin
+            .nova("GET", &format!("/servers/{taken}"), "2.1", None)
+            .await;
+        assert_eq!(show.body["server"]["status"], "ERROR");
+        assert_eq!(show.body["server"]["fault"]["message"], "host lost");
+        assert_eq!(show.body["server"]["fault"]["code"], 500);
+        let others = twin
+            .ctx
+            .lock()
+            .compute
+            .servers
+            .values()
+            .filter(|s| s.status == ServerStatus::Error)
+            .count();
+        assert_eq!(others, 1, "count 1 takes one server");
+
+        // The next boot ends in NoValidHost, the one after runs.
+        let refused = boot(&twin, "one", "2.1", json!({}), Value::Null).await;
+        let runs = boot(&twin, "two", "2.1", json!({}), Value::Null).await;
+        twin.settle(50).await;
+        for (reply, status) in [(refused, "ERROR"), (runs, "ACTIVE")] {
+            let id = reply.body["server"]["id"].as_str().unwrap();
+            let show = twin
+                .nova("GET", &format!("/servers/{id}"), "2.1", None)
+                .await;
+            assert_eq!(show.body["server"]["status"], status, "{}", show.body);
+        }
+        assert!(faults.list().is_empty());
     }
 }

@@ -112,6 +112,11 @@ pub struct Compute {
     pub flavors: BTreeMap<String, Flavor>,
     pub servers: BTreeMap<String, Server>,
     pub availability_zones: Vec<String>,
+    /// The compute hosts servers are scheduled to, each in one of the zones.
+    pub hosts: Vec<ComputeHost>,
+    /// In the order they were created (Nova lists them so).
+    pub server_groups: Vec<ServerGroup>,
+    pub keypairs: Vec<KeyPair>,
     /// What Nova's API keeps of a server beyond [`Server`] (request details, launch time,
     /// ports the caller passed in), for the servers created through the API; a server without
     /// an entry (one of the fixture's) has the defaults of [`ServerExtra`].
@@ -137,17 +142,50 @@ pub struct ServerExtra {
     pub requested_zone: Option<String>,
     /// `OS-SCH-HNT:scheduler_hints` as given, each value a list (>= 2.100).
     pub scheduler_hints: BTreeMap<String, Vec<String>>,
-    /// >= 2.52.
-    pub tags: Vec<String>,
     /// `r-xxxxxxxx`.
     pub reservation_id: String,
     /// When it first became ACTIVE; None while building or when the build failed.
     pub launched_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Whether a failed build took it off its host (`hostId` empty, no host attributes).
-    pub unscheduled: bool,
+    /// An injected failure (the control API's `server_error` fault): when the running server
+    /// turns ERROR, and the fault's message.
+    pub failing: Option<(Instant, String)>,
     /// Ports the request passed in (`networks: [{"port": ..}]`): unbound, not deleted, when
     /// the server goes.
     pub preexisting_ports: Vec<String>,
+}
+
+/// A nova-compute host.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComputeHost {
+    pub name: String,
+    pub zone: String,
+}
+
+/// An `os-server-groups` group: its members are the ids of servers not deleted.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerGroup {
+    pub id: String,
+    pub name: String,
+    pub policy: crate::clients::nova::model::ServerGroupPolicy,
+    /// The anti-affinity rule (>= 2.64): how many members one host may run (1 when absent).
+    pub max_server_per_host: Option<u32>,
+    pub project_id: String,
+    pub user_id: String,
+    pub members: Vec<String>,
+}
+
+/// An `os-keypairs` key pair: Nova keeps them per user, by name.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyPair {
+    /// Nova's database id.
+    pub id: u64,
+    pub name: String,
+    pub user_id: String,
+    /// OpenSSH format, `ssh-ed25519 AAAA... comment`.
+    pub public_key: String,
+    /// MD5 of the key blob, `aa:bb:...`, as Nova computes it.
+    pub fingerprint: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,8 +217,14 @@ pub struct Server {
     pub status: ServerStatus,
     pub flavor_id: String,
     pub key_name: Option<String>,
+    /// Empty when the server was never scheduled and none was asked for.
     pub availability_zone: String,
+    /// The compute host it runs on; None before scheduling, when the scheduler found no host
+    /// (NoValidHost) or once a failed build took it off its host.
+    pub host: Option<String>,
     pub metadata: BTreeMap<String, String>,
+    /// Nova's server tags (>= 2.26).
+    pub tags: Vec<String>,
     pub security_groups: Vec<String>,
     /// Neutron port ids, in NIC order.
     pub ports: Vec<String>,
