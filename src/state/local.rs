@@ -417,18 +417,21 @@ impl LocalStore {
             sites,
             ..RecordedState::default()
         };
+        // The last failover or failback: a rollback of it recorded after it (one that undid
+        // itself when it could not finish) leaves it to be continued.
         let unfinished = state
             .newest()
-            .and_then(|doc| doc.operations.last())
+            .and_then(|doc| {
+                doc.operations
+                    .iter()
+                    .rev()
+                    .find(|op| matches!(op.kind.as_str(), "failover" | "failback"))
+            })
             .filter(|op| {
-                matches!(op.kind.as_str(), "failover" | "failback")
-                    && matches!(
-                        op.status,
-                        OperationStatus::Pending
-                            | OperationStatus::Running
-                            | OperationStatus::Failed
-                    )
-                    && op.superseded_by.is_none()
+                matches!(
+                    op.status,
+                    OperationStatus::Pending | OperationStatus::Running | OperationStatus::Failed
+                ) && op.superseded_by.is_none()
             })
             .map(|op| op.id.clone());
         if let Some(operation) = unfinished

@@ -477,14 +477,20 @@ impl Schedule {
         Some(args)
     }
 
-    /// The operation most recently recorded for the group.
+    /// The operation an operator would look at after a kill: the newest one that did not
+    /// settle (a rollback undone by its own compensation settles as `rolled_back`, and the
+    /// operation it tried to undo is the one left to finish).
     fn newest_operation(&self) -> Option<String> {
         let list = self
             .setup
             .protector(&["operation", "list", &self.spec(), "-f", "json"]);
         let list: Value = serde_json::from_slice(&list.stdout).ok()?;
-        list.as_array()?
-            .last()
+        let operations = list.as_array()?;
+        operations
+            .iter()
+            .rev()
+            .find(|op| !matches!(text(&op["status"]), "completed" | "rolled_back"))
+            .or(operations.last())
             .map(|op| text(&op["id"]).to_string())
     }
 
