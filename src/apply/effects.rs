@@ -960,36 +960,39 @@ impl<'a> SiteRunner<'a> {
         group: &crate::inventory::ServerGroup,
     ) -> Result<Created, String> {
         let policy = nova::ServerGroupPolicy::parse(&group.policy)
-            .ok_or_else(|| format!("unknown server group policy `{}`", group.policy))?;
-        let found = self.server_groups_named(site, &group.name).await?;
-        let id = match found.as_slice() {
-            [] => {
-                let openstack = self.openstack(site).await?;
-                let request = nova::ServerGroupCreateRequest {
-                    server_group: nova::NewServerGroup {
-                        name: group.name.clone(),
-                        policies: None,
-                        policy: Some(policy),
-                        rules: group.max_server_per_host.map(|max| nova::ServerGroupRules {
-                            max_server_per_host: Some(max),
-                        }),
-                    },
-                };
-                openstack
+            .ok_or_else(|| format!("unknown server group policy `{}` in the plan: plan again with this version of protector", group.policy))?;
+        let openstack = self.openstack(site).await?;
+        let request = nova::ServerGroupCreateRequest {
+            server_group: nova::NewServerGroup {
+                name: group.name.clone(),
+                policies: None,
+                policy: Some(policy),
+                rules: group.max_server_per_host.map(|max| nova::ServerGroupRules {
+                    max_server_per_host: Some(max),
+                }),
+            },
+        };
+        let id = find_or_make(
+            async || {
+                let found = self.server_groups_named(site, &group.name).await?;
+                match found.as_slice() {
+                    [] => Ok(None),
+                    [one] if one.the_policy() == Some(policy) => Ok(Some(one.id.clone())),
+                    _ => Err(format!(
+                        "{site} now has server groups named {} that are not one {}: rename or delete them and apply again",
+                        group.name, group.policy
+                    )),
+                }
+            },
+            async || {
+                Ok(openstack
                     .compute
                     .create_server_group(&request)
-                    .await
-                    .map_err(text)?
-                    .id
-            }
-            [one] if one.the_policy() == Some(policy) => one.id.clone(),
-            _ => {
-                return Err(format!(
-                    "{site} now has server groups named {} that are not one {}: rename or delete them and apply again",
-                    group.name, group.policy
-                ));
-            }
-        };
+                    .await?
+                    .id)
+            },
+        )
+        .await?;
         Ok(Created::from([("server_group".to_string(), id)]))
     }
 
