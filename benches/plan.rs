@@ -85,6 +85,9 @@ fn inventory() -> Inventory {
                 availability_zone: None,
                 metadata: BTreeMap::new(),
                 security_groups: Vec::new(),
+                tags: Vec::new(),
+                description: None,
+                server_group: None,
                 ports: vec![Port {
                     id: format!("port-{index}"),
                     network: format!("net-a-{}", index % 8),
@@ -121,6 +124,8 @@ fn inventory() -> Inventory {
         availability_zones: None,
         volume_types: None,
         manage_policy: ManagePolicy::Allowed,
+        keypairs: None,
+        server_groups: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
             protection_groups: vec![ProtectionGroup {

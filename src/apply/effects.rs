@@ -453,6 +453,7 @@ impl<'a> SiteRunner<'a> {
                     .await
             }
             Action::BootInstance { .. } => self.boot(step, outputs).await,
+            Action::CreateServerGroup { group } => self.create_server_group(site, group).await,
             Action::TierActive { .. } => Ok(Created::new()),
             Action::DeleteInstance {
                 instance_id,
@@ -555,6 +556,21 @@ impl<'a> SiteRunner<'a> {
                 let kind = DrillResourceKind::Server;
                 for id in self.find_ids(site, kind, name, server, outputs).await? {
                     self.delete_server(site, &id).await?;
+                }
+                Ok(Created::new())
+            }
+            Action::RemoveServerGroup { name, server_group } => {
+                let kind = DrillResourceKind::ServerGroup;
+                let openstack = self.openstack(site).await?;
+                for id in self
+                    .find_ids(site, kind, name, server_group, outputs)
+                    .await?
+                {
+                    openstack
+                        .compute
+                        .delete_server_group(&id)
+                        .await
+                        .map_err(text)?;
                 }
                 Ok(Created::new())
             }
@@ -806,9 +822,30 @@ impl<'a> SiteRunner<'a> {
             key_name,
             metadata,
             availability_zone,
+            server_group,
+            tags,
+            description,
         } = &step.action
         else {
             return Err(format!("{} is not a boot", step.id));
+        };
+        // Into its server group (made by a step before this one, or already there).
+        let scheduler_hints = match server_group {
+            Some(group) => {
+                let found = self.server_groups_named(&step.site, group).await?;
+                let [found] = found.as_slice() else {
+                    return Err(format!(
+                        "{} server groups named {group} on {}: {name} must join exactly one",
+                        found.len(),
+                        step.site
+                    ));
+                };
+                Some(BTreeMap::from([(
+                    "group".to_string(),
+                    nova::SchedulerHint::One(found.id.clone()),
+                )]))
+            }
+            None => None,
         };
         let site = step.site.as_str();
         let openstack = self.openstack(site).await?;
@@ -863,10 +900,17 @@ impl<'a> SiteRunner<'a> {
                 metadata: Some(metadata.clone()),
                 key_name: key_name.clone(),
                 availability_zone: availability_zone.clone(),
-                description: Some(marker(self.operation(), &step.id)),
+                // The member's own, else protector's marker (servers are found by their
+                // metadata, which carries it too).
+                description: Some(
+                    description
+                        .clone()
+                        .unwrap_or_else(|| marker(self.operation(), &step.id)),
+                ),
+                tags: (!tags.is_empty()).then(|| tags.clone()),
                 ..server_create(name)
             },
-            scheduler_hints: None,
+            scheduler_hints,
         };
         // A boot that ends in ERROR (no valid host for now, a host lost on the way) is deleted
         // and made again, its ports and volumes kept, a few times before the step fails with
@@ -910,6 +954,69 @@ impl<'a> SiteRunner<'a> {
             faults.len(),
             faults.join("; ")
         ))
+    }
+
+    /// The project's server groups named `name` (read anew: a step of the run may have made
+    /// one).
+    async fn server_groups_named(
+        &self,
+        site: &str,
+        name: &str,
+    ) -> Result<Vec<nova::ServerGroup>, String> {
+        let openstack = self.openstack(site).await?;
+        Ok(openstack
+            .compute
+            .server_groups()
+            .await
+            .map_err(text)?
+            .into_iter()
+            .filter(|group| group.name == name)
+            .collect())
+    }
+
+    /// Makes the server group members join on the target. One of its name with its policy
+    /// found there is adopted: the plan saw none, so it is one an interrupted run of this
+    /// step made (server groups carry no marker to tell).
+    async fn create_server_group(
+        &self,
+        site: &str,
+        group: &crate::inventory::ServerGroup,
+    ) -> Result<Created, String> {
+        let policy = nova::ServerGroupPolicy::parse(&group.policy)
+            .ok_or_else(|| format!("unknown server group policy `{}` in the plan: plan again with this version of protector", group.policy))?;
+        let openstack = self.openstack(site).await?;
+        let request = nova::ServerGroupCreateRequest {
+            server_group: nova::NewServerGroup {
+                name: group.name.clone(),
+                policies: None,
+                policy: Some(policy),
+                rules: group.max_server_per_host.map(|max| nova::ServerGroupRules {
+                    max_server_per_host: Some(max),
+                }),
+            },
+        };
+        let id = find_or_make(
+            async || {
+                let found = self.server_groups_named(site, &group.name).await?;
+                match found.as_slice() {
+                    [] => Ok(None),
+                    [one] if one.the_policy() == Some(policy) => Ok(Some(one.id.clone())),
+                    _ => Err(format!(
+                        "{site} now has server groups named {} that are not one {}: rename or delete them and apply again",
+                        group.name, group.policy
+                    )),
+                }
+            },
+            async || {
+                Ok(openstack
+                    .compute
+                    .create_server_group(&request)
+                    .await?
+                    .id)
+            },
+        )
+        .await?;
+        Ok(Created::from([("server_group".to_string(), id)]))
     }
 
     /// Servers named `name` that step `step` of `operation` booted (their metadata says so).
@@ -1016,6 +1123,13 @@ impl<'a> SiteRunner<'a> {
                 .await?
                 .and_then(|volume| volume.id)
                 .into_iter()
+                .collect(),
+            // No marker fits in a server group: its name is what its step made it with.
+            DrillResourceKind::ServerGroup => self
+                .server_groups_named(site, name)
+                .await?
+                .into_iter()
+                .map(|group| group.id)
                 .collect(),
         })
     }
@@ -1227,8 +1341,9 @@ impl<'a> SiteRunner<'a> {
         Ok(created)
     }
 
-    /// How `server` differs from `profile`: flavor, key pair, zone, user metadata, and each
-    /// NIC's network, address and security groups.
+    /// How `server` differs from `profile`: flavor, key pair, zone, user metadata, tags,
+    /// description, server group (and its policy), and each NIC's network, address and
+    /// security groups.
     async fn differences(
         &self,
         site: &str,
@@ -1267,6 +1382,37 @@ impl<'a> SiteRunner<'a> {
         for (key, value) in &profile.metadata {
             if server.metadata.get(key) != Some(value) {
                 differences.push(format!("metadata {key} is not {value}"));
+            }
+        }
+        let tags = server.tags.clone().unwrap_or_default();
+        let missing: Vec<&str> = profile
+            .tags
+            .iter()
+            .filter(|tag| !tags.contains(tag))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            differences.push(format!("no tag {}", missing.join(", ")));
+        }
+        let description = server.description.clone().flatten();
+        if profile.description.is_some() && description != profile.description {
+            differences.push(format!(
+                "description {description:?}, not {:?}",
+                profile.description
+            ));
+        }
+        if let Some(group) = &profile.server_group {
+            let joined = self
+                .server_groups_named(site, &group.name)
+                .await?
+                .into_iter()
+                .any(|found| {
+                    found.members.contains(&server.id)
+                        && found.the_policy().map(nova::ServerGroupPolicy::as_str)
+                            == Some(group.policy.as_str())
+                });
+            if !joined {
+                differences.push(format!("not in server group {}", group.describe()));
             }
         }
         let openstack = self.openstack(site).await?;
@@ -1434,6 +1580,12 @@ impl<'a> SiteRunner<'a> {
                 left.push(format!("port {} ({})", port.name, port.id));
             }
         }
+        let groups = openstack.compute.server_groups().await.map_err(text)?;
+        for group in &groups {
+            if named(&group.name) {
+                left.push(format!("server group {} ({})", group.name, group.id));
+            }
+        }
         let on_array: Vec<fa::Volume> = self
             .array(site)
             .await?
@@ -1461,6 +1613,7 @@ impl<'a> SiteRunner<'a> {
                 ("servers", servers.len()),
                 ("cinder_volumes", volumes.len()),
                 ("ports", ports.len()),
+                ("server_groups", groups.len()),
                 ("array_volumes", on_array.len()),
             ],
             destroyed,
@@ -2124,7 +2277,7 @@ struct Owner<'a> {
 struct Leftovers {
     left: Vec<String>,
     /// How many objects of each kind it listed.
-    listed: [(&'static str, usize); 4],
+    listed: [(&'static str, usize); 5],
     /// The owner's array volumes it found destroyed.
     destroyed: Vec<String>,
 }

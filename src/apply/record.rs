@@ -889,7 +889,8 @@ mod tests {
             None,
             now,
         );
-        assert_eq!(doc.operations[0].left_on_target.len(), 14);
+        // 3 servers, 3 ports, 4 Cinder volumes, 4 array volumes, the web tier's server group.
+        assert_eq!(doc.operations[0].left_on_target.len(), 15);
         doc.metadata_version = 1;
         let state = RecordedState {
             sites: BTreeMap::from([("site-b".to_string(), Some(doc.clone()))]),
@@ -914,7 +915,7 @@ mod tests {
             Some("boom".to_string()),
             now,
         );
-        assert_eq!(doc.operations[0].left_on_target.len(), 11);
+        assert_eq!(doc.operations[0].left_on_target.len(), 12);
         assert!(doc.operations[1].proof.is_none());
         finish(
             &mut doc,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::{
     ArrayFacts, Flavor, Instance, Inventory, Network, Port, ProtectionGroup, ReplicatedSnapshot,
-    SiteFacts, SiteInventory, Subnet, Volume,
+    ServerGroup, SiteFacts, SiteInventory, Subnet, Volume,
 };
 use crate::clients::cinder;
 use crate::clients::clouds::CloudsEnvironment;
@@ -37,6 +37,10 @@ pub struct SiteLists {
     pub availability_zones: Result<Vec<String>, String>,
     pub volume_types: Result<Vec<String>, String>,
     pub manage_policy: super::ManagePolicy,
+    /// Nova's key pairs of protector's user and the project's server groups, or why they
+    /// could not be listed.
+    pub keypairs: Result<Vec<String>, String>,
+    pub server_groups: Result<Vec<nova::model::ServerGroup>, String>,
 }
 
 /// Reads every site of the spec concurrently.
@@ -153,8 +157,14 @@ async fn read_site(
             },
         }
     };
-    let (security_groups, availability_zones, volume_types, manage_policy) =
-        tokio::join!(network.security_groups(), zones, types, manage_policy);
+    let (security_groups, availability_zones, volume_types, keypairs, server_groups, manage_policy) = tokio::join!(
+        network.security_groups(),
+        zones,
+        types,
+        compute.keypairs(),
+        compute.server_groups(),
+        manage_policy
+    );
     Ok(SiteLists {
         servers: servers.map_err(|e| e.to_string())?,
         flavors: flavors.map_err(|e| e.to_string())?,
@@ -169,6 +179,8 @@ async fn read_site(
         availability_zones,
         volume_types,
         manage_policy,
+        keypairs: keypairs.map_err(|e| e.to_string()),
+        server_groups: server_groups.map_err(|e| e.to_string()),
     })
 }
 
@@ -291,6 +303,18 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
         .iter()
         .map(|g| (g.id.as_str(), g.name.as_str()))
         .collect();
+    let server_groups: Vec<(ServerGroup, &nova::model::ServerGroup)> = lists
+        .server_groups
+        .iter()
+        .flatten()
+        .filter_map(|group| Some((server_group(group)?, group)))
+        .collect();
+    let group_of = |server_id: &str| {
+        server_groups
+            .iter()
+            .find(|(_, group)| group.members.iter().any(|member| member == server_id))
+            .map(|(group, _)| group.clone())
+    };
 
     let mut instances = BTreeMap::new();
     for member in &spec.members {
@@ -305,19 +329,18 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
                 .copied()
         });
         let Some(server) = found else { continue };
-        instances.insert(
-            member.instance.clone(),
-            instance(
-                server,
-                &ports_by_device,
-                &Names {
-                    networks: &network_names,
-                    flavors: &flavor_names,
-                    security_groups: &group_names,
-                },
-                &volumes,
-            ),
+        let mut instance = instance(
+            server,
+            &ports_by_device,
+            &Names {
+                networks: &network_names,
+                flavors: &flavor_names,
+                security_groups: &group_names,
+            },
+            &volumes,
         );
+        instance.server_group = group_of(&server.id);
+        instances.insert(member.instance.clone(), instance);
     }
 
     let mut used_by_subnet: HashMap<&str, Vec<String>> = HashMap::new();
@@ -393,9 +416,29 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
         availability_zones: lists.availability_zones.as_ref().ok().cloned(),
         volume_types: lists.volume_types.as_ref().ok().cloned(),
         manage_policy: lists.manage_policy.clone(),
+        keypairs: lists.keypairs.as_ref().ok().cloned(),
+        server_groups: lists.server_groups.as_ref().ok().map(|_| {
+            server_groups
+                .iter()
+                .map(|(group, _)| group.clone())
+                .collect()
+        }),
         array: None,
         array_error: None,
     }
+}
+
+/// A server group as the inventory keeps it; None for one whose policy protector does not
+/// know (a newer Nova's).
+fn server_group(group: &nova::model::ServerGroup) -> Option<ServerGroup> {
+    Some(ServerGroup {
+        name: group.name.clone(),
+        policy: group.the_policy()?.as_str().to_string(),
+        max_server_per_host: group
+            .rules
+            .as_ref()
+            .and_then(|rules| rules.max_server_per_host),
+    })
 }
 
 /// The volumes a quota still allows (`None`: unlimited). Reserved ones count as taken: they
@@ -494,6 +537,10 @@ fn instance(
             .flatten()
             .map(|group| group.name.clone())
             .collect(),
+        tags: server.tags.clone().unwrap_or_default(),
+        description: server.description.clone().flatten(),
+        // Filled by the caller, which has the site's groups.
+        server_group: None,
         ports,
         volumes: attached,
     }

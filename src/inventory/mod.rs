@@ -14,6 +14,7 @@ pub mod protection;
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Both sites, as discovered at `taken_at_ms`.
@@ -75,6 +76,13 @@ pub struct SiteFacts {
     /// Whether Cinder's policy lets protector manage volumes here, as probed.
     #[serde(default)]
     pub manage_policy: ManagePolicy,
+    /// Names of protector's user's key pairs: the only ones it may boot with (`None`: the site
+    /// would not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keypairs: Option<Vec<String>>,
+    /// The project's server groups (`None`: the site would not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_groups: Option<Vec<ServerGroup>>,
     /// The site's array, when it answered.
     pub array: Option<ArrayFacts>,
     /// Why the array did not answer.
@@ -92,6 +100,29 @@ impl SiteFacts {
     }
 }
 
+/// A Nova server group: how its members are placed. Its name is what carries it from site to
+/// site (ids differ).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerGroup {
+    pub name: String,
+    /// `affinity`, `anti-affinity`, `soft-affinity` or `soft-anti-affinity`.
+    pub policy: String,
+    /// The anti-affinity rule: how many members one host may run (Nova's default, 1, when
+    /// absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_server_per_host: Option<u32>,
+}
+
+impl ServerGroup {
+    /// `web-servers (anti-affinity)`, as plans and errors name it.
+    pub fn describe(&self) -> String {
+        match self.max_server_per_host {
+            Some(max) => format!("{} ({}, at most {max} per host)", self.name, self.policy),
+            None => format!("{} ({})", self.name, self.policy),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     pub id: String,
@@ -103,6 +134,14 @@ pub struct Instance {
     pub availability_zone: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub security_groups: Vec<String>,
+    /// Nova's server tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The server group it is a member of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_group: Option<ServerGroup>,
     /// NICs in order.
     pub ports: Vec<Port>,
     /// Boot volume first.

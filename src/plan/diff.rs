@@ -80,6 +80,7 @@ pub fn group_diff(plan: &Plan, context: usize) -> Vec<Vec<DiffLine>> {
 /// What the summary counts, in the order it names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Change {
+    CreateServerGroup,
     Recreate,
     Manage,
     Stop,
@@ -112,6 +113,7 @@ impl Change {
             Action::DeleteInstance { .. } => Change::Remove,
             Action::UnmanageVolume { .. } => Change::Unmanage,
             Action::CreateProtectionGroup { .. } => Change::CreateGroup,
+            Action::CreateServerGroup { .. } => Change::CreateServerGroup,
             Action::AddVolumesToGroup { volumes, .. } if !volumes.is_empty() => Change::Protect,
             Action::SetReplicationSchedule { .. }
             | Action::AddTarget { .. }
@@ -122,6 +124,7 @@ impl Change {
             | Action::RemovePort { .. }
             | Action::RemoveVolume { .. }
             | Action::RemoveArrayVolume { .. }
+            | Action::RemoveServerGroup { .. }
                 if *kind == OperationKind::Rollback =>
             {
                 Change::RemoveCreated
@@ -129,7 +132,8 @@ impl Change {
             Action::RemoveInstance { .. }
             | Action::RemovePort { .. }
             | Action::RemoveVolume { .. }
-            | Action::RemoveArrayVolume { .. } => Change::DrillRemove,
+            | Action::RemoveArrayVolume { .. }
+            | Action::RemoveServerGroup { .. } => Change::DrillRemove,
             Action::ProveDrillClean { .. } => Change::Prove,
             Action::StopRecovered { .. } => Change::StopRecovered,
             Action::RestoreInstance { .. } => Change::Restore,
@@ -149,6 +153,7 @@ impl Change {
                 "{} to unmanage on {site} (array data kept)",
                 plural("volume")
             ),
+            Change::CreateServerGroup => format!("{} to create on {site}", plural("server group")),
             Change::CreateGroup => format!("a protection group to create on {site}"),
             Change::Protect => format!("member volumes to add to the protection group on {site}"),
             Change::Replication => format!("{} to update on {site}", plural("replication setting")),
@@ -208,6 +213,10 @@ mod tests {
             volumes: vec!["v1".to_string()],
             security_groups: Vec::new(),
             availability_zone: None,
+            key_name: None,
+            server_group: None,
+            tags: Vec::new(),
+            description: None,
         }
     }
 

@@ -577,8 +577,9 @@ mod tests {
         assert_eq!(plan.before, plan.after, "the group itself does not change");
         assert_eq!(
             diff::summary(&plan),
-            "Plan: 3 drill instances to boot on site-b, 4 snapshot copies to manage on site-b, \
-             3 instances to verify on site-b, 14 drill resources to remove from site-b, \
+            "Plan: 1 server group to create on site-b, 3 drill instances to boot on site-b, \
+             4 snapshot copies to manage on site-b, 3 instances to verify on site-b, \
+             15 drill resources to remove from site-b, \
              a proof that nothing of the drill is left on site-b."
         );
     }

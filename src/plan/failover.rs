@@ -819,8 +819,9 @@ mod tests {
         assert_eq!(plan.data_loss.as_ref().unwrap().age_secs, 0.0);
         assert_eq!(
             crate::plan::diff::summary(&plan),
-            "Plan: 3 instances to recreate on site-b, 4 volumes to promote and manage on site-b, \
-             3 instances to stop on site-a, 3 instances to remove from site-a, \
+            "Plan: 1 server group to create on site-b, 3 instances to recreate on site-b, \
+             4 volumes to promote and manage on site-b, 3 instances to stop on site-a, \
+             3 instances to remove from site-a, \
              4 volumes to unmanage on site-a (array data kept), 3 instances to verify on site-b."
         );
     }
@@ -1056,6 +1057,109 @@ mod tests {
                 &request(FailoverType::Planned)
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_members_key_pair_server_group_tags_and_description_come_along() {
+        let plan = make_plan(
+            &example_spec(),
+            &inventory(),
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .expect("plans");
+        // site-b has no web-servers: the plan makes it, and the web tier boots into it.
+        let create = plan.step("create_server_group/web-servers").unwrap();
+        assert_eq!(
+            create.action,
+            Action::CreateServerGroup {
+                group: crate::plan::testing::web_servers()
+            }
+        );
+        for member in ["web-1", "web-2"] {
+            let boot = plan.step(&format!("boot_instance/{member}")).unwrap();
+            assert!(boot.depends_on.contains(&create.id), "{member}");
+            match &boot.action {
+                Action::BootInstance { server_group, .. } => {
+                    assert_eq!(server_group.as_deref(), Some("web-servers"))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        match &plan.step("boot_instance/db-1").unwrap().action {
+            Action::BootInstance {
+                key_name,
+                tags,
+                description,
+                server_group,
+                ..
+            } => {
+                assert_eq!(key_name.as_deref(), Some("ops"));
+                assert_eq!(tags, &["db", "critical"]);
+                assert_eq!(description.as_deref(), Some("PostgreSQL primary"));
+                assert_eq!(server_group, &None);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &plan.step("verify_instance/web-1").unwrap().action {
+            Action::VerifyInstance { profile, .. } => {
+                assert_eq!(profile.key_name.as_deref(), Some("ops"));
+                assert_eq!(
+                    profile.server_group,
+                    Some(crate::plan::testing::web_servers())
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            plan.after.members["web-1"].server_group.as_deref(),
+            Some("web-servers (anti-affinity)")
+        );
+
+        // A group of that name already there is joined, not made again.
+        let mut inventory = inventory();
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+            facts.server_groups = Some(vec![crate::plan::testing::web_servers()]);
+        }
+        let plan = make_plan(
+            &example_spec(),
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .expect("plans");
+        assert!(plan.step("create_server_group/web-servers").is_none());
+
+        // One with another policy, or no key pair for protector's user, is refused.
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+            facts.server_groups.as_mut().unwrap()[0].policy = "affinity".to_string();
+            facts.keypairs = Some(Vec::new());
+        }
+        let refusals = make_plan(
+            &example_spec(),
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = refusals.iter().map(|r| r.message.as_str()).collect();
+        assert!(
+            messages.contains(
+                &"server group `web-servers` on site-b is affinity; `web-1` needs anti-affinity"
+            ),
+            "{messages:?}"
+        );
+        assert!(
+            messages.contains(
+                &"key pair `ops` of `db-1` does not exist on site-b for protector's user"
+            ),
+            "{messages:?}"
+        );
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.hint.contains("keypair create --public-key <file> ops"))
         );
     }
 

@@ -28,7 +28,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, ServerGroup};
 use crate::spec::Spec;
 use crate::state::{DrillResource, DrillResourceKind, RecordedState};
 
@@ -256,6 +256,19 @@ pub enum Action {
         /// The zone to boot in; none: the target's scheduler chooses.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         availability_zone: Option<String>,
+        /// The server group to boot into, by name on the target (resolved to its id when it
+        /// runs: a `create_server_group` step before it may have made it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server_group: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    /// A server group the members join on the target, which it lacks: same name and policy
+    /// as on the source. A group that appeared there since the plan is adopted.
+    CreateServerGroup {
+        group: ServerGroup,
     },
     /// Deletes the instance, then the ports it leaves behind (ports created before the boot,
     /// as failover creates them, outlive their server and would hold its addresses).
@@ -342,6 +355,12 @@ pub enum Action {
         name: String,
         server: ResourceRef,
     },
+    /// Drill cleanup and rollback: deletes a server group an operation created (after the
+    /// servers in it).
+    RemoveServerGroup {
+        name: String,
+        server_group: ResourceRef,
+    },
     /// Drill cleanup and rollback: deletes a port an operation created (it outlives its
     /// server).
     #[serde(alias = "delete_drill_port")]
@@ -415,6 +434,8 @@ impl Action {
             Action::ManageVolume { .. } => "manage_volume",
             Action::CreatePort { .. } => "create_port",
             Action::BootInstance { .. } => "boot_instance",
+            Action::CreateServerGroup { .. } => "create_server_group",
+            Action::RemoveServerGroup { .. } => "remove_server_group",
             Action::DeleteInstance { .. } => "delete_instance",
             Action::UnmanageVolume { .. } => "unmanage_volume",
             Action::ConfigureReplication { .. } => "configure_replication",
@@ -462,6 +483,9 @@ impl Action {
             Action::ManageVolume { name, .. } => Some((DrillResourceKind::CinderVolume, name)),
             Action::CreatePort { name, .. } => Some((DrillResourceKind::Port, name)),
             Action::BootInstance { name, .. } => Some((DrillResourceKind::Server, name)),
+            Action::CreateServerGroup { group } => {
+                Some((DrillResourceKind::ServerGroup, &group.name))
+            }
             _ => None,
         }
     }
@@ -481,6 +505,9 @@ impl Action {
         match self {
             Action::RemoveInstance { server, .. } => Some((DrillResourceKind::Server, server)),
             Action::RemovePort { port, .. } => Some((DrillResourceKind::Port, port)),
+            Action::RemoveServerGroup { server_group, .. } => {
+                Some((DrillResourceKind::ServerGroup, server_group))
+            }
             Action::RemoveVolume { volume, .. } => Some((DrillResourceKind::CinderVolume, volume)),
             Action::RemoveArrayVolume { array_volume, .. } => {
                 Some((DrillResourceKind::ArrayVolume, array_volume))
@@ -506,6 +533,13 @@ pub struct Profile {
     /// Its user metadata (protector's markers aside).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
+    /// The server group it is a member of, by its name on the target, with its policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_group: Option<ServerGroup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -605,6 +639,15 @@ pub struct MemberView {
     pub security_groups: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    /// Its server group and the group's policy: `web-servers (anti-affinity)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// The protection group as the diff shows it.

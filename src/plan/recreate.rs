@@ -12,7 +12,7 @@ use super::{
     SnapshotSource, Step,
 };
 use crate::inventory::{
-    ArrayFacts, Instance, Inventory, ManagePolicy, ReplicatedSnapshot, SiteFacts,
+    ArrayFacts, Instance, Inventory, ManagePolicy, ReplicatedSnapshot, ServerGroup, SiteFacts,
 };
 use crate::spec::{self, Spec};
 use crate::state::{GroupStatus, StateDocument};
@@ -27,6 +27,7 @@ pub(super) fn estimate(action: &Action) -> f64 {
         Action::ManageVolume { .. } => 5.0,
         Action::CreatePort { .. } => 1.0,
         Action::BootInstance { .. } => 30.0,
+        Action::CreateServerGroup { .. } | Action::RemoveServerGroup { .. } => 1.0,
         Action::DeleteInstance { .. } | Action::RemoveInstance { .. } => 5.0,
         Action::UnmanageVolume { .. } | Action::RemoveVolume { .. } => 2.0,
         Action::ConfigureReplication { .. } => 3.0,
@@ -207,11 +208,61 @@ impl Target<'_> {
         .map(str::to_string)
     }
 
+    /// The server group a member joins on the target: for a failback the one it was in there
+    /// before (if any), else its group on the source; the same name and policy.
+    pub fn server_group(&self, member: &MemberSource) -> Option<ServerGroup> {
+        member
+            .previous
+            .and_then(|previous| previous.server_group.clone())
+            .or_else(|| member.instance.server_group.clone())
+    }
+
     /// Refuses what a member needs and the target lacks: a security group of one of its
-    /// NICs, a volume type of one of its volumes, its availability zone; a group name the
-    /// target has twice is ambiguous.
+    /// NICs, a volume type of one of its volumes, its availability zone, its key pair; a group
+    /// name the target has twice is ambiguous, and so is a server group of its name with
+    /// another policy (a missing server group is not refused: the plan creates it).
     pub fn check_dependencies(&self, member: &MemberSource, refusals: &mut Vec<Refusal>) {
         let (source, target, facts) = (self.source, self.target, self.facts);
+        let cloud = &self.spec.sites[target].cloud;
+        if let (Some(key), Some(keypairs)) = (&member.instance.key_name, &facts.keypairs)
+            && !keypairs.contains(key)
+        {
+            refusals.push(Refusal {
+                message: format!(
+                    "key pair `{key}` of `{}` does not exist on {target} for protector's user",
+                    member.name
+                ),
+                hint: format!(
+                    "import the same public key there as protector's user (Nova boots only with the caller's own key pairs): `openstack --os-cloud {cloud} keypair create --public-key <file> {key}`"
+                ),
+            });
+        }
+        if let (Some(group), Some(groups)) = (self.server_group(member), &facts.server_groups) {
+            let named: Vec<&ServerGroup> = groups.iter().filter(|g| g.name == group.name).collect();
+            let refusal = match named.as_slice() {
+                [] => None,
+                [found] if found.policy == group.policy => None,
+                [found] => Some(format!(
+                    "server group `{}` on {target} is {}; `{}` needs {}",
+                    group.name, found.policy, member.name, group.policy
+                )),
+                many => Some(format!(
+                    "{target} has {} server groups named `{}` (for `{}`): which one is meant is ambiguous",
+                    many.len(),
+                    group.name,
+                    member.name
+                )),
+            };
+            if let Some(message) = refusal {
+                refusals.push(Refusal {
+                    message,
+                    hint: format!(
+                        "rename or delete the group on {target} (`openstack --os-cloud {cloud} server group list`): with no group of that name, the plan creates it as {}",
+                        group.describe()
+                    ),
+                });
+            }
+        }
         for index in 0..member.instance.ports.len() {
             for group in self.security_groups(member, index) {
                 let count = facts
@@ -671,6 +722,7 @@ pub(super) fn recreate(
     let mut manage_steps = Vec::new();
     let tiers: BTreeSet<u32> = members.iter().map(|m| m.boot_order).collect();
     let mut profiles: Vec<(&MemberSource, Profile)> = Vec::new();
+    let mut group_steps: BTreeSet<String> = BTreeSet::new();
     let mut sorted_members: Vec<&MemberSource> = members.to_vec();
     sorted_members.sort_by_key(|m| m.boot_order);
     for member in &sorted_members {
@@ -771,6 +823,39 @@ pub(super) fn recreate(
             ));
         }
         let mut depends_on: Vec<String> = volume_steps.iter().chain(&port_steps).cloned().collect();
+        // Its server group, under the recreation's naming (a drill's is its own): created
+        // first where the target lacks it (or would not say).
+        let group = target.server_group(member).map(|group| ServerGroup {
+            name: how.naming.name(&group.name),
+            ..group
+        });
+        if let Some(group) = &group {
+            let exists = target
+                .facts
+                .server_groups
+                .as_ref()
+                .is_some_and(|groups| groups.iter().any(|g| g.name == group.name));
+            if !exists {
+                let id = format!("create_server_group/{}", group.name);
+                if group_steps.insert(id.clone()) {
+                    steps.add(
+                        id.clone(),
+                        Phase::RecreateInstances,
+                        site,
+                        None,
+                        Action::CreateServerGroup {
+                            group: group.clone(),
+                        },
+                        how.prepared.clone(),
+                        vec![Resource {
+                            kind: "server_group".to_string(),
+                            name: group.name.clone(),
+                        }],
+                    );
+                }
+                depends_on.push(id);
+            }
+        }
         // Boot order: wait for the tier just below to be ACTIVE (one barrier step per tier keeps
         // the DAG linear in size), and for explicit dependencies.
         if let Some(lower) = tiers.range(..member.boot_order).next_back() {
@@ -799,6 +884,9 @@ pub(super) fn recreate(
                 availability_zone: target.availability_zone(member),
                 nics,
                 metadata: user_metadata.clone(),
+                server_group: group.clone(),
+                tags: member.instance.tags.clone(),
+                description: member.instance.description.clone(),
             },
         ));
         let mut metadata = user_metadata;
@@ -822,6 +910,9 @@ pub(super) fn recreate(
                 key_name: member.instance.key_name.clone(),
                 metadata,
                 availability_zone: target.availability_zone(member),
+                server_group: group.map(|group| group.name),
+                tags: member.instance.tags.clone(),
+                description: member.instance.description.clone(),
             },
             depends_on,
             vec![Resource {
@@ -945,6 +1036,10 @@ pub(super) fn view(
             .collect(),
         security_groups: groups_of(instance.ports.iter().map(|p| &p.security_groups)),
         availability_zone: instance.availability_zone.clone(),
+        key_name: instance.key_name.clone(),
+        server_group: instance.server_group.as_ref().map(ServerGroup::describe),
+        tags: instance.tags.clone(),
+        description: instance.description.clone(),
     }
 }
 
@@ -982,15 +1077,36 @@ pub(super) fn recreated_view(
         )
         .collect();
     view.security_groups = groups_of(port_groups.into_iter());
-    view.availability_zone = match steps.get(format!("boot_instance/{member}").as_str()) {
-        Some(Step {
-            action: Action::BootInstance {
-                availability_zone, ..
+    view.availability_zone = None;
+    let source_group = view.server_group.take();
+    if let Some(Step {
+        action:
+            Action::BootInstance {
+                availability_zone,
+                key_name,
+                server_group,
+                tags,
+                description,
+                ..
             },
-            ..
-        }) => availability_zone.clone(),
-        _ => None,
-    };
+        ..
+    }) = steps.get(format!("boot_instance/{member}").as_str())
+    {
+        view.availability_zone = availability_zone.clone();
+        view.key_name = key_name.clone();
+        // As the step creating it makes it; else the target has it, as the source had it.
+        view.server_group = server_group.as_ref().map(|name| {
+            match steps.get(format!("create_server_group/{name}").as_str()) {
+                Some(Step {
+                    action: Action::CreateServerGroup { group },
+                    ..
+                }) => group.describe(),
+                _ => source_group.clone().unwrap_or_else(|| name.clone()),
+            }
+        });
+        view.tags = tags.clone();
+        view.description = description.clone();
+    }
     view
 }
 

@@ -577,6 +577,10 @@ mod tests {
         progress
             .done
             .push(done("boot_instance/db-1", &[("server", "s-db-1")]));
+        progress.done.push(done(
+            "create_server_group/web-servers",
+            &[("server_group", "g-web")],
+        ));
         progress
             .failed
             .push(("boot_instance/web-1".to_string(), "500".to_string()));
@@ -657,6 +661,23 @@ mod tests {
                 assert_eq!(protection_group.as_deref(), Some("prod-web-app"));
             }
             other => panic!("{other:?}"),
+        }
+        // The server group the failover made goes, once the servers in it have.
+        assert_eq!(
+            action("delete_server_group/web-servers"),
+            &Action::RemoveServerGroup {
+                name: "web-servers".to_string(),
+                server_group: ResourceRef::Recorded {
+                    id: "g-web".to_string()
+                }
+            }
+        );
+        for member in ["db-1", "web-1", "web-2"] {
+            assert!(depends(
+                &plan,
+                "delete_server_group/web-servers",
+                &format!("delete_instance/{member}")
+            ));
         }
         // Nothing that never started is touched.
         assert!(plan.step("destroy_volume/db-1/1").is_none());

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::recreate::MemberSource;
 use super::{Action, OperationKind, Plan, Refusal, ResourceRef};
 use crate::inventory::{Instance, SiteFacts};
-use crate::state::{DrillResource, OperationStatus, RecordedRun, RecordedState};
+use crate::state::{DrillResource, DrillResourceKind, OperationStatus, RecordedRun, RecordedState};
 
 /// The failover or failback of the group that did not finish (its record is pending, running
 /// or failed), towards `target`, with how far it got.
@@ -72,7 +72,13 @@ impl<'a> Takeover<'a> {
                     .member
                     .as_deref()
                     .is_some_and(|member| adopted.contains_key(member));
-            let Some((kind, _)) = step.action.creation().filter(|_| ours) else {
+            // A server group the earlier run made stays: the new plan finds it on the target
+            // and boots the members into it (and it may hold members adopted where they run).
+            let Some((kind, _)) = step
+                .action
+                .creation()
+                .filter(|(kind, _)| ours && *kind != DrillResourceKind::ServerGroup)
+            else {
                 continue;
             };
             if let Action::CreatePort {

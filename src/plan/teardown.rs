@@ -1,6 +1,6 @@
 //! Removing what an operation created on a site, from what its journal recorded: servers first
-//! (the ports and volumes they used outlive them), ports and Cinder volumes next, array volumes
-//! once Cinder has let go of them. A drill's cleanup and a rollback share it; each proves
+//! (the ports, volumes and server groups they used outlive them), ports, server groups and
+//! Cinder volumes next, array volumes once Cinder has let go of them. A drill's cleanup and a rollback share it; each proves
 //! afterwards, in its own terms, that nothing is left.
 
 use super::recreate::Steps;
@@ -81,6 +81,21 @@ pub(super) fn remove(
     if servers.is_empty() {
         servers = after;
     }
+    // A server group goes once its servers have (Nova keeps no member it would refuse for).
+    let groups: Vec<String> = of_kind(DrillResourceKind::ServerGroup)
+        .map(|(resource, reference)| {
+            add(
+                steps,
+                id("delete_server_group", resource),
+                resource,
+                Action::RemoveServerGroup {
+                    name: resource.name.clone(),
+                    server_group: reference.clone(),
+                },
+                servers.clone(),
+            )
+        })
+        .collect();
     let mut removed: Vec<String> = of_kind(DrillResourceKind::Port)
         .map(|(resource, reference)| {
             add(
@@ -131,6 +146,7 @@ pub(super) fn remove(
         })
         .collect();
     removed.extend(servers);
+    removed.extend(groups);
     removed.sort();
     removed.dedup();
     Removed {

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::diagnostic::SourceFile;
 use crate::inventory::{
     ArrayFacts, Flavor, Instance, Inventory, ManagePolicy, Network, Port, ProtectionGroup,
-    ReplicatedSnapshot, SiteFacts, SiteInventory, Subnet, Volume,
+    ReplicatedSnapshot, ServerGroup, SiteFacts, SiteInventory, Subnet, Volume,
 };
 use crate::plan::{FailoverType, OperationKind, Plan, PlanOptions, PlanRequest};
 use crate::spec::Spec;
@@ -31,6 +31,9 @@ pub fn instance(name: &str, network: &str, ip: &str, volumes: usize) -> Instance
         availability_zone: Some("nova".to_string()),
         metadata: BTreeMap::new(),
         security_groups: vec!["default".to_string()],
+        tags: Vec::new(),
+        description: None,
+        server_group: None,
         ports: vec![Port {
             id: format!("port-{name}"),
             network: network.to_string(),
@@ -81,21 +84,29 @@ pub fn all_array_volumes() -> Vec<String> {
         .collect()
 }
 
+/// The anti-affinity group of the web tier on site-a.
+pub fn web_servers() -> ServerGroup {
+    ServerGroup {
+        name: "web-servers".to_string(),
+        policy: "anti-affinity".to_string(),
+        max_server_per_host: None,
+    }
+}
+
 pub fn inventory() -> Inventory {
+    let mut db = instance("db-1", "net-primary-db", "10.10.2.10", 2);
+    db.tags = vec!["db".to_string(), "critical".to_string()];
+    db.description = Some("PostgreSQL primary".to_string());
+    let web = |name: &str, ip: &str| {
+        let mut web = instance(name, "net-primary-web", ip, 1);
+        web.server_group = Some(web_servers());
+        (name.to_string(), web)
+    };
     let site_a = SiteFacts {
         instances: BTreeMap::from([
-            (
-                "db-1".to_string(),
-                instance("db-1", "net-primary-db", "10.10.2.10", 2),
-            ),
-            (
-                "web-1".to_string(),
-                instance("web-1", "net-primary-web", "10.10.1.11", 1),
-            ),
-            (
-                "web-2".to_string(),
-                instance("web-2", "net-primary-web", "10.10.1.12", 1),
-            ),
+            ("db-1".to_string(), db),
+            web("web-1", "10.10.1.11"),
+            web("web-2", "10.10.1.12"),
         ]),
         networks: vec![
             network("net-primary-web", "10.10.1.0/24"),
@@ -116,6 +127,8 @@ pub fn inventory() -> Inventory {
         availability_zones: Some(vec!["nova".to_string()]),
         volume_types: Some(vec!["pure-replicated".to_string()]),
         manage_policy: ManagePolicy::Allowed,
+        keypairs: Some(vec!["ops".to_string()]),
+        server_groups: Some(vec![web_servers()]),
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
@@ -153,6 +166,8 @@ pub fn inventory() -> Inventory {
         availability_zones: Some(vec!["nova".to_string()]),
         volume_types: Some(vec!["pure-replicated".to_string()]),
         manage_policy: ManagePolicy::Allowed,
+        keypairs: Some(vec!["ops".to_string()]),
+        server_groups: Some(Vec::new()),
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-b".to_string(),

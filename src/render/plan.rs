@@ -33,7 +33,8 @@ fn symbol(action: &Action) -> (char, Style) {
         | Action::RemoveInstance { .. }
         | Action::RemovePort { .. }
         | Action::RemoveVolume { .. }
-        | Action::RemoveArrayVolume { .. } => ('-', red),
+        | Action::RemoveArrayVolume { .. }
+        | Action::RemoveServerGroup { .. } => ('-', red),
         Action::StopInstance { .. } | Action::StopRecovered { .. } | Action::Finalize => {
             ('~', yellow)
         }
@@ -41,6 +42,7 @@ fn symbol(action: &Action) -> (char, Style) {
         | Action::CopyVolume { .. }
         | Action::ManageVolume { .. }
         | Action::CreatePort { .. }
+        | Action::CreateServerGroup { .. }
         | Action::ConfigureReplication { .. }
         | Action::CreateProtectionGroup { .. }
         | Action::AddVolumesToGroup { .. }
@@ -90,11 +92,22 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
                 format!(" in {}", security_groups.join(", "))
             }
         ),
+        Action::CreateServerGroup { group } => format!(
+            "server group {}, which {} lacks",
+            group.describe(),
+            plan.operation.target_site
+        ),
+        Action::RemoveServerGroup { name, .. } => {
+            format!("remove {}server group {name}", made_by(plan))
+        }
         Action::BootInstance {
             name,
             flavor,
             port_steps,
             volume_steps,
+            key_name,
+            server_group,
+            tags,
             ..
         } => {
             let waits: Vec<String> = step
@@ -111,8 +124,18 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             } else {
                 format!(", after {} ACTIVE", waits.join(", "))
             };
+            let mut identity = String::new();
+            if let Some(key) = key_name {
+                identity.push_str(&format!(", key {key}"));
+            }
+            if let Some(group) = server_group {
+                identity.push_str(&format!(", in server group {group}"));
+            }
+            if !tags.is_empty() {
+                identity.push_str(&format!(", tags {}", tags.join(", ")));
+            }
             format!(
-                "{name} on {} as {flavor}, {} NIC(s), {} volume(s){after}",
+                "{name} on {} as {flavor}, {} NIC(s), {} volume(s){identity}{after}",
                 plan.operation.target_site,
                 port_steps.len(),
                 volume_steps.len()
@@ -182,19 +205,37 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             boot_steps.len(),
             duration::format(std::time::Duration::from_secs(*seconds))
         ),
-        Action::VerifyInstance { name, profile, .. } => format!(
-            "{name} is ACTIVE on its volumes, as {}{}",
-            profile.flavor,
+        Action::VerifyInstance { name, profile, .. } => {
+            let mut with = vec!["its addresses"];
             if profile
                 .nics
                 .iter()
                 .any(|nic| !nic.security_groups.is_empty())
             {
-                " with its addresses and security groups"
-            } else {
-                " with its addresses"
+                with.push("security groups");
             }
-        ),
+            if profile.key_name.is_some() {
+                with.push("key pair");
+            }
+            if profile.server_group.is_some() {
+                with.push("server group");
+            }
+            if !profile.tags.is_empty() {
+                with.push("tags");
+            }
+            if profile.description.is_some() {
+                with.push("description");
+            }
+            let with = match with.split_last() {
+                Some((last, [])) => last.to_string(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            format!(
+                "{name} is ACTIVE on its volumes, as {} with {with}",
+                profile.flavor
+            )
+        }
         Action::RemoveInstance { name, .. } => format!("remove {}instance {name}", made_by(plan)),
         Action::RemovePort { name, .. } => format!("remove {}port {name}", made_by(plan)),
         Action::RemoveVolume { name, .. } => format!("unmanage {}volume {name}", made_by(plan)),
@@ -203,7 +244,7 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             made_by(plan)
         ),
         Action::ProveDrillClean { drill, .. } => format!(
-            "list servers, volumes, ports and array volumes: none tagged with {drill} is left"
+            "list servers, volumes, ports, server groups and array volumes: none tagged with {drill} is left"
         ),
         Action::StopRecovered { name, .. } => {
             format!("stop {name}, which the undone operation booted")

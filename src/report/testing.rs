@@ -87,6 +87,9 @@ fn boot(name: &str, member: &str) -> Action {
         key_name: None,
         metadata: BTreeMap::new(),
         availability_zone: None,
+        server_group: None,
+        tags: Vec::new(),
+        description: None,
     }
 }
 

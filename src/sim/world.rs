@@ -854,7 +854,7 @@ fn add_instance(
     site.compute.servers.insert(
         server_id.clone(),
         Server {
-            id: server_id.clone(),
+            id: server_id,
             name: instance.name.clone(),
             project_id,
             user_id,
@@ -865,6 +865,7 @@ fn add_instance(
             host: Some(host),
             metadata: instance.metadata.clone(),
             tags: instance.tags.clone(),
+            description: instance.description.clone(),
             security_groups,
             ports: port_ids,
             volumes: attached,
@@ -874,15 +875,5 @@ fn add_instance(
             pending: None,
         },
     );
-    if instance.description.is_some() {
-        site.compute.server_extras.insert(
-            server_id,
-            ServerExtra {
-                description: instance.description.clone(),
-                launched_at: Some(now),
-                ..ServerExtra::default()
-            },
-        );
-    }
     Ok(())
 }

@@ -188,6 +188,7 @@ pub enum DrillResourceKind {
     Port,
     CinderVolume,
     ArrayVolume,
+    ServerGroup,
 }
 
 impl DrillResourceKind {
@@ -197,6 +198,7 @@ impl DrillResourceKind {
             DrillResourceKind::Port => "port",
             DrillResourceKind::CinderVolume => "cinder_volume",
             DrillResourceKind::ArrayVolume => "array_volume",
+            DrillResourceKind::ServerGroup => "server_group",
         }
     }
 
@@ -208,6 +210,7 @@ impl DrillResourceKind {
             DrillResourceKind::CinderVolume => "cinder_volume",
             // An array volume's id survives the renames Cinder's driver makes; its name does not.
             DrillResourceKind::ArrayVolume => "array_volume_id",
+            DrillResourceKind::ServerGroup => "server_group",
         }
     }
 }
@@ -220,8 +223,8 @@ pub struct CleanupProof {
     pub drill: String,
     pub site: String,
     pub proven_at: DateTime<Utc>,
-    /// How many of each kind of object (`servers`, `cinder_volumes`, `ports`, `array_volumes`)
-    /// the proof listed on the site.
+    /// How many of each kind of object (`servers`, `cinder_volumes`, `ports`, `server_groups`,
+    /// `array_volumes`) the proof listed on the site.
     pub listed: BTreeMap<String, u64>,
     /// The drill's array volumes, destroyed: the array keeps them recoverable until it
     /// eradicates them, then they are gone.

@@ -149,6 +149,45 @@ fn security_groups(world: &Value, site: &str, member: &str) -> Vec<Vec<String>> 
         .collect()
 }
 
+/// What `member` is on `site` beyond its ports: key pair, server group (name, policy), tags,
+/// description, and the host it runs on.
+fn identity(world: &Value, site: &str, member: &str) -> (Value, String) {
+    let site = &world["sites"][site];
+    let server = values(&site["compute"]["servers"])
+        .into_iter()
+        .find(|s| s["name"] == member)
+        .unwrap_or_else(|| panic!("no {member}"));
+    let group = site["compute"]["server_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|group| group["members"].as_array().unwrap().contains(&server["id"]))
+        .map(|group| serde_json::json!([group["name"], group["policy"]]));
+    (
+        serde_json::json!({
+            "key_name": server["key_name"],
+            "server_group": group,
+            "tags": server["tags"],
+            "description": server["description"],
+        }),
+        server["host"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// Each member's identity on `site`, checked for the web tier's anti-affinity: its two
+/// servers on two hosts.
+fn identities(world: &Value, site: &str) -> Vec<Value> {
+    let found: Vec<(Value, String)> = MEMBERS
+        .iter()
+        .map(|member| identity(world, site, member))
+        .collect();
+    assert_ne!(
+        found[1].1, found[2].1,
+        "web-1 and web-2 share a host on {site}"
+    );
+    found.into_iter().map(|(identity, _)| identity).collect()
+}
+
 #[test]
 fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
     let setup = Setup::new();
@@ -161,6 +200,12 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
         .map(|member| security_groups(&before, "site-a", member))
         .collect();
     assert_eq!(original_groups[0], vec![vec!["db", "db-admin", "default"]]);
+    let original_identities = identities(&before, "site-a");
+    assert_eq!(
+        original_identities[1],
+        serde_json::json!({"key_name": "ops", "server_group": ["web-servers", "anti-affinity"],
+            "tags": ["web"], "description": "Web front end 1"})
+    );
 
     let events = setup.expect(
         0,
@@ -190,6 +235,9 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
             "{member}"
         );
     }
+    // And the rest of each member's identity: key pair, server group with its policy (the
+    // failover made site-b's), tags, description.
+    assert_eq!(identities(&world, "site-b"), original_identities);
     // The source volumes are unmanaged, their array data kept.
     let site_a = &world["sites"]["site-a"];
     for member in MEMBERS {
@@ -232,6 +280,7 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
             "{member}"
         );
     }
+    assert_eq!(identities(&world, "site-a"), original_identities);
     let group = setup.group();
     assert_eq!(group["status"], "active");
     assert_eq!(group["current_primary_site"], "site-a");

@@ -171,7 +171,13 @@ fn assert_proven(setup: &Setup, operation: &str, drill: &str) {
     let proof = &shown["cleanup_proof"];
     assert_eq!(proof["drill"], drill, "{shown}");
     assert_eq!(proof["site"], "site-b");
-    for kind in ["servers", "cinder_volumes", "ports", "array_volumes"] {
+    for kind in [
+        "servers",
+        "cinder_volumes",
+        "ports",
+        "server_groups",
+        "array_volumes",
+    ] {
         assert!(proof["listed"][kind].is_u64(), "{kind} listed: {proof}");
     }
     assert_eq!(
@@ -359,7 +365,8 @@ fn a_kept_drill_runs_on_the_drill_networks_until_drill_cleanup_removes_it() {
     let kept = setup.operation(&drill);
     assert_eq!(
         kept["left_on_target"].as_array().map(Vec::len),
-        Some(14),
+        // 3 servers, 3 ports, 4 Cinder volumes, 4 array volumes, the web tier's server group.
+        Some(15),
         "{kept}"
     );
 

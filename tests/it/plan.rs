@@ -147,7 +147,8 @@ fn a_planned_failover_of_the_example_group() {
     assert!(text.contains("Predicted RTO: "), "{text}");
     assert!(
         text.contains(
-            "Plan: 3 instances to recreate on site-b, 4 volumes to promote and manage on site-b"
+            "Plan: 1 server group to create on site-b, 3 instances to recreate on site-b, \
+             4 volumes to promote and manage on site-b"
         ),
         "{text}"
     );

@@ -65,8 +65,9 @@ impl Failover {
     }
 
     /// The world is as the failover found it: the same instances ACTIVE on site-a with the
-    /// same volumes, ports and addresses; nothing the operation created left on site-b but its
-    /// array copies, destroyed (recoverable); no array volume of site-a destroyed.
+    /// same volumes, ports and addresses; nothing the operation created left on site-b (servers,
+    /// volumes, ports, server groups) but its array copies, destroyed (recoverable); no array
+    /// volume of site-a destroyed.
     fn assert_back_as_before(&self) {
         let after = self.setup.world();
         for member in MEMBERS {
@@ -83,6 +84,11 @@ impl Failover {
             let left = new_items(&before[kind][resource], &now[kind][resource]);
             assert!(left.is_empty(), "site-b {resource}: {left:#?}");
         }
+        // The web tier's server group, which the failover made on site-b, is gone too.
+        assert_eq!(
+            now["compute"]["server_groups"], before["compute"]["server_groups"],
+            "site-b server groups"
+        );
         for copy in new_items(&before["array"]["volumes"], &now["array"]["volumes"]) {
             assert_eq!(copy["destroyed"], true, "{copy:#}");
         }

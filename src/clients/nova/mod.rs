@@ -1,4 +1,4 @@
-//! Nova: the compute client (servers, flavors) and its wire models.
+//! Nova: the compute client (servers, flavors, key pairs, server groups) and its wire models.
 
 pub mod model;
 
@@ -81,6 +81,46 @@ impl Compute {
             .get::<model::AvailabilityZonesList>("/os-availability-zone")
             .await?
             .availability_zone_info)
+    }
+
+    /// The names of the key pairs of protector's user: the only ones it may boot with.
+    pub async fn keypairs(&self) -> Result<Vec<String>, ClientError> {
+        self.client
+            .list("/os-keypairs?limit=1000", |page: model::KeypairsList| {
+                (
+                    page.keypairs
+                        .into_iter()
+                        .map(|entry| entry.keypair.name)
+                        .collect(),
+                    next(page.keypairs_links),
+                )
+            })
+            .await
+    }
+
+    /// The project's server groups (Nova pages them by offset; no project has more than its
+    /// quota, 10 by default, far below a page).
+    pub async fn server_groups(&self) -> Result<Vec<model::ServerGroup>, ClientError> {
+        Ok(self
+            .client
+            .get::<model::ServerGroupsList>("/os-server-groups?limit=1000")
+            .await?
+            .server_groups)
+    }
+
+    pub async fn create_server_group(
+        &self,
+        request: &model::ServerGroupCreateRequest,
+    ) -> Result<model::ServerGroup, ClientError> {
+        let reply = self
+            .client
+            .post("/os-server-groups", request, false)
+            .await?;
+        Ok(reply.json::<model::ServerGroupResponse>()?.server_group)
+    }
+
+    pub async fn delete_server_group(&self, id: &str) -> Result<(), ClientError> {
+        self.client.delete(&format!("/os-server-groups/{id}")).await
     }
 
     pub async fn flavors(&self) -> Result<Vec<model::Flavor>, ClientError> {

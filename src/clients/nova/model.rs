@@ -886,6 +886,38 @@ pub enum ServerGroupPolicy {
     SoftAntiAffinity,
 }
 
+impl ServerGroupPolicy {
+    /// As the API writes it: `anti-affinity`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerGroupPolicy::Affinity => "affinity",
+            ServerGroupPolicy::AntiAffinity => "anti-affinity",
+            ServerGroupPolicy::SoftAffinity => "soft-affinity",
+            ServerGroupPolicy::SoftAntiAffinity => "soft-anti-affinity",
+        }
+    }
+
+    /// The policy the API calls `text`.
+    pub fn parse(text: &str) -> Option<ServerGroupPolicy> {
+        [
+            ServerGroupPolicy::Affinity,
+            ServerGroupPolicy::AntiAffinity,
+            ServerGroupPolicy::SoftAffinity,
+            ServerGroupPolicy::SoftAntiAffinity,
+        ]
+        .into_iter()
+        .find(|policy| policy.as_str() == text)
+    }
+}
+
+impl ServerGroup {
+    /// Its policy, whichever microversion answered (`policy`, or `policies` before 2.64).
+    pub fn the_policy(&self) -> Option<ServerGroupPolicy> {
+        self.policy
+            .or_else(|| self.policies.as_ref()?.first().copied())
+    }
+}
+
 /// `GET /os-server-groups`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerGroupsList {

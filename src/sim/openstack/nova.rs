@@ -1353,9 +1353,7 @@ fn server_view(site: &Site, api: &Api, server: &Server, show: bool) -> model::Se
         }),
         locked: api.at_least(9).then_some(false),
         locked_reason: api.at_least(73).then_some(None),
-        description: api
-            .at_least(19)
-            .then(|| extra.and_then(|e| e.description.clone())),
+        description: api.at_least(19).then(|| server.description.clone()),
         tags: api.at_least(26).then(|| server.tags.clone()),
         trusted_image_certificates: api.at_least(63).then_some(None),
         server_groups: (show && api.at_least(71))
@@ -2639,11 +2637,6 @@ fn create_server(
     site.compute.server_extras.insert(
         server_id.clone(),
         ServerExtra {
-            description: if api.at_least(19) {
-                server.description.clone()
-            } else {
-                Some(name.clone())
-            },
             access_ipv4: server.access_ipv4.clone().unwrap_or_default(),
             access_ipv6: server.access_ipv6.clone().unwrap_or_default(),
             auto_disk_config: server.disk_config.as_deref() == Some("AUTO"),
@@ -2658,6 +2651,11 @@ fn create_server(
             preexisting_ports: preexisting,
         },
     );
+    let description = if api.at_least(19) {
+        server.description.clone()
+    } else {
+        Some(name.clone())
+    };
     site.compute.servers.insert(
         server_id.clone(),
         Server {
@@ -2672,6 +2670,7 @@ fn create_server(
             host,
             metadata,
             tags,
+            description,
             security_groups: group_names,
             ports,
             volumes: attached,
@@ -2748,9 +2747,6 @@ async fn server_update(
         }
         let wall = site.clock.wall();
         let extra = extra_mut(&mut site, &server_id);
-        if let Some(value) = update.get("description") {
-            extra.description = value.as_str().map(str::to_string);
-        }
         if let Some(value) = update.get("accessIPv4") {
             extra.access_ipv4 = value.as_str().unwrap_or_default().to_string();
         }
@@ -2764,6 +2760,9 @@ async fn server_update(
             extra.hostname = Some(value.to_string());
         }
         if let Some(server) = site.compute.servers.get_mut(&server_id) {
+            if let Some(value) = update.get("description") {
+                server.description = value.as_str().map(str::to_string);
+            }
             if let Some(name) = update.get("name") {
                 match name.as_str().map(str::trim) {
                     Some(name) if !name.is_empty() && name.chars().count() <= 255 => {

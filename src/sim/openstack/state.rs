@@ -127,8 +127,6 @@ pub struct Compute {
 /// The API-only attributes of a server.
 #[derive(Debug, Clone, Default)]
 pub struct ServerExtra {
-    /// >= 2.19.
-    pub description: Option<String>,
     pub access_ipv4: String,
     pub access_ipv6: String,
     /// `OS-DCF:diskConfig` `AUTO` (true) or `MANUAL`.
@@ -225,6 +223,8 @@ pub struct Server {
     pub metadata: BTreeMap<String, String>,
     /// Nova's server tags (>= 2.26).
     pub tags: Vec<String>,
+    /// >= 2.19 (a server created below it is described by its name).
+    pub description: Option<String>,
     pub security_groups: Vec<String>,
     /// Neutron port ids, in NIC order.
     pub ports: Vec<String>,

@@ -123,6 +123,7 @@ mod tests {
                 host: Some(host.clone()),
                 metadata: Default::default(),
                 tags: Vec::new(),
+                description: None,
                 security_groups: Vec::new(),
                 ports: Vec::new(),
                 volumes: Vec::new(),

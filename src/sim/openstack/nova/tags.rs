@@ -119,11 +119,13 @@ fn writable<'a>(
         ));
     }
     let wall = site.clock.wall();
-    let server = site
-        .compute
-        .servers
-        .get_mut(server_id)
-        .ok_or_else(|| bad_request("the server went away"))?;
+    // Found above, under the same lock.
+    let server = site.compute.servers.get_mut(server_id).ok_or_else(|| {
+        fail(
+            StatusCode::NOT_FOUND,
+            format!("Instance {server_id} could not be found."),
+        )
+    })?;
     server.updated = wall;
     Ok(server)
 }
