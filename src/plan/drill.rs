@@ -261,6 +261,7 @@ pub(super) fn plan(
         format_version: FORMAT_VERSION,
         protection_group: spec.name.clone(),
         spec_file: None,
+        spec_sha256: None,
         operation: Operation {
             id,
             kind: OperationKind::Drill,
@@ -381,6 +382,7 @@ pub(super) fn cleanup(
         format_version: FORMAT_VERSION,
         protection_group: spec.name.clone(),
         spec_file: None,
+        spec_sha256: None,
         operation: Operation {
             id,
             kind: OperationKind::DrillCleanup,

@@ -18,6 +18,7 @@ mod plan;
 mod plan_files;
 mod quota;
 mod report;
+mod reviewed;
 mod rollback;
 mod schema;
 mod sim;
