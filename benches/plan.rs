@@ -95,6 +95,7 @@ fn inventory() -> Inventory {
                         index / 250,
                         index % 250 + 2
                     )],
+                    security_groups: vec!["default".to_string(), "app".to_string()],
                 }],
                 volumes,
             };
@@ -116,6 +117,9 @@ fn inventory() -> Inventory {
         volume_quota_left: None,
         volume_quota_error: None,
         cinder_pools: None,
+        security_groups: vec!["default".to_string(), "app".to_string()],
+        availability_zones: None,
+        volume_types: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
             protection_groups: vec![ProtectionGroup {
@@ -128,6 +132,7 @@ fn inventory() -> Inventory {
             }],
             replicated_snapshots: Vec::new(),
             volumes: array_volumes,
+            clock_offset_ms: Some(0),
         }),
         array_error: None,
     };
@@ -135,11 +140,13 @@ fn inventory() -> Inventory {
         networks: (0..8).map(|n| network(&format!("net-b-{n}"), n)).collect(),
         flavors: vec![flavor("m2.large")],
         roles: vec!["admin".to_string()],
+        security_groups: vec!["default".to_string(), "app".to_string()],
         array: Some(ArrayFacts {
             name: "fa-b".to_string(),
             protection_groups: Vec::new(),
             replicated_snapshots: Vec::new(),
             volumes: Vec::new(),
+            clock_offset_ms: Some(0),
         }),
         ..SiteFacts::default()
     };

@@ -38,7 +38,7 @@ use crate::clients::http::{ClientError, ErrorKind, RetryPolicy};
 use crate::clients::neutron::model as neutron;
 use crate::clients::nova::model as nova;
 use crate::clients::site::{self, OpenStack};
-use crate::plan::{Action, Plan, ResourceRef, SnapshotSource, Step};
+use crate::plan::{Action, Plan, Profile, ResourceRef, SnapshotSource, Step};
 use crate::spec::Spec;
 use crate::state::DrillResourceKind;
 
@@ -58,6 +58,7 @@ struct SiteHandle {
     array: OnceCell<Result<FlashArray, String>>,
     flavors: OnceCell<Result<HashMap<String, String>, String>>,
     networks: OnceCell<Result<HashMap<String, String>, String>>,
+    security_groups: OnceCell<Result<HashMap<String, String>, String>>,
 }
 
 /// Performs steps of one plan against the sites of its spec.
@@ -272,6 +273,7 @@ impl<'a> SiteRunner<'a> {
                         array: OnceCell::new(),
                         flavors: OnceCell::new(),
                         networks: OnceCell::new(),
+                        security_groups: OnceCell::new(),
                     },
                 )
             })
@@ -346,6 +348,16 @@ impl<'a> SiteRunner<'a> {
             .await
     }
 
+    async fn security_group_id(&self, site: &str, name: &str) -> Result<String, String> {
+        let openstack = self.openstack(site).await?;
+        let fetch = async {
+            let groups = openstack.network.security_groups().await.map_err(text)?;
+            Ok(groups.into_iter().map(|g| (g.name, g.id)).collect())
+        };
+        let cache = &self.handle(site)?.security_groups;
+        self.named(site, cache, "security group", name, fetch).await
+    }
+
     /// The id of `what` named `name` on `site`, from a list read once per run.
     async fn named(
         &self,
@@ -383,18 +395,25 @@ impl<'a> SiteRunner<'a> {
     }
 
     async fn run_action(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
-        let site = step.site.as_str();
-        if self.unreachable.contains(site) {
+        if let Some(site) =
+            super::needs(self.spec, step).find(|site| self.unreachable.contains(*site))
+        {
             return Err(format!(
                 "{site} is unreachable: left for `protector protection-group sync-force FILE` once it is back"
             ));
         }
+        let site = step.site.as_str();
         match &step.action {
             Action::CheckTarget => self.check_target(site).await,
             Action::StopInstance { instance_id, .. } => self.stop(site, instance_id).await,
             Action::SnapshotAndReplicate {
-                protection_group, ..
-            } => self.snapshot_and_replicate(site, protection_group).await,
+                protection_group,
+                target_array,
+                ..
+            } => {
+                self.snapshot_and_replicate(site, protection_group, target_array)
+                    .await
+            }
             Action::CopyVolume { source, volume, .. } => {
                 let snapshot = match source {
                     SnapshotSource::Named { snapshot } => snapshot.clone(),
@@ -428,8 +447,9 @@ impl<'a> SiteRunner<'a> {
                 network,
                 fixed_ip,
                 name,
+                security_groups,
             } => {
-                self.create_port(step, network, fixed_ip.as_deref(), name)
+                self.create_port(step, network, fixed_ip.as_deref(), name, security_groups)
                     .await
             }
             Action::BootInstance { .. } => self.boot(step, outputs).await,
@@ -510,8 +530,17 @@ impl<'a> SiteRunner<'a> {
                 self.allow(site, protection_group).await?;
                 Ok(Created::new())
             }
-            Action::VerifyInstance { name, boot_step } => {
-                self.verify(site, name, boot_step, outputs).await
+            Action::VerifyInstance {
+                name,
+                boot_step,
+                profile,
+            } => self.verify(site, name, boot_step, profile, outputs).await,
+            Action::Stabilize {
+                seconds,
+                boot_steps,
+            } => {
+                self.stabilize(site, Duration::from_secs(*seconds), boot_steps, outputs)
+                    .await
             }
             Action::RemoveInstance { name, server } => {
                 let kind = DrillResourceKind::Server;
@@ -767,6 +796,7 @@ impl<'a> SiteRunner<'a> {
             volume_steps,
             key_name,
             metadata,
+            availability_zone,
         } = &step.action
         else {
             return Err(format!("{} is not a boot", step.id));
@@ -823,6 +853,7 @@ impl<'a> SiteRunner<'a> {
                 block_device_mapping_v2: Some(devices),
                 metadata: Some(metadata.clone()),
                 key_name: key_name.clone(),
+                availability_zone: availability_zone.clone(),
                 description: Some(marker(self.operation(), &step.id)),
                 ..server_create(name)
             },
@@ -982,81 +1013,293 @@ impl<'a> SiteRunner<'a> {
 
     /// A drill instance runs as the workload would: ACTIVE, each volume it booted with
     /// `in-use` and attached to it. Waits while a transition settles, fails on anything else.
+    /// The server and volumes `boot_step` recorded: what a recovered member runs on.
+    fn booted(&self, boot_step: &str, outputs: &Outputs) -> Result<Booted, String> {
+        let Some(Action::BootInstance {
+            name,
+            volume_steps,
+            port_steps,
+            ..
+        }) = self.plan.step(boot_step).map(|step| &step.action)
+        else {
+            return Err(format!("{boot_step} is not a boot step of this plan"));
+        };
+        let recorded = |step: &String, key: &str| {
+            outputs
+                .get(step, key)
+                .ok_or_else(|| format!("step {step} recorded no {key}"))
+        };
+        Ok(Booted {
+            name: name.clone(),
+            server_id: recorded(&boot_step.to_string(), "server")?,
+            volume_ids: volume_steps
+                .iter()
+                .map(|step| recorded(step, "cinder_volume"))
+                .collect::<Result<_, _>>()?,
+            port_ids: port_steps
+                .iter()
+                .map(|step| recorded(step, "port"))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// How a recovered member runs now: settled and running (its server), still settling, or
+    /// not running (and why); a server in ERROR, or a volume or port it lost, is an error.
+    async fn health(&self, site: &str, booted: &Booted) -> Result<Health, String> {
+        let Booted {
+            name,
+            server_id,
+            volume_ids,
+            port_ids,
+        } = booted;
+        let openstack = self.openstack(site).await?;
+        let server = self
+            .server(site, server_id)
+            .await?
+            .ok_or_else(|| format!("instance {name} ({server_id}) no longer exists on {site}"))?;
+        let mut settling = match (server.status.as_str(), server.task_state.as_deref()) {
+            ("ACTIVE", None) => false,
+            ("ERROR", _) => return Err(fault("instance", &server)),
+            (status, None) => return Ok(Health::Stopped(status.to_string())),
+            _ => true,
+        };
+        for id in volume_ids {
+            let volume = openstack
+                .block
+                .volume(id)
+                .await
+                .map_err(text)?
+                .ok_or_else(|| {
+                    format!("volume {id} of instance {name} no longer exists on {site}")
+                })?;
+            let attached = volume
+                .attachments
+                .iter()
+                .any(|a| a.server_id.as_deref() == Some(server_id.as_str()));
+            match volume.status.as_str() {
+                "in-use" if attached => {}
+                "attaching" | "reserved" => settling = true,
+                status => {
+                    return Err(format!(
+                        "volume {} ({id}) of instance {name} is `{status}`{}",
+                        volume.name.as_deref().unwrap_or_default(),
+                        if attached { "" } else { ", not attached to it" }
+                    ));
+                }
+            }
+        }
+        if !settling && !port_ids.is_empty() {
+            let ports = openstack
+                .network
+                .ports(&[("device_id", server_id.as_str())])
+                .await
+                .map_err(text)?;
+            for id in port_ids {
+                match ports.iter().find(|port| &port.id == id) {
+                    Some(port) if port.status == "ACTIVE" => {}
+                    Some(port) if port.status == "BUILD" => settling = true,
+                    Some(port) => {
+                        return Err(format!(
+                            "port {id} of instance {name} is `{}`, not ACTIVE",
+                            port.status
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "port {id} of instance {name} is no longer bound to it"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(if settling {
+            Health::Settling
+        } else {
+            Health::Running(Box::new(server))
+        })
+    }
+
     async fn verify(
         &self,
         site: &str,
         name: &str,
         boot_step: &str,
+        profile: &Profile,
         outputs: &Outputs,
     ) -> Result<Created, String> {
-        let Some(Action::BootInstance { volume_steps, .. }) =
-            self.plan.step(boot_step).map(|step| &step.action)
-        else {
-            return Err(format!("{boot_step} is not a boot step of this plan"));
-        };
-        let server_id = outputs
-            .get(boot_step, "server")
-            .ok_or_else(|| format!("step {boot_step} recorded no server"))?;
-        let mut volume_ids = Vec::new();
-        for step in volume_steps {
-            volume_ids.push(
-                outputs
-                    .get(step, "cinder_volume")
-                    .ok_or_else(|| format!("step {step} recorded no volume"))?,
-            );
-        }
-        let openstack = self.openstack(site).await?;
-        let poll = self.poll(
-            "verify",
-            format!("drill instance {name} to run on its volumes"),
-        );
+        let booted = self.booted(boot_step, outputs)?;
+        let poll = self.poll("verify", format!("instance {name} to run on its volumes"));
         loop {
-            let server = self.server(site, &server_id).await?.ok_or_else(|| {
-                format!("drill instance {name} ({server_id}) no longer exists on {site}")
-            })?;
-            let mut settling = match (server.status.as_str(), server.task_state.as_deref()) {
-                ("ACTIVE", None) => false,
-                ("ERROR", _) => return Err(fault("drill instance", &server)),
-                (status, None) => {
+            match self.health(site, &booted).await? {
+                Health::Running(server) => {
+                    let differences = self.differences(site, &server, profile).await?;
+                    if !differences.is_empty() {
+                        return Err(format!(
+                            "instance {name} ({}) on {site} is not what the member was: {}",
+                            booted.server_id,
+                            differences.join("; ")
+                        ));
+                    }
+                    return Ok(Created::from([
+                        ("status".to_string(), "ACTIVE".to_string()),
+                        (
+                            "volumes_in_use".to_string(),
+                            booted.volume_ids.len().to_string(),
+                        ),
+                        ("profile".to_string(), "matches".to_string()),
+                    ]));
+                }
+                Health::Stopped(status) => {
                     return Err(format!(
-                        "drill instance {name} ({server_id}) is {status}, not ACTIVE"
+                        "instance {name} ({}) is {status}, not ACTIVE",
+                        booted.server_id
                     ));
                 }
-                _ => true,
-            };
-            for id in &volume_ids {
-                let volume = openstack
-                    .block
-                    .volume(id)
-                    .await
-                    .map_err(text)?
-                    .ok_or_else(|| {
-                        format!("volume {id} of drill instance {name} no longer exists on {site}")
-                    })?;
-                let attached = volume
-                    .attachments
-                    .iter()
-                    .any(|a| a.server_id.as_deref() == Some(server_id.as_str()));
-                match volume.status.as_str() {
-                    "in-use" if attached => {}
-                    "attaching" | "reserved" => settling = true,
-                    status => {
+                Health::Settling => poll.wait().await?,
+            }
+        }
+    }
+
+    /// Watches every recovered member for `window`: each must stay ACTIVE on its volumes and
+    /// ports. One found stopped (its site lost power since it booted) is started again first:
+    /// running there is what the operation is for.
+    async fn stabilize(
+        &self,
+        site: &str,
+        window: Duration,
+        boot_steps: &[String],
+        outputs: &Outputs,
+    ) -> Result<Created, String> {
+        let booted: Vec<Booted> = boot_steps
+            .iter()
+            .map(|step| self.booted(step, outputs))
+            .collect::<Result<_, _>>()?;
+        let mut restarted = Vec::new();
+        for member in &booted {
+            if let Health::Stopped(status) = self.health(site, member).await?
+                && status == "SHUTOFF"
+            {
+                self.start(site, &member.server_id).await?;
+                restarted.push(member.name.clone());
+            }
+        }
+        let started = tokio::time::Instant::now();
+        loop {
+            for member in &booted {
+                match self.health(site, member).await {
+                    Ok(Health::Running(_) | Health::Settling) => {}
+                    Ok(Health::Stopped(status)) => {
                         return Err(format!(
-                            "volume {} ({id}) of drill instance {name} is `{status}`{}",
-                            volume.name.as_deref().unwrap_or_default(),
-                            if attached { "" } else { ", not attached to it" }
+                            "instance {} ({}) on {site} became {status} {}s after recovery",
+                            member.name,
+                            member.server_id,
+                            started.elapsed().as_secs()
+                        ));
+                    }
+                    Err(error) => {
+                        return Err(format!(
+                            "{error}, {}s after recovery",
+                            started.elapsed().as_secs()
                         ));
                     }
                 }
             }
-            if !settling {
-                return Ok(Created::from([
-                    ("status".to_string(), "ACTIVE".to_string()),
-                    ("volumes_in_use".to_string(), volume_ids.len().to_string()),
-                ]));
+            let left = window.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
             }
-            poll.wait().await?;
+            tokio::time::sleep(left.min(STABILIZATION_POLL)).await;
         }
+        let mut created =
+            Created::from([("stable_for_secs".to_string(), window.as_secs().to_string())]);
+        if !restarted.is_empty() {
+            created.insert("restarted".to_string(), restarted.join(","));
+        }
+        Ok(created)
+    }
+
+    /// How `server` differs from `profile`: flavor, key pair, zone, user metadata, and each
+    /// NIC's network, address and security groups.
+    async fn differences(
+        &self,
+        site: &str,
+        server: &nova::Server,
+        profile: &Profile,
+    ) -> Result<Vec<String>, String> {
+        let mut differences = Vec::new();
+        let flavor = match &server.flavor {
+            nova::ServerFlavor::Embedded(embedded) => embedded.original_name.clone(),
+            nova::ServerFlavor::Reference(reference) => {
+                let flavor_id = self.flavor_id(site, &profile.flavor).await.ok();
+                if flavor_id.as_deref() == Some(reference.id.as_str()) {
+                    profile.flavor.clone()
+                } else {
+                    reference.id.clone()
+                }
+            }
+        };
+        if flavor != profile.flavor {
+            differences.push(format!("flavor {flavor}, not {}", profile.flavor));
+        }
+        if server.key_name != profile.key_name {
+            differences.push(format!(
+                "key pair {:?}, not {:?}",
+                server.key_name, profile.key_name
+            ));
+        }
+        if let Some(zone) = &profile.availability_zone
+            && &server.availability_zone != zone
+        {
+            differences.push(format!(
+                "availability zone {}, not {zone}",
+                server.availability_zone
+            ));
+        }
+        for (key, value) in &profile.metadata {
+            if server.metadata.get(key) != Some(value) {
+                differences.push(format!("metadata {key} is not {value}"));
+            }
+        }
+        let openstack = self.openstack(site).await?;
+        let ports = openstack
+            .network
+            .ports(&[("device_id", server.id.as_str())])
+            .await
+            .map_err(text)?;
+        let mut unmatched: Vec<&neutron::Port> = ports.iter().collect();
+        for nic in &profile.nics {
+            let network_id = self.network_id(site, &nic.network).await?;
+            let mut wanted_groups = Vec::new();
+            for group in &nic.security_groups {
+                wanted_groups.push(self.security_group_id(site, group).await?);
+            }
+            wanted_groups.sort();
+            let found = unmatched.iter().position(|port| {
+                let mut groups = port.security_groups.clone().unwrap_or_default();
+                groups.sort();
+                port.network_id == network_id
+                    && nic.fixed_ip.as_ref().is_none_or(|ip| {
+                        port.fixed_ips.iter().any(|fixed| &fixed.ip_address == ip)
+                    })
+                    // A port asked for with no group gets the project's default one.
+                    && (wanted_groups.is_empty() || groups == wanted_groups)
+            });
+            match found {
+                Some(index) => {
+                    unmatched.remove(index);
+                }
+                None => differences.push(format!(
+                    "no port on {}{} with security groups [{}]",
+                    nic.network,
+                    nic.fixed_ip
+                        .as_ref()
+                        .map(|ip| format!(" at {ip}"))
+                        .unwrap_or_default(),
+                    nic.security_groups.join(", ")
+                )),
+            }
+        }
+        Ok(differences)
     }
 
     /// Lists the site's servers, Cinder volumes, ports and array volumes, and fails naming
@@ -1246,11 +1489,16 @@ impl<'a> SiteRunner<'a> {
         network: &str,
         fixed_ip: Option<&str>,
         name: &str,
+        security_groups: &[String],
     ) -> Result<Created, String> {
         let site = step.site.as_str();
         let openstack = self.openstack(site).await?;
         let network_id = self.network_id(site, network).await?;
         let marker = marker(self.operation(), &step.id);
+        let mut group_ids = Vec::new();
+        for group in security_groups {
+            group_ids.push(self.security_group_id(site, group).await?);
+        }
         let request = neutron::PortCreateRequest {
             port: neutron::PortCreate {
                 name: Some(name.to_string()),
@@ -1261,6 +1509,8 @@ impl<'a> SiteRunner<'a> {
                         ip_address: Some(ip.to_string()),
                     }]
                 }),
+                // Nova applies no group to a port it is given: the port carries them.
+                security_groups: (!group_ids.is_empty()).then_some(group_ids),
                 ..port_create(network_id.clone())
             },
         };
@@ -1473,6 +1723,7 @@ impl<'a> SiteRunner<'a> {
         &self,
         site: &str,
         protection_group: &str,
+        target_array: &str,
     ) -> Result<Created, String> {
         let source = self.array(site).await?;
         let suffix = self.snapshot_suffix();
@@ -1499,8 +1750,8 @@ impl<'a> SiteRunner<'a> {
         )
         .await?;
         let replicated = format!("{}:{name}", source.name);
-        let target_site = &self.plan.operation.target_site;
-        let target = self.array(target_site).await?;
+        let target_site = self.site_of_array(target_array)?;
+        let target = self.array(&target_site).await?;
         let poll = self.poll(
             "transfer",
             format!("snapshot {replicated} to reach {}", target.name),
@@ -1542,6 +1793,16 @@ impl<'a> SiteRunner<'a> {
             "protection_group_snapshot".to_string(),
             replicated,
         )]))
+    }
+
+    /// The spec's site whose FlashArray is `array`.
+    fn site_of_array(&self, array: &str) -> Result<String, String> {
+        self.spec
+            .sites
+            .iter()
+            .find(|(_, site)| site.flasharray.array_name == array)
+            .map(|(name, _)| name.clone())
+            .ok_or_else(|| format!("no site of the spec has array {array}"))
     }
 
     /// The array volume whose `key` (`names` or `ids`) is `value`, unless destroyed.
@@ -1738,21 +1999,15 @@ impl<'a> SiteRunner<'a> {
         self.set_schedule(site, group, self.spec.policy.rpo.as_millis() as u64)
             .await?;
         let array = self.array(site).await?.name.clone();
-        let peer = self
-            .spec
-            .sites
-            .iter()
-            .find(|(_, s)| s.flasharray.array_name == target_array)
-            .map(|(name, _)| name.clone());
         let mut created = Created::from([("protection_group".to_string(), group.to_string())]);
         // When the old primary is down (an unplanned failover, or one that lost its source),
         // replication back is allowed there by `sync-force` once it returns, not waited for now.
-        let allowed = match peer {
-            Some(peer) if self.unreachable.contains(&peer) => {
+        let allowed = match self.site_of_array(target_array) {
+            Ok(peer) if self.unreachable.contains(&peer) => {
                 Err("the old primary is down".to_string())
             }
-            Some(peer) => self.allow(&peer, &format!("{array}:{group}")).await,
-            None => Err(format!("no site of the spec has array {target_array}")),
+            Ok(peer) => self.allow(&peer, &format!("{array}:{group}")).await,
+            Err(error) => Err(error),
         };
         created.insert("allowed_on_target".to_string(), allowed.is_ok().to_string());
         Ok(created)
@@ -1845,6 +2100,25 @@ fn found<T>(listed: Result<Vec<T>, ClientError>) -> Result<Vec<T>, String> {
 }
 
 /// An instance's fault, as Nova reports it.
+/// How often the stabilization window looks at the recovered members.
+const STABILIZATION_POLL: Duration = Duration::from_secs(1);
+
+/// What a boot step left: the server, and the volumes and ports it runs on.
+struct Booted {
+    name: String,
+    server_id: String,
+    volume_ids: Vec<String>,
+    port_ids: Vec<String>,
+}
+
+/// A recovered member's state at one look.
+enum Health {
+    Running(Box<nova::Server>),
+    Settling,
+    /// Settled in this status (not ACTIVE, not ERROR).
+    Stopped(String),
+}
+
 fn fault(what: &str, server: &nova::Server) -> String {
     match &server.fault {
         Some(fault) => format!(

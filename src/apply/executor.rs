@@ -79,9 +79,10 @@ pub enum Event<'a> {
 /// How failures affect the rest of the run.
 #[derive(Debug, Clone, Default)]
 pub struct FailurePolicy {
-    /// Failures of steps on this site do not stop the run and do not hold back their
-    /// dependents (unplanned failover: the source is down; what fails there is recorded).
-    pub tolerated_site: Option<String>,
+    /// Steps whose failures do not stop the run and do not hold back their dependents: those
+    /// that need a site that is down (unplanned failover: the source; what fails there is
+    /// recorded for `sync-force`).
+    pub tolerated: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -179,7 +180,7 @@ pub async fn execute<R: Runner>(
                     aborted.get_or_insert(error);
                     stopping = true;
                 }
-                if !stopping && policy.tolerated_site.as_deref() == Some(step.site.as_str()) {
+                if !stopping && policy.tolerated.contains(&step.id) {
                     dispatcher.finish(index);
                 } else {
                     dispatcher.release(index);
@@ -330,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn failures_on_a_tolerated_site_do_not_stop_the_run() {
+    fn failures_of_tolerated_steps_do_not_stop_the_run() {
         let steps = vec![
             step("source-cleanup", "site-a", &[]),
             step("target", "site-b", &["source-cleanup"]),
@@ -340,7 +341,7 @@ mod tests {
             ..Fake::default()
         };
         let policy = FailurePolicy {
-            tolerated_site: Some("site-a".to_string()),
+            tolerated: BTreeSet::from(["source-cleanup".to_string()]),
         };
         let (report, _) = run(&steps, BTreeMap::new(), &policy, &fake);
         assert_eq!(report.completed, vec!["target"]);

@@ -787,7 +787,12 @@ async fn run(
         }
     };
     let policy = FailurePolicy {
-        tolerated_site: (!left_out.is_empty()).then(|| plan.operation.source_site.clone()),
+        tolerated: plan
+            .steps
+            .iter()
+            .filter(|step| needs(spec, step).any(|site| left_out.contains(site)))
+            .map(|step| step.id.clone())
+            .collect(),
     };
     let runner = effects::SiteRunner::new(
         spec,
@@ -822,7 +827,7 @@ async fn run(
     .await;
     let entries = read_journal(store, plan).unwrap_or_default();
     let progress = replay(&entries);
-    let error = failure_message(&report, plan, policy.tolerated_site.as_deref());
+    let error = failure_message(&report, &policy.tolerated);
     let now = Utc::now();
     // A drill is the rehearsal that measures how long steps take: later plans estimate with it.
     let measured = match plan.operation.kind {
@@ -878,16 +883,14 @@ async fn run(
 
 /// The operation's error message: the failed steps and their errors. Steps that failed on
 /// `tolerated` (a site left out of the run: what they owe is recorded) are not failures.
-fn failure_message(report: &Report, plan: &Plan, tolerated: Option<&str>) -> Option<String> {
+fn failure_message(report: &Report, tolerated: &BTreeSet<String>) -> Option<String> {
     if let Some(aborted) = &report.aborted {
         return Some(aborted.clone());
     }
     let failed: Vec<&(String, String)> = report
         .failed
         .iter()
-        .filter(|(step, _)| {
-            tolerated.is_none() || plan.step(step).map(|s| s.site.as_str()) != tolerated
-        })
+        .filter(|(step, _)| !tolerated.contains(step))
         .collect();
     if failed.is_empty() && report.not_run.is_empty() {
         return None;
@@ -902,6 +905,19 @@ fn failure_message(report: &Report, plan: &Plan, tolerated: Option<&str>) -> Opt
             .collect::<Vec<_>>()
             .join("; "),
     )
+}
+
+/// The sites `step` needs: its own, and the site of the array it replicates to.
+pub(crate) fn needs<'a>(spec: &'a Spec, step: &'a plan::Step) -> impl Iterator<Item = &'a str> {
+    let replicates_to = match &step.action {
+        plan::Action::SnapshotAndReplicate { target_array, .. } => spec
+            .sites
+            .iter()
+            .find(|(_, site)| &site.flasharray.array_name == target_array)
+            .map(|(name, _)| name.as_str()),
+        _ => None,
+    };
+    std::iter::once(step.site.as_str()).chain(replicates_to)
 }
 
 /// The sites a run does not act on: an unplanned failover's source; the source of a planned
@@ -931,10 +947,9 @@ fn left_out(
     if !lost {
         return Ok(BTreeSet::new());
     }
-    let snapshot = plan
-        .steps
-        .iter()
-        .find(|step| matches!(step.action, plan::Action::SnapshotAndReplicate { .. }));
+    let snapshot = plan.steps.iter().find(|step| {
+        &step.site == source && matches!(step.action, plan::Action::SnapshotAndReplicate { .. })
+    });
     match snapshot {
         Some(step) if progress.created(&step.id).is_some() => Ok(BTreeSet::from([source.clone()])),
         _ => Err(Refusal::refused(

@@ -244,7 +244,7 @@ async fn compensate(
         &mut journaling(store, plan, &mut *observer, true, 0, total),
     )
     .await;
-    if failure_message(&report, plan, None).is_none() {
+    if failure_message(&report, &Default::default()).is_none() {
         update_documents(store, spec, undo.writable, |doc| {
             super::record::compensated(doc, plan, undo.why.clone(), Utc::now())
         })

@@ -10,10 +10,9 @@ use serde_json::json;
 
 use super::plan::{PlanFlags, TypeArg, check_rto, load_spec, make_plan, read_spec};
 use super::show::read_plan;
-use super::{CommandError, Outcome, eprint, print};
+use super::{CommandError, Outcome, clouds_for, eprint, print};
 use crate::apply::executor::Event;
 use crate::apply::{self, Applied, Observer, Options, Refusal};
-use crate::clients::clouds::CloudsEnvironment;
 use crate::plan::schedule::Budgets;
 use crate::plan::{OperationKind, Plan, PlanRequest};
 use crate::render;
@@ -200,7 +199,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
         return super::drill::run_drill(&spec, &plan, &options, args.exec.json);
     }
     options.rollback_on_failure = args.rollback_on_failure;
-    let clouds = CloudsEnvironment::from_process();
+    let clouds = clouds_for(&spec, spec.sites.keys());
     let mut display = Display::new(args.exec.json);
     let result = runtime()?.block_on(async {
         if resume {
@@ -216,7 +215,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<Outcome, CommandError> {
     let plan = args.lookup.operation_plan(&args.operation)?;
     let spec = args.lookup.spec_for(&plan)?;
     let options = args.exec.options(args.lookup.timeout);
-    let clouds = CloudsEnvironment::from_process();
+    let clouds = clouds_for(&spec, spec.sites.keys());
     let mut display = Display::new(args.exec.json);
     let result = runtime()?.block_on(apply::rollback(
         &spec,
@@ -243,7 +242,7 @@ pub fn plan_and_apply(
     };
     let mut options = exec.options(timeout);
     options.rollback_on_failure = rollback_on_failure;
-    let clouds = CloudsEnvironment::from_process();
+    let clouds = clouds_for(&spec, spec.sites.keys());
     let mut display = Display::new(exec.json);
     let result = runtime()?.block_on(apply::apply(&spec, &clouds, &plan, &options, &mut display));
     display.finish(result, false)

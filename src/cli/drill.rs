@@ -7,9 +7,8 @@ use std::path::PathBuf;
 
 use super::apply::{Display, ExecArgs, LookupArgs, confirm, plan_and_confirm, refused, runtime};
 use super::plan::PlanFlags;
-use super::{CommandError, Outcome, eprint};
+use super::{CommandError, Outcome, clouds_for, eprint};
 use crate::apply::{self, Applied, Options};
-use crate::clients::clouds::CloudsEnvironment;
 use crate::plan::{OperationKind, Plan, PlanOptions, PlanRequest};
 use crate::render;
 use crate::spec::Spec;
@@ -101,7 +100,7 @@ pub(super) fn run_drill(
     options: &Options,
     json: bool,
 ) -> Result<Outcome, CommandError> {
-    let clouds = CloudsEnvironment::from_process();
+    let clouds = clouds_for(spec, spec.sites.keys());
     let mut display = Display::new(json);
     let result = runtime()?.block_on(apply::drill(spec, &clouds, plan, options, &mut display));
     display.clear();
@@ -144,7 +143,7 @@ fn cleanup(args: &CleanupArgs) -> Result<Outcome, CommandError> {
     let drill = args.lookup.operation_plan(&args.operation)?;
     let spec = args.lookup.spec_for(&drill)?;
     let options = args.exec.options(args.lookup.timeout);
-    let clouds = CloudsEnvironment::from_process();
+    let clouds = clouds_for(&spec, spec.sites.keys());
     let runtime = runtime()?;
     let plan = runtime
         .block_on(apply::plan_drill_cleanup(

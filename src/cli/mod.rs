@@ -24,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::clients::clouds::{self, CloudsEnvironment};
 use crate::render;
 
 /// What a command ended with; the process exit code is derived from it.
@@ -344,6 +345,34 @@ pub fn main() -> ExitCode {
             error.outcome.into()
         }
     }
+}
+
+/// Where clouds.yaml is looked for: this process's environment. The first time in a run, a
+/// warning for each of `sites` whose TLS certificates clouds.yaml says not to verify, so that
+/// nobody forgets it was turned off.
+fn clouds_for<'a>(
+    spec: &crate::spec::Spec,
+    sites: impl IntoIterator<Item = &'a String>,
+) -> CloudsEnvironment {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let clouds = CloudsEnvironment::from_process();
+    WARNED.call_once(|| {
+        for site in sites {
+            let Some(config) = spec.sites.get(site) else {
+                continue;
+            };
+            // A cloud that does not load fails the command later, with its own error.
+            if let Ok(cloud) = clouds::load_cloud(&clouds, &config.cloud)
+                && let Some(warning) = cloud.unverified_warning(site)
+            {
+                eprint(&format!(
+                    "{} {warning}",
+                    render::paint(render::WARNING, "warning:")
+                ));
+            }
+        }
+    });
+    clouds
 }
 
 /// Writes data for the caller (a pipe, a file, a person) to stdout.

@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{CommandError, Outcome, eprint, print};
-use crate::clients::clouds::CloudsEnvironment;
+use super::{CommandError, Outcome, clouds_for, eprint, print};
 use crate::plan::{self, FailoverType, OperationKind, PlanOptions, PlanRequest};
 use crate::render::{self, diagnostics};
 use crate::spec::{self, Spec};
@@ -172,7 +171,7 @@ pub fn make_plan(
         .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))?;
     let inventory = runtime.block_on(crate::inventory::discover::discover(
         spec,
-        &CloudsEnvironment::from_process(),
+        &clouds_for(spec, spec.sites.keys()),
         Duration::from_secs(timeout.max(1)),
     ));
     match plan::plan(spec, &inventory, &state, request) {

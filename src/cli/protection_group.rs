@@ -3,11 +3,13 @@
 //! records agree, and bringing them back in line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
+use crate::inventory::protection::Protection;
 use crate::render::table::{self, Format};
 use crate::spec::{SecretRef, Setting, Spec, duration};
 use crate::state::{RecordedState, StateDocument};
@@ -66,12 +68,15 @@ pub struct Args {
 }
 
 /// Renders one view of the group.
-type View = fn(&Spec, &RecordedState, Format) -> String;
+type View = fn(&Spec, &RecordedState, &Protection, Format) -> String;
+
+/// How long the arrays are given to answer for the protection status.
+const ARRAY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn run(command: &GroupCommand) -> Result<Outcome, CommandError> {
     let (args, view): (&Args, View) = match command {
         GroupCommand::Show(args) => (args, show),
-        GroupCommand::PolicyShow(args) => (args, |spec, _, format| policy(spec, format)),
+        GroupCommand::PolicyShow(args) => (args, |spec, _, _, format| policy(spec, format)),
         GroupCommand::SyncStatus(args) => (args, sync_status),
         GroupCommand::SyncForce(args) => {
             let request = crate::plan::PlanRequest {
@@ -90,8 +95,41 @@ pub fn run(command: &GroupCommand) -> Result<Outcome, CommandError> {
     };
     let spec = load_spec(&args.file)?;
     let state = recorded_state(&spec)?;
-    print(&view(&spec, &state, args.format));
+    let protection = match command {
+        GroupCommand::PolicyShow(_) => Protection::Unknown {
+            reason: "not part of this view".to_string(),
+        },
+        _ => protection(&spec, &state)?,
+    };
+    print(&view(&spec, &state, &protection, args.format));
     Ok(Outcome::Success)
+}
+
+/// Asks the replica site's array whether it holds a recoverable copy of every recorded member.
+fn protection(spec: &Spec, state: &RecordedState) -> Result<Protection, CommandError> {
+    let Some(document) = state.newest() else {
+        return Ok(Protection::Unknown {
+            reason: "nothing is recorded yet: apply a plan first".to_string(),
+        });
+    };
+    let primary = document.current_primary_site.as_str();
+    let replica = spec.peer_of(primary);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))?;
+    let arrays = runtime.block_on(crate::inventory::discover::arrays(spec, ARRAY_TIMEOUT));
+    let replica_array = match arrays.get(replica) {
+        Some(Ok(array)) => Ok(array),
+        Some(Err(error)) => Err(format!("the array of {replica} did not answer: {error}")),
+        None => Err(format!("{replica} is not a site of the spec")),
+    };
+    Ok(crate::inventory::protection::protection(
+        &spec.sites[primary].flasharray.array_name,
+        &spec.policy.array_protection_group,
+        replica_array.as_ref().copied().map_err(String::as_str),
+        &crate::inventory::protection::member_volumes(&document.members),
+    ))
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -104,7 +142,7 @@ fn timestamp(time: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     })
 }
 
-fn show(spec: &Spec, state: &RecordedState, format: Format) -> String {
+fn show(spec: &Spec, state: &RecordedState, protection: &Protection, format: Format) -> String {
     let initial;
     let document: &StateDocument = match state.newest() {
         Some(document) => document,
@@ -147,6 +185,7 @@ fn show(spec: &Spec, state: &RecordedState, format: Format) -> String {
             "members": members,
             "metadata_version": document.metadata_version,
             "sync_status": peer_sync,
+            "protected_since": protection.label(),
             "last_operation": last.map(|op| format!("{} {} ({:?})", op.id, op.kind, op.status).to_lowercase()),
             "updated_at": timestamp(document.updated_at),
         })),
@@ -220,7 +259,14 @@ fn policy(spec: &Spec, format: Format) -> String {
     table::record(&record, format)
 }
 
-fn sync_status(spec: &Spec, state: &RecordedState, format: Format) -> String {
+/// One row per site; the replica's row says since when it holds a recoverable copy.
+fn sync_status(
+    spec: &Spec,
+    state: &RecordedState,
+    protection: &Protection,
+    format: Format,
+) -> String {
+    let primary = state.newest().map(|d| d.current_primary_site.as_str());
     let rows: Vec<Map<String, Value>> = spec
         .sites
         .keys()
@@ -228,12 +274,14 @@ fn sync_status(spec: &Spec, state: &RecordedState, format: Format) -> String {
             let document = state.sites.get(site).and_then(|d| d.as_ref());
             let version = document.map(|d| d.metadata_version);
             let status = state.site_sync(site);
+            let replica = primary.is_some_and(|primary| primary != site);
             object(json!({
                 "site": site,
                 "metadata_version": version,
                 "status": document.map_or("(never applied)", |d| d.status.as_str()),
                 "current_primary_site": document.map(|d| d.current_primary_site.clone()),
                 "sync": status.label(),
+                "protected_since": replica.then(|| protection.label()),
             }))
         })
         .collect();
@@ -244,6 +292,7 @@ fn sync_status(spec: &Spec, state: &RecordedState, format: Format) -> String {
             "status",
             "current_primary_site",
             "sync",
+            "protected_since",
         ],
         &rows,
         format,

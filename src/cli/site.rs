@@ -9,8 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::plan::load_spec;
-use super::{CommandError, Outcome, print};
-use crate::clients::clouds::CloudsEnvironment;
+use super::{CommandError, Outcome, clouds_for, print};
 use crate::inventory::SiteInventory;
 use crate::render::table::{self, Format};
 
@@ -57,7 +56,7 @@ pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
     let inventory = runtime.block_on(crate::inventory::discover::discover_site(
         &spec,
         &args.site,
-        &CloudsEnvironment::from_process(),
+        &clouds_for(&spec, [&args.site]),
         Duration::from_secs(args.timeout.max(1)),
     ));
     let site = &args.site;

@@ -3,10 +3,11 @@
 //!
 //! This module owns the search for `clouds.yaml` and `secure.yaml`, the deep merge of the
 //! second over the first, openstacksdk's fix-ups of legacy spellings (dashed keys, `tenant_*`,
-//! top-level auth keys, `domain_*` shared by user and project, `regions`, `endpoint_type`,
-//! `insecure`), and the validation of the two kinds of Keystone v3 authentication protector
-//! supports: password and application credential. It never talks to Keystone: a
-//! [`CloudConfig`] is everything a Keystone client needs to ask for a token.
+//! top-level auth keys, `domain_*` shared by user and project, `regions`, `endpoint_type`),
+//! its TLS settings (`verify`, `insecure`, `cacert`, as [`Verify`] says), and the validation of
+//! the two kinds of Keystone v3 authentication protector supports: password and application
+//! credential. It never talks to Keystone: a [`CloudConfig`] is everything a Keystone client
+//! needs to ask for a token.
 //!
 //! Where openstacksdk is silent or lenient, this module is strict on purpose, because a DR
 //! runbook is the wrong moment to discover a typo: `OS_CLIENT_CONFIG_FILE` and
@@ -14,9 +15,12 @@
 //! they point nowhere), a file that is not YAML is an error (openstacksdk logs and skips it), and
 //! missing credentials are reported now rather than by Keystone later. A relative `cacert` is
 //! relative to the folder of the file that sets it (openstacksdk: the working directory), so a
-//! clouds.yaml and its CA can move together. Not read: vendor profiles (`profile:`),
-//! `clouds-public.yaml`, `clouds.json`, XDG and macOS config folders, and clouds made of `OS_*`
-//! environment variables.
+//! clouds.yaml and its CA can move together. A file is read bounded ([`CLOUDS_FILE_LIMIT`]).
+//! Refused rather than ignored: `cert` and `key` (a TLS client certificate, which protector
+//! does not present: ignoring them would turn a cloud that asks for one into an unexplained
+//! handshake failure). Not read: vendor profiles (`profile:`), `clouds-public.yaml`,
+//! `clouds.json`, XDG and macOS config folders, and clouds made of `OS_*` environment
+//! variables.
 
 use std::fmt;
 use std::io;
@@ -24,7 +28,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::http::Trust;
+use crate::spec::files::{self, FileError};
 use crate::yaml;
+
+/// The largest clouds.yaml or secure.yaml protector reads: hundreds of clouds take a few KiB.
+pub const CLOUDS_FILE_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// What `verify` may be, as written in an error.
+const VERIFY_VALUES: &str = "true, false or the path of a CA bundle";
 
 /// The auth types protector can authenticate with, as written in an error.
 const SUPPORTED_AUTH_TYPES: &str = "password, v3password, v3applicationcredential";
@@ -89,14 +101,67 @@ pub struct CloudConfig {
     pub region_name: Option<String>,
     /// Which endpoints of the service catalog to use.
     pub interface: Interface,
-    /// Whether to verify TLS certificates (`verify: false` or `insecure: true` turn it off).
-    pub verify: bool,
-    /// CA bundle to trust instead of the system's; only meaningful when `verify` is true.
-    pub cacert: Option<PathBuf>,
+    /// How the services' TLS certificates are checked.
+    pub verify: Verify,
     /// The clouds.yaml the entry came from.
     pub source: PathBuf,
     /// The secure.yaml merged over it, if one was found.
     pub secure_source: Option<PathBuf>,
+}
+
+impl CloudConfig {
+    /// What to tell the operator on every run while `site`'s certificates go unchecked.
+    pub fn unverified_warning(&self, site: &str) -> Option<String> {
+        let Verify::Off {
+            setting,
+            file,
+            cacert_unused,
+        } = &self.verify
+        else {
+            return None;
+        };
+        Some(format!(
+            "TLS certificates of {site} are not verified (`{setting}` for cloud `{}` in {}{}): whoever can intercept its traffic can pose as its services and read the credentials protector sends; trust its CA with `cacert: <PEM file>` instead",
+            self.name,
+            file.display(),
+            if *cacert_unused {
+                "; its `cacert` goes unused"
+            } else {
+                ""
+            },
+        ))
+    }
+}
+
+/// How a cloud's TLS certificates are checked: openstacksdk's `get_requests_verify_args`.
+/// `insecure: true` wins, then `verify: false`, then `cacert`, then a `verify` naming a CA
+/// bundle (keystoneauth takes a string `verify` as one); else the system's CAs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verify {
+    /// Against the system's CAs.
+    System,
+    /// Against only the CAs of this PEM bundle, as requests does with `verify=PATH`.
+    Ca(PathBuf),
+    /// Not at all.
+    Off {
+        /// What said so: `verify: false` or `insecure: true`.
+        setting: &'static str,
+        /// The file that says so (clouds.yaml, or secure.yaml merged over it).
+        file: PathBuf,
+        /// A `cacert` is set too, and goes unused (openstacksdk warns about it as well).
+        cacert_unused: bool,
+    },
+}
+
+impl Verify {
+    /// Whose certificates the HTTP clients of the cloud accept.
+    pub fn trust(&self) -> Trust {
+        match self {
+            Verify::System => Trust::System,
+            Verify::Ca(bundle) => Trust::Only(bundle.clone()),
+            Verify::Off { .. } => Trust::Off,
+        }
+    }
 }
 
 /// How to authenticate to Keystone v3. Where Keystone accepts an id or a name, only the one
@@ -332,7 +397,7 @@ pub enum CloudsError {
     Read {
         path: PathBuf,
         #[source]
-        source: io::Error,
+        source: FileError,
     },
 
     #[error("{}: {message}", at(path, *line, *column))]
@@ -406,11 +471,22 @@ pub enum CloudsError {
     )]
     ApplicationCredentialNameWithoutUser { cloud: String, file: PathBuf },
 
-    #[error("cloud `{cloud}` in {file}: cacert {cacert} does not exist")]
-    CacertNotFound {
+    /// A CA bundle named by `key` (`cacert`, or `verify` as a path) is not there.
+    #[error("cloud `{cloud}` in {file}: {key} {path} does not exist")]
+    CaBundleNotFound {
         cloud: String,
         file: PathBuf,
-        cacert: PathBuf,
+        key: &'static str,
+        path: PathBuf,
+    },
+
+    #[error(
+        "cloud `{cloud}` in {file} sets `{key}`, a TLS client certificate, which protector does not present"
+    )]
+    ClientCertificate {
+        cloud: String,
+        file: PathBuf,
+        key: &'static str,
     },
 }
 
@@ -436,15 +512,19 @@ impl CloudsError {
                  OS_CLIENT_CONFIG_FILE to the clouds.yaml you use with the openstack CLI"
                 .to_string(),
             CloudsError::Read { path, .. } => format!(
-                "check that {} is a file the user running protector may read",
-                path.display()
+                "check that {} is the file you mean: UTF-8 text of at most {}, readable by the \
+                 user running protector",
+                path.display(),
+                files::bytes(CLOUDS_FILE_LIMIT)
             ),
             CloudsError::Yaml { path, .. } => format!(
                 "fix the YAML in {} at the line and column shown (openstacksdk would skip this \
                  file with a warning and read the next one found)",
                 path.display()
             ),
-            CloudsError::InvalidValue { expected, .. } if *expected == "true or false" => {
+            CloudsError::InvalidValue { expected, .. }
+                if *expected == "true or false" || *expected == VERIFY_VALUES =>
+            {
                 "write `true` or `false` (yes/no/on/off are strings here, not booleans)".to_string()
             }
             CloudsError::InvalidValue { what, expected, .. } => {
@@ -518,9 +598,13 @@ impl CloudsError {
                 "add the owner's `username` (and `user_domain_name`) or `user_id` under \
                  `clouds.{cloud}.auth`, or identify the credential by `application_credential_id`"
             ),
-            CloudsError::CacertNotFound { cloud, .. } => format!(
-                "fix `clouds.{cloud}.cacert` (a relative path is relative to the folder of the \
+            CloudsError::CaBundleNotFound { cloud, key, .. } => format!(
+                "fix `clouds.{cloud}.{key}` (a relative path is relative to the folder of the \
                  file that sets it), or remove it to trust the system's CAs"
+            ),
+            CloudsError::ClientCertificate { cloud, .. } => format!(
+                "remove `cert` and `key` from `clouds.{cloud}` if its services do not ask for a \
+                 client certificate; if they do, protector cannot reach them"
             ),
         };
         Some(hint)
@@ -613,7 +697,6 @@ pub fn load_cloud(env: &CloudsEnvironment, cloud_name: &str) -> Result<CloudConf
         region_name: resolved.region_name,
         interface: resolved.interface,
         verify: resolved.verify,
-        cacert: resolved.cacert,
         source: clouds_path,
         secure_source: secure_path,
     })
@@ -656,7 +739,7 @@ struct Search {
 fn search(env: &CloudsEnvironment, kind: FileKind) -> Result<Search, CloudsError> {
     if let Some(explicit) = kind.explicit(env) {
         let path = env.current_dir.join(explicit);
-        return match std::fs::read_to_string(&path) {
+        return match read_text(&path) {
             Ok(text) => Ok(Search {
                 searched: vec![SearchedFile {
                     path: path.clone(),
@@ -664,10 +747,12 @@ fn search(env: &CloudsEnvironment, kind: FileKind) -> Result<Search, CloudsError
                 }],
                 found: Some((path, text)),
             }),
-            Err(error) if is_missing(&error) => Err(CloudsError::ExplicitFileMissing {
-                variable: kind.variable(),
-                path,
-            }),
+            Err(FileError::Io(error)) if is_missing(&error) => {
+                Err(CloudsError::ExplicitFileMissing {
+                    variable: kind.variable(),
+                    path,
+                })
+            }
             Err(source) => Err(CloudsError::Read { path, source }),
         };
     }
@@ -684,15 +769,17 @@ fn search(env: &CloudsEnvironment, kind: FileKind) -> Result<Search, CloudsError
                     FileStatus::Missing
                 }
             } else {
-                match std::fs::read_to_string(&path) {
+                match read_text(&path) {
                     Ok(text) => {
                         found = Some((path.clone(), text));
                         FileStatus::Used
                     }
-                    Err(error) if is_missing(&error) => FileStatus::Missing,
+                    Err(FileError::Io(error)) if is_missing(&error) => FileStatus::Missing,
                     // openstacksdk moves on past a file it may not open (a root-only
                     // /etc/openstack/clouds.yaml must not hide ~/.config's from other users).
-                    Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
+                    Err(FileError::Io(error))
+                        if error.kind() == io::ErrorKind::PermissionDenied =>
+                    {
                         FileStatus::Unreadable
                     }
                     Err(source) => return Err(CloudsError::Read { path, source }),
@@ -702,6 +789,18 @@ fn search(env: &CloudsEnvironment, kind: FileKind) -> Result<Search, CloudsError
         }
     }
     Ok(Search { found, searched })
+}
+
+/// A clouds.yaml or secure.yaml: at most [`CLOUDS_FILE_LIMIT`] bytes of UTF-8 (a path to
+/// `/dev/zero` or a disk image ends in an error, not in memory filled).
+fn read_text(path: &Path) -> Result<String, FileError> {
+    let bytes = files::read_at_most(path, CLOUDS_FILE_LIMIT)?;
+    String::from_utf8(bytes).map_err(|_| {
+        FileError::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "it is not UTF-8 text",
+        ))
+    })
 }
 
 /// What Python's `os.path.exists` would call absent.
@@ -807,7 +906,7 @@ fn defined_in_ignored(searched: &[SearchedFile], cloud: &str) -> Option<PathBuf>
         .iter()
         .filter(|file| file.status == FileStatus::Ignored)
         .find(|file| {
-            std::fs::read_to_string(&file.path)
+            read_text(&file.path)
                 .ok()
                 .and_then(|text| yaml::from_str::<Value>(&text).ok())
                 .and_then(|document| document.get("clouds")?.get(cloud).cloned())
@@ -895,8 +994,7 @@ struct Resolved {
     auth: Auth,
     region_name: Option<String>,
     interface: Interface,
-    verify: bool,
-    cacert: Option<PathBuf>,
+    verify: Verify,
 }
 
 /// Auth keys openstacksdk also accepts at the top of a cloud entry, then moves into `auth`
@@ -972,18 +1070,16 @@ fn resolve(mut entry: Map<String, Value>, context: &Context<'_>) -> Result<Resol
             )
         })?,
     };
-    let verify = context
-        .boolean(entry.get("verify"), "verify")?
-        .unwrap_or(true);
-    // `insecure: true` is the older spelling of `verify: false`, and wins over it.
-    let insecure = context
-        .boolean(entry.get("insecure"), "insecure")?
-        .unwrap_or(false);
-    let verify = verify && !insecure;
-    let cacert = context.string(entry.get("cacert"), "cacert")?.map(|raw| {
-        let base = parent_dir(context.origin("cacert"));
-        resolve_path(&raw, &base, context.home_dir)
-    });
+    let verify = verification(&entry, context)?;
+    for key in ["cert", "key"] {
+        if context.string(entry.get(key), key)?.is_some() {
+            return Err(CloudsError::ClientCertificate {
+                cloud: context.cloud.to_string(),
+                file: context.origin(key).to_path_buf(),
+                key,
+            });
+        }
+    }
     let options = AuthOptions {
         auth: &auth,
         entry: &entry,
@@ -1015,24 +1111,65 @@ fn resolve(mut entry: Map<String, Value>, context: &Context<'_>) -> Result<Resol
         }
     };
 
-    if let Some(cacert) = &cacert
-        && verify
-        && !cacert.exists()
-    {
-        return Err(CloudsError::CacertNotFound {
-            cloud: context.cloud.to_string(),
-            file: context.file.to_path_buf(),
-            cacert: cacert.clone(),
-        });
-    }
-
     Ok(Resolved {
         auth,
         region_name,
         interface,
         verify,
-        cacert,
     })
+}
+
+/// The entry's TLS settings, combined as openstacksdk's `get_requests_verify_args` does (see
+/// [`Verify`]). A CA bundle that is not there is an error now, not a failed handshake later.
+fn verification(entry: &Map<String, Value>, context: &Context<'_>) -> Result<Verify, CloudsError> {
+    enum Setting<'a> {
+        Flag(bool),
+        Bundle(&'a str),
+    }
+    let insecure = context.boolean(entry.get("insecure"), "insecure")?;
+    let verify = match entry.get("verify") {
+        None | Some(Value::Null) => Setting::Flag(true),
+        Some(Value::Bool(verify)) => Setting::Flag(*verify),
+        // PyYAML, so openstacksdk, reads `verify: no` as false: such a word is refused here
+        // rather than taken for a path; so is an empty path, which requests reads as false.
+        Some(Value::String(text)) if text.is_empty() || is_yaml11_boolean(text) => {
+            return Err(context.invalid("verify", VERIFY_VALUES, format!("`{text}`")));
+        }
+        Some(Value::String(path)) => Setting::Bundle(path),
+        Some(other) => {
+            return Err(context.invalid("verify", VERIFY_VALUES, describe(other).to_string()));
+        }
+    };
+    let cacert = context.string(entry.get("cacert"), "cacert")?;
+    let off = |setting, key| Verify::Off {
+        setting,
+        file: context.origin(key).to_path_buf(),
+        cacert_unused: cacert.is_some(),
+    };
+    let (key, raw) = match (insecure, verify, &cacert) {
+        (Some(true), _, _) => return Ok(off("insecure: true", "insecure")),
+        (_, Setting::Flag(false), _) => return Ok(off("verify: false", "verify")),
+        (_, _, Some(cacert)) => ("cacert", cacert.as_str()),
+        (_, Setting::Bundle(path), None) => ("verify", path),
+        (_, Setting::Flag(true), None) => return Ok(Verify::System),
+    };
+    let path = resolve_path(raw, &parent_dir(context.origin(key)), context.home_dir);
+    if !path.exists() {
+        return Err(CloudsError::CaBundleNotFound {
+            cloud: context.cloud.to_string(),
+            file: context.origin(key).to_path_buf(),
+            key,
+            path,
+        });
+    }
+    Ok(Verify::Ca(path))
+}
+
+/// A word YAML 1.1 (PyYAML) reads as a boolean and YAML 1.2 (protector) as a string.
+fn is_yaml11_boolean(text: &str) -> bool {
+    ["yes", "no", "on", "off", "true", "false"]
+        .iter()
+        .any(|word| text.eq_ignore_ascii_case(word))
 }
 
 /// openstacksdk's region choice when none is asked for: the first of `regions`, else the first
@@ -1708,8 +1845,11 @@ mod tests {
                 },
                 region_name: Some("RegionOne".to_string()),
                 interface: Interface::Internal,
-                verify: false,
-                cacert: None,
+                verify: Verify::Off {
+                    setting: "verify: false",
+                    file: machine.cwd.join("clouds.yaml"),
+                    cacert_unused: false,
+                },
                 source: machine.cwd.join("clouds.yaml"),
                 secure_source: None,
             }
@@ -1730,7 +1870,7 @@ mod tests {
         assert_eq!(user, &UserRef::Id("u-1".to_string()));
         assert_eq!(scope, &Scope::Unscoped);
         assert_eq!(config.interface, Interface::Public);
-        assert!(config.verify);
+        assert_eq!(config.verify, Verify::System);
     }
 
     #[test]
@@ -1905,8 +2045,7 @@ mod tests {
             &format!("{}    cacert: certs/ca.pem\n", site_a("https://a")),
         );
         let config = load_cloud(&machine.env(), "site-a").unwrap();
-        assert_eq!(config.cacert, Some(ca));
-        assert!(config.verify);
+        assert_eq!(config.verify, Verify::Ca(ca));
     }
 
     #[test]
@@ -1918,14 +2057,17 @@ mod tests {
             "clouds:\n  site-a:\n    cacert: ca.pem\n",
         );
         assert_eq!(
-            machine.load("site-a", &site_a("https://a")).unwrap().cacert,
-            Some(ca)
+            machine.load("site-a", &site_a("https://a")).unwrap().verify,
+            Verify::Ca(ca)
         );
 
         let home_ca = machine.write(machine.home.join("ca.pem"), "PEM");
         let text = format!("{}    cacert: ~/ca.pem\n", site_a("https://a"));
         std::fs::remove_file(machine.etc.join("secure.yaml")).unwrap();
-        assert_eq!(machine.load("site-a", &text).unwrap().cacert, Some(home_ca));
+        assert_eq!(
+            machine.load("site-a", &text).unwrap().verify,
+            Verify::Ca(home_ca)
+        );
     }
 
     #[test]
@@ -1943,8 +2085,211 @@ mod tests {
         );
         let insecure = format!("{text}    insecure: true\n");
         let config = machine.load("site-a", &insecure).unwrap();
-        assert!(!config.verify);
-        assert_eq!(config.cacert, Some(machine.cwd.join("nope.pem")));
+        assert!(matches!(
+            config.verify,
+            Verify::Off {
+                cacert_unused: true,
+                ..
+            }
+        ));
+        assert_eq!(config.verify.trust(), Trust::Off);
+    }
+
+    /// `verify`, `insecure` and `cacert` together, as openstacksdk's
+    /// `get_requests_verify_args` combines them (`None`: the key is not in the entry).
+    fn verification_of(verify: Option<&str>, insecure: Option<&str>, cacert: bool) -> Trust {
+        let machine = Machine::new();
+        let ca = machine.write(machine.cwd.join("ca.pem"), "PEM");
+        let mut text = site_a("https://a");
+        for (key, value) in [("verify", verify), ("insecure", insecure)] {
+            if let Some(value) = value {
+                text.push_str(&format!("    {key}: {value}\n"));
+            }
+        }
+        if cacert {
+            text.push_str("    cacert: ca.pem\n");
+        }
+        let config = machine
+            .load("site-a", &text)
+            .unwrap_or_else(|error| panic!("{verify:?} {insecure:?} {cacert}: {error}"));
+        // Paths come back relative to the machine, to compare across machines.
+        match config.verify.trust() {
+            Trust::Only(path) if path == ca => Trust::Only(PathBuf::from("ca.pem")),
+            trust => trust,
+        }
+    }
+
+    #[test]
+    fn verify_insecure_and_cacert_combine_as_in_openstacksdk() {
+        let ca = || Trust::Only(PathBuf::from("ca.pem"));
+        for (verify, insecure, cacert, trust) in [
+            (None, None, false, Trust::System),
+            (None, None, true, ca()),
+            (Some("true"), None, false, Trust::System),
+            (Some("true"), None, true, ca()),
+            // Off means off: no cacert brings verification back.
+            (Some("false"), None, false, Trust::Off),
+            (Some("false"), None, true, Trust::Off),
+            (None, Some("true"), false, Trust::Off),
+            (None, Some("true"), true, Trust::Off),
+            (None, Some("false"), false, Trust::System),
+            (None, Some("false"), true, ca()),
+            // The most aggressive setting wins.
+            (Some("true"), Some("true"), true, Trust::Off),
+            (Some("false"), Some("false"), true, Trust::Off),
+            // A string `verify` is a CA bundle (keystoneauth), and `cacert` beats it.
+            (Some("ca.pem"), None, false, ca()),
+            (Some("elsewhere.pem"), None, true, ca()),
+            (Some("ca.pem"), Some("true"), false, Trust::Off),
+        ] {
+            assert_eq!(
+                verification_of(verify, insecure, cacert),
+                trust,
+                "verify {verify:?}, insecure {insecure:?}, cacert {cacert}"
+            );
+        }
+    }
+
+    #[test]
+    fn verification_off_is_said_on_every_run_with_the_setting_and_its_file() {
+        let machine = Machine::new();
+        let config = machine
+            .load(
+                "site-a",
+                &format!("{}    verify: false\n", site_a("https://a")),
+            )
+            .unwrap();
+        assert_eq!(
+            config.unverified_warning("site-a").unwrap(),
+            format!(
+                "TLS certificates of site-a are not verified (`verify: false` for cloud `site-a` \
+                 in {}): whoever can intercept its traffic can pose as its services and read the \
+                 credentials protector sends; trust its CA with `cacert: <PEM file>` instead",
+                display(&machine.cwd.join("clouds.yaml"))
+            )
+        );
+
+        machine.write(machine.cwd.join("ca.pem"), "PEM");
+        machine.write(
+            machine.etc.join("secure.yaml"),
+            "clouds:\n  site-a:\n    insecure: true\n",
+        );
+        let text = format!("{}    cacert: ca.pem\n", site_a("https://a"));
+        let warning = machine
+            .load("site-a", &text)
+            .unwrap()
+            .unverified_warning("site-b")
+            .unwrap();
+        assert!(
+            warning.starts_with(&format!(
+                "TLS certificates of site-b are not verified (`insecure: true` for cloud \
+                 `site-a` in {}; its `cacert` goes unused): ",
+                display(&machine.etc.join("secure.yaml"))
+            )),
+            "{warning}"
+        );
+
+        // Without the secure.yaml that turned it off, the cloud is verified and nothing is said.
+        std::fs::remove_file(machine.etc.join("secure.yaml")).unwrap();
+        let verified = machine.load("site-a", &site_a("https://a")).unwrap();
+        assert_eq!(verified.unverified_warning("site-a"), None);
+    }
+
+    #[test]
+    fn a_verify_that_is_not_a_boolean_or_a_path_is_refused() {
+        for (value, found) in [
+            ("no", "`no`"),
+            ("'off'", "`off`"),
+            ("Yes", "`Yes`"),
+            ("''", "``"),
+            ("[ca.pem]", "a list"),
+        ] {
+            let (message, hint) = failure(&format!("    verify: {value}\n"));
+            assert_eq!(
+                message,
+                format!(
+                    "FILE: `clouds.site-a.verify` must be true, false or the path of a CA \
+                     bundle, found {found}"
+                )
+            );
+            assert!(hint.contains("yes/no"), "{hint}");
+        }
+        let (message, hint) = failure("    insecure: yes\n");
+        assert_eq!(
+            message,
+            "FILE: `clouds.site-a.insecure` must be true or false, found a string"
+        );
+        assert!(hint.contains("yes/no"), "{hint}");
+    }
+
+    #[test]
+    fn a_missing_ca_bundle_named_by_verify_is_an_error() {
+        let machine = Machine::new();
+        let text = format!("{}    verify: certs/ca.pem\n", site_a("https://a"));
+        let error = machine.error("site-a", &text);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cloud `site-a` in {}: verify {} does not exist",
+                display(&machine.cwd.join("clouds.yaml")),
+                display(&machine.cwd.join("certs/ca.pem"))
+            )
+        );
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .starts_with("fix `clouds.site-a.verify`"),
+            "{:?}",
+            error.hint()
+        );
+    }
+
+    #[test]
+    fn a_client_certificate_is_refused_not_ignored() {
+        let machine = Machine::new();
+        for (lines, key) in [
+            ("    cert: client.pem\n    key: client.key\n", "cert"),
+            ("    key: client.key\n", "key"),
+        ] {
+            let text = format!("{}{lines}", site_a("https://a"));
+            let error = machine.error("site-a", &text);
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "cloud `site-a` in {} sets `{key}`, a TLS client certificate, which \
+                     protector does not present",
+                    display(&machine.cwd.join("clouds.yaml"))
+                )
+            );
+            assert!(
+                error.hint().unwrap().starts_with("remove `cert` and `key`"),
+                "{:?}",
+                error.hint()
+            );
+        }
+    }
+
+    #[test]
+    fn clouds_files_are_read_bounded() {
+        let machine = Machine::new();
+        let env = CloudsEnvironment {
+            os_client_config_file: Some(PathBuf::from("/dev/zero")),
+            ..machine.env()
+        };
+        let error = load_cloud(&env, "site-a").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot read /dev/zero: it holds more than 4 MiB"
+        );
+        std::fs::write(machine.cwd.join("clouds.yaml"), b"clouds:\n  \xff: {}\n").unwrap();
+        let error = load_cloud(&machine.env(), "site-a").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("clouds.yaml: it is not UTF-8 text"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -2111,10 +2456,10 @@ mod tests {
 
     #[test]
     fn values_of_the_wrong_type() {
-        let (message, hint) = failure("    verify: no\n");
+        let (message, hint) = failure("    insecure: no\n");
         assert_eq!(
             message,
-            "FILE: `clouds.site-a.verify` must be true or false, found a string"
+            "FILE: `clouds.site-a.insecure` must be true or false, found a string"
         );
         assert!(hint.contains("yes/no"), "{hint}");
 

@@ -12,7 +12,7 @@
 //! it as the global request id; FlashArray echoes it), logged, and named in errors, so an
 //! operator can find the call in the services' logs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -38,8 +38,7 @@ impl From<Failure> for ClientError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{service}: {method} {path}: {message} (request {request_id})")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// `nova on site-b`, `flasharray fa-b`, ...
     pub service: String,
@@ -69,6 +68,44 @@ impl Failure {
     pub fn is_not_found(&self) -> bool {
         self.status == Some(404)
     }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Failure {
+            service,
+            method,
+            path,
+            message,
+            request_id,
+            ..
+        } = self;
+        match self.kind {
+            // No call was made: there is no request to name.
+            ErrorKind::Config => write!(f, "{service}: {message}"),
+            _ => write!(
+                f,
+                "{service}: {method} {path}: {message} (request {request_id})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Whose TLS certificates a client accepts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Trust {
+    /// Those the system's CAs sign.
+    #[default]
+    System,
+    /// Those the system's CAs or the CAs of a PEM bundle sign: a FlashArray's private CA.
+    SystemAnd(PathBuf),
+    /// Only those the CAs of a PEM bundle sign: clouds.yaml's `cacert`, which openstacksdk hands
+    /// to requests as `verify`, and requests then trusts nothing else.
+    Only(PathBuf),
+    /// Any certificate, unchecked: clouds.yaml's `verify: false` or `insecure: true`.
+    Off,
 }
 
 tokio::task_local! {
@@ -219,11 +256,12 @@ pub fn install_crypto_provider() {
 }
 
 impl Http {
-    /// A client trusting the system roots plus `ca_file` (a private CA, PEM), with `timeout` per
-    /// call. TLS verification is never turned off.
+    /// A client accepting the certificates `trust` says, with `timeout` per call. A CA bundle is
+    /// read bounded, as every file a spec or clouds.yaml names: a regular file of at most
+    /// [`NAMED_FILE_LIMIT`](crate::spec::files::NAMED_FILE_LIMIT) bytes.
     pub fn new(
         service: impl Into<String>,
-        ca_file: Option<&Path>,
+        trust: &Trust,
         timeout: Duration,
     ) -> Result<Http, ClientError> {
         install_crypto_provider();
@@ -244,21 +282,25 @@ impl Http {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("protector/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca_file) = ca_file {
-            let pem = std::fs::read(ca_file).map_err(|error| {
-                config_error(format!(
-                    "cannot read CA bundle {}: {error}",
-                    ca_file.display()
-                ))
+        let bundle = |ca_file: &Path| -> Result<Vec<reqwest::Certificate>, ClientError> {
+            let ca = ca_file.display();
+            let pem = crate::spec::files::read_named(ca_file).map_err(|problem| {
+                config_error(format!("cannot read the CA certificate {ca}: {problem}"))
             })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|error| {
-                config_error(format!(
-                    "{} is not a PEM CA bundle: {error}",
-                    ca_file.display()
-                ))
-            })?;
-            builder = builder.tls_certs_merge(certificates);
-        }
+            match reqwest::Certificate::from_pem_bundle(&pem) {
+                Ok(certificates) if !certificates.is_empty() => Ok(certificates),
+                Ok(_) => Err(config_error(format!("{ca} holds no PEM certificate"))),
+                Err(error) => Err(config_error(format!(
+                    "{ca} is not a PEM CA bundle: {error}"
+                ))),
+            }
+        };
+        builder = match trust {
+            Trust::System => builder,
+            Trust::SystemAnd(ca_file) => builder.tls_certs_merge(bundle(ca_file)?),
+            Trust::Only(ca_file) => builder.tls_certs_only(bundle(ca_file)?),
+            Trust::Off => builder.tls_danger_accept_invalid_certs(true),
+        };
         let client = builder
             .build()
             .map_err(|error| config_error(format!("cannot build the HTTP client: {error}")))?;
@@ -566,7 +608,7 @@ mod tests {
     }
 
     fn http() -> Http {
-        Http::new("thing on site-b", None, Duration::from_secs(5)).unwrap()
+        Http::new("thing on site-b", &Trust::System, Duration::from_secs(5)).unwrap()
     }
 
     #[tokio::test(start_paused = true)]

@@ -86,11 +86,6 @@ pub fn array(spec: &Spec, site: &str, timeout: Duration) -> Result<FlashArray, S
         .as_ref()
         .map(|ca| setting(ca, "the array CA certificate"))
         .transpose()?;
-    // The HTTP client reads the file itself; what it may read is checked here.
-    if let Some(ca) = &ca {
-        files::check_named(Path::new(ca))
-            .map_err(|problem| format!("cannot read the array CA certificate {ca}: {problem}"))?;
-    }
     FlashArray::new(
         &config.array_name,
         &url,

@@ -32,6 +32,10 @@ pub struct SiteLists {
     pub volume_quota: Result<cinder::model::QuotaUsage, String>,
     /// Cinder's backend pools, or why they could not be listed.
     pub pools: Result<Vec<String>, String>,
+    pub security_groups: Vec<neutron::model::SecurityGroup>,
+    /// Nova's availability zones and Cinder's volume types, or why they could not be listed.
+    pub availability_zones: Result<Vec<String>, String>,
+    pub volume_types: Result<Vec<String>, String>,
 }
 
 /// Reads every site of the spec concurrently.
@@ -47,6 +51,18 @@ pub async fn discover(spec: &Spec, clouds: &CloudsEnvironment, timeout: Duration
         taken_at_ms: chrono::Utc::now().timestamp_millis(),
         sites,
     }
+}
+
+/// Reads only the arrays of every site, concurrently (what protection status needs).
+pub async fn arrays(
+    spec: &Spec,
+    timeout: Duration,
+) -> BTreeMap<String, Result<ArrayFacts, String>> {
+    let reads = spec
+        .sites
+        .keys()
+        .map(|site| async move { (site.clone(), read_array(spec, site, timeout).await) });
+    futures::future::join_all(reads).await.into_iter().collect()
 }
 
 /// Reads one site: its OpenStack services and its array, concurrently.
@@ -103,6 +119,20 @@ async fn read_site(
             .map(|pools| pools.into_iter().map(|pool| pool.name).collect())
             .map_err(|e| e.to_string())
     };
+    let zones = async {
+        compute
+            .availability_zones()
+            .await
+            .map(|zones| zones.into_iter().map(|zone| zone.zone_name).collect())
+            .map_err(|e| e.to_string())
+    };
+    let types = async {
+        block
+            .volume_types()
+            .await
+            .map(|types| types.into_iter().map(|t| t.name).collect())
+            .map_err(|e| e.to_string())
+    };
     let (servers, flavors, volumes, networks, subnets, ports, volume_quota, pools) = tokio::join!(
         compute.servers(&[]),
         compute.flavors(),
@@ -113,6 +143,8 @@ async fn read_site(
         volume_quota,
         pools,
     );
+    let (security_groups, availability_zones, volume_types) =
+        tokio::join!(network.security_groups(), zones, types);
     Ok(SiteLists {
         servers: servers.map_err(|e| e.to_string())?,
         flavors: flavors.map_err(|e| e.to_string())?,
@@ -123,6 +155,9 @@ async fn read_site(
         roles: token.roles(),
         volume_quota,
         pools,
+        security_groups: security_groups.map_err(|e| e.to_string())?,
+        availability_zones,
+        volume_types,
     })
 }
 
@@ -214,6 +249,7 @@ async fn read_array(spec: &Spec, site: &str, timeout: Duration) -> Result<ArrayF
         protection_groups,
         replicated_snapshots,
         volumes: array.volume_names().await.map_err(text)?,
+        clock_offset_ms: array.clock_offset_ms().await.map_err(text)?,
     })
 }
 
@@ -239,6 +275,11 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
         .iter()
         .map(|f| (f.id.as_str(), f.name.as_str()))
         .collect();
+    let group_names: HashMap<&str, &str> = lists
+        .security_groups
+        .iter()
+        .map(|g| (g.id.as_str(), g.name.as_str()))
+        .collect();
 
     let mut instances = BTreeMap::new();
     for member in &spec.members {
@@ -258,9 +299,12 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
             instance(
                 server,
                 &ports_by_device,
-                &network_names,
+                &Names {
+                    networks: &network_names,
+                    flavors: &flavor_names,
+                    security_groups: &group_names,
+                },
                 &volumes,
-                &flavor_names,
             ),
         );
     }
@@ -330,6 +374,13 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
         volume_quota_left: lists.volume_quota.as_ref().ok().and_then(volumes_left),
         volume_quota_error: lists.volume_quota.as_ref().err().cloned(),
         cinder_pools: lists.pools.as_ref().ok().cloned(),
+        security_groups: lists
+            .security_groups
+            .iter()
+            .map(|group| group.name.clone())
+            .collect(),
+        availability_zones: lists.availability_zones.as_ref().ok().cloned(),
+        volume_types: lists.volume_types.as_ref().ok().cloned(),
         array: None,
         array_error: None,
     }
@@ -341,13 +392,20 @@ fn volumes_left(quota: &cinder::model::QuotaUsage) -> Option<u64> {
     (quota.limit >= 0).then(|| (quota.limit - quota.in_use - quota.reserved).max(0) as u64)
 }
 
+/// Names of the site's objects by id.
+struct Names<'a> {
+    networks: &'a HashMap<&'a str, &'a str>,
+    flavors: &'a HashMap<&'a str, &'a str>,
+    security_groups: &'a HashMap<&'a str, &'a str>,
+}
+
 fn instance(
     server: &nova::model::Server,
     ports_by_device: &HashMap<&str, Vec<&neutron::model::Port>>,
-    network_names: &HashMap<&str, &str>,
+    names: &Names,
     volumes: &HashMap<&str, &cinder::model::Volume>,
-    flavor_names: &HashMap<&str, &str>,
 ) -> Instance {
+    let (network_names, flavor_names) = (names.networks, names.flavors);
     let flavor = match &server.flavor {
         nova::model::ServerFlavor::Embedded(embedded) => embedded.original_name.clone(),
         nova::model::ServerFlavor::Reference(reference) => flavor_names
@@ -368,6 +426,17 @@ fn instance(
                 .fixed_ips
                 .iter()
                 .map(|f| f.ip_address.clone())
+                .collect(),
+            security_groups: port
+                .security_groups
+                .iter()
+                .flatten()
+                .map(|id| {
+                    names
+                        .security_groups
+                        .get(id.as_str())
+                        .map_or_else(|| id.clone(), |name| name.to_string())
+                })
                 .collect(),
         })
         .collect();

@@ -10,6 +10,7 @@
 //! testable without sockets.
 
 pub mod discover;
+pub mod protection;
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,8 @@ use serde::{Deserialize, Serialize};
 /// Both sites, as discovered at `taken_at_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
-    /// Milliseconds since the epoch when discovery ran: snapshot ages are computed against it.
+    /// Milliseconds since the epoch when discovery ran, on this machine's clock. A snapshot's
+    /// age is measured on its array's clock: this plus the array's `clock_offset_ms`.
     pub taken_at_ms: i64,
     pub sites: BTreeMap<String, SiteInventory>,
 }
@@ -61,6 +63,15 @@ pub struct SiteFacts {
     /// Cinder's backend pools (`host@backend#pool`), when the site lets protector list them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cinder_pools: Option<Vec<String>>,
+    /// Names of the security groups the project sees (a name listed twice is ambiguous).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Availability zones instances may be booted in (`None`: the site would not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zones: Option<Vec<String>>,
+    /// Volume types the project may use (`None`: the site would not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_types: Option<Vec<String>>,
     /// The site's array, when it answered.
     pub array: Option<ArrayFacts>,
     /// Why the array did not answer.
@@ -101,6 +112,9 @@ pub struct Port {
     pub network: String,
     pub mac_address: String,
     pub fixed_ips: Vec<String>,
+    /// Its security groups, by name: what lets traffic reach the member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +168,9 @@ pub struct ArrayFacts {
     pub replicated_snapshots: Vec<ReplicatedSnapshot>,
     /// Names of the volumes on the array (to find what an interrupted run created).
     pub volumes: Vec<String>,
+    /// How far the array's clock runs ahead of this machine's, in milliseconds (negative:
+    /// behind); `None` when the array did not tell its time.
+    pub clock_offset_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

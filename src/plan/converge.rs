@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Action, Basis, FORMAT_VERSION, GroupView, MemberView, Operation, OperationKind, Phase, Plan,
-    PlanOptions, Refusal, Resource, Step, fingerprint, operation_id,
+    Action, Basis, FORMAT_VERSION, GroupView, Operation, OperationKind, Phase, Plan, PlanOptions,
+    Refusal, Resource, Step, fingerprint, operation_id,
 };
 use crate::inventory::Inventory;
 use crate::spec::Spec;
@@ -36,7 +36,11 @@ pub(super) fn plan(
 
     let Some(facts) = inventory.sites.get(site).and_then(|s| s.facts()) else {
         return Err(vec![Refusal {
-            message: format!("{site}, where the workload runs, is unreachable"),
+            // The cause (a refused certificate, a wrong password) is what to fix next.
+            message: format!(
+                "{site}, where the workload runs, is unreachable: {}",
+                super::recreate::unreachable(inventory, site)
+            ),
             hint: format!(
                 "converge needs {site}; check it with `protector site validate FILE {site}`"
             ),
@@ -250,17 +254,7 @@ pub(super) fn plan(
                 let instance = facts.instances.get(&member.instance)?;
                 Some((
                     member.instance.clone(),
-                    MemberView {
-                        site: site.to_string(),
-                        instance: instance.name.clone(),
-                        flavor: instance.flavor.clone(),
-                        networks: instance
-                            .ports
-                            .iter()
-                            .map(|p| format!("{} = {}", p.network, p.fixed_ips.join(", ")))
-                            .collect(),
-                        volumes: instance.volumes.iter().map(|v| v.id.clone()).collect(),
-                    },
+                    super::recreate::view(site, instance, None, None),
                 ))
             })
             .collect(),

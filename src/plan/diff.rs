@@ -206,6 +206,8 @@ mod tests {
             flavor: flavor.to_string(),
             networks: vec![format!("net = {ip}")],
             volumes: vec!["v1".to_string()],
+            security_groups: Vec::new(),
+            availability_zone: None,
         }
     }
 

@@ -91,6 +91,7 @@ pub(super) fn plan(
     let mut ports_per_network: BTreeMap<String, u64> = BTreeMap::new();
     for member in &members {
         on_target.check_flavor(member, &mut refusals);
+        on_target.check_dependencies(member, &mut refusals);
         for (index, port) in member.instance.ports.iter().enumerate() {
             let network = &port.network;
             match drill_network(member, index) {
@@ -133,17 +134,19 @@ pub(super) fn plan(
     let target_array = &spec.sites[target].flasharray.array_name;
     let replicated_group = format!("{source_array}:{}", spec.policy.array_protection_group);
     let member_array_volumes = recreate::member_array_volumes(&members, &mut refusals);
+    let array = on_target.array(&mut refusals);
     let snapshot = recreate::newest_complete_snapshot(
-        on_target.array(&mut refusals),
+        array,
         target_array,
         &replicated_group,
         &member_array_volumes,
         &mut refusals,
     );
-    let data_loss = snapshot.map(|snapshot| {
+    let data_loss = snapshot.zip(array).map(|(snapshot, array)| {
         recreate::disclose(
             spec,
             inventory,
+            array,
             snapshot,
             options,
             &mut refusals,
@@ -203,28 +206,12 @@ pub(super) fn plan(
             prepared: vec![check],
             freed_ips: &BTreeSet::new(),
             network: &network,
+            verify_phase: Phase::VerifyDrill,
         },
         &members,
         &mut warnings,
     );
-    // Verified once every member is ACTIVE: the application stands up as a whole.
-    let verified: Vec<String> = members
-        .iter()
-        .map(|member| {
-            steps.add(
-                format!("verify_instance/{}", member.name),
-                Phase::VerifyDrill,
-                target,
-                Some(member.name),
-                Action::VerifyInstance {
-                    name: naming.name(&member.instance.name),
-                    boot_step: format!("boot_instance/{}", member.name),
-                },
-                recreated.all_active.clone(),
-                Vec::new(),
-            )
-        })
-        .collect();
+    let verified = recreated.verified;
     if !options.keep {
         let created: Vec<(DrillResource, ResourceRef)> = steps
             .0
@@ -523,14 +510,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Boot order as a failover; verification once all are up; cleanup after verification.
+        // Boot order as a failover; verification once all are up; the stabilization window
+        // after every verification; cleanup after the window.
         assert!(depends(&plan, "boot_instance/web-1", "tier_active/1"));
         assert!(depends(&plan, "verify_instance/db-1", "tier_active/2"));
         for member in ["db-1", "web-1", "web-2"] {
             assert!(depends(
                 &plan,
-                &format!("delete_instance/{member}"),
+                "stabilize",
                 &format!("verify_instance/{member}")
+            ));
+            assert!(depends(
+                &plan,
+                &format!("delete_instance/{member}"),
+                "stabilize"
             ));
         }
         assert!(depends(

@@ -191,6 +191,7 @@ pub(super) fn plan(
     let mut ports_per_network: BTreeMap<String, u64> = BTreeMap::new();
     for member in &members {
         on_target.check_flavor(member, &mut refusals);
+        on_target.check_dependencies(member, &mut refusals);
         for (index, port) in member.instance.ports.iter().enumerate() {
             match member_network(member, index) {
                 None => refuse(
@@ -269,10 +270,11 @@ pub(super) fn plan(
             &mut refusals,
         ),
     };
-    let data_loss = Some(match recovery_snapshot {
-        Some(snapshot) => recreate::disclose(
+    let data_loss = Some(match recovery_snapshot.zip(target_array_facts) {
+        Some((snapshot, array)) => recreate::disclose(
             spec,
             inventory,
+            array,
             snapshot,
             options,
             &mut refusals,
@@ -443,14 +445,17 @@ pub(super) fn plan(
             prepared,
             freed_ips: &freed_ips,
             network: &network,
+            verify_phase: Phase::RecreateInstances,
         },
         &members,
         &mut warnings,
     );
-    let all_active = if recreated.all_active.is_empty() {
+    // The source's copy goes only once every recreated member is checked against its
+    // profile.
+    let all_active = if recreated.verified.is_empty() {
         vec![check.clone()]
     } else {
-        recreated.all_active
+        recreated.verified
     };
 
     let mut last = all_active.clone();
@@ -488,30 +493,62 @@ pub(super) fn plan(
     // After a failover, replication runs back to the old primary so a failback is possible;
     // after a failback, only when asked (`--reverse-replication`).
     if !failback || options.reverse_replication {
-        last.push(
-            steps.add(
-                format!("configure_replication/{group}"),
+        let configure = steps.add(
+            format!("configure_replication/{group}"),
+            Phase::ReverseReplication,
+            target,
+            None,
+            Action::ConfigureReplication {
+                array: target_array.clone(),
+                protection_group: group.clone(),
+                volumes_from_steps: recreated.manage_steps,
+                volumes: adopted
+                    .values()
+                    .flat_map(|instance| &instance.volumes)
+                    .filter_map(|volume| volume.array_volume_name.clone())
+                    .collect(),
+                target_array: source_array.clone(),
+            },
+            all_active.clone(),
+            vec![Resource {
+                kind: "protection_group".to_string(),
+                name: format!("{target_array}/{group}"),
+            }],
+        );
+        // Protected again at once: one snapshot of the recovered volumes reaches the old
+        // primary before the operation reports success, rather than at the array's next
+        // scheduled replication. With the old primary down there is nothing to replicate to:
+        // the group stays unprotected until `sync-force` brings it back.
+        let old_primary_array = source_facts.and_then(|facts| facts.array.as_ref());
+        if old_primary_array.is_some() {
+            let protect = steps.add(
+                format!("protect/{group}"),
                 Phase::ReverseReplication,
                 target,
                 None,
-                Action::ConfigureReplication {
+                Action::SnapshotAndReplicate {
                     array: target_array.clone(),
                     protection_group: group.clone(),
-                    volumes_from_steps: recreated.manage_steps,
-                    volumes: adopted
-                        .values()
-                        .flat_map(|instance| &instance.volumes)
-                        .filter_map(|volume| volume.array_volume_name.clone())
-                        .collect(),
                     target_array: source_array.clone(),
                 },
-                all_active.clone(),
+                vec![configure],
                 vec![Resource {
-                    kind: "protection_group".to_string(),
-                    name: format!("{target_array}/{group}"),
+                    kind: "protection_group_snapshot".to_string(),
+                    name: format!("{target_array}:{group}.<next>"),
                 }],
-            ),
-        );
+            );
+            if let Some(secs) =
+                recreate::last_transfer_secs(old_primary_array, &format!("{target_array}:{group}"))
+            {
+                steps.estimate(&protect, secs);
+            }
+            last.push(protect);
+        } else {
+            warnings.push(format!(
+                "{source} is down: {group} stays unprotected (no copy on {source_array}) until `protector protection-group sync-force FILE` once it is back"
+            ));
+            last.push(configure);
+        }
     }
     last.sort();
     last.dedup();
@@ -575,9 +612,15 @@ pub(super) fn plan(
                         }
                     })
                     .collect();
+                let planned = view(target, member.instance, flavor, Some(networks));
                 (
                     member.name.to_string(),
-                    view(target, member.instance, flavor, Some(networks)),
+                    recreate::recreated_view(
+                        planned,
+                        member.name,
+                        &by_id,
+                        member.instance.ports.len(),
+                    ),
                 )
             })
             .chain(
@@ -651,8 +694,48 @@ mod tests {
             "boot_instance/web-1",
             "boot_instance/web-2"
         ));
-        // Source cleanup only after every boot succeeded.
-        assert!(depends(&plan, "delete_instance/db-1", "tier_active/2"));
+        // Source cleanup only after every member booted, was checked against its profile and
+        // stayed up for the stabilization window.
+        assert!(depends(&plan, "delete_instance/db-1", "stabilize"));
+        match &plan.step("stabilize").unwrap().action {
+            Action::Stabilize { seconds, .. } => {
+                assert_eq!(*seconds, 2, "the example's `stabilization: 2s`")
+            }
+            other => panic!("{other:?}"),
+        }
+        for member in ["db-1", "web-1", "web-2"] {
+            assert!(depends(
+                &plan,
+                "stabilize",
+                &format!("verify_instance/{member}")
+            ));
+            assert!(depends(
+                &plan,
+                &format!("verify_instance/{member}"),
+                "tier_active/2"
+            ));
+        }
+        // Security groups travel with the ports, and the check knows what the member was.
+        match &plan.step("create_port/web-1/0").unwrap().action {
+            Action::CreatePort {
+                security_groups, ..
+            } => assert_eq!(security_groups, &["default", "web-1-tier"]),
+            other => panic!("{other:?}"),
+        }
+        match &plan.step("verify_instance/web-1").unwrap().action {
+            Action::VerifyInstance { profile, .. } => {
+                assert_eq!(profile.flavor, "m2.large");
+                assert_eq!(profile.key_name.as_deref(), Some("ops"));
+                assert_eq!(profile.nics[0].network, "net-secondary-web");
+                assert_eq!(profile.nics[0].fixed_ip.as_deref(), Some("10.10.1.11"));
+                assert_eq!(profile.nics[0].security_groups, ["default", "web-1-tier"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            plan.after.members["web-1"].security_groups,
+            ["default", "web-1-tier"]
+        );
         for member in ["web-1", "web-2"] {
             assert!(depends(
                 &plan,
@@ -712,7 +795,7 @@ mod tests {
             crate::plan::diff::summary(&plan),
             "Plan: 3 instances to recreate on site-b, 4 volumes to promote and manage on site-b, \
              3 instances to stop on site-a, 3 instances to remove from site-a, \
-             4 volumes to unmanage on site-a (array data kept)."
+             4 volumes to unmanage on site-a (array data kept), 3 instances to verify on site-b."
         );
     }
 
@@ -910,6 +993,78 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn what_a_member_depends_on_must_exist_on_the_target_or_be_mapped() {
+        let mut inventory = inventory();
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+            facts.security_groups.retain(|group| group != "db-1-tier");
+            facts.security_groups.push("web-1-tier".to_string());
+            facts.volume_types = Some(vec!["pure-dr".to_string()]);
+        }
+        let refusals = make_plan(
+            &example_spec(),
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = refusals.iter().map(|r| r.message.as_str()).collect();
+        assert!(
+            messages.contains(&"security group `db-1-tier` of `db-1` does not exist on site-b"),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("2 security groups named `web-1-tier`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("volume type `pure-replicated`")),
+            "{messages:?}"
+        );
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.hint.contains("mappings.security_groups"))
+        );
+
+        // Mapped, they plan: the ports get the target's names, the volumes its type.
+        let mut spec = example_spec();
+        let pair = |a: &str, b: &str| crate::spec::Pair {
+            names: std::collections::BTreeMap::from([
+                ("site-a".to_string(), a.to_string()),
+                ("site-b".to_string(), b.to_string()),
+            ]),
+        };
+        spec.mappings.security_groups = vec![
+            pair("db-1-tier", "web-2-tier"),
+            pair("web-1-tier", "web-2-tier"),
+        ];
+        spec.mappings.volume_types = vec![pair("pure-replicated", "pure-dr")];
+        let plan = make_plan(
+            &spec,
+            &inventory,
+            &no_state(),
+            &request(FailoverType::Planned),
+        )
+        .expect("plans");
+        match &plan.step("create_port/db-1/0").unwrap().action {
+            Action::CreatePort {
+                security_groups, ..
+            } => assert_eq!(security_groups, &["default", "web-2-tier"]),
+            other => panic!("{other:?}"),
+        }
+        match &plan.step("manage_volume/db-1/0").unwrap().action {
+            Action::ManageVolume { volume_type, .. } => {
+                assert_eq!(volume_type.as_deref(), Some("pure-dr"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -671,6 +671,9 @@ impl<'a> References<'a> {
                 .steps
                 .extend(volumes_from_steps.iter().map(String::as_str)),
             Action::VerifyInstance { boot_step, .. } => found.steps.push(boot_step),
+            Action::Stabilize { boot_steps, .. } => {
+                found.steps.extend(boot_steps.iter().map(String::as_str));
+            }
             Action::CopyVolume {
                 source: SnapshotSource::FromStep { step, .. },
                 ..
@@ -729,17 +732,19 @@ impl<'a> References<'a> {
 /// The step ids the planner makes, by verb: `VERB`, `VERB/NAME` (a member, group or resource
 /// name, which may itself hold `/`), `VERB/NAME/INDEX`, `tier_active/BOOT_ORDER`; the removals of
 /// a takeover prefixed with `takeover/`.
-const BARE: [&str; 6] = [
+const BARE: [&str; 7] = [
     "check_target",
     "finalize",
     "record_members",
     "record_sync",
     "prove_clean",
     "prove_rolled_back",
+    "stabilize",
 ];
-const NAMED: [&str; 13] = [
+const NAMED: [&str; 14] = [
     "stop_instance",
     "snapshot",
+    "protect",
     "boot_instance",
     "verify_instance",
     "delete_instance",

@@ -243,6 +243,9 @@ pub enum Action {
         network: String,
         fixed_ip: Option<String>,
         name: String,
+        /// Its security groups on the target, by name (resolved to ids when it runs).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        security_groups: Vec<String>,
     },
     BootInstance {
         name: String,
@@ -253,6 +256,9 @@ pub enum Action {
         volume_steps: Vec<String>,
         key_name: Option<String>,
         metadata: BTreeMap<String, String>,
+        /// The zone to boot in; none: the target's scheduler chooses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        availability_zone: Option<String>,
     },
     /// Deletes the instance, then the ports it leaves behind (ports created before the boot,
     /// as failover creates them, outlive their server and would hold its addresses).
@@ -307,11 +313,20 @@ pub enum Action {
         array: String,
         protection_group: String,
     },
-    /// Drill: the instance `boot_step` booted is ACTIVE and each volume it booted with is
-    /// `in-use`, attached to it.
+    /// The instance `boot_step` booted is ACTIVE, each volume it booted with is `in-use` and
+    /// attached to it, and it is what the member was, translated to the target (`profile`).
     VerifyInstance {
         name: String,
         boot_step: String,
+        #[serde(default)]
+        profile: Profile,
+    },
+    /// The post-completion window: every instance the `boot_steps` booted stays ACTIVE, its
+    /// volumes `in-use` and its ports ACTIVE for `seconds`. One a site power loss stopped is
+    /// started again first (it runs again when continued), one that goes to ERROR fails it.
+    Stabilize {
+        seconds: u64,
+        boot_steps: Vec<String>,
     },
     /// Drill cleanup and rollback: deletes a server an operation booted.
     #[serde(alias = "delete_drill_instance")]
@@ -403,6 +418,7 @@ impl Action {
             Action::AddTarget { .. } => "add_target",
             Action::AllowTarget { .. } => "allow_target",
             Action::VerifyInstance { .. } => "verify_instance",
+            Action::Stabilize { .. } => "stabilize",
             Action::RemoveInstance { .. } => "remove_instance",
             Action::RemovePort { .. } => "remove_port",
             Action::RemoveVolume { .. } => "remove_volume",
@@ -442,10 +458,13 @@ impl Action {
     }
 
     /// Whether a continued run does the step again although its journal says it is done: a
-    /// rollback's restore makes sure the source's instance runs, and the world may have moved
-    /// since (its site lost power); doing it again is harmless.
+    /// rollback's restore and a stabilization window make sure instances run, and the world
+    /// may have moved since (their site lost power); doing it again is harmless.
     pub fn runs_again_on_resume(&self) -> bool {
-        matches!(self, Action::RestoreInstance { .. })
+        matches!(
+            self,
+            Action::RestoreInstance { .. } | Action::Stabilize { .. }
+        )
     }
 
     /// What a cleanup step of this action removes.
@@ -460,6 +479,34 @@ impl Action {
             _ => None,
         }
     }
+}
+
+/// What a recovered member must be on its target: what it had on its source, translated
+/// through the mappings (and, for a failback, what it had there before).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Profile {
+    /// Its flavor's name.
+    pub flavor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    /// Its NICs, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nics: Vec<ProfileNic>,
+    /// Its user metadata (protector's markers aside).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProfileNic {
+    pub network: String,
+    /// The address it keeps, when it keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
 }
 
 /// A resource a step creates.
@@ -544,6 +591,11 @@ pub struct MemberView {
     pub networks: Vec<String>,
     /// Cinder volume ids, or `(known after apply)`.
     pub volumes: Vec<String>,
+    /// Its security groups, in NIC order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
 }
 
 /// The protection group as the diff shows it.
@@ -639,6 +691,19 @@ fn plan_operation(
     state: &RecordedState,
     request: &PlanRequest,
 ) -> Result<Plan, Vec<Refusal>> {
+    // Validation only warns (the file is well formed); every plan that would act on the
+    // arrays refuses, so that an async plan is never run for a group declared synchronous.
+    if spec.policy.replication == crate::spec::file::Replication::Sync
+        && request.operation != OperationKind::SyncForce
+    {
+        return Err(vec![Refusal {
+            message: format!(
+                "protection group `{}` uses `replication: sync` (ActiveDR pods), which protector does not support yet",
+                spec.name
+            ),
+            hint: "use `replication: async` (FlashArray protection-group snapshots) to protect it with protector".to_string(),
+        }]);
+    }
     match request.operation {
         OperationKind::Converge => converge::plan(spec, inventory, state, &request.options),
         OperationKind::SyncForce => sync::plan(spec, inventory, state, &request.options),
@@ -817,4 +882,30 @@ pub fn operation_id(fingerprint: &str) -> String {
         &hex[17..20],
         &hex[20..32]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{
+        converge_request, drill_request, example_spec, inventory, no_state, request,
+    };
+    use super::*;
+    use crate::spec::file::Replication;
+
+    #[test]
+    fn a_group_declared_synchronous_is_refused_by_every_plan_that_acts_on_the_arrays() {
+        let mut spec = example_spec();
+        spec.policy.replication = Replication::Sync;
+        for request in [
+            request(FailoverType::Planned),
+            request(FailoverType::Unplanned),
+            drill_request(false),
+            converge_request(),
+        ] {
+            let refusals = plan(&spec, &inventory(), &no_state(), &request).unwrap_err();
+            assert_eq!(refusals.len(), 1, "{refusals:?}");
+            assert!(refusals[0].message.contains("replication: sync"));
+            assert!(refusals[0].hint.contains("replication: async"));
+        }
+    }
 }

@@ -5,9 +5,11 @@
 //! order. Each operation decides what it recreates from and how the recreations are named.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use super::{
-    Action, DataLoss, Estimate, Phase, PlanOptions, Refusal, Resource, SnapshotSource, Step,
+    Action, DataLoss, Estimate, Phase, PlanOptions, Profile, ProfileNic, Refusal, Resource,
+    SnapshotSource, Step,
 };
 use crate::inventory::{ArrayFacts, Instance, Inventory, ReplicatedSnapshot, SiteFacts};
 use crate::spec::{self, Spec};
@@ -38,6 +40,7 @@ pub(super) fn estimate(action: &Action) -> f64 {
         | Action::RemoveArrayVolume { .. } => 1.0,
         Action::ProveDrillClean { .. } | Action::ProveRolledBack { .. } => 2.0,
         Action::StopRecovered { .. } => 10.0,
+        Action::Stabilize { seconds, .. } => *seconds as f64,
         Action::RestoreInstance { .. } => 10.0,
     }
 }
@@ -156,6 +159,118 @@ impl Target<'_> {
                 )
                 .map(str::to_string)
             })
+    }
+
+    /// Translates `name` on the source through the spec's `pairs` (by default it keeps its name).
+    fn mapped(&self, pairs: &[spec::Pair], name: &str) -> String {
+        spec::translate(pairs, self.source, self.target, name)
+            .unwrap_or(name)
+            .to_string()
+    }
+
+    /// The security groups of a member's NIC `index` on the target: for a failback the ones
+    /// it had there before the failover, else its groups on the source, through the spec's
+    /// `mappings.security_groups`.
+    pub fn security_groups(&self, member: &MemberSource, index: usize) -> Vec<String> {
+        if let Some(port) = member.previous.and_then(|p| p.ports.get(index)) {
+            return port.security_groups.clone();
+        }
+        member.instance.ports[index]
+            .security_groups
+            .iter()
+            .map(|group| self.mapped(&self.spec.mappings.security_groups, group))
+            .collect()
+    }
+
+    /// The volume type of a member's volume on the target (by default its name on the source).
+    pub fn volume_type(&self, source_type: &str) -> String {
+        self.mapped(&self.spec.mappings.volume_types, source_type)
+    }
+
+    /// The availability zone to boot a member in on the target: for a failback the one it had
+    /// there before; else its zone through `mappings.availability_zones`; else none (the
+    /// target's scheduler chooses).
+    pub fn availability_zone(&self, member: &MemberSource) -> Option<String> {
+        if let Some(previous) = member.previous {
+            return previous.availability_zone.clone();
+        }
+        let zone = member.instance.availability_zone.as_deref()?;
+        spec::translate(
+            &self.spec.mappings.availability_zones,
+            self.source,
+            self.target,
+            zone,
+        )
+        .map(str::to_string)
+    }
+
+    /// Refuses what a member needs and the target lacks: a security group of one of its
+    /// NICs, a volume type of one of its volumes, its availability zone; a group name the
+    /// target has twice is ambiguous.
+    pub fn check_dependencies(&self, member: &MemberSource, refusals: &mut Vec<Refusal>) {
+        let (source, target, facts) = (self.source, self.target, self.facts);
+        for index in 0..member.instance.ports.len() {
+            for group in self.security_groups(member, index) {
+                let count = facts
+                    .security_groups
+                    .iter()
+                    .filter(|g| **g == group)
+                    .count();
+                if count == 1 {
+                    continue;
+                }
+                refusals.push(Refusal {
+                    message: if count == 0 {
+                        format!(
+                            "security group `{group}` of `{}` does not exist on {target}",
+                            member.name
+                        )
+                    } else {
+                        format!(
+                            "{target} has {count} security groups named `{group}` (for `{}`): which one is meant is ambiguous",
+                            member.name
+                        )
+                    },
+                    hint: format!(
+                        "create it on {target} with the same rules, or map it under mappings.security_groups: `{{ {source}: {group}, {target}: <group on {target}> }}`"
+                    ),
+                });
+            }
+        }
+        if let Some(types) = &facts.volume_types {
+            for volume in &member.instance.volumes {
+                let Some(source_type) = volume.volume_type.as_deref() else {
+                    continue;
+                };
+                let wanted = self.volume_type(source_type);
+                if !types.contains(&wanted) {
+                    refusals.push(Refusal {
+                        message: format!(
+                            "volume type `{wanted}` (of `{}`'s volume {}) does not exist on {target}",
+                            member.name, volume.name
+                        ),
+                        hint: format!(
+                            "create it on {target}, or map it under mappings.volume_types: `{{ {source}: {source_type}, {target}: <type on {target}> }}`"
+                        ),
+                    });
+                }
+            }
+        }
+        if let (Some(zone), Some(zones)) =
+            (self.availability_zone(member), &facts.availability_zones)
+            && !zones.contains(&zone)
+        {
+            refusals.push(Refusal {
+                message: format!(
+                    "availability zone `{zone}` (for `{}`) does not exist on {target}",
+                    member.name
+                ),
+                hint: format!(
+                    "map it to one of {target}'s zones ({}) under mappings.availability_zones",
+                    zones.join(", ")
+                ),
+            });
+        }
     }
 
     /// Refuses a member whose flavor has no mapping, or maps to one the target lacks.
@@ -357,22 +472,60 @@ pub(super) fn newest_complete_snapshot<'a>(
     Some(snapshot)
 }
 
+/// How far this machine's clock may be off an array's before a plan says so.
+const CLOCK_TOLERANCE_MS: u64 = 60_000;
+
 /// The age of the recovered snapshot against the RPO; beyond it, refused unless
-/// `--accept-data-loss` (then a warning).
+/// `--accept-data-loss` (then a warning). The age is measured on the clock of the array that
+/// holds the snapshot, which stamped it: this machine's may be hours off (then a warning says
+/// so), and would hide the data lost.
 pub(super) fn disclose(
     spec: &Spec,
     inventory: &Inventory,
+    array: &ArrayFacts,
     snapshot: &ReplicatedSnapshot,
     options: &PlanOptions,
     refusals: &mut Vec<Refusal>,
     warnings: &mut Vec<String>,
 ) -> DataLoss {
-    let age_secs = ((inventory.taken_at_ms - snapshot.created_ms).max(0)) as f64 / 1000.0;
+    // `3h behind`: how this machine's clock stands to the array's, when it matters.
+    let skew = array
+        .clock_offset_ms
+        .filter(|offset_ms| offset_ms.unsigned_abs() > CLOCK_TOLERANCE_MS)
+        .map(|offset_ms| {
+            let off = Duration::from_secs((offset_ms.unsigned_abs() + 500) / 1000);
+            let side = if offset_ms > 0 { "behind" } else { "ahead of" };
+            format!("{} {side}", spec::duration::format(off))
+        });
+    if let Some(skew) = &skew {
+        warnings.push(format!(
+            "this machine's clock is {skew} array {}'s: snapshot ages are measured on the array's clock; correct this machine's (NTP)",
+            array.name
+        ));
+    }
+    let array_now_ms = match array.clock_offset_ms {
+        Some(offset_ms) => inventory.taken_at_ms.saturating_add(offset_ms),
+        None => {
+            warnings.push(format!(
+                "array {} did not tell its time, so the age of snapshot `{}` is measured on this machine's clock, which may differ from the array's",
+                array.name, snapshot.name
+            ));
+            inventory.taken_at_ms
+        }
+    };
+    let age_secs = (array_now_ms.saturating_sub(snapshot.created_ms)).max(0) as f64 / 1000.0;
     let rpo_secs = spec.policy.rpo.as_secs_f64();
     let exceeds_rpo = age_secs > rpo_secs;
     if exceeds_rpo {
+        let on_clock = match &skew {
+            Some(skew) => format!(
+                " on array {}'s clock (this machine's is {skew} it)",
+                array.name
+            ),
+            None => String::new(),
+        };
         let message = format!(
-            "snapshot `{}` is {} old, beyond the RPO of {}",
+            "snapshot `{}` is {} old{on_clock}, beyond the RPO of {}",
             snapshot.name,
             spec::duration::format(spec::duration::from_secs_f64_saturating(age_secs)),
             spec::duration::format(spec.policy.rpo)
@@ -475,14 +628,17 @@ pub(super) struct Recreation<'a> {
     pub freed_ips: &'a BTreeSet<String>,
     /// The network of a member's NIC on the target (the caller checked it exists).
     pub network: &'a dyn Fn(&MemberSource, usize) -> String,
+    /// The phase of the checks of the recreated members.
+    pub verify_phase: Phase,
 }
 
 /// What the recreation steps are, for the steps that follow them.
 pub(super) struct Recreated {
     /// The manage steps, in member boot order.
     pub manage_steps: Vec<String>,
-    /// The barrier of the last boot tier: every member is ACTIVE on the target.
-    pub all_active: Vec<String>,
+    /// Every member checked against its profile once all are ACTIVE, then watched for the
+    /// stabilization window: what nothing that removes the source's copy may start before.
+    pub verified: Vec<String>,
 }
 
 /// Copies, manages, wires and boots every member on the target, in boot order.
@@ -496,6 +652,7 @@ pub(super) fn recreate(
     let site = target.target;
     let mut manage_steps = Vec::new();
     let tiers: BTreeSet<u32> = members.iter().map(|m| m.boot_order).collect();
+    let mut profiles: Vec<(&MemberSource, Profile)> = Vec::new();
     let mut sorted_members: Vec<&MemberSource> = members.to_vec();
     sorted_members.sort_by_key(|m| m.boot_order);
     for member in &sorted_members {
@@ -529,7 +686,10 @@ pub(super) fn recreate(
                     cinder_host: target.spec.sites[site].flasharray.cinder_host.clone(),
                     array_volume: new_volume,
                     name: name.clone(),
-                    volume_type: volume.volume_type.clone(),
+                    volume_type: volume
+                        .volume_type
+                        .as_deref()
+                        .map(|source_type| target.volume_type(source_type)),
                     bootable: index == 0 || volume.bootable,
                 },
                 vec![copy],
@@ -542,6 +702,7 @@ pub(super) fn recreate(
             volume_steps.push(manage);
         }
         let mut port_steps = Vec::new();
+        let mut nics = Vec::new();
         for (index, port) in member.instance.ports.iter().enumerate() {
             let network = (how.network)(member, index);
             let subnet_ok = |ip: &str| {
@@ -568,6 +729,11 @@ pub(super) fn recreate(
                 ));
             }
             let name = how.naming.name(&format!("{}-port-{index}", member.name));
+            nics.push(ProfileNic {
+                network: network.clone(),
+                fixed_ip: kept.clone(),
+                security_groups: target.security_groups(member, index),
+            });
             port_steps.push(steps.add(
                 format!("create_port/{}/{index}", member.name),
                 Phase::RecreateInstances,
@@ -577,6 +743,7 @@ pub(super) fn recreate(
                     network: network.clone(),
                     fixed_ip: kept,
                     name: name.clone(),
+                    security_groups: target.security_groups(member, index),
                 },
                 how.prepared.clone(),
                 vec![Resource {
@@ -599,7 +766,24 @@ pub(super) fn recreate(
         }
         depends_on.sort();
         depends_on.dedup();
-        let mut metadata = member.instance.metadata.clone();
+        let user_metadata: BTreeMap<String, String> = member
+            .instance
+            .metadata
+            .iter()
+            .filter(|(key, _)| !key.starts_with("protector_"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        profiles.push((
+            *member,
+            Profile {
+                flavor: target.flavor(member).unwrap_or_default(),
+                key_name: member.instance.key_name.clone(),
+                availability_zone: target.availability_zone(member),
+                nics,
+                metadata: user_metadata.clone(),
+            },
+        ));
+        let mut metadata = user_metadata;
         metadata.insert("protector_operation".to_string(), how.operation.to_string());
         metadata.insert("protector_member".to_string(), member.name.to_string());
         metadata.insert(
@@ -619,6 +803,7 @@ pub(super) fn recreate(
                 volume_steps,
                 key_name: member.instance.key_name.clone(),
                 metadata,
+                availability_zone: target.availability_zone(member),
             },
             depends_on,
             vec![Resource {
@@ -645,13 +830,55 @@ pub(super) fn recreate(
             Vec::new(),
         );
     }
+    let all_active: Vec<String> = tiers
+        .iter()
+        .next_back()
+        .map(|tier| vec![format!("tier_active/{tier}")])
+        .unwrap_or_default();
+    // Checked once every member is ACTIVE: the application stands up as a whole.
+    let boot_steps: Vec<String> = profiles
+        .iter()
+        .map(|(member, _)| format!("boot_instance/{}", member.name))
+        .collect();
+    let verified: Vec<String> = profiles
+        .into_iter()
+        .map(|(member, profile)| {
+            steps.add(
+                format!("verify_instance/{}", member.name),
+                how.verify_phase,
+                site,
+                Some(member.name),
+                Action::VerifyInstance {
+                    name: how.naming.name(&member.instance.name),
+                    boot_step: format!("boot_instance/{}", member.name),
+                    profile,
+                },
+                all_active.clone(),
+                Vec::new(),
+            )
+        })
+        .collect();
+    // Then watched for the stabilization window: a member that fails right after its boot
+    // fails the operation while what it was recovered from still exists.
+    let verified = if verified.is_empty() {
+        verified
+    } else {
+        vec![steps.add(
+            "stabilize".to_string(),
+            how.verify_phase,
+            site,
+            None,
+            Action::Stabilize {
+                seconds: target.spec.policy.stabilization.as_secs(),
+                boot_steps,
+            },
+            verified,
+            Vec::new(),
+        )]
+    };
     Recreated {
         manage_steps,
-        all_active: tiers
-            .iter()
-            .next_back()
-            .map(|tier| vec![format!("tier_active/{tier}")])
-            .unwrap_or_default(),
+        verified,
     }
 }
 
@@ -698,7 +925,55 @@ pub(super) fn view(
                 }
             })
             .collect(),
+        security_groups: groups_of(instance.ports.iter().map(|p| &p.security_groups)),
+        availability_zone: instance.availability_zone.clone(),
     }
+}
+
+/// Security groups in NIC order, each once.
+pub(super) fn groups_of<'a>(per_port: impl Iterator<Item = &'a Vec<String>>) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for group in per_port.flatten() {
+        if !groups.contains(group) {
+            groups.push(group.clone());
+        }
+    }
+    groups
+}
+
+/// The view of a member recreated on the target by `steps`: what its steps create (its
+/// security groups, its zone) rather than what it had on the source.
+pub(super) fn recreated_view(
+    mut view: super::MemberView,
+    member: &str,
+    steps: &std::collections::HashMap<&str, &Step>,
+    ports: usize,
+) -> super::MemberView {
+    let port_groups: Vec<&Vec<String>> = (0..ports)
+        .filter_map(
+            |index| match steps.get(format!("create_port/{member}/{index}").as_str()) {
+                Some(Step {
+                    action:
+                        Action::CreatePort {
+                            security_groups, ..
+                        },
+                    ..
+                }) => Some(security_groups),
+                _ => None,
+            },
+        )
+        .collect();
+    view.security_groups = groups_of(port_groups.into_iter());
+    view.availability_zone = match steps.get(format!("boot_instance/{member}").as_str()) {
+        Some(Step {
+            action: Action::BootInstance {
+                availability_zone, ..
+            },
+            ..
+        }) => availability_zone.clone(),
+        _ => None,
+    };
+    view
 }
 
 /// A FlashArray-valid volume name (<= 63 letters, digits, `-`, `_`): `prefix` (already valid,
@@ -731,6 +1006,124 @@ fn array_name(prefix: &str, wanted: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::testing::{NOW_MS, example_spec, inventory};
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    /// The disclosure of site-b's newest snapshot, taken `age_ms` ago on fa-b's clock, which
+    /// runs `offset_ms` ahead of this machine's (`None`: fa-b does not tell its time).
+    fn disclosed(
+        offset_ms: Option<i64>,
+        age_ms: i64,
+        accept_data_loss: bool,
+    ) -> (DataLoss, Vec<Refusal>, Vec<String>) {
+        let inventory = inventory();
+        let mut array = inventory.sites["site-b"]
+            .facts()
+            .and_then(|facts| facts.array.clone())
+            .unwrap();
+        array.clock_offset_ms = offset_ms;
+        let mut snapshot = array.replicated_snapshots[0].clone();
+        snapshot.created_ms = NOW_MS + offset_ms.unwrap_or(0) - age_ms;
+        let options = PlanOptions {
+            accept_data_loss,
+            ..PlanOptions::default()
+        };
+        let (mut refusals, mut warnings) = (Vec::new(), Vec::new());
+        let loss = disclose(
+            &example_spec(),
+            &inventory,
+            &array,
+            &snapshot,
+            &options,
+            &mut refusals,
+            &mut warnings,
+        );
+        (loss, refusals, warnings)
+    }
+
+    #[test]
+    fn a_machine_hours_behind_the_array_does_not_hide_the_data_lost() {
+        // The machine's clock alone read this 2-hour-old snapshot as taken an hour from now.
+        let (loss, refusals, warnings) = disclosed(Some(3 * HOUR_MS), 2 * HOUR_MS, false);
+        assert_eq!(loss.age_secs, 7200.0);
+        assert!(loss.exceeds_rpo);
+        assert_eq!(refusals.len(), 1, "{refusals:?}");
+        assert_eq!(
+            refusals[0].message,
+            "snapshot `fa-a:prod-web-app.7` is 2h old on array fa-b's clock (this machine's is 3h behind it), beyond the RPO of 15m"
+        );
+        assert_eq!(
+            warnings,
+            [
+                "this machine's clock is 3h behind array fa-b's: snapshot ages are measured on the array's clock; correct this machine's (NTP)"
+            ]
+        );
+        let (_, refusals, warnings) = disclosed(Some(3 * HOUR_MS), 2 * HOUR_MS, true);
+        assert!(refusals.is_empty());
+        assert!(warnings[1].ends_with("accepted with --accept-data-loss"));
+    }
+
+    #[test]
+    fn a_machine_ahead_of_the_array_does_not_age_a_fresh_snapshot() {
+        let (loss, refusals, warnings) = disclosed(Some(-3 * HOUR_MS), 5 * 60_000, false);
+        assert_eq!(loss.age_secs, 300.0);
+        assert!(!loss.exceeds_rpo && refusals.is_empty());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("this machine's clock is 3h ahead of array fa-b's"));
+    }
+
+    #[test]
+    fn clocks_a_minute_apart_go_unmentioned() {
+        for offset_ms in [60_000, -60_000, 0] {
+            let (loss, _, warnings) = disclosed(Some(offset_ms), 5 * 60_000, false);
+            assert_eq!(loss.age_secs, 300.0);
+            assert!(warnings.is_empty(), "{offset_ms}: {warnings:?}");
+        }
+        let (_, _, warnings) = disclosed(Some(61_000), 5 * 60_000, false);
+        assert!(warnings[0].contains("1m1s behind"), "{warnings:?}");
+    }
+
+    #[test]
+    fn an_array_that_does_not_tell_its_time_is_measured_on_this_machines_clock() {
+        let (loss, refusals, warnings) = disclosed(None, 5 * 60_000, false);
+        assert_eq!(loss.age_secs, 300.0);
+        assert!(refusals.is_empty());
+        assert_eq!(
+            warnings,
+            [
+                "array fa-b did not tell its time, so the age of snapshot `fa-a:prod-web-app.7` is measured on this machine's clock, which may differ from the array's"
+            ]
+        );
+    }
+
+    #[test]
+    fn absurd_array_times_do_not_overflow() {
+        for offset_ms in [i64::MAX, i64::MIN] {
+            let inventory = inventory();
+            let mut array = inventory.sites["site-b"]
+                .facts()
+                .unwrap()
+                .array
+                .clone()
+                .unwrap();
+            array.clock_offset_ms = Some(offset_ms);
+            let mut snapshot = array.replicated_snapshots[0].clone();
+            snapshot.created_ms = -offset_ms.signum() * i64::MAX;
+            let (mut refusals, mut warnings) = (Vec::new(), Vec::new());
+            let options = PlanOptions::default();
+            let spec = example_spec();
+            disclose(
+                &spec,
+                &inventory,
+                &array,
+                &snapshot,
+                &options,
+                &mut refusals,
+                &mut warnings,
+            );
+        }
+    }
 
     #[test]
     fn array_names_are_flasharray_valid() {

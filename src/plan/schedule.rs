@@ -284,6 +284,7 @@ mod tests {
                 volume_steps: Vec::new(),
                 key_name: None,
                 metadata: BTreeMap::new(),
+                availability_zone: None,
             },
             secs,
             depends_on,

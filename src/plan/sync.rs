@@ -54,11 +54,7 @@ pub(super) fn plan(
         phase: Phase::CleanupSource,
         site: site.to_string(),
         member: member.map(str::to_string),
-        estimate_secs: match action {
-            Action::DeleteInstance { .. } => 5.0,
-            Action::UnmanageVolume { .. } => 2.0,
-            _ => 1.0,
-        },
+        estimate_secs: super::recreate::estimate(&action),
         action,
         depends_on: Vec::new(),
         creates: Vec::new(),
@@ -123,7 +119,7 @@ pub(super) fn plan(
             .iter()
             .any(|(target, allowed)| target == peer_array && !allowed)
     }) {
-        last.push(add(Step {
+        let allow = add(Step {
             phase: Phase::ReverseReplication,
             ..step(
                 format!("allow_target/{group}"),
@@ -132,6 +128,26 @@ pub(super) fn plan(
                 Action::AllowTarget {
                     array: peer_array.clone(),
                     protection_group: format!("{current_array}:{group}"),
+                },
+            )
+        });
+        // The group was unprotected while the peer was down: one snapshot reaches it now,
+        // rather than at the array's next scheduled replication.
+        last.push(add(Step {
+            phase: Phase::ReverseReplication,
+            depends_on: vec![allow],
+            creates: vec![super::Resource {
+                kind: "protection_group_snapshot".to_string(),
+                name: format!("{current_array}:{group}.<next>"),
+            }],
+            ..step(
+                format!("protect/{group}"),
+                current,
+                None,
+                Action::SnapshotAndReplicate {
+                    array: current_array.clone(),
+                    protection_group: group.clone(),
+                    target_array: peer_array.clone(),
                 },
             )
         }));

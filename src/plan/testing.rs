@@ -36,6 +36,7 @@ pub fn instance(name: &str, network: &str, ip: &str, volumes: usize) -> Instance
             network: network.to_string(),
             mac_address: "fa:16:3e:00:00:01".to_string(),
             fixed_ips: vec![ip.to_string()],
+            security_groups: vec!["default".to_string(), format!("{name}-tier")],
         }],
         volumes: (0..volumes)
             .map(|index| Volume {
@@ -51,6 +52,13 @@ pub fn instance(name: &str, network: &str, ip: &str, volumes: usize) -> Instance
             })
             .collect(),
     }
+}
+
+/// The security groups both sites have: `default`, and one per member (`db-1-tier`, ...).
+fn groups() -> Vec<String> {
+    ["default", "db-1-tier", "web-1-tier", "web-2-tier"]
+        .map(str::to_string)
+        .to_vec()
 }
 
 pub fn network(name: &str, cidr: &str) -> Network {
@@ -104,6 +112,9 @@ pub fn inventory() -> Inventory {
         volume_quota_left: None,
         volume_quota_error: None,
         cinder_pools: Some(vec!["site-a@pure#fa-a".to_string()]),
+        security_groups: groups(),
+        availability_zones: Some(vec!["nova".to_string()]),
+        volume_types: Some(vec!["pure-replicated".to_string()]),
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-a".to_string(),
@@ -117,6 +128,7 @@ pub fn inventory() -> Inventory {
             }],
             replicated_snapshots: Vec::new(),
             volumes: all_array_volumes(),
+            clock_offset_ms: Some(0),
         }),
     };
     let site_b = SiteFacts {
@@ -136,6 +148,9 @@ pub fn inventory() -> Inventory {
         volume_quota_left: Some(100),
         volume_quota_error: None,
         cinder_pools: Some(vec!["site-b@pure#fa-b".to_string()]),
+        security_groups: groups(),
+        availability_zones: Some(vec!["nova".to_string()]),
+        volume_types: Some(vec!["pure-replicated".to_string()]),
         array_error: None,
         array: Some(ArrayFacts {
             name: "fa-b".to_string(),
@@ -151,6 +166,7 @@ pub fn inventory() -> Inventory {
                     .collect(),
             }],
             volumes: Vec::new(),
+            clock_offset_ms: Some(0),
         }),
     };
     Inventory {

@@ -24,6 +24,7 @@ fn symbol(action: &Action) -> (char, Style) {
         Action::CheckTarget
         | Action::TierActive { .. }
         | Action::VerifyInstance { .. }
+        | Action::Stabilize { .. }
         | Action::ProveDrillClean { .. }
         | Action::ProveRolledBack { .. } => ('?', Style::new()),
         Action::BootInstance { .. } | Action::RestoreInstance { .. } => ('>', cyan),
@@ -74,10 +75,18 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             if *bootable { " (bootable)" } else { "" }
         ),
         Action::CreatePort {
-            network, fixed_ip, ..
+            network,
+            fixed_ip,
+            security_groups,
+            ..
         } => format!(
-            "port on {network} at {}",
-            fixed_ip.as_deref().unwrap_or("a new address")
+            "port on {network} at {}{}",
+            fixed_ip.as_deref().unwrap_or("a new address"),
+            if security_groups.is_empty() {
+                String::new()
+            } else {
+                format!(" in {}", security_groups.join(", "))
+            }
         ),
         Action::BootInstance {
             name,
@@ -145,9 +154,27 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
             array,
             protection_group,
         } => format!("allow {protection_group} to replicate to {array}"),
-        Action::VerifyInstance { name, .. } => {
-            format!("{name} is ACTIVE and its volumes are in-use by it")
-        }
+        Action::Stabilize {
+            seconds,
+            boot_steps,
+        } => format!(
+            "{} recovered instance(s) stay ACTIVE for {}",
+            boot_steps.len(),
+            duration::format(std::time::Duration::from_secs(*seconds))
+        ),
+        Action::VerifyInstance { name, profile, .. } => format!(
+            "{name} is ACTIVE on its volumes, as {}{}",
+            profile.flavor,
+            if profile
+                .nics
+                .iter()
+                .any(|nic| !nic.security_groups.is_empty())
+            {
+                " with its addresses and security groups"
+            } else {
+                " with its addresses"
+            }
+        ),
         Action::RemoveInstance { name, .. } => format!("remove {}instance {name}", made_by(plan)),
         Action::RemovePort { name, .. } => format!("remove {}port {name}", made_by(plan)),
         Action::RemoveVolume { name, .. } => format!("unmanage {}volume {name}", made_by(plan)),

@@ -86,6 +86,7 @@ fn boot(name: &str, member: &str) -> Action {
         volume_steps: vec![format!("manage_volume/{member}/0")],
         key_name: None,
         metadata: BTreeMap::new(),
+        availability_zone: None,
     }
 }
 
@@ -321,6 +322,7 @@ pub fn drill() -> (Plan, Vec<JournalEntry>, OperationRecord) {
             Action::VerifyInstance {
                 name: name("db-1"),
                 boot_step: "boot_instance/db-1".to_string(),
+                profile: Default::default(),
             },
             &["boot_instance/db-1"],
             2.0,

@@ -2,9 +2,12 @@
 //!
 //! Every lifecycle step the twin models (a boot, a manage, a replication transfer) takes the
 //! time given here divided by the speed, so `--speed 100` turns a 30 s boot into 0.3 s while
-//! keeping the ratios between operations realistic. Timestamps in API responses are real wall
-//! time; only durations are scaled.
+//! keeping the ratios between operations realistic. Timestamps in API responses are wall time
+//! (only durations are scaled), shifted by the clock offset the control API sets, so a test or
+//! a rehearsal can run the sites' clocks ahead of or behind the operator's machine.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -113,10 +116,12 @@ impl Op {
     }
 }
 
-/// The twin's sense of time.
+/// The twin's sense of time. Clones share the offset: every site's clock steps together.
 #[derive(Debug, Clone)]
 pub struct Clock {
     speed: f64,
+    /// Milliseconds the twin's wall clock runs ahead of this machine's (negative: behind).
+    offset_ms: Arc<AtomicI64>,
 }
 
 impl Clock {
@@ -128,6 +133,7 @@ impl Clock {
             } else {
                 1.0
             },
+            offset_ms: Arc::default(),
         }
     }
 
@@ -149,9 +155,24 @@ impl Clock {
         duration.div_f64(self.speed)
     }
 
-    /// Wall-clock time for API timestamps.
+    /// Wall-clock time for API timestamps: this machine's, shifted by the offset.
     pub fn wall(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
+        chrono::Utc::now() + chrono::TimeDelta::milliseconds(self.offset_ms())
+    }
+
+    /// The wall clock as an HTTP `Date` header reads (IMF-fixdate, RFC 9110).
+    pub fn http_date(&self) -> String {
+        self.wall().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    }
+
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Steps the wall clock to this machine's plus `offset_ms`, as NTP steps a clock: what the
+    /// twin already holds keeps its timestamps, so a step forward ages it.
+    pub fn set_offset_ms(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::Relaxed);
     }
 
     /// Wall-clock milliseconds since the epoch (FlashArray timestamps).
@@ -193,5 +214,20 @@ mod tests {
             Duration::from_millis(300)
         );
         assert_eq!(Clock::new(0.0).speed(), 1.0);
+    }
+
+    #[test]
+    fn an_offset_shifts_the_wall_clock_of_every_clone() {
+        let clock = Clock::new(1.0);
+        let site = clock.clone();
+        clock.set_offset_ms(3 * 3_600_000);
+        let ahead = site.wall_ms() - chrono::Utc::now().timestamp_millis();
+        assert!(
+            (3 * 3_600_000 - 1_000..=3 * 3_600_000).contains(&ahead),
+            "{ahead}"
+        );
+        let date = chrono::DateTime::parse_from_rfc2822(&site.http_date()).unwrap();
+        assert!((date.timestamp_millis() - site.wall_ms()).abs() <= 1_000);
+        assert!(site.http_date().ends_with(" GMT"), "{}", site.http_date());
     }
 }

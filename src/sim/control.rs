@@ -1,6 +1,6 @@
 //! The control API (JSON over HTTP at `PROTECTOR_SIM_CONTROL`): what a test or a rehearsal
 //! does to the world from outside — take a site down and up, inject and clear faults, run a
-//! replication cycle now, dump the whole world.
+//! replication cycle now, step the sites' clocks, dump the whole world.
 //!
 //! | method | path | body | effect |
 //! |---|---|---|---|
@@ -10,6 +10,7 @@
 //! | GET | `/faults` | | the active rules |
 //! | DELETE | `/faults` | | 204; all rules removed |
 //! | POST | `/replicate` | `{"site"?, "protection_group"?, "wait"?}` | replicate now; with `wait`, completed at once |
+//! | POST | `/clock` | `{"offset_secs": N}` | every site's clock reads this machine's plus N seconds (negative: behind; at most ten years either way), as if stepped: what exists keeps its timestamps |
 //! | GET | `/world` | | the world dump (`World::dump`) |
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
             post(add_fault).get(list_faults).delete(clear_faults),
         )
         .route("/replicate", post(replicate))
+        .route("/clock", post(set_clock))
         .route("/world", get(world))
         .with_state(runtime)
 }
@@ -133,6 +135,31 @@ async fn replicate(
         }
     }
     Json(json!({ "snapshots": snapshots })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    /// Seconds the sites' clocks run ahead of this machine's (negative: behind).
+    offset_secs: i64,
+}
+
+/// Ten years: enough for any rehearsal, and far from where time arithmetic overflows.
+const MAX_CLOCK_OFFSET_SECS: i64 = 10 * 366 * 86_400;
+
+async fn set_clock(
+    State(runtime): State<Arc<Runtime>>,
+    Json(request): Json<ClockRequest>,
+) -> Response {
+    if request.offset_secs.unsigned_abs() > MAX_CLOCK_OFFSET_SECS.unsigned_abs() {
+        let error = format!("offset_secs must be within ±{MAX_CLOCK_OFFSET_SECS} (ten years)");
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response();
+    }
+    runtime
+        .world
+        .clock
+        .set_offset_ms(request.offset_secs * 1000);
+    Json(json!({ "offset_secs": request.offset_secs })).into_response()
 }
 
 async fn world(State(runtime): State<Arc<Runtime>>) -> Json<serde_json::Value> {

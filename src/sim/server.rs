@@ -336,6 +336,13 @@ async fn common_layer(
         }
         None => next.run(request).await,
     };
+    // The site's clock, not this machine's (hyper's own `Date`), so an offset set through the
+    // control API shows in headers as in bodies.
+    if let Ok(value) = HeaderValue::from_str(&runtime.world.clock.http_date()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         let name = match service {
             Some(Service::Flasharray) => HeaderName::from_static("x-request-id"),

@@ -179,6 +179,12 @@ pub struct PolicyFile {
     /// against it.
     #[schemars(schema_with = "duration_schema")]
     pub rto: Spanned<String>,
+    /// How long recovered members must stay ACTIVE (volumes in use, ports up) after the last
+    /// boot before an operation removes what it recovered from and reports success, e.g. `2m`;
+    /// from `1s` to `1h`, default `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "duration_schema")]
+    pub stabilization: Option<Spanned<String>>,
 }
 
 fn duration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -223,6 +229,20 @@ pub struct MappingsFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "pairs_schema")]
     pub flavors: Vec<PairFile>,
+    /// Security groups named differently on the other site (by default a port keeps the
+    /// names of its groups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pairs_schema")]
+    pub security_groups: Vec<PairFile>,
+    /// Availability zones to boot in on the other site (by default the scheduler chooses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pairs_schema")]
+    pub availability_zones: Vec<PairFile>,
+    /// Volume types named differently on the other site (by default a volume keeps its
+    /// type's name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pairs_schema")]
+    pub volume_types: Vec<PairFile>,
 }
 
 fn pairs_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

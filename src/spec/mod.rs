@@ -98,7 +98,13 @@ pub struct Policy {
     pub rpo: Duration,
     #[serde(serialize_with = "serialize_duration")]
     pub rto: Duration,
+    /// The post-completion window: recovered members must stay ACTIVE this long.
+    #[serde(serialize_with = "serialize_duration")]
+    pub stabilization: Duration,
 }
+
+/// The stabilization window when the spec sets none.
+pub const DEFAULT_STABILIZATION: Duration = Duration::from_secs(60);
 
 fn serialize_duration<S: serde::Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&duration::format(*value))
@@ -129,6 +135,9 @@ impl Pair {
 pub struct Mappings {
     pub networks: Vec<Pair>,
     pub flavors: Vec<Pair>,
+    pub security_groups: Vec<Pair>,
+    pub availability_zones: Vec<Pair>,
+    pub volume_types: Vec<Pair>,
 }
 
 /// Translates `name` on site `from` to its counterpart on site `to` through symmetric pairs.

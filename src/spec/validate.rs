@@ -31,6 +31,17 @@ pub(super) fn validate(file: &SpecFile, base_dir: &Path) -> (Option<Spec>, Vec<D
     let mappings = Mappings {
         networks: rules.pairs("network", &file.mappings.networks, &site_names),
         flavors: rules.pairs("flavor", &file.mappings.flavors, &site_names),
+        security_groups: rules.pairs(
+            "security group",
+            &file.mappings.security_groups,
+            &site_names,
+        ),
+        availability_zones: rules.pairs(
+            "availability zone",
+            &file.mappings.availability_zones,
+            &site_names,
+        ),
+        volume_types: rules.pairs("volume type", &file.mappings.volume_types, &site_names),
     };
     let drill = Drill {
         networks: file.drill.as_ref().map_or_else(Vec::new, |drill| {
@@ -199,6 +210,16 @@ const RTO_LIMITS: Limits = Limits {
     min_is: "the shortest recovery budget",
     max_is: "the longest recovery budget protector accepts",
     why: "plans predict recoveries against it; a budget beyond a month is no recovery objective.",
+};
+
+/// Every operation waits this long before it completes; beyond an hour an operator would
+/// rather check by hand.
+const STABILIZATION_LIMITS: Limits = Limits {
+    min: Duration::from_secs(1),
+    max: Duration::from_secs(3600),
+    min_is: "the shortest stabilization window",
+    max_is: "the longest stabilization window protector waits",
+    why: "every failover, failback and drill waits that long, watching the recovered members, before it completes.",
 };
 
 const ARRAY_NAME_RULE: &str = "use 1-63 letters, digits, `-` or `_`, starting with a letter or digit (FlashArray naming rules)";
@@ -505,6 +526,17 @@ impl Rules<'_> {
             array_protection_group,
             rpo: self.objective(&policy.rpo, "rpo", "the data-loss budget", &RPO_LIMITS),
             rto: self.objective(&policy.rto, "rto", "the recovery time budget", &RTO_LIMITS),
+            stabilization: policy.stabilization.as_ref().map_or(
+                super::DEFAULT_STABILIZATION,
+                |text| {
+                    self.objective(
+                        text,
+                        "stabilization",
+                        "how long recovered members must stay up",
+                        &STABILIZATION_LIMITS,
+                    )
+                },
+            ),
         }
     }
 
@@ -814,6 +846,31 @@ fn cycles(edges: &[Vec<(usize, Span)>]) -> Vec<Vec<(usize, Span)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_stabilization(line: &str) -> crate::spec::Validation {
+        let text =
+            include_str!("../../examples/prod-web-app.yaml").replace("  stabilization: 2s\n", line);
+        crate::spec::check(
+            crate::spec::SourceFile::new("pg.yaml", &text),
+            Path::new("."),
+        )
+    }
+
+    #[test]
+    fn the_stabilization_window_defaults_to_a_minute_and_is_bounded() {
+        let absent = with_stabilization("");
+        assert_eq!(
+            absent.spec.unwrap().policy.stabilization,
+            Duration::from_secs(60)
+        );
+        let long = with_stabilization("  stabilization: 2h\n");
+        assert!(long.spec.is_none());
+        let message = &long.report.diagnostics[0].summary;
+        assert!(
+            message.contains("stabilization 2h is longer than 1h"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn dns_labels() {

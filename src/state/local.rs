@@ -291,6 +291,27 @@ fn write_atomically<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreErr
         .map_err(io("sync", &folder))
 }
 
+/// Creates `path` holding `value`, failing with `AlreadyExists` if it exists. The content is
+/// written to a temporary file first and hard-linked into place, so a process killed while
+/// taking a lock never leaves a half-written one that blocks the next command.
+fn create_whole<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let temporary = folder.join(format!(".{name}.{}.new", std::process::id()));
+    let text = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    let written = File::create(&temporary).and_then(|mut file| {
+        file.write_all(&text)?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| fs::hard_link(&temporary, path));
+    let _ = fs::remove_file(&temporary);
+    linked?;
+    File::open(folder).and_then(|dir| dir.sync_all())
+}
+
 /// Drops a last line a power cut left half-written (no newline): appending after it would glue
 /// the next entry to it and make the journal unreadable from there on. Its step was never
 /// recorded as done, so it runs again.
@@ -815,13 +836,8 @@ impl LocalStore {
         }
         let info = LockInfo::ours(command);
         for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    let text = serde_json::to_vec(&info).unwrap_or_default();
-                    file.write_all(&text).map_err(io("write", &path))?;
-                    file.sync_all().map_err(io("sync", &path))?;
-                    return Ok(LockGuard::new(path, info));
-                }
+            match create_whole(&path, &info) {
+                Ok(()) => return Ok(LockGuard::new(path, info)),
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                     match self.holder_at(&path)? {
                         Some(holder) => {

@@ -119,6 +119,36 @@ fn address(world: &Value, site: &str, member: &str) -> String {
         .to_string()
 }
 
+/// The security groups of `member`'s ports on `site`, by name, port by port.
+fn security_groups(world: &Value, site: &str, member: &str) -> Vec<Vec<String>> {
+    let site = &world["sites"][site];
+    let server = values(&site["compute"]["servers"])
+        .into_iter()
+        .find(|s| s["name"] == member)
+        .unwrap_or_else(|| panic!("no {member}"));
+    server["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|port| {
+            let mut names: Vec<String> =
+                site["network"]["ports"][port.as_str().unwrap()]["security_groups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|id| {
+                        site["network"]["security_groups"][id.as_str().unwrap()]["name"]
+                            .as_str()
+                            .unwrap()
+                            .to_string()
+                    })
+                    .collect();
+            names.sort();
+            names
+        })
+        .collect()
+}
+
 #[test]
 fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
     let setup = Setup::new();
@@ -126,6 +156,11 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
     let spec = spec.to_str().unwrap();
     let before = setup.world();
     let original_address = address(&before, "site-a", "web-1");
+    let original_groups: Vec<Vec<Vec<String>>> = MEMBERS
+        .iter()
+        .map(|member| security_groups(&before, "site-a", member))
+        .collect();
+    assert_eq!(original_groups[0], vec![vec!["db", "default"]]);
 
     let events = setup.expect(
         0,
@@ -147,6 +182,14 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
         "nothing left on site-a"
     );
     assert_eq!(address(&world, "site-b", "web-1"), original_address);
+    // What lets traffic reach each member comes along: its security groups.
+    for (member, groups) in MEMBERS.iter().zip(&original_groups) {
+        assert_eq!(
+            &security_groups(&world, "site-b", member),
+            groups,
+            "{member}"
+        );
+    }
     // The source volumes are unmanaged, their array data kept.
     let site_a = &world["sites"]["site-a"];
     for member in MEMBERS {
@@ -177,11 +220,59 @@ fn a_planned_failover_and_a_failback_move_the_workload_and_bring_it_back() {
         "nothing left on site-b"
     );
     assert_eq!(address(&world, "site-a", "web-1"), original_address);
+    for (member, groups) in MEMBERS.iter().zip(&original_groups) {
+        assert_eq!(
+            &security_groups(&world, "site-a", member),
+            groups,
+            "{member}"
+        );
+    }
     let group = setup.group();
     assert_eq!(group["status"], "active");
     assert_eq!(group["current_primary_site"], "site-a");
     // The protection matches the spec again: converge plans nothing.
     setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+}
+
+/// `protection-group show`'s `protected_since`, if the replica holds a recoverable copy.
+fn protected_since(setup: &Setup, spec: &str) -> Option<String> {
+    let text = setup.expect(0, &["protection-group", "show", spec, "-f", "json"]);
+    let group: Value = serde_json::from_str(&text).unwrap();
+    let since = group["protected_since"].as_str().unwrap().to_string();
+    chrono::DateTime::parse_from_rfc3339(&since)
+        .is_ok()
+        .then_some(since)
+}
+
+#[test]
+fn a_failback_with_reverse_replication_is_protected_at_once() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let spec = spec.to_str().unwrap();
+    setup.expect(0, &["failover", spec, "--type", "planned", "--yes"]);
+    // The recovered volumes are new: a copy of them is on site-a's array before it reports.
+    assert!(protected_since(&setup, spec).is_some());
+    setup.expect(0, &["failback", spec, "--reverse-replication", "--yes"]);
+    let since = protected_since(&setup, spec).expect("protected after the failback");
+    let text = setup.expect(0, &["protection-group", "sync-status", spec, "-f", "json"]);
+    let rows: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let site_b = rows.iter().find(|row| row["site"] == "site-b").unwrap();
+    assert_eq!(site_b["protected_since"], since.as_str(), "{rows:?}");
+
+    // Site-a lost right away: an unplanned failover recovers from that copy.
+    setup.control("POST", "/sites/site-a/down");
+    setup.expect(
+        0,
+        &[
+            "failover",
+            spec,
+            "--type",
+            "unplanned",
+            "--accept-data-loss",
+            "--yes",
+        ],
+    );
+    assert_runs_on(&setup.world(), "site-b", "m2.large");
 }
 
 #[test]
@@ -195,16 +286,21 @@ fn an_unplanned_failover_then_sync_force_when_the_old_primary_returns() {
     setup.expect(0, &["apply", plan.to_str().unwrap(), "--auto-approve"]);
 
     setup.control("POST", "/sites/site-a/down");
-    setup.expect(
-        0,
-        &[
-            "failover",
-            spec,
-            "--type",
-            "unplanned",
-            "--accept-data-loss",
-            "--yes",
-        ],
+    let output = setup.protector(&[
+        "failover",
+        spec,
+        "--type",
+        "unplanned",
+        "--accept-data-loss",
+        "--yes",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // The operator is told what the old primary needs once it is back.
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        said.contains("site-a could not be reached")
+            && said.contains("protection-group sync-force"),
+        "{said}"
     );
     assert_runs_on(&setup.world(), "site-b", "m2.large");
     let sync = |setup: &Setup| -> Vec<Value> {

@@ -6,6 +6,7 @@ mod apply;
 mod apply_crash;
 mod cinder_api;
 mod cli;
+mod clock;
 mod drill;
 mod examples;
 mod fault_schedule;
@@ -22,6 +23,7 @@ mod reviewed;
 mod rollback;
 mod schema;
 mod sim;
+mod tls;
 mod twin;
 mod validate;
 

@@ -244,7 +244,7 @@ fn token_and_ca_files_that_never_end_are_not_read() {
     let (code, text) = run(&[("FA_SITE_A_CA_CERT", "/dev/zero")]);
     assert_eq!(code, Some(3), "{text}");
     assert!(
-        text.contains("cannot read the array CA certificate /dev/zero: it is a character device, not a regular file"),
+        text.contains("flasharray fa-a: cannot read the CA certificate /dev/zero: it is a character device, not a regular file"),
         "{text}"
     );
 }

@@ -77,6 +77,15 @@ impl BlockStorage {
             .pools)
     }
 
+    /// `GET /types`: the volume types the project may use.
+    pub async fn volume_types(&self) -> Result<Vec<model::VolumeType>, ClientError> {
+        Ok(self
+            .client
+            .get::<model::VolumeTypesList>("/types")
+            .await?
+            .volume_types)
+    }
+
     /// Brings an array volume under Cinder's management.
     pub async fn manage(
         &self,

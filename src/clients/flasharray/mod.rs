@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use super::clouds::Secret;
-use super::http::{Call, ClientError, ErrorKind, Failure, Http, Reply};
+use super::http::{Call, ClientError, ErrorKind, Failure, Http, Reply, Trust};
 use super::openstack::query;
 
 /// The newest REST version protector knows; arrays serving less are spoken to at their newest.
@@ -55,11 +55,13 @@ impl FlashArray {
         ca_file: Option<&Path>,
         timeout: Duration,
     ) -> Result<FlashArray, ClientError> {
+        // An array's private CA is trusted beside the system's, as the spec documents.
+        let trust = ca_file.map_or(Trust::System, |ca| Trust::SystemAnd(ca.to_path_buf()));
         Ok(FlashArray {
             name: name.to_string(),
             base: url.trim_end_matches('/').to_string(),
             token,
-            http: Http::new(format!("flasharray {name}"), ca_file, timeout)?,
+            http: Http::new(format!("flasharray {name}"), &trust, timeout)?,
             state: tokio::sync::Mutex::new(Connection::default()),
         })
     }
@@ -259,6 +261,19 @@ impl FlashArray {
         self.list("volume-snapshots", &[("filter", &filter)]).await
     }
 
+    /// How far the array's clock runs ahead of this machine's, in milliseconds (negative:
+    /// behind), as its answer arrives: `_as_of` of `GET /arrays`, else the answer's `Date`
+    /// header (whole seconds); `None` when it tells neither. Snapshot times are the array's, so
+    /// their ages are measured on its clock, whatever this machine's says.
+    pub async fn clock_offset_ms(&self) -> Result<Option<i64>, ClientError> {
+        let reply = self.call(Method::GET, "arrays", None, true).await?;
+        let arrived_ms = chrono::Utc::now().timestamp_millis();
+        let arrays: model::ListResponse<model::Array> = reply.json()?;
+        let as_of = arrays.items.first().and_then(|array| array.as_of);
+        Ok(array_time_ms(as_of, reply.header("date"))
+            .map(|array_ms| array_ms.saturating_sub(arrived_ms)))
+    }
+
     /// Names of the volumes on the array (destroyed ones excluded).
     pub async fn volume_names(&self) -> Result<Vec<String>, ClientError> {
         let volumes: Vec<model::Volume> = self.list("volumes", &[("destroyed", "false")]).await?;
@@ -266,9 +281,29 @@ impl FlashArray {
     }
 }
 
+/// The array's time in milliseconds since the epoch: `_as_of`, else an HTTP `Date` header.
+fn array_time_ms(as_of: Option<i64>, date: Option<&str>) -> Option<i64> {
+    as_of.or_else(|| {
+        let date = chrono::DateTime::parse_from_rfc2822(date?).ok()?;
+        Some(date.timestamp_millis())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_array_time_is_as_of_else_the_date_header() {
+        let date = Some("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            array_time_ms(Some(784_111_777_123), date),
+            Some(784_111_777_123)
+        );
+        assert_eq!(array_time_ms(None, date), Some(784_111_777_000));
+        assert_eq!(array_time_ms(None, Some("yesterday")), None);
+        assert_eq!(array_time_ms(None, None), None);
+    }
 
     #[test]
     fn versions_parse_and_compare_numerically() {

@@ -92,12 +92,11 @@ impl ServiceType {
 
 impl Session {
     pub fn new(site: &str, cloud: CloudConfig, timeout: Duration) -> Result<Session, ClientError> {
-        let ca = if cloud.verify {
-            cloud.cacert.clone()
-        } else {
-            None
-        };
-        let http = Http::new(format!("keystone on {site}"), ca.as_deref(), timeout)?;
+        let http = Http::new(
+            format!("keystone on {site}"),
+            &cloud.verify.trust(),
+            timeout,
+        )?;
         Ok(Session {
             site: site.to_string(),
             http,
@@ -227,20 +226,15 @@ impl Session {
         }
     }
 
-    /// An HTTP client for one of this site's services, trusting the same CA.
+    /// An HTTP client for one of this site's services, checking certificates as Keystone's.
     pub fn service_http(
         &self,
         service: ServiceType,
         timeout: Duration,
     ) -> Result<Http, ClientError> {
-        let ca = if self.cloud.verify {
-            self.cloud.cacert.clone()
-        } else {
-            None
-        };
         Http::new(
             format!("{} on {}", service.name(), self.site),
-            ca.as_deref(),
+            &self.cloud.verify.trust(),
             timeout,
         )
     }

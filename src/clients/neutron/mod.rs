@@ -51,6 +51,18 @@ impl Networking {
             .await
     }
 
+    /// The security groups the project sees (its own and shared ones).
+    pub async fn security_groups(&self) -> Result<Vec<model::SecurityGroup>, ClientError> {
+        self.client
+            .list(
+                "/security-groups?limit=1000",
+                |page: model::SecurityGroupsList| {
+                    (page.security_groups, next(page.security_groups_links))
+                },
+            )
+            .await
+    }
+
     pub async fn create_port(
         &self,
         request: &model::PortCreateRequest,

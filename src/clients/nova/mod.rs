@@ -74,6 +74,15 @@ impl Compute {
         self.client.delete(&format!("/servers/{id}")).await
     }
 
+    /// The availability zones instances may be booted in.
+    pub async fn availability_zones(&self) -> Result<Vec<model::AvailabilityZone>, ClientError> {
+        Ok(self
+            .client
+            .get::<model::AvailabilityZonesList>("/os-availability-zone")
+            .await?
+            .availability_zone_info)
+    }
+
     pub async fn flavors(&self) -> Result<Vec<model::Flavor>, ClientError> {
         self.client
             .list("/flavors/detail", |page: model::FlavorsList| {
