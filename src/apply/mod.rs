@@ -3,6 +3,11 @@
 //! Before anything moves, apply takes the group's lock on every site and checks the plan still
 //! holds: the recorded state has the versions the plan was made from, and a fresh plan of the
 //! same operation relies on the same inventory facts; otherwise it refuses and says what moved.
+//! Then it checks that every step acts on a member's resources or on what an operation creates
+//! ([`crate::plan::file::check_resources`]) and proves the plan is exactly the one protector
+//! makes from those inputs (the planner is deterministic: [`crate::plan::file::compare`]), so
+//! that a plan file edited after review, or made up, never runs; a plan whose operation
+//! already started must be the copy it started with.
 //! Then it records the operation as `running` on every site it may write, keeps a copy of the
 //! plan beside the journal, and runs the DAG ([`executor`]), journaling each step to disk before
 //! it acts and after it ends. Every transition of the recorded state is a pure function in
@@ -101,7 +106,7 @@ impl Refusal {
     }
 
     fn store(error: StoreError) -> Refusal {
-        let refused = matches!(error, StoreError::Locked { .. });
+        let refused = error.is_refusal();
         Refusal {
             hint: error.hint(),
             message: error.to_string(),
@@ -130,15 +135,7 @@ pub async fn apply(
     options: &Options,
     observer: &mut dyn Observer,
 ) -> Result<Applied, Refusal> {
-    if plan.protection_group != spec.name {
-        return Err(Refusal::error(
-            format!(
-                "the plan is for protection group `{}`, the spec describes `{}`",
-                plan.protection_group, spec.name
-            ),
-            "apply the plan with the spec it was made from",
-        ));
-    }
+    check_spec(plan, spec)?;
     let store = LocalStore::new(&spec.state.path);
     let _locks = lock_all(&store, spec, &options.command)?;
     let state = read_state(&store, spec)?;
@@ -148,13 +145,28 @@ pub async fn apply(
         }
         return match record.status {
             OperationStatus::Pending | OperationStatus::Running => {
+                // It continues as it started: from the copy kept when it did, which the plan
+                // given must be.
+                let started = load_plan(&store, spec, &plan.operation.id)?;
+                plan::file::compare(plan, &started, plan::file::Reference::Started).map_err(|difference| {
+                    Refusal::refused(
+                        format!(
+                            "the plan is not the one {} started with: {difference}",
+                            plan.operation.id
+                        ),
+                        format!(
+                            "continue the operation as it started with `protector apply --resume {}`",
+                            plan.operation.id
+                        ),
+                    )
+                })?;
                 observer.note(&format!(
                     "{} was interrupted; continuing it from its journal",
                     plan.operation.id
                 ));
                 let inventory = discover(spec, clouds, options).await;
                 run(
-                    spec, clouds, &store, plan, &inventory, &state, options, observer,
+                    spec, clouds, &store, &started, &inventory, &state, options, observer,
                 )
                 .await
             }
@@ -219,7 +231,25 @@ pub async fn apply(
                 "plan again and review the new plan: `protector plan FILE ...`",
             ));
         }
-        Ok(_) => {}
+        Ok(fresh) => {
+            // Checked apart from the comparison below, and first: what it finds is said
+            // plainly (a step for an instance that is not a member's), not as a difference.
+            plan::file::check_resources(plan, spec, &inventory, &state).map_err(|problem| {
+                Refusal::refused(
+                    format!("the plan acts on what is not the group's: {problem}"),
+                    "apply only the plan protector made and the change request reviewed: plan again, `protector plan FILE ... -o PLAN`",
+                )
+            })?;
+            // The planner is a pure function of what was just checked to be the same: a plan
+            // that differs from a fresh one is not the plan protector made, whatever was
+            // reviewed.
+            plan::file::compare(plan, &fresh, plan::file::Reference::Fresh).map_err(|difference| {
+                Refusal::refused(
+                    format!("the plan is not what protector plans from the same spec, state and sites: {difference}"),
+                    "plan again and review the new plan: `protector plan FILE ... -o PLAN`",
+                )
+            })?;
+        }
     }
     run(
         spec, clouds, &store, plan, &inventory, &state, options, observer,
@@ -430,6 +460,16 @@ fn find_record<'a>(state: &'a RecordedState, operation: &str) -> Option<&'a Oper
         .and_then(|doc| doc.operations.iter().find(|op| op.id == operation))
 }
 
+/// That `plan` belongs to `spec` (its group, its sites).
+fn check_spec(plan: &Plan, spec: &Spec) -> Result<(), Refusal> {
+    plan::file::check_spec(plan, spec).map_err(|problem| {
+        Refusal::refused(
+            problem,
+            "apply the plan with the spec it was made from (--file FILE)",
+        )
+    })
+}
+
 /// The plan copy apply kept for `operation`, on whichever site has it.
 fn load_plan(store: &LocalStore, spec: &Spec, operation: &str) -> Result<Plan, Refusal> {
     for site in spec.sites.keys() {
@@ -437,6 +477,7 @@ fn load_plan(store: &LocalStore, spec: &Spec, operation: &str) -> Result<Plan, R
             .load_plan(site, &spec.name, operation)
             .map_err(Refusal::store)?
         {
+            check_spec(&plan, spec)?;
             return Ok(plan);
         }
     }
@@ -489,13 +530,19 @@ fn update_documents(
             store.load(site, &spec.name).map_err(|e| e.to_string())?,
         );
     }
-    let next = loaded
+    let newest_version = loaded
         .values()
         .flatten()
         .map(|doc| doc.metadata_version)
         .max()
-        .unwrap_or(0)
-        + 1;
+        .unwrap_or(0);
+    // Only an edited document gets here; wrapping to 0 would pass its successor for older.
+    let next = newest_version.checked_add(1).ok_or_else(|| {
+        format!(
+            "the state of `{}` is at version {newest_version}, which cannot be raised: restore its documents from a backup",
+            spec.name
+        )
+    })?;
     let newest = loaded
         .values()
         .flatten()
@@ -1014,5 +1061,23 @@ mod tests {
             assert_eq!(doc.status, GroupStatus::Active, "{site}");
             assert!(!doc.sync.contains_key(site), "{site}: {:?}", doc.sync);
         }
+    }
+
+    #[test]
+    fn a_document_at_the_last_version_is_not_wrapped_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = example_spec();
+        spec.state.path = dir.path().to_path_buf();
+        let store = LocalStore::new(dir.path());
+        let mut edited = StateDocument::initial(&spec, "site-a");
+        edited.metadata_version = u64::MAX;
+        store.save(&edited).unwrap();
+        let sites = vec!["site-a".to_string()];
+        let error = update_documents(&store, &spec, &sites, |_| {}).unwrap_err();
+        assert!(
+            error.contains("is at version 18446744073709551615, which cannot be raised"),
+            "{error}"
+        );
+        assert_eq!(store.load("site-a", &spec.name).unwrap(), Some(edited));
     }
 }

@@ -396,7 +396,8 @@ pub fn place(doc: &mut StateDocument, plan: &Plan, outcome: &Outcome<'_>, now: D
         OperationKind::Failover => {
             doc.status = GroupStatus::FailedOver;
             if moved {
-                doc.failover_count += 1;
+                // A count is for people; an edited document at the maximum stays there.
+                doc.failover_count = doc.failover_count.saturating_add(1);
                 doc.last_failover_at = Some(now);
             }
         }
@@ -644,6 +645,12 @@ mod tests {
         assert_eq!(doc.status, GroupStatus::FailedOver);
         assert_eq!(doc.current_primary_site, "site-b");
         assert_eq!(doc.failover_count, 1);
+        let mut counted_out = StateDocument {
+            failover_count: u32::MAX,
+            ..StateDocument::initial(&spec, "site-b")
+        };
+        place(&mut counted_out, &plan, &outcome, now);
+        assert_eq!(counted_out.failover_count, u32::MAX);
         let web = &doc.members["web-1"];
         assert_eq!(web.site, "site-b");
         assert_eq!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::plan::{PlanFlags, TypeArg, check_rto, load_spec, make_plan};
+use super::plan::{PlanFlags, TypeArg, check_rto, load_spec, make_plan, read_spec};
 use super::show::read_plan;
 use super::{CommandError, Outcome, clouds_for, eprint, print};
 use crate::apply::executor::Event;
@@ -28,6 +28,10 @@ pub struct Args {
     /// Continue operation OP from its journal (after a crash or a failed step).
     #[arg(long, value_name = "OP", conflicts_with = "plan")]
     resume: Option<String>,
+    /// Refuse (exit 3) unless the plan file's SHA-256 is HASH: the one the change request
+    /// approved (`protector plan -o` and `protector show` print it).
+    #[arg(long, value_name = "HASH", requires = "plan", value_parser = parse_sha256)]
+    expect_sha256: Option<String>,
     /// Apply without asking (required when stdin is not a terminal, as in CI).
     #[arg(long)]
     auto_approve: bool,
@@ -38,6 +42,14 @@ pub struct Args {
     exec: ExecArgs,
     #[command(flatten)]
     lookup: LookupArgs,
+}
+
+fn parse_sha256(text: &str) -> Result<String, String> {
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!("`{text}` is not a SHA-256: 64 hex digits"))
+    }
 }
 
 /// How the steps run; shared by every command that applies.
@@ -101,7 +113,7 @@ impl LookupArgs {
         let root = state_folder(self.state.as_deref());
         LocalStore::new(&root)
             .find_plan(operation)
-            .map_err(|error| CommandError::new(error.to_string()).hint(error.hint()))?
+            .map_err(super::store_error)?
             .ok_or_else(|| {
                 CommandError::new(format!(
                     "no operation {operation} in {}",
@@ -111,16 +123,36 @@ impl LookupArgs {
             })
     }
 
+    /// The spec to run `plan` with: `--file`, else the one it names.
+    fn spec_path(&self, plan: &Plan) -> Result<PathBuf, CommandError> {
+        match (&self.spec_file, &plan.spec_file) {
+            (Some(path), _) => Ok(path.clone()),
+            (None, Some(path)) => Ok(PathBuf::from(path)),
+            (None, None) => Err(CommandError::new("the plan does not name its spec")
+                .hint("pass the spec with --file FILE")),
+        }
+    }
+
+    /// The spec a recorded operation continues with (one fixed since it started, a moved token
+    /// file, is fine: what runs is the recorded plan).
     pub(super) fn spec_for(&self, plan: &Plan) -> Result<crate::spec::Spec, CommandError> {
-        let path = match (&self.spec_file, &plan.spec_file) {
-            (Some(path), _) => path.clone(),
-            (None, Some(path)) => PathBuf::from(path),
-            (None, None) => {
-                return Err(CommandError::new("the plan does not name its spec")
-                    .hint("pass the spec with --file FILE"));
-            }
-        };
-        load_spec(&path)
+        load_spec(&self.spec_path(plan)?)
+    }
+
+    /// The spec plan file `plan` was made from, as its recorded SHA-256 says; any other is
+    /// refused (exit 3).
+    fn reviewed_spec(&self, plan: &Plan) -> Result<crate::spec::Spec, CommandError> {
+        let path = self.spec_path(plan)?;
+        let (spec, sha256) = read_spec(&path)?;
+        crate::plan::file::check_spec_sha256(plan, &sha256).map_err(|problem| {
+            CommandError::new(format!("{}: {problem}", path.display()))
+                .hint(format!(
+                    "review what changed in the spec and plan again: `protector plan {} ... -o PLAN`",
+                    path.display()
+                ))
+                .refused()
+        })?;
+        Ok(spec)
     }
 }
 
@@ -144,12 +176,19 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 }
 
 pub fn run(args: &Args) -> Result<Outcome, CommandError> {
-    let (plan, resume) = match (&args.plan, &args.resume) {
-        (Some(path), _) => (read_plan(path)?, false),
-        (None, Some(operation)) => (args.lookup.operation_plan(operation)?, true),
+    let (plan, spec, resume) = match (&args.plan, &args.resume) {
+        (Some(path), _) => {
+            let plan = read_plan(path, args.expect_sha256.as_deref())?.plan;
+            let spec = args.lookup.reviewed_spec(&plan)?;
+            (plan, spec, false)
+        }
+        (None, Some(operation)) => {
+            let plan = args.lookup.operation_plan(operation)?;
+            let spec = args.lookup.spec_for(&plan)?;
+            (plan, spec, true)
+        }
         (None, None) => return Err(CommandError::new("give a PLAN or --resume OP")),
     };
-    let spec = args.lookup.spec_for(&plan)?;
     if !resume {
         eprint(&render::plan::text(&plan));
         confirm(args.auto_approve, &plan)?;
@@ -217,8 +256,7 @@ pub(super) fn plan_and_confirm(
     approve: bool,
     timeout: u64,
 ) -> Result<Option<(Spec, Plan)>, CommandError> {
-    let spec = load_spec(file)?;
-    let plan = make_plan(file, &spec, request, timeout)?;
+    let (spec, plan) = make_plan(file, request, timeout)?;
     eprint(&render::plan::text(&plan));
     check_rto(&plan)?;
     if !plan.has_changes() {

@@ -72,6 +72,22 @@ impl CommandError {
         self.hint = Some(hint.into());
         self
     }
+
+    /// Refused on purpose (exit 3), not failed.
+    pub fn refused(mut self) -> Self {
+        self.outcome = Outcome::Refused;
+        self
+    }
+}
+
+/// A state store error as a command reports it: exit 3 when refused on purpose.
+pub(crate) fn store_error(error: crate::state::local::StoreError) -> CommandError {
+    let command = CommandError::new(error.to_string()).hint(error.hint());
+    if error.is_refusal() {
+        command.refused()
+    } else {
+        command
+    }
 }
 
 const EXIT_CODES: &str = "\

@@ -183,7 +183,7 @@ pub(super) fn read_operation(
     let root = state_folder(state);
     LocalStore::new(&root)
         .read_operation(operation)
-        .map_err(|e| CommandError::new(e.to_string()).hint(e.hint()))?
+        .map_err(super::store_error)?
         .ok_or_else(|| {
             CommandError::new(format!("no operation {operation} in {}", root.display()))
                 .hint("run from the spec's folder, or point --state (or PROTECTOR_STATE) at its state folder")

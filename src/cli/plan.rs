@@ -122,18 +122,26 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
 }
 
 /// Reads and validates the spec, or reports its diagnostics.
-pub fn load_spec(path: &std::path::Path) -> Result<Spec, CommandError> {
+pub fn load_spec(path: &Path) -> Result<Spec, CommandError> {
+    read_spec(path).map(|(spec, _)| spec)
+}
+
+/// [`load_spec`], with the SHA-256 of the spec's bytes as read: what a plan records of it.
+pub fn read_spec(path: &Path) -> Result<(Spec, String), CommandError> {
     let validation = spec::load(path)
         .map_err(|error| CommandError::new(error.to_string()).hint(error.hint()))?;
     if !validation.report.diagnostics.is_empty() {
         eprint(&diagnostics::text(&validation.report));
     }
-    validation.spec.ok_or_else(|| {
+    // The text is the file's bytes: a spec is read as UTF-8 and kept as read.
+    let sha256 = plan::sha256_hex(validation.report.source.text.as_bytes());
+    let spec = validation.spec.ok_or_else(|| {
         CommandError::new(format!("{} is invalid", path.display())).hint(format!(
             "fix the errors above; `protector validate {}` checks again",
             path.display()
         ))
-    })
+    })?;
+    Ok((spec, sha256))
 }
 
 /// Each site's recorded state document.
@@ -146,14 +154,16 @@ pub fn recorded_state(spec: &Spec) -> Result<RecordedState, CommandError> {
     Ok(state)
 }
 
-/// Discovers the sites and plans `request` for the spec at `file`; refusals are printed, each
-/// with its fix, and end the command with exit 3.
+/// Reads the spec at `file`, discovers the sites and plans `request`; refusals are printed,
+/// each with its fix, and end the command with exit 3. The plan records the spec's path and
+/// SHA-256, which `apply PLAN` checks.
 pub fn make_plan(
     file: &Path,
-    spec: &Spec,
     request: &PlanRequest,
     timeout: u64,
-) -> Result<plan::Plan, CommandError> {
+) -> Result<(Spec, plan::Plan), CommandError> {
+    let (spec, spec_sha256) = read_spec(file)?;
+    let spec = &spec;
     let state = recorded_state(spec)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -165,12 +175,16 @@ pub fn make_plan(
         Duration::from_secs(timeout.max(1)),
     ));
     match plan::plan(spec, &inventory, &state, request) {
-        Ok(plan) => Ok(plan::Plan {
-            spec_file: std::fs::canonicalize(file)
-                .ok()
-                .map(|path| path.display().to_string()),
-            ..plan
-        }),
+        Ok(plan) => Ok((
+            spec.clone(),
+            plan::Plan {
+                spec_file: std::fs::canonicalize(file)
+                    .ok()
+                    .map(|path| path.display().to_string()),
+                spec_sha256: Some(spec_sha256),
+                ..plan
+            },
+        )),
         Err(refusals) => {
             for refusal in &refusals {
                 eprint(&format!(
@@ -193,6 +207,15 @@ pub fn make_plan(
     }
 }
 
+/// Writes `plan` to `out` as `protector apply` reads it; returns the SHA-256 of the bytes
+/// written.
+fn save(plan: &plan::Plan, out: &Path) -> Result<String, CommandError> {
+    let bytes = plan::file::to_bytes(plan);
+    std::fs::write(out, &bytes)
+        .map_err(|error| CommandError::new(format!("cannot write {}: {error}", out.display())))?;
+    Ok(plan::file::sha256(&bytes))
+}
+
 /// `--fail-on-rto`: a predicted RTO beyond the policy's is a failed check.
 pub fn check_rto(plan: &plan::Plan) -> Result<(), CommandError> {
     if plan.options.fail_on_rto && plan.estimate.predicted_secs > plan.estimate.rto_secs {
@@ -209,7 +232,6 @@ pub fn check_rto(plan: &plan::Plan) -> Result<(), CommandError> {
 }
 
 pub fn run(args: &Args) -> Result<Outcome, CommandError> {
-    let spec = load_spec(&args.file)?;
     let request = PlanRequest {
         operation: match args.operation {
             OperationArg::Converge => OperationKind::Converge,
@@ -226,22 +248,23 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
             )
         },
     };
-    let plan = make_plan(&args.file, &spec, &request, args.flags.timeout)?;
+    let (_, plan) = make_plan(&args.file, &request, args.flags.timeout)?;
+    // Saved first: the output names the file's SHA-256.
+    let sha256 = args.out.as_ref().map(|out| save(&plan, out)).transpose()?;
     match args.format {
         PlanFormat::Text => print(&render::plan::text(&plan)),
-        PlanFormat::Json => print(&serde_json::to_string_pretty(&plan).unwrap_or_default()),
-        PlanFormat::Markdown => print(&render::markdown::plan(&plan)),
+        PlanFormat::Json => print(&super::show::json(&plan, sha256.as_deref())),
+        PlanFormat::Markdown => print(&render::markdown::plan(&plan, sha256.as_deref())),
     }
-    if let Some(out) = &args.out {
-        let mut text = serde_json::to_string_pretty(&plan).unwrap_or_default();
-        text.push('\n');
-        std::fs::write(out, text).map_err(|error| {
-            CommandError::new(format!("cannot write {}: {error}", out.display()))
-        })?;
+    if let (Some(out), Some(sha256)) = (&args.out, &sha256) {
         eprint(&format!(
-            "\nSaved the plan to {}. Review it with:\n  protector show {}",
+            "\nSaved the plan to {}, SHA-256 {sha256}\nReview it with:\n  {}\nApply exactly this file with:\n  {}",
             render::paint(render::HINT, out.display()),
-            out.display()
+            render::paint(render::HINT, format!("protector show {}", out.display())),
+            render::paint(
+                render::HINT,
+                format!("protector apply {} --expect-sha256 {sha256}", out.display())
+            ),
         ));
     }
     check_rto(&plan)?;

@@ -225,6 +225,7 @@ mod tests {
             format_version: FORMAT_VERSION,
             protection_group: "pg".to_string(),
             spec_file: None,
+            spec_sha256: None,
             operation: Operation {
                 id: "op-x".to_string(),
                 kind: OperationKind::Failover,

@@ -248,6 +248,7 @@ pub(super) fn plan(
         format_version: FORMAT_VERSION,
         protection_group: spec.name.clone(),
         spec_file: None,
+        spec_sha256: None,
         operation: Operation {
             id,
             kind: OperationKind::Drill,
@@ -368,6 +369,7 @@ pub(super) fn cleanup(
         format_version: FORMAT_VERSION,
         protection_group: spec.name.clone(),
         spec_file: None,
+        spec_sha256: None,
         operation: Operation {
             id,
             kind: OperationKind::DrillCleanup,

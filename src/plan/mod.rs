@@ -12,6 +12,9 @@ mod converge;
 pub mod diff;
 mod drill;
 mod failover;
+pub mod file;
+#[cfg(test)]
+pub(crate) mod fuzz;
 mod recreate;
 mod rollback;
 pub mod schedule;
@@ -673,6 +676,10 @@ pub struct Plan {
     /// their credentials. Set by the command that saves the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_file: Option<String>,
+    /// SHA-256 of the spec file's bytes the plan was made from: `apply PLAN` refuses a spec
+    /// that differs, and a plan without it. Set by the command that saves the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_sha256: Option<String>,
     pub operation: Operation,
     pub options: PlanOptions,
     pub basis: Basis,
@@ -712,6 +719,28 @@ impl Plan {
 
 /// Plans `request`. Every failed precondition is returned together, each with its fix.
 pub fn plan(
+    spec: &Spec,
+    inventory: &Inventory,
+    state: &RecordedState,
+    request: &PlanRequest,
+) -> Result<Plan, Vec<Refusal>> {
+    let plan = plan_operation(spec, inventory, state, request)?;
+    // What apply and every other loader require of a plan file holds of every plan made, or
+    // the plan would be saved only to be refused.
+    file::check(&plan)
+        .and_then(|()| file::check_spec(&plan, spec))
+        .and_then(|()| file::check_resources(&plan, spec, inventory, state))
+        .map_err(|problem| {
+            vec![Refusal {
+                message: format!("the planner made a plan its own checks refuse: {problem}"),
+                hint: "this is a bug in protector's planner; please report it with the spec"
+                    .to_string(),
+            }]
+        })?;
+    Ok(plan)
+}
+
+fn plan_operation(
     spec: &Spec,
     inventory: &Inventory,
     state: &RecordedState,

@@ -220,6 +220,7 @@ pub(super) fn plan(
         format_version: FORMAT_VERSION,
         protection_group: spec.name.clone(),
         spec_file: None,
+        spec_sha256: None,
         operation: Operation {
             id,
             kind: OperationKind::SyncForce,

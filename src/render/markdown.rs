@@ -23,6 +23,8 @@ struct View<'a> {
     source_site: &'a str,
     target_site: &'a str,
     operation_id: &'a str,
+    /// Of the plan file, when the plan is one.
+    plan_sha256: Option<&'a str>,
     summary: String,
     warnings: &'a [String],
     data_loss: Option<String>,
@@ -61,7 +63,7 @@ fn capitalized(text: &str) -> String {
         .unwrap_or_default()
 }
 
-fn view(plan: &Plan) -> View<'_> {
+fn view<'a>(plan: &'a Plan, plan_sha256: Option<&'a str>) -> View<'a> {
     // Steps come in dependency order, where one phase's steps need not be adjacent; reviewers
     // look for a phase in one place, so group them, keeping that order within each.
     let mut phases: BTreeMap<Phase, Vec<StepView>> = BTreeMap::new();
@@ -82,6 +84,7 @@ fn view(plan: &Plan) -> View<'_> {
         source_site: &plan.operation.source_site,
         target_site: &plan.operation.target_site,
         operation_id: &plan.operation.id,
+        plan_sha256,
         summary: diff::summary(plan),
         warnings: &plan.warnings,
         data_loss: plan.data_loss.as_ref().map(|loss| data_loss(plan, loss)),
@@ -108,14 +111,15 @@ fn view(plan: &Plan) -> View<'_> {
     }
 }
 
-/// The whole plan as Markdown.
-pub fn plan(plan: &Plan) -> String {
+/// The whole plan as Markdown; with the SHA-256 of its file, when it is one (what the change
+/// request approves).
+pub fn plan(plan: &Plan, plan_sha256: Option<&str>) -> String {
     let environment = super::templates();
     // The template is part of the binary and every branch of it runs in the tests below, so a
     // failure here is a bug in this module, not something a plan can cause.
     let rendered = environment
         .template_from_named_str("plan.md.j2", TEMPLATE)
-        .and_then(|template| template.render(Serde(view(plan))))
+        .and_then(|template| template.render(Serde(view(plan, plan_sha256))))
         .expect("the embedded plan template renders");
     rendered.trim_end().to_string()
 }
@@ -135,7 +139,8 @@ mod tests {
             &request(FailoverType::Planned),
         )
         .unwrap();
-        insta::assert_snapshot!(super::plan(&plan));
+        let sha256 = "0123456789abcdef".repeat(4);
+        insta::assert_snapshot!(super::plan(&plan, Some(&sha256)));
     }
 
     #[test]
@@ -151,7 +156,7 @@ mod tests {
             &converge_request(),
         )
         .unwrap();
-        insta::assert_snapshot!(super::plan(&plan));
+        insta::assert_snapshot!(super::plan(&plan, None));
     }
 
     #[test]
@@ -164,7 +169,7 @@ mod tests {
         )
         .unwrap();
         assert!(!plan.warnings.is_empty());
-        let markdown = super::plan(&plan);
+        let markdown = super::plan(&plan, None);
         assert!(
             markdown.contains(&format!("### Warnings\n\n- {}\n", plan.warnings[0])),
             "{markdown}"
@@ -187,7 +192,7 @@ mod tests {
             &converge_request(),
         )
         .unwrap();
-        let markdown = super::plan(&plan);
+        let markdown = super::plan(&plan, None);
         assert!(
             markdown.contains("**No changes. The protection group matches the spec.**"),
             "{markdown}"

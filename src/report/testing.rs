@@ -104,6 +104,7 @@ fn plan(kind: OperationKind, steps: Vec<Step>, warnings: Vec<String>) -> Plan {
         format_version: FORMAT_VERSION,
         protection_group: "prod-web-app".to_string(),
         spec_file: None,
+        spec_sha256: None,
         operation: Operation {
             id: ID.to_string(),
             kind,

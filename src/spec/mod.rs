@@ -8,7 +8,7 @@ pub mod duration;
 pub mod file;
 pub mod files;
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 mod validate;
 
 use std::collections::BTreeMap;

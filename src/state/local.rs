@@ -7,6 +7,12 @@
 //! <path>/<site>/<group>/<op>.plan.json the plan the operation runs (for resume and rollback)
 //! ```
 //!
+//! Every site, group and operation name is checked to be one plain path component before it
+//! goes into a path ([`check_name`]): names come from plan files and command lines, and nothing
+//! is read or written outside the state folder whatever they say. A plan copy is read through
+//! [`crate::plan::file`] and must be the plan of the operation, group and site it is kept as;
+//! a document must be that of the site and group it is kept as.
+//!
 //! A document is written to a temporary file, fsynced, renamed over the old one and the folder
 //! fsynced, so a crash leaves either the old or the new document, never half of one. Journal
 //! lines are fsynced one by one: a step recorded as started is on disk before the step acts.
@@ -46,9 +52,38 @@ pub enum StoreError {
         group: String,
         holder: Box<LockInfo>,
     },
+    /// A name that would reach outside its folder (see [`check_name`]).
+    #[error("{what} `{name}` cannot name a file in the state folder: it {why}")]
+    Name {
+        what: &'static str,
+        /// As written, escaped.
+        name: String,
+        why: &'static str,
+    },
+    /// The copy of a plan apply kept is not the plan it started with (see [`crate::plan::file`]).
+    #[error("{} {problem}", path.display())]
+    Plan { path: PathBuf, problem: String },
+    /// A document that names a site the spec does not have (see [`LocalStore::read_state`]).
+    #[error("{} names site `{site}` as {field}, which is not one of the spec's ({known})", path.display())]
+    Site {
+        path: PathBuf,
+        /// As written, escaped.
+        site: String,
+        field: String,
+        known: String,
+    },
 }
 
 impl StoreError {
+    /// Refused on purpose (a lock held, a name or plan copy that is not what it must be), not a
+    /// failure to read or write.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Locked { .. } | StoreError::Name { .. } | StoreError::Plan { .. }
+        )
+    }
+
     pub fn hint(&self) -> String {
         match self {
             StoreError::Locked { holder, .. } => format!(
@@ -65,6 +100,17 @@ impl StoreError {
             StoreError::Io { .. } => {
                 "check that the state folder exists and is writable".to_string()
             }
+            StoreError::Name { .. } => {
+                "operation ids are `op-<uuid>`, as `protector operation list FILE` shows them; sites and groups are the spec's".to_string()
+            }
+            StoreError::Plan { path, .. } => format!(
+                "it is the copy of the plan its operation runs: restore {} from a backup, or from the plan file it was applied from",
+                path.display()
+            ),
+            StoreError::Site { path, .. } => format!(
+                "if a site was renamed in the spec, give it back the name the state records; otherwise restore {} from the peer site's copy or a backup",
+                path.display()
+            ),
         }
     }
 }
@@ -140,6 +186,37 @@ impl std::fmt::Display for LockInfo {
     }
 }
 
+/// Why `name` cannot name a site, group or operation in the store, if it cannot. Such a name
+/// is one path component of letters, digits, `-`, `_` and `.` (not first), so that nothing read
+/// or written through it lies outside the state folder, whatever a plan file or a command line
+/// says. Spec names, and the operation ids protector makes, are all of this shape.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("is empty")
+    } else if name.len() > 255 {
+        Err("is longer than 255 bytes")
+    } else if name.starts_with('.') {
+        Err("starts with `.`")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        Err("has characters other than letters, digits, `-`, `_` and `.`")
+    } else {
+        Ok(())
+    }
+}
+
+/// `name`, when it can name a file or folder of the store.
+fn component<'a>(what: &'static str, name: &'a str) -> Result<&'a str, StoreError> {
+    check_name(name).map_err(|why| StoreError::Name {
+        what,
+        name: name.escape_debug().to_string(),
+        why,
+    })?;
+    Ok(name)
+}
+
 /// A file's bytes, or `None` when it does not exist.
 fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
     match fs::read(path) {
@@ -163,24 +240,27 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, S
         .transpose()
 }
 
-/// A journal's entries in order. A torn last line (a crash mid-write) is ignored: its step was
-/// not recorded, so it is redone.
+/// A journal's entries in order. What follows its last newline is a line a crash cut short
+/// (apply writes a line and its newline at once and acts only once they are on disk): it is
+/// ignored, its step was not recorded and is redone, and the next append cuts it
+/// ([`cut_torn_tail`]). A whole line that does not read is damage, wherever it is: ignored as
+/// the last line, the next append would bury it and leave the journal unreadable.
 fn parse_journal(path: &Path, bytes: &[u8]) -> Result<Vec<JournalEntry>, StoreError> {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    let last = lines.len().saturating_sub(1);
+    let whole = bytes
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(0, |end| end + 1);
     let mut entries = Vec::new();
-    for (index, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
-            Ok(entry) => entries.push(entry),
-            Err(_) if index == last => break,
-            Err(error) => {
-                return Err(StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    message: format!("line {}: {error}", index + 1),
-                });
-            }
-        }
+    for (index, line) in bytes[..whole]
+        .split_inclusive(|byte| *byte == b'\n')
+        .enumerate()
+    {
+        let line = &line[..line.len() - 1];
+        let entry = serde_json::from_slice(line).map_err(|error| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            message: format!("line {}: {error}", index + 1),
+        })?;
+        entries.push(entry);
     }
     Ok(entries)
 }
@@ -387,22 +467,47 @@ impl LocalStore {
         LocalStore { root: root.into() }
     }
 
-    fn document_path(&self, site: &str, group: &str) -> PathBuf {
-        self.root.join(site).join(format!("{group}.json"))
+    /// `<root>/<site>/<group>` and the file `<group><extension>` beside it: a group's folder
+    /// and its files, each name checked.
+    fn group_paths(&self, site: &str, group: &str) -> Result<(PathBuf, String), StoreError> {
+        let site = component("site", site)?;
+        let group = component("protection group", group)?;
+        Ok((self.root.join(site).join(group), group.to_string()))
     }
 
-    fn journal_path(&self, site: &str, group: &str, operation: &str) -> PathBuf {
-        self.root
-            .join(site)
-            .join(group)
-            .join(format!("{operation}.jsonl"))
+    fn document_path(&self, site: &str, group: &str) -> Result<PathBuf, StoreError> {
+        let (folder, group) = self.group_paths(site, group)?;
+        Ok(folder.with_file_name(format!("{group}.json")))
     }
 
-    fn plan_path(&self, site: &str, group: &str, operation: &str) -> PathBuf {
-        self.root
-            .join(site)
-            .join(group)
-            .join(format!("{operation}.plan.json"))
+    fn lock_path(&self, site: &str, group: &str) -> Result<PathBuf, StoreError> {
+        let (folder, group) = self.group_paths(site, group)?;
+        Ok(folder.with_file_name(format!("{group}.lock")))
+    }
+
+    fn operation_path(
+        &self,
+        site: &str,
+        group: &str,
+        operation: &str,
+        extension: &str,
+    ) -> Result<PathBuf, StoreError> {
+        let (folder, _) = self.group_paths(site, group)?;
+        let operation = component("operation", operation)?;
+        Ok(folder.join(format!("{operation}{extension}")))
+    }
+
+    fn journal_path(
+        &self,
+        site: &str,
+        group: &str,
+        operation: &str,
+    ) -> Result<PathBuf, StoreError> {
+        self.operation_path(site, group, operation, ".jsonl")
+    }
+
+    fn plan_path(&self, site: &str, group: &str, operation: &str) -> Result<PathBuf, StoreError> {
+        self.operation_path(site, group, operation, ".plan.json")
     }
 
     /// Every site's document of `spec`'s group, as stored (`None` where a site has none), and
@@ -411,7 +516,11 @@ impl LocalStore {
     pub fn read_state(&self, spec: &crate::spec::Spec) -> Result<RecordedState, StoreError> {
         let mut sites = std::collections::BTreeMap::new();
         for site in spec.sites.keys() {
-            sites.insert(site.clone(), self.load(site, &spec.name)?);
+            let document = self.load(site, &spec.name)?;
+            if let Some(document) = &document {
+                self.check_document(spec, document)?;
+            }
+            sites.insert(site.clone(), document);
         }
         let mut state = RecordedState {
             sites,
@@ -442,6 +551,108 @@ impl LocalStore {
         Ok(state)
     }
 
+    /// That `document` is one protector could have written for `spec`'s group, in what
+    /// planning goes by: every site it names is one of the spec's (where the workload runs,
+    /// where cleanup is owed, where an operation ran); each operation ran between two of them
+    /// under an id of protector's shape; member names are names (they become step ids); what a
+    /// drill left is recorded by the step that created it. A site the spec lost (renamed) or an
+    /// edited document is refused here, saying where, rather than planned for.
+    fn check_document(
+        &self,
+        spec: &crate::spec::Spec,
+        document: &StateDocument,
+    ) -> Result<(), StoreError> {
+        let path = || self.document_path(&document.site, &document.protection_group);
+        let corrupt = |message: String| -> Result<(), StoreError> {
+            Err(StoreError::Corrupt {
+                path: path()?,
+                message,
+            })
+        };
+        let mut named: Vec<(String, &str)> = vec![
+            ("`primary_site`".to_string(), &document.primary_site),
+            ("`secondary_site`".to_string(), &document.secondary_site),
+            (
+                "`current_primary_site`".to_string(),
+                &document.current_primary_site,
+            ),
+        ];
+        named.extend(
+            document
+                .sync
+                .keys()
+                .map(|peer| ("a peer in `sync`".to_string(), peer.as_str())),
+        );
+        let mut members: Vec<&str> = Vec::new();
+        for (member, record) in &document.members {
+            members.push(member);
+            named.push((format!("the site of member {member}"), &record.site));
+        }
+        for pending in &document.pending_cleanup {
+            members.push(&pending.member);
+            named.push((
+                format!("the site of a cleanup owed by {}", pending.operation),
+                &pending.site,
+            ));
+        }
+        for operation in &document.operations {
+            if !crate::plan::file::is_operation_id(&operation.id) {
+                return corrupt(format!(
+                    "operation `{}` is not of the form op-<uuid> protector gives operations",
+                    operation.id.escape_debug()
+                ));
+            }
+            if operation.source_site == operation.target_site {
+                return corrupt(format!(
+                    "operation {} is recorded as moving from {} to the same site",
+                    operation.id,
+                    operation.source_site.escape_debug()
+                ));
+            }
+            for site in [&operation.source_site, &operation.target_site] {
+                named.push((format!("a site of operation {}", operation.id), site));
+            }
+            let mut recorded = std::collections::BTreeSet::new();
+            for resource in &operation.left_on_target {
+                members.extend(resource.member.as_deref());
+                if !crate::plan::file::is_creating_step(resource.kind, &resource.step)
+                    || !recorded.insert((resource.kind, &resource.step))
+                {
+                    return corrupt(format!(
+                        "operation {} records a {} left by step `{}`, which is not a step creating one, or records it twice",
+                        operation.id,
+                        resource.kind.as_str(),
+                        resource.step.escape_debug()
+                    ));
+                }
+            }
+        }
+        if let Some((field, site)) = named
+            .into_iter()
+            .find(|(_, site)| !spec.sites.contains_key(*site))
+        {
+            return Err(StoreError::Site {
+                path: path()?,
+                site: site.escape_debug().to_string(),
+                field: field.escape_debug().to_string(),
+                known: spec.sites.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let is_name = |name: &str| {
+            !name.trim().is_empty()
+                && name.chars().count() <= crate::spec::file::OPENSTACK_NAME_MAX
+                && !name.chars().any(char::is_control)
+        };
+        match members.into_iter().find(|member| !is_name(member)) {
+            Some(member) => corrupt(format!(
+                "member `{}` is not an instance name (empty, over {} characters, or with control characters)",
+                member.escape_debug(),
+                crate::spec::file::OPENSTACK_NAME_MAX
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Operation `operation` of `spec`'s group: its plan and how far its journal got.
     pub fn read_run(
         &self,
@@ -464,15 +675,33 @@ impl LocalStore {
         Ok(None)
     }
 
-    /// The document, or `None` for a group never applied on this site.
+    /// The document, or `None` for a group never applied on this site. It must say it is the
+    /// document it is kept as: saved again, it goes where it says.
     pub fn load(&self, site: &str, group: &str) -> Result<Option<StateDocument>, StoreError> {
-        read_json(&self.document_path(site, group))
+        let path = self.document_path(site, group)?;
+        let document: Option<StateDocument> = read_json(&path)?;
+        match document {
+            Some(document)
+                if (document.site.as_str(), document.protection_group.as_str())
+                    != (site, group) =>
+            {
+                Err(StoreError::Corrupt {
+                    message: format!(
+                        "it is kept as the document of `{group}` on {site}, but says it is that of `{}` on {}",
+                        document.protection_group.escape_debug(),
+                        document.site.escape_debug()
+                    ),
+                    path,
+                })
+            }
+            document => Ok(document),
+        }
     }
 
     /// Replaces the document atomically.
     pub fn save(&self, document: &StateDocument) -> Result<(), StoreError> {
         write_atomically(
-            &self.document_path(&document.site, &document.protection_group),
+            &self.document_path(&document.site, &document.protection_group)?,
             document,
         )
     }
@@ -481,7 +710,7 @@ impl LocalStore {
     /// `rollback` work from.
     pub fn save_plan(&self, site: &str, plan: &Plan) -> Result<(), StoreError> {
         write_atomically(
-            &self.plan_path(site, &plan.protection_group, &plan.operation.id),
+            &self.plan_path(site, &plan.protection_group, &plan.operation.id)?,
             plan,
         )
     }
@@ -492,43 +721,86 @@ impl LocalStore {
         group: &str,
         operation: &str,
     ) -> Result<Option<Plan>, StoreError> {
-        read_json(&self.plan_path(site, group, operation))
+        Ok(self
+            .read_plan_copy(site, group, operation)?
+            .map(|(_, plan)| plan))
     }
 
-    /// Where the plan of `operation` is kept, on whichever site and group of this store holds
-    /// it.
-    fn find_plan_path(&self, operation: &str) -> Option<PathBuf> {
-        let file = format!("{operation}.plan.json");
-        fs::read_dir(&self.root)
-            .ok()?
-            .flatten()
-            .filter_map(|site| fs::read_dir(site.path()).ok())
-            .flat_map(|groups| groups.flatten())
-            .map(|group| group.path().join(&file))
-            .find(|path| path.is_file())
+    /// The plan kept for `operation` under `site` and `group`, as bytes and checked
+    /// ([`crate::plan::file::read`]), and for being the plan it is kept as: its operation,
+    /// group and target site (where apply keeps it) are the ones its path names.
+    fn read_plan_copy(
+        &self,
+        site: &str,
+        group: &str,
+        operation: &str,
+    ) -> Result<Option<(Vec<u8>, Plan)>, StoreError> {
+        let path = self.plan_path(site, group, operation)?;
+        let Some(bytes) = read_bytes(&path)? else {
+            return Ok(None);
+        };
+        let invalid = |problem: String| StoreError::Plan {
+            path: path.clone(),
+            problem,
+        };
+        let plan = crate::plan::file::read(&bytes).map_err(|error| invalid(error.to_string()))?;
+        let says = (
+            plan.operation.id.as_str(),
+            plan.protection_group.as_str(),
+            plan.operation.target_site.as_str(),
+        );
+        if says != (operation, group, site) {
+            return Err(invalid(format!(
+                "is kept as the plan of {operation} of `{group}` on {site}, but is that of {} of `{}` on {}",
+                says.0, says.1, says.2
+            )));
+        }
+        Ok(Some((bytes, plan)))
+    }
+
+    /// The site and group under which the plan of `operation` is kept, whichever they are.
+    fn find_plan_place(&self, operation: &str) -> Result<Option<(String, String)>, StoreError> {
+        let file = format!("{}.plan.json", component("operation", operation)?);
+        let name = |entry: &fs::DirEntry| entry.file_name().to_string_lossy().into_owned();
+        let Ok(sites) = fs::read_dir(&self.root) else {
+            return Ok(None);
+        };
+        for site in sites.flatten() {
+            let Ok(groups) = fs::read_dir(site.path()) else {
+                continue;
+            };
+            if let Some(group) = groups
+                .flatten()
+                .find(|group| group.path().join(&file).is_file())
+            {
+                return Ok(Some((name(&site), name(&group))));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The plan copy of `operation`, on whichever site and group of this store holds it.
+    fn find_plan_copy(&self, operation: &str) -> Result<Option<(Vec<u8>, Plan)>, StoreError> {
+        match self.find_plan_place(operation)? {
+            Some((site, group)) => self.read_plan_copy(&site, &group, operation),
+            None => Ok(None),
+        }
     }
 
     /// The plan kept for `operation`, on whichever site and group of this store holds it.
     pub fn find_plan(&self, operation: &str) -> Result<Option<Plan>, StoreError> {
-        match self.find_plan_path(operation) {
-            Some(path) => read_json(&path),
-            None => Ok(None),
-        }
+        Ok(self.find_plan_copy(operation)?.map(|(_, plan)| plan))
     }
 
     /// Operation `operation` as this store holds it, each file read once (so its plan, journal
     /// and record agree even while another process appends to the journal); `None` when no
     /// plan of it is kept here.
     pub fn read_operation(&self, operation: &str) -> Result<Option<StoredOperation>, StoreError> {
-        let Some(path) = self.find_plan_path(operation) else {
+        let Some((plan_file, plan)) = self.find_plan_copy(operation)? else {
             return Ok(None);
         };
-        let Some(plan_file) = read_bytes(&path)? else {
-            return Ok(None);
-        };
-        let plan: Plan = parse_json(&path, &plan_file)?;
         let (site, group) = (&plan.operation.target_site, &plan.protection_group);
-        let journal_path = self.journal_path(site, group, &plan.operation.id);
+        let journal_path = self.journal_path(site, group, &plan.operation.id)?;
         let journal_file = read_bytes(&journal_path)?.unwrap_or_default();
         let journal = parse_journal(&journal_path, &journal_file)?;
         let record = self.find_record(&plan)?;
@@ -557,15 +829,11 @@ impl LocalStore {
         Ok(newest.map(|(_, record)| record))
     }
 
-    fn lock_path(&self, site: &str, group: &str) -> PathBuf {
-        self.root.join(site).join(format!("{group}.lock"))
-    }
-
     /// Takes the group's lock on `site` for `command`. A lock whose holder is gone (see
     /// [`LockInfo::is_live`]), or left unreadable by a holder killed as it wrote it, is taken
     /// over.
     pub fn lock(&self, site: &str, group: &str, command: &str) -> Result<LockGuard, StoreError> {
-        let path = self.lock_path(site, group);
+        let path = self.lock_path(site, group)?;
         if let Some(folder) = path.parent() {
             fs::create_dir_all(folder).map_err(io("create", folder))?;
         }
@@ -600,7 +868,7 @@ impl LocalStore {
     /// Who holds the group's lock on `site` and still runs; `None` when nobody does (no lock,
     /// or one whose holder is gone).
     pub fn holder(&self, site: &str, group: &str) -> Result<Option<LockInfo>, StoreError> {
-        self.holder_at(&self.lock_path(site, group))
+        self.holder_at(&self.lock_path(site, group)?)
     }
 
     fn holder_at(&self, path: &Path) -> Result<Option<LockInfo>, StoreError> {
@@ -634,7 +902,7 @@ impl LocalStore {
         operation: &str,
         entry: &JournalEntry,
     ) -> Result<(), StoreError> {
-        let path = self.journal_path(site, group, operation);
+        let path = self.journal_path(site, group, operation)?;
         if let Some(folder) = path.parent() {
             fs::create_dir_all(folder).map_err(io("create", folder))?;
         }
@@ -660,7 +928,7 @@ impl LocalStore {
         group: &str,
         operation: &str,
     ) -> Result<Vec<JournalEntry>, StoreError> {
-        let path = self.journal_path(site, group, operation);
+        let path = self.journal_path(site, group, operation)?;
         match read_bytes(&path)? {
             Some(bytes) => parse_journal(&path, &bytes),
             None => Ok(Vec::new()),
@@ -844,6 +1112,283 @@ mod tests {
         assert!(renewed.expires > first.expires, "{renewed:?} vs {first:?}");
         drop(guard);
         assert!(!dir.path().join("site-a/pg.lock").exists());
+    }
+
+    #[test]
+    fn names_that_would_leave_the_state_folder_are_refused() {
+        for good in ["site-a", "prod-web-app", "op-1", "pg_2.old"] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".x",
+            "a/b",
+            "a\\b",
+            "a\0b",
+            "a b",
+            "é",
+            &"x".repeat(256),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("state"));
+        let entry = JournalEntry {
+            at: Utc::now(),
+            step: "a".to_string(),
+            event: JournalEvent::Started,
+            created: Default::default(),
+            error: None,
+        };
+        let escape = "../../../x/pwned";
+        let error = store
+            .append_journal("site-b", "pg", escape, &entry)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "operation `../../../x/pwned` cannot name a file in the state folder: it starts with `.`"
+        );
+        assert!(error.is_refusal());
+        assert!(matches!(
+            store.read_journal("site-b", "..", "op-1"),
+            Err(StoreError::Name { .. })
+        ));
+        assert!(matches!(
+            store.lock("../site-b", "pg", "apply"),
+            Err(StoreError::Name { .. })
+        ));
+        assert!(matches!(
+            store.load("site-a", "a/b"),
+            Err(StoreError::Name { .. })
+        ));
+        assert!(matches!(
+            store.read_operation("op/../../x"),
+            Err(StoreError::Name { .. })
+        ));
+        let mut stray = document(1);
+        stray.protection_group = "../../x".to_string();
+        assert!(matches!(store.save(&stray), Err(StoreError::Name { .. })));
+        let mut plan = crate::plan::plan(
+            &crate::plan::testing::example_spec(),
+            &crate::plan::testing::inventory(),
+            &crate::plan::testing::no_state(),
+            &crate::plan::testing::request(crate::plan::FailoverType::Planned),
+        )
+        .unwrap();
+        plan.operation.id = escape.to_string();
+        assert!(matches!(
+            store.save_plan("site-b", &plan),
+            Err(StoreError::Name { .. })
+        ));
+        let written: Vec<_> = walk(dir.path());
+        assert!(
+            written
+                .iter()
+                .all(|path| path.starts_with(dir.path().join("state"))),
+            "{written:?}"
+        );
+        assert!(!dir.path().join("x").exists());
+    }
+
+    /// Every file and folder under `dir`.
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut folders = vec![dir.to_path_buf()];
+        while let Some(folder) = folders.pop() {
+            for entry in fs::read_dir(&folder).into_iter().flatten().flatten() {
+                if entry.path().is_dir() {
+                    folders.push(entry.path());
+                }
+                found.push(entry.path());
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn a_plan_copy_or_document_is_what_it_is_kept_as() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let plan = crate::plan::plan(
+            &crate::plan::testing::example_spec(),
+            &crate::plan::testing::inventory(),
+            &crate::plan::testing::no_state(),
+            &crate::plan::testing::request(crate::plan::FailoverType::Planned),
+        )
+        .unwrap();
+        let id = plan.operation.id.clone();
+        store.save_plan("site-b", &plan).unwrap();
+        assert_eq!(store.find_plan(&id).unwrap(), Some(plan.clone()));
+        assert_eq!(store.read_operation(&id).unwrap().unwrap().plan, plan);
+        let folder = dir.path().join("site-b/prod-web-app");
+        let other = crate::plan::operation_id("0");
+        fs::copy(
+            folder.join(format!("{id}.plan.json")),
+            folder.join(format!("{other}.plan.json")),
+        )
+        .unwrap();
+        let error = store.find_plan(&other).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with(&format!("is kept as the plan of {other} of `prod-web-app` on site-b, but is that of {id} of `prod-web-app` on site-b")),
+            "{error}"
+        );
+        assert!(error.hint().contains("restore"), "{}", error.hint());
+        let mut edited = plan.clone();
+        edited.steps[2].site = "site-c".to_string();
+        fs::write(
+            folder.join(format!("{id}.plan.json")),
+            crate::plan::file::to_bytes(&edited),
+        )
+        .unwrap();
+        let error = store.read_operation(&id).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("is not a plan protector made: steps[2]"),
+            "{error}"
+        );
+
+        let mut elsewhere = document(3);
+        elsewhere.site = "site-b".to_string();
+        fs::create_dir_all(dir.path().join("site-a")).unwrap();
+        fs::write(
+            dir.path().join("site-a/pg.json"),
+            serde_json::to_vec(&elsewhere).unwrap(),
+        )
+        .unwrap();
+        let error = store.load("site-a", "pg").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("it is kept as the document of `pg` on site-a, but says it is that of `pg` on site-b"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_document_is_read_for_planning_only_if_protector_could_have_written_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let spec = crate::plan::testing::example_spec();
+        let drill = crate::state::OperationRecord {
+            left_on_target: vec![crate::state::DrillResource {
+                kind: crate::state::DrillResourceKind::Server,
+                name: "drill-db-1".to_string(),
+                member: Some("db-1".to_string()),
+                step: "boot_instance/db-1".to_string(),
+                id: None,
+            }],
+            ..crate::plan::testing::record_of(
+                &crate::plan::plan(
+                    &spec,
+                    &crate::plan::testing::drill_inventory(),
+                    &crate::plan::testing::no_state(),
+                    &crate::plan::testing::drill_request(true),
+                )
+                .unwrap(),
+                OperationStatus::Completed,
+            )
+        };
+        let written = StateDocument {
+            operations: vec![drill],
+            ..StateDocument::initial(&spec, "site-a")
+        };
+        let read = |edit: &dyn Fn(&mut StateDocument)| {
+            let mut document = written.clone();
+            edit(&mut document);
+            store.save(&document).unwrap();
+            store
+                .read_state(&spec)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(read(&|_| {}), Ok(()));
+        let refused = |edit: &dyn Fn(&mut StateDocument), says: &str| {
+            let error = read(edit).unwrap_err();
+            assert!(error.contains(says), "{error}\nshould say {says}");
+            assert!(
+                error.starts_with(
+                    &dir.path()
+                        .join("site-a/prod-web-app.json")
+                        .display()
+                        .to_string()
+                ),
+                "{error}"
+            );
+        };
+        refused(
+            &|doc| doc.current_primary_site = "site-".to_string(),
+            "names site `site-` as `current_primary_site`, which is not one of the spec's (site-a, site-b)",
+        );
+        refused(
+            &|doc| doc.operations[0].target_site = "site-a".to_string(),
+            "is recorded as moving from site-a to the same site",
+        );
+        refused(
+            &|doc| doc.operations[0].id = "../x".to_string(),
+            "operation `../x` is not of the form op-<uuid>",
+        );
+        refused(
+            &|doc| doc.operations[0].left_on_target[0].step = "boot_instance".to_string(),
+            "records a server left by step `boot_instance`, which is not a step creating one",
+        );
+        refused(
+            &|doc| {
+                let twice = doc.operations[0].left_on_target[0].clone();
+                doc.operations[0].left_on_target.push(twice);
+            },
+            "or records it twice",
+        );
+        refused(
+            &|doc| doc.operations[0].left_on_target[0].member = Some("a\nb".to_string()),
+            "member `a\\nb` is not an instance name",
+        );
+        let error = StoreError::Site {
+            path: PathBuf::from("pg.json"),
+            site: "dc-1".to_string(),
+            field: "`primary_site`".to_string(),
+            known: "site-a, site-b".to_string(),
+        };
+        assert!(
+            error
+                .hint()
+                .starts_with("if a site was renamed in the spec")
+        );
+    }
+
+    #[test]
+    fn a_whole_journal_line_that_does_not_read_is_damage_even_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path());
+        let entry = JournalEntry {
+            at: Utc::now(),
+            step: "a".to_string(),
+            event: JournalEvent::Started,
+            created: Default::default(),
+            error: None,
+        };
+        store
+            .append_journal("site-b", "pg", "op-1", &entry)
+            .unwrap();
+        let path = dir.path().join("site-b/pg/op-1.jsonl");
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"at\": \"2030\"}\n").unwrap();
+        let error = store.read_journal("site-b", "pg", "op-1").unwrap_err();
+        assert!(error.to_string().contains("line 2: "), "{error}");
+        // A whole entry without its newline was never confirmed: cut short, as a torn line.
+        fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+        assert_eq!(store.read_journal("site-b", "pg", "op-1").unwrap(), vec![]);
+        store
+            .append_journal("site-b", "pg", "op-1", &entry)
+            .unwrap();
+        assert_eq!(
+            store.read_journal("site-b", "pg", "op-1").unwrap(),
+            vec![entry]
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! `metadata_version` on each site it writes; a plan records the versions it was computed from so
 //! apply can refuse a stale plan.
 
+#[cfg(test)]
+mod fuzz;
 pub mod journal;
 pub mod local;
 

@@ -19,6 +19,7 @@ mod plan;
 mod plan_files;
 mod quota;
 mod report;
+mod reviewed;
 mod rollback;
 mod schema;
 mod sim;

@@ -145,6 +145,7 @@ fn redactions() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"op-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "op-[ID]");
     settings.add_filter(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "[UUID]");
+    settings.add_filter(r"\b[0-9a-f]{64}\b", "[SHA-256]");
     settings.add_filter(r"-[0-9a-f]{8}\b", "-[OP]");
     settings
 }
@@ -158,12 +159,35 @@ fn a_planned_failover_as_people_read_it() {
     let output = setup.protector(&[&planned[..], &["-o", file.to_str().unwrap()]].concat());
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
-    let output = setup.protector(&[&planned[..], &["--format", "markdown"]].concat());
+    let output = setup.protector(
+        &[
+            &planned[..],
+            &["--format", "markdown", "-o", file.to_str().unwrap()],
+        ]
+        .concat(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let markdown = stdout(&output);
-    // The saved plan reads the same as the one just planned.
+    // The saved plan reads the same as the one just planned, with the file's SHA-256 that a
+    // change request approves.
+    let sha256 = protector::plan::sha256_hex(&std::fs::read(&file).unwrap());
+    assert!(
+        markdown.contains(&format!("--expect-sha256 {sha256}`")),
+        "{markdown}"
+    );
+    assert!(
+        stderr(&output).contains(&format!(
+            "protector apply {} --expect-sha256 {sha256}",
+            file.display()
+        )),
+        "{}",
+        stderr(&output)
+    );
     let shown = setup.protector(&["show", file.to_str().unwrap(), "--format", "markdown"]);
     assert_eq!(stdout(&shown), markdown);
+    let shown = setup.protector(&["show", file.to_str().unwrap(), "--format", "json"]);
+    let json: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(json["plan_sha256"], sha256.as_str());
     redactions().bind(|| {
         insta::assert_snapshot!("planned_failover_text", text);
         insta::assert_snapshot!("planned_failover_markdown", markdown);
