@@ -734,23 +734,9 @@ impl<'a> SiteRunner<'a> {
             self.start(site, id).await?;
         }
         for volume_id in volume_ids {
-            let volume = openstack
-                .block
-                .volume(volume_id)
-                .await
-                .map_err(text)?
-                .ok_or_else(|| {
-                    format!("volume {volume_id} of {name} no longer exists on {site}")
-                })?;
-            let attached = volume
-                .attachments
-                .iter()
-                .any(|a| a.server_id.as_deref() == Some(id));
-            if volume.status != "in-use" || !attached {
+            if !self.in_use_by(site, volume_id, id, name).await? {
                 return Err(format!(
-                    "volume {volume_id} of {name} is `{}`{} on {site}",
-                    volume.status,
-                    if attached { "" } else { ", not attached to it" }
+                    "volume {volume_id} of {name} is still attaching on {site}"
                 ));
             }
         }
@@ -1166,6 +1152,38 @@ impl<'a> SiteRunner<'a> {
         })
     }
 
+    /// Whether volume `volume_id` is `in-use` by server `server_id` of `name` (`false`: still
+    /// attaching); any other state is an error that says which.
+    async fn in_use_by(
+        &self,
+        site: &str,
+        volume_id: &str,
+        server_id: &str,
+        name: &str,
+    ) -> Result<bool, String> {
+        let volume = self
+            .openstack(site)
+            .await?
+            .block
+            .volume(volume_id)
+            .await
+            .map_err(text)?
+            .ok_or_else(|| format!("volume {volume_id} of {name} no longer exists on {site}"))?;
+        let attached = volume
+            .attachments
+            .iter()
+            .any(|a| a.server_id.as_deref() == Some(server_id));
+        match volume.status.as_str() {
+            "in-use" if attached => Ok(true),
+            "attaching" | "reserved" => Ok(false),
+            status => Err(format!(
+                "volume {} ({volume_id}) of {name} is `{status}`{} on {site}",
+                volume.name.as_deref().unwrap_or_default(),
+                if attached { "" } else { ", not attached to it" }
+            )),
+        }
+    }
+
     /// How a recovered member runs now: settled and running (its server), still settling, or
     /// not running (and why); a server in ERROR, or a volume or port it lost, is an error.
     async fn health(&self, site: &str, booted: &Booted) -> Result<Health, String> {
@@ -1187,28 +1205,8 @@ impl<'a> SiteRunner<'a> {
             _ => true,
         };
         for id in volume_ids {
-            let volume = openstack
-                .block
-                .volume(id)
-                .await
-                .map_err(text)?
-                .ok_or_else(|| {
-                    format!("volume {id} of instance {name} no longer exists on {site}")
-                })?;
-            let attached = volume
-                .attachments
-                .iter()
-                .any(|a| a.server_id.as_deref() == Some(server_id.as_str()));
-            match volume.status.as_str() {
-                "in-use" if attached => {}
-                "attaching" | "reserved" => settling = true,
-                status => {
-                    return Err(format!(
-                        "volume {} ({id}) of instance {name} is `{status}`{}",
-                        volume.name.as_deref().unwrap_or_default(),
-                        if attached { "" } else { ", not attached to it" }
-                    ));
-                }
+            if !self.in_use_by(site, id, server_id, name).await? {
+                settling = true;
             }
         }
         if !settling && !port_ids.is_empty() {
