@@ -52,7 +52,7 @@ impl Observer for Timings {
                 self.steps.insert(step.id.clone(), *elapsed);
             }
             Event::Failed { step, error, .. } => self.failed.push(format!("{}: {error}", step.id)),
-            Event::Started { .. } => {}
+            Event::Started { .. } | Event::Retrying { .. } => {}
         }
     }
 

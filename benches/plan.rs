@@ -124,6 +124,7 @@ fn inventory() -> Inventory {
         availability_zones: None,
         volume_types: None,
         manage_policy: ManagePolicy::Allowed,
+        volume_services: Default::default(),
         keypairs: None,
         server_groups: None,
         array: Some(ArrayFacts {

@@ -29,7 +29,7 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
-use super::executor::{Created, Outputs, Runner};
+use super::executor::{Attempts, Created, Outputs, Runner};
 use crate::clients::cinder::model as cinder;
 use crate::clients::clouds::CloudsEnvironment;
 use crate::clients::flasharray::FlashArray;
@@ -46,8 +46,12 @@ use crate::state::DrillResourceKind;
 /// 8 KiB).
 const MEMBERS_PER_CALL: usize = 100;
 
-/// Boots of one instance a step tries before it fails.
+/// Boots of one instance a step tries before it fails, when Nova could not place it.
 const BOOT_ATTEMPTS: usize = 3;
+
+/// The pause before the second boot of an instance Nova could not place; doubled for each one
+/// after. Long enough for a scheduler race or a busy Placement to pass.
+const BOOT_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// How long a step may wait for what it started, unless the operator says otherwise.
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -394,7 +398,12 @@ impl<'a> SiteRunner<'a> {
         format!("protector-{short}")
     }
 
-    async fn run_action(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
+    async fn run_action(
+        &self,
+        step: &Step,
+        outputs: &Outputs,
+        attempts: &Attempts,
+    ) -> Result<Created, String> {
         if let Some(site) =
             super::needs(self.spec, step).find(|site| self.unreachable.contains(*site))
         {
@@ -452,7 +461,7 @@ impl<'a> SiteRunner<'a> {
                 self.create_port(step, network, fixed_ip.as_deref(), name, security_groups)
                     .await
             }
-            Action::BootInstance { .. } => self.boot(step, outputs).await,
+            Action::BootInstance { .. } => self.boot(step, outputs, attempts).await,
             Action::CreateServerGroup { group } => self.create_server_group(site, group).await,
             Action::TierActive { .. } => Ok(Created::new()),
             Action::DeleteInstance {
@@ -799,7 +808,12 @@ impl<'a> SiteRunner<'a> {
         }
     }
 
-    async fn boot(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
+    async fn boot(
+        &self,
+        step: &Step,
+        outputs: &Outputs,
+        attempts: &Attempts,
+    ) -> Result<Created, String> {
         let Action::BootInstance {
             name,
             flavor,
@@ -898,11 +912,13 @@ impl<'a> SiteRunner<'a> {
             },
             scheduler_hints,
         };
-        // A boot that ends in ERROR (no valid host for now, a host lost on the way) is deleted
-        // and made again, its ports and volumes kept, a few times before the step fails with
-        // every attempt's fault; an earlier run's failed attempt is deleted the same way.
-        let mut faults = Vec::new();
-        while faults.len() < BOOT_ATTEMPTS {
+        // A boot that Nova could not place (NoValidHost: hosts busy, or Placement failing for
+        // now) is deleted and made again after a pause, its ports and volumes kept, a few times
+        // before the step fails with every attempt's fault; an earlier run's failed attempt is
+        // deleted the same way. Any other fault fails the step at once: booting again would
+        // fail again.
+        let mut faults: Vec<String> = Vec::new();
+        loop {
             let id = find_or_make(
                 async || {
                     let found = self
@@ -929,17 +945,30 @@ impl<'a> SiteRunner<'a> {
                     }
                     Some(server) if server.status == "ERROR" => {
                         faults.push(fault("instance", &server));
+                        let retryable = server
+                            .fault
+                            .as_ref()
+                            .is_some_and(|fault| placement_failed(&fault.message));
+                        if !retryable || faults.len() >= BOOT_ATTEMPTS {
+                            return Err(match faults.as_slice() {
+                                [only] => only.clone(),
+                                all => format!(
+                                    "{} boots of {name} failed: {}",
+                                    all.len(),
+                                    all.join("; ")
+                                ),
+                            });
+                        }
+                        let attempt = faults.len() as u32;
+                        attempts.failed(step, attempt, &faults[faults.len() - 1]);
+                        tracing::warn!(instance = %name, attempt, "boot not placed; booting again");
+                        tokio::time::sleep(BOOT_RETRY_PAUSE * 2u32.pow(attempt - 1)).await;
                         break;
                     }
                     Some(_) => poll.wait().await?,
                 }
             }
         }
-        Err(format!(
-            "{} boots of {name} failed: {}",
-            faults.len(),
-            faults.join("; ")
-        ))
     }
 
     /// The project's server groups named `name` (read anew: a step of the run may have made
@@ -2255,8 +2284,13 @@ impl SiteRunner<'_> {
 }
 
 impl Runner for SiteRunner<'_> {
-    async fn run(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
-        self.within_step_deadline(self.run_action(step, outputs))
+    async fn run(
+        &self,
+        step: &Step,
+        outputs: &Outputs,
+        attempts: &Attempts,
+    ) -> Result<Created, String> {
+        self.within_step_deadline(self.run_action(step, outputs, attempts))
             .await
     }
 }
@@ -2334,6 +2368,14 @@ fn fault(what: &str, server: &nova::Server) -> String {
     }
 }
 
+/// Whether a build fault says Nova could not place the instance, which a later boot may
+/// overcome: NoValidHost (no host passed the filters, or Placement could not record the
+/// allocation), and MaxRetriesExceeded (every host Nova rescheduled to failed the build).
+fn placement_failed(message: &str) -> bool {
+    message.starts_with("No valid host was found")
+        || message.starts_with("Exceeded maximum number of retries")
+}
+
 /// Nova's `name` filter is a regular expression: match the name exactly.
 fn regex_escape(name: &str) -> String {
     let mut escaped = String::with_capacity(name.len());
@@ -2408,6 +2450,20 @@ fn port_create(network_id: String) -> neutron::PortCreate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_faults_of_placement_are_booted_again() {
+        assert!(placement_failed(
+            "No valid host was found. There are not enough hosts available."
+        ));
+        assert!(placement_failed(
+            "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance 1e2c."
+        ));
+        assert!(!placement_failed(
+            "Build of instance 1e2c aborted: Volume 9f0a did not finish being created even after we waited 0 seconds or 1 attempts."
+        ));
+        assert!(!placement_failed("host lost"));
+    }
 
     #[test]
     fn nova_name_filters_match_exactly() {

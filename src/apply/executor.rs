@@ -53,9 +53,27 @@ impl Outputs {
     }
 }
 
+/// Where a running step tells of an attempt that failed and that it tries again (a boot that
+/// Nova could not place): the executor reports it through `on_event` like a start or an end.
+#[derive(Debug, Clone)]
+pub struct Attempts(tokio::sync::mpsc::UnboundedSender<(String, u32, String)>);
+
+impl Attempts {
+    /// Attempt `attempt` (1 for the first) of `step` failed with `error`; another follows.
+    pub fn failed(&self, step: &Step, attempt: u32, error: &str) {
+        // The receiver lives as long as the run: a send only fails once it is over.
+        let _ = self.0.send((step.id.clone(), attempt, error.to_string()));
+    }
+}
+
 /// Performs one step.
 pub trait Runner {
-    fn run(&self, step: &Step, outputs: &Outputs) -> impl Future<Output = Result<Created, String>>;
+    fn run(
+        &self,
+        step: &Step,
+        outputs: &Outputs,
+        attempts: &Attempts,
+    ) -> impl Future<Output = Result<Created, String>>;
 }
 
 /// A step's start or end, as the caller journals and displays it.
@@ -73,6 +91,12 @@ pub enum Event<'a> {
         step: &'a Step,
         error: &'a str,
         elapsed: Duration,
+    },
+    /// Attempt `attempt` of a running step failed; the step tries again.
+    Retrying {
+        step: &'a Step,
+        attempt: u32,
+        error: &'a str,
     },
 }
 
@@ -130,7 +154,22 @@ pub async fn execute<R: Runner>(
     let mut failed = Vec::new();
     let mut aborted = None;
     let mut stopping = false;
+    let (sender, mut retries) = tokio::sync::mpsc::unbounded_channel();
+    let attempts = Attempts(sender);
     let mut running = FuturesUnordered::new();
+    // Journals a failed attempt; a journal that cannot be written stops the run.
+    let retried = |(id, attempt, error): (String, u32, String),
+                   on_event: &mut dyn FnMut(Event<'_>) -> Result<(), String>|
+     -> Result<(), String> {
+        match steps.iter().find(|step| step.id == id) {
+            Some(step) => on_event(Event::Retrying {
+                step,
+                attempt,
+                error: &error,
+            }),
+            None => Ok(()),
+        }
+    };
     loop {
         while !stopping && let Some(index) = dispatcher.start_next() {
             let step = &steps[index];
@@ -140,14 +179,32 @@ pub async fn execute<R: Runner>(
                 stopping = true;
                 break;
             }
-            let outputs = &outputs;
+            let (outputs, attempts) = (&outputs, &attempts);
             running.push(async move {
                 let started = Instant::now();
-                let result = runner.run(step, outputs).await;
+                let result = runner.run(step, outputs, attempts).await;
                 (index, result, started.elapsed())
             });
         }
-        let Some((index, result, elapsed)) = running.next().await else {
+        let finished = tokio::select! {
+            biased;
+            Some(retry) = retries.recv() => {
+                if let Err(error) = retried(retry, on_event) {
+                    aborted.get_or_insert(error);
+                    stopping = true;
+                }
+                continue;
+            }
+            finished = running.next() => finished,
+        };
+        // A step's failed attempts are reported before its end.
+        while let Ok(retry) = retries.try_recv() {
+            if let Err(error) = retried(retry, on_event) {
+                aborted.get_or_insert(error);
+                stopping = true;
+            }
+        }
+        let Some((index, result, elapsed)) = finished else {
             break;
         };
         let step = &steps[index];
@@ -231,13 +288,20 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         failing: Vec<&'static str>,
+        /// Steps that report two failed attempts before they succeed.
+        flaky: Vec<&'static str>,
         started: RefCell<Vec<String>>,
         running: RefCell<usize>,
         most_at_once: RefCell<usize>,
     }
 
     impl Runner for Fake {
-        async fn run(&self, step: &Step, outputs: &Outputs) -> Result<Created, String> {
+        async fn run(
+            &self,
+            step: &Step,
+            outputs: &Outputs,
+            attempts: &Attempts,
+        ) -> Result<Created, String> {
             self.started.borrow_mut().push(step.id.clone());
             *self.running.borrow_mut() += 1;
             let now = *self.running.borrow();
@@ -254,6 +318,11 @@ mod tests {
             }
             if self.failing.contains(&step.id.as_str()) {
                 return Err(format!("{} broke", step.id));
+            }
+            if self.flaky.contains(&step.id.as_str()) {
+                attempts.failed(step, 1, "no valid host");
+                tokio::task::yield_now().await;
+                attempts.failed(step, 2, "no valid host");
             }
             Ok(Created::from([(
                 "made".to_string(),
@@ -283,11 +352,38 @@ mod tests {
                         Event::Started { step } => format!("start {}", step.id),
                         Event::Done { step, .. } => format!("done {}", step.id),
                         Event::Failed { step, error, .. } => format!("fail {}: {error}", step.id),
+                        Event::Retrying {
+                            step,
+                            attempt,
+                            error,
+                        } => format!("retry {} #{attempt}: {error}", step.id),
                     });
                     Ok(())
                 },
             ));
         (report, events)
+    }
+
+    #[test]
+    fn failed_attempts_are_reported_between_the_start_and_the_end_of_their_step() {
+        let steps = vec![step("a", "b", &[]), step("b", "b", &["a"])];
+        let fake = Fake {
+            flaky: vec!["a"],
+            ..Fake::default()
+        };
+        let (report, events) = run(&steps, BTreeMap::new(), &FailurePolicy::default(), &fake);
+        assert!(report.succeeded());
+        assert_eq!(
+            events,
+            [
+                "start a",
+                "retry a #1: no valid host",
+                "retry a #2: no valid host",
+                "done a",
+                "start b",
+                "done b"
+            ]
+        );
     }
 
     #[test]

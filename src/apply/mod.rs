@@ -616,15 +616,26 @@ fn journal_event(
     undo: bool,
 ) -> Result<(), String> {
     let none = Created::new();
+    let attempt: Created;
     let (step, kind, created, error) = match event {
         Event::Started { step } => (step, JournalEvent::Started, &none, None),
         Event::Done { step, created, .. } => (step, JournalEvent::Done, *created, None),
         Event::Failed { step, error, .. } => (step, JournalEvent::Failed, &none, Some(*error)),
+        Event::Retrying {
+            step,
+            attempt: number,
+            error,
+        } => {
+            attempt = Created::from([("attempt".to_string(), number.to_string())]);
+            (step, JournalEvent::Retrying, &attempt, Some(*error))
+        }
     };
     let kind = match (undo, kind) {
         (false, kind) => kind,
         (true, JournalEvent::Started) => JournalEvent::UndoStarted,
         (true, JournalEvent::Done) => JournalEvent::Undone,
+        // Undoing is not retried: nothing to journal.
+        (true, JournalEvent::Retrying) => return Ok(()),
         (true, _) => JournalEvent::UndoFailed,
     };
     store

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
-use super::executor::{self, Created, FailurePolicy, Outputs, Runner};
+use super::executor::{self, Attempts, Created, FailurePolicy, Outputs, Runner};
 use super::{
     Applied, Observer, Options, Refusal, discover, effects, failure_message, journaling, load_plan,
     lock_all, no_operation, read_progress, read_state, run, update_documents, writable_sites,
@@ -166,7 +166,7 @@ struct Compensate<'a> {
 }
 
 impl Runner for Compensate<'_> {
-    async fn run(&self, step: &Step, _: &Outputs) -> Result<Created, String> {
+    async fn run(&self, step: &Step, _: &Outputs, _: &Attempts) -> Result<Created, String> {
         self.runner
             .within_step_deadline(self.runner.compensate(step, &self.created))
             .await?;

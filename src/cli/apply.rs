@@ -553,6 +553,7 @@ impl Observer for Display {
             Event::Started { step } => (step, "started"),
             Event::Done { step, .. } => (step, "done"),
             Event::Failed { step, .. } => (step, "failed"),
+            Event::Retrying { step, .. } => (step, "retrying"),
         };
         if self.json {
             let mut value = json!({
@@ -571,6 +572,10 @@ impl Observer for Display {
                 }
                 Event::Failed { elapsed, error, .. } => {
                     value["duration"] = json!(round(elapsed.as_secs_f64()));
+                    value["error"] = json!(error);
+                }
+                Event::Retrying { attempt, error, .. } => {
+                    value["attempt"] = json!(attempt);
                     value["error"] = json!(error);
                 }
                 Event::Started { .. } => {}
@@ -609,6 +614,17 @@ impl Observer for Display {
                     render::paint(render::ERROR, "failed"),
                     step.id,
                     elapsed.as_secs_f64()
+                ));
+            }
+            Event::Retrying {
+                step,
+                attempt,
+                error,
+            } => {
+                self.line(&format!(
+                    "[{done:>4}/{total}] {} {} (attempt {attempt} failed: {error})",
+                    render::paint(render::WARNING, "retrying"),
+                    step.id,
                 ));
             }
         }

@@ -115,6 +115,19 @@ pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
                     )),
                 },
             ));
+            checks.push((
+                "cinder volume service".to_string(),
+                match facts.volume_services.blocks(host) {
+                    Ok(None) => Ok(format!(
+                        "the volume service of {} is up and enabled",
+                        host.split('#').next().unwrap_or(host)
+                    )),
+                    Ok(Some(problem)) => Err(problem),
+                    Err(why) => Ok(format!(
+                        "not checked ({why}); Cinder checks it when it manages"
+                    )),
+                },
+            ));
             let mut missing = Vec::new();
             for pair in spec.mappings.networks.iter().chain(&spec.drill.networks) {
                 if let Some(name) = pair.on(site)

@@ -37,6 +37,7 @@ pub struct SiteLists {
     pub availability_zones: Result<Vec<String>, String>,
     pub volume_types: Result<Vec<String>, String>,
     pub manage_policy: super::ManagePolicy,
+    pub volume_services: super::VolumeServices,
     /// Nova's key pairs of protector's user and the project's server groups, or why they
     /// could not be listed.
     pub keypairs: Result<Vec<String>, String>,
@@ -157,13 +158,43 @@ async fn read_site(
             },
         }
     };
-    let (security_groups, availability_zones, volume_types, keypairs, server_groups, manage_policy) = tokio::join!(
+    let volume_services = async {
+        match block.volume_services().await {
+            Ok(services) => super::VolumeServices::Listed {
+                services: services
+                    .into_iter()
+                    .filter(|service| service.binary == "cinder-volume")
+                    .map(|service| super::VolumeService {
+                        up: service.state == "up",
+                        enabled: service.status == "enabled",
+                        host: service.host,
+                        disabled_reason: service.disabled_reason,
+                        updated_at: service.updated_at,
+                    })
+                    .collect(),
+            },
+            Err(error) if error.status == Some(403) => super::VolumeServices::Refused,
+            Err(error) => super::VolumeServices::Unknown {
+                error: error.to_string(),
+            },
+        }
+    };
+    let (
+        security_groups,
+        availability_zones,
+        volume_types,
+        keypairs,
+        server_groups,
+        manage_policy,
+        volume_services,
+    ) = tokio::join!(
         network.security_groups(),
         zones,
         types,
         compute.keypairs(),
         compute.server_groups(),
-        manage_policy
+        manage_policy,
+        volume_services
     );
     Ok(SiteLists {
         servers: servers.map_err(|e| e.to_string())?,
@@ -179,6 +210,7 @@ async fn read_site(
         availability_zones,
         volume_types,
         manage_policy,
+        volume_services,
         keypairs: keypairs.map_err(|e| e.to_string()),
         server_groups: server_groups.map_err(|e| e.to_string()),
     })
@@ -416,6 +448,7 @@ pub fn site_facts(spec: &Spec, lists: &SiteLists) -> SiteFacts {
         availability_zones: lists.availability_zones.as_ref().ok().cloned(),
         volume_types: lists.volume_types.as_ref().ok().cloned(),
         manage_policy: lists.manage_policy.clone(),
+        volume_services: lists.volume_services.clone(),
         keypairs: lists.keypairs.as_ref().ok().cloned(),
         server_groups: lists.server_groups.as_ref().ok().map(|_| {
             server_groups

@@ -76,6 +76,9 @@ pub struct SiteFacts {
     /// Whether Cinder's policy lets protector manage volumes here, as probed.
     #[serde(default)]
     pub manage_policy: ManagePolicy,
+    /// Cinder's volume services, which must be up for a manage to succeed.
+    #[serde(default)]
+    pub volume_services: VolumeServices,
     /// Names of protector's user's key pairs: the only ones it may boot with (`None`: the site
     /// would not say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,6 +240,86 @@ impl ManagePolicy {
             ManagePolicy::Unknown { error } => error,
             _ => "not probed",
         }
+    }
+}
+
+/// Cinder's volume services (`GET /os-services`), as far as its `services:index` policy lets
+/// protector see them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeServices {
+    Listed {
+        services: Vec<VolumeService>,
+    },
+    /// The policy denies `volume_extension:services:index` to protector's user.
+    Refused,
+    /// No answer that tells.
+    Unknown {
+        error: String,
+    },
+    /// Not asked (facts recorded by an older version).
+    #[default]
+    NotProbed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeService {
+    /// `host@backend`: the part of a pool name (`host@backend#pool`) before `#`.
+    pub host: String,
+    /// Reported in lately (`state: up`).
+    pub up: bool,
+    /// Not disabled by an operator (`status: enabled`).
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// When it last reported in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+impl VolumeServices {
+    /// Why the backend serving `pool` (`host@backend#pool`) cannot take a manage request now;
+    /// `Ok(None)` when it can; `Err` with why it was not checked.
+    pub fn blocks(&self, pool: &str) -> Result<Option<String>, String> {
+        let backend = pool.split('#').next().unwrap_or(pool);
+        let services = match self {
+            VolumeServices::Listed { services } => services,
+            VolumeServices::Refused => {
+                return Err("Cinder's policy denies `volume_extension:services:index`".to_string());
+            }
+            VolumeServices::Unknown { error } => return Err(error.clone()),
+            VolumeServices::NotProbed => return Err("not probed".to_string()),
+        };
+        let Some(service) = services.iter().find(|service| service.host == backend) else {
+            let known: Vec<&str> = services.iter().map(|s| s.host.as_str()).collect();
+            return Ok(Some(format!(
+                "no cinder-volume service `{backend}` (its volume services: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let since = service
+            .updated_at
+            .as_deref()
+            .map(|at| format!(", last report {at}"))
+            .unwrap_or_default();
+        Ok(if !service.up {
+            Some(format!("cinder-volume `{backend}` is down{since}"))
+        } else if !service.enabled {
+            Some(format!(
+                "cinder-volume `{backend}` is disabled{}",
+                service
+                    .disabled_reason
+                    .as_deref()
+                    .map(|why| format!(" ({why})"))
+                    .unwrap_or_default()
+            ))
+        } else {
+            None
+        })
     }
 }
 

@@ -993,6 +993,81 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("could not be probed"))
         );
+        // Manage opened to `member`: unmanage cannot be probed, and the plan says so.
+        let plan = plan_with(ManagePolicy::Allowed, &["member"]).unwrap();
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("volume_extension:volume_unmanage")),
+            "{:?}",
+            plan.warnings
+        );
+        let plan = plan_with(ManagePolicy::Allowed, &["admin"]).unwrap();
+        assert!(
+            !plan.warnings.iter().any(|w| w.contains("unmanage")),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn a_target_volume_service_down_or_disabled_is_refused_and_an_unlisted_one_only_warned() {
+        use crate::inventory::{VolumeService, VolumeServices};
+        let plan_with = |services: VolumeServices| {
+            let mut inventory = inventory();
+            if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+                facts.volume_services = services;
+            }
+            make_plan(
+                &example_spec(),
+                &inventory,
+                &no_state(),
+                &request(FailoverType::Planned),
+            )
+        };
+        let service = |up: bool, enabled: bool| VolumeServices::Listed {
+            services: vec![VolumeService {
+                host: "site-b@pure".to_string(),
+                up,
+                enabled,
+                disabled_reason: (!enabled).then(|| "maintenance".to_string()),
+                updated_at: Some("2026-12-07T10:00:00.000000".to_string()),
+            }],
+        };
+        let plan = plan_with(service(true, true)).unwrap();
+        assert!(!plan.warnings.iter().any(|w| w.contains("volume service")));
+        let refusals = plan_with(service(false, true)).unwrap_err();
+        assert!(
+            refusals.iter().any(|r| r.message.contains(
+                "cinder-volume `site-b@pure` is down, last report 2026-12-07T10:00:00.000000"
+            )),
+            "{refusals:?}"
+        );
+        let refusals = plan_with(service(true, false)).unwrap_err();
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.message.contains("is disabled (maintenance)")),
+            "{refusals:?}"
+        );
+        let refusals = plan_with(VolumeServices::Listed {
+            services: Vec::new(),
+        })
+        .unwrap_err();
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.message.contains("no cinder-volume service `site-b@pure`")),
+            "{refusals:?}"
+        );
+        let plan = plan_with(VolumeServices::Refused).unwrap();
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.contains("denies `volume_extension:services:index`")),
+            "{:?}",
+            plan.warnings
+        );
     }
 
     #[test]

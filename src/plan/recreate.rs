@@ -443,6 +443,31 @@ impl Target<'_> {
                 facts.manage_policy.unanswered()
             )),
         }
+        let admin = facts.roles.iter().any(|role| role == "admin");
+        if facts.manage_policy == ManagePolicy::Allowed && !admin {
+            // Cinder looks the volume up before it asks its policy, so only a real unmanage
+            // would tell; a policy opened for manage is often opened for unmanage too.
+            warnings.push(format!(
+                "Cinder on {target} lets protector's roles ({}) manage volumes; whether it lets them unmanage cannot be asked without unmanaging one, and a rollback unmanages what was managed there: allow `volume_extension:volume_unmanage` for the same roles",
+                facts.roles.join(", ")
+            ));
+        }
+        match facts.volume_services.blocks(host) {
+            Ok(None) => {}
+            Ok(Some(problem)) => refusals.push(Refusal {
+                message: format!(
+                    "Cinder on {target} cannot manage the members' volumes into `{host}` now: {problem}"
+                ),
+                hint: format!(
+                    "start or enable the backend's volume service on {target} (`openstack volume service list`), then plan again"
+                ),
+            }),
+            // Not a refusal: the service's state only decides whether the manage step
+            // succeeds, and Cinder answers that step itself.
+            Err(why) => warnings.push(format!(
+                "the state of Cinder's volume service for `{host}` on {target} is not checked ({why}); a down service would fail the manage step"
+            )),
+        }
     }
 
     /// The target's array, or a refusal saying why it did not answer.

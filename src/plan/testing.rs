@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::diagnostic::SourceFile;
 use crate::inventory::{
     ArrayFacts, Flavor, Instance, Inventory, ManagePolicy, Network, Port, ProtectionGroup,
-    ReplicatedSnapshot, ServerGroup, SiteFacts, SiteInventory, Subnet, Volume,
+    ReplicatedSnapshot, ServerGroup, SiteFacts, SiteInventory, Subnet, Volume, VolumeService,
+    VolumeServices,
 };
 use crate::plan::{FailoverType, OperationKind, Plan, PlanOptions, PlanRequest};
 use crate::spec::Spec;
@@ -127,6 +128,7 @@ pub fn inventory() -> Inventory {
         availability_zones: Some(vec!["nova".to_string()]),
         volume_types: Some(vec!["pure-replicated".to_string()]),
         manage_policy: ManagePolicy::Allowed,
+        volume_services: volume_service_up("site-a@pure"),
         keypairs: Some(vec!["ops".to_string()]),
         server_groups: Some(vec![web_servers()]),
         array_error: None,
@@ -166,6 +168,7 @@ pub fn inventory() -> Inventory {
         availability_zones: Some(vec!["nova".to_string()]),
         volume_types: Some(vec!["pure-replicated".to_string()]),
         manage_policy: ManagePolicy::Allowed,
+        volume_services: volume_service_up("site-b@pure"),
         keypairs: Some(vec!["ops".to_string()]),
         server_groups: Some(Vec::new()),
         array_error: None,
@@ -314,5 +317,18 @@ pub fn record_of(
         rollback: None,
         rolls_back: None,
         superseded_by: None,
+    }
+}
+
+/// Cinder's volume services of a site whose backend `host` is up and enabled.
+pub fn volume_service_up(host: &str) -> VolumeServices {
+    VolumeServices::Listed {
+        services: vec![VolumeService {
+            host: host.to_string(),
+            up: true,
+            enabled: true,
+            disabled_reason: None,
+            updated_at: None,
+        }],
     }
 }

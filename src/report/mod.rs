@@ -155,6 +155,8 @@ pub struct StepError {
     pub at_secs: f64,
     /// Undoing the step failed (rollback), rather than the step.
     pub undo: bool,
+    /// An attempt failed and the step tried again (a boot Nova could not place).
+    pub retried: bool,
     pub error: String,
 }
 
@@ -193,7 +195,10 @@ impl Report {
                     timing.end = None;
                 }
                 JournalEvent::Done | JournalEvent::Failed => timing.end = Some(entry.at),
-                JournalEvent::UndoStarted | JournalEvent::Undone | JournalEvent::UndoFailed => {}
+                JournalEvent::Retrying
+                | JournalEvent::UndoStarted
+                | JournalEvent::Undone
+                | JournalEvent::UndoFailed => {}
             }
             timing.last = Some(entry.event);
             timing.error = entry.error.clone();
@@ -214,7 +219,7 @@ impl Report {
                 let timing = timings.get(step.id.as_str());
                 let status = match timing.and_then(|t| t.last) {
                     None => StepStatus::NotRun,
-                    Some(JournalEvent::Started) => StepStatus::Unfinished,
+                    Some(JournalEvent::Started | JournalEvent::Retrying) => StepStatus::Unfinished,
                     Some(JournalEvent::Done) => StepStatus::Done,
                     Some(JournalEvent::Failed) => StepStatus::Failed,
                     Some(JournalEvent::UndoStarted) => StepStatus::UndoUnfinished,
@@ -246,6 +251,7 @@ impl Report {
                     step: entry.step.clone(),
                     at_secs: offset(entry.at),
                     undo: entry.event == JournalEvent::UndoFailed,
+                    retried: entry.event == JournalEvent::Retrying,
                     error: entry.error.clone()?,
                 })
             })

@@ -126,13 +126,21 @@ pub struct ApplicationCredentialFixture {
 pub struct CinderPolicyFixture {
     pub volume_manage: Vec<String>,
     pub volume_unmanage: Vec<String>,
+    /// Who may list Cinder's services (`volume_extension:services:index`).
+    #[serde(default = "admin_only")]
+    pub services_index: Vec<String>,
+}
+
+fn admin_only() -> Vec<String> {
+    vec!["admin".to_string()]
 }
 
 impl Default for CinderPolicyFixture {
     fn default() -> Self {
         CinderPolicyFixture {
-            volume_manage: vec!["admin".to_string()],
-            volume_unmanage: vec!["admin".to_string()],
+            volume_manage: admin_only(),
+            volume_unmanage: admin_only(),
+            services_index: admin_only(),
         }
     }
 }

@@ -525,6 +525,7 @@ fn build_site(name: &str, fixture: &SiteFixture, seed: u64, clock: &Clock) -> Re
     site.block.policy = CinderPolicy {
         volume_manage: fixture.cinder_policy.volume_manage.clone(),
         volume_unmanage: fixture.cinder_policy.volume_unmanage.clone(),
+        services_index: fixture.cinder_policy.services_index.clone(),
     };
     site.block.volume_quota = fixture.volume_quota;
 

@@ -40,6 +40,7 @@ fn event() -> impl Strategy<Value = JournalEvent> {
             JournalEvent::Started,
             JournalEvent::Done,
             JournalEvent::Failed,
+            JournalEvent::Retrying,
             JournalEvent::UndoStarted,
             JournalEvent::Undone,
             JournalEvent::UndoFailed,

@@ -71,7 +71,9 @@ pub fn replay(entries: &[JournalEntry]) -> Progress {
             JournalEvent::Failed => progress
                 .failed
                 .push((step.to_string(), entry.error.clone().unwrap_or_default())),
-            JournalEvent::Started => progress.in_flight.push(step.to_string()),
+            JournalEvent::Started | JournalEvent::Retrying => {
+                progress.in_flight.push(step.to_string())
+            }
             // An undo that did not finish leaves what the step made in place: still done.
             JournalEvent::UndoStarted | JournalEvent::UndoFailed => progress
                 .done

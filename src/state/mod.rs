@@ -286,6 +286,8 @@ pub enum JournalEvent {
     Started,
     Done,
     Failed,
+    /// An attempt of the step failed (its `error`) and the step tries again; still running.
+    Retrying,
     /// Rollback: undoing the step began, ended, or failed.
     UndoStarted,
     Undone,
@@ -299,6 +301,7 @@ impl JournalEvent {
             JournalEvent::Started => "started",
             JournalEvent::Done => "done",
             JournalEvent::Failed => "failed",
+            JournalEvent::Retrying => "retrying",
             JournalEvent::UndoStarted => "undo_started",
             JournalEvent::Undone => "undone",
             JournalEvent::UndoFailed => "undo_failed",

@@ -486,3 +486,86 @@ fn a_member_that_fails_after_recovery_fails_the_failover_before_the_source_is_re
     setup.expect(0, &["rollback", &operation]);
     assert_runs_on(&setup.world(), "site-a", "m1.large");
 }
+
+#[test]
+fn a_boot_nova_could_not_place_is_booted_again_and_every_attempt_is_journaled_and_shown() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let spec = spec.to_str().unwrap();
+    // The first two boots on site-b end in ERROR with NoValidHost (Placement busy, say).
+    setup.fault(serde_json::json!({
+        "site": "site-b",
+        "action": { "kind": "no_valid_host" },
+        "count": 2
+    }));
+    let events = setup.expect(
+        0,
+        &["failover", spec, "--type", "planned", "--yes", "--json"],
+    );
+    let events: Vec<Value> = events
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let retries: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["event"] == "step_retrying")
+        .collect();
+    assert_eq!(retries.len(), 2, "{events:?}");
+    for retry in &retries {
+        assert!(
+            retry["step"]
+                .as_str()
+                .unwrap()
+                .starts_with("boot_instance/"),
+            "{retry}"
+        );
+        assert!(
+            retry["error"]
+                .as_str()
+                .unwrap()
+                .contains("No valid host was found"),
+            "{retry}"
+        );
+    }
+    let done = events.last().unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+
+    // The failed attempts are gone; the members run once each, on their own volumes.
+    let world = setup.world();
+    assert_runs_on(&world, "site-b", "m2.large");
+    let id = done["operation"].as_str().unwrap().to_string();
+    let report = setup.expect(0, &["report", &id]);
+    assert_eq!(
+        report.matches("(tried again)").count(),
+        2,
+        "each failed attempt is in the report\n{report}"
+    );
+
+    // A boot that cannot be placed on any attempt fails its step with every attempt's fault,
+    // before the source is removed; a rollback leaves site-b as it was.
+    setup.expect(0, &["failback", spec, "--reverse-replication", "--yes"]);
+    setup.fault(serde_json::json!({
+        "site": "site-b",
+        "action": { "kind": "no_valid_host" },
+        "count": 3
+    }));
+    let output = setup.protector(&["failover", spec, "--type", "planned", "--yes"]);
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("3 boots of "), "{said}");
+    let world = setup.world();
+    assert_eq!(servers(&world, "site-a").len(), MEMBERS.len(), "{said}");
+    let operation = said
+        .split_whitespace()
+        .find(|word| word.starts_with("op-"))
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    setup.expect(0, &["rollback", &operation]);
+    let world = setup.world();
+    assert_runs_on(&world, "site-a", "m1.large");
+    assert!(
+        servers(&world, "site-b").is_empty(),
+        "nothing left on site-b"
+    );
+}

@@ -98,6 +98,17 @@ impl BlockStorage {
             .pools)
     }
 
+    /// `GET /os-services?binary=cinder-volume`: the volume services, whose state tells whether
+    /// a backend can take a manage request now (admins; other roles get 403 from the default
+    /// policy).
+    pub async fn volume_services(&self) -> Result<Vec<model::Service>, ClientError> {
+        Ok(self
+            .client
+            .get::<model::ServicesList>("/os-services?binary=cinder-volume")
+            .await?
+            .services)
+    }
+
     /// `GET /types`: the volume types the project may use.
     pub async fn volume_types(&self) -> Result<Vec<model::VolumeType>, ClientError> {
         Ok(self

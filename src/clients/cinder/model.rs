@@ -461,6 +461,46 @@ pub struct NoArguments {}
 // Pools and types
 // ---------------------------------------------------------------------------------------------
 
+/// `GET /os-services` (Cinder's default `volume_extension:services:index` rule: admins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServicesList {
+    pub services: Vec<Service>,
+}
+
+/// One Cinder service: a scheduler, or a volume service (`host@backend`) that serves a backend's
+/// pools. Manage requests for a pool go to its volume service, so a service that is `down` or
+/// `disabled` fails them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    /// `cinder-volume`, `cinder-scheduler`, `cinder-backup`.
+    pub binary: String,
+    /// `host@backend` for a volume service.
+    pub host: String,
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// `enabled` or `disabled` (by an operator).
+    pub status: String,
+    /// `up` or `down`: whether the service reported in lately.
+    pub state: String,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
+    /// Since 3.7.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// A frozen backend (after a Cinder replication failover) refuses management changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_backend_id: Option<String>,
+    /// `up` or `down`: the driver's own view of its backend (volume services, since 3.49).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_state: Option<String>,
+}
+
 /// `GET /scheduler-stats/get_pools?detail=true` (admin).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolsList {

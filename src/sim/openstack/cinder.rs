@@ -13,6 +13,7 @@
 //! | GET, PUT, DELETE | `/v3/{project}/volumes/{id}/metadata/{key}` | one metadata item |
 //! | GET | `/v3/{project}/types[/{id}\|default]` | volume types (`extra_specs` for admins) |
 //! | GET | `/v3/{project}/scheduler-stats/get_pools[?detail=true]` | backend pools (admins) |
+//! | GET | `/v3/{project}/os-services[?binary=&host=]` | a scheduler and a volume service per backend, always up (`cinder_policy.services_index`, default admins) |
 //! | GET | `/v3/{project}/manageable_volumes[/detail]` | array volumes Cinder could manage (>= 3.8) |
 //! | POST | `/v3/{project}/manageable_volumes` | manage (>= 3.8); `os-volume-manage` at any version |
 //! | GET | `/v3/{project}/os-quota-sets/{project}[?usage=true]` | the project's quotas (with usage) |
@@ -935,6 +936,7 @@ fn route(site: &mut Site, call: &Call, rest: &[&str]) -> Result<Response, Cinder
             ))
         }
         ["scheduler-stats", "get_pools"] if get => get_pools(site, call),
+        ["os-services"] if get => list_services(site, call),
         ["manageable_volumes"] if get => list_manageable(site, call, false, true),
         ["manageable_volumes", "detail"] if get => list_manageable(site, call, true, true),
         ["manageable_volumes"] if post => manage(site, call, true),
@@ -2211,6 +2213,48 @@ fn set_metadata_item(
 }
 
 // ---------------------------------------------------------------- pools
+
+/// `GET /os-services[?binary=..&host=..]`: a scheduler on the site's controller and a volume
+/// service per backend (`host@backend` of each pool); the twin's services are always up.
+fn list_services(site: &Site, call: &Call) -> Result<Response, CinderError> {
+    if !auth::has_any_role(&call.token, &site.block.policy.services_index) {
+        return Err(CinderError::policy("volume_extension:services:index"));
+    }
+    let filter = |key: &str| {
+        call.query
+            .iter()
+            .rev()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    };
+    let updated_at = Some(timestamp(&site.clock.wall()));
+    let service = |binary: &str, host: &str| wire::Service {
+        binary: binary.to_string(),
+        host: host.to_string(),
+        zone: Some("nova".to_string()),
+        status: "enabled".to_string(),
+        state: "up".to_string(),
+        updated_at: updated_at.clone(),
+        disabled_reason: None,
+        cluster: None,
+        frozen: (binary == "cinder-volume").then_some(false),
+        replication_status: (binary == "cinder-volume").then(|| "disabled".to_string()),
+        active_backend_id: None,
+        backend_state: (binary == "cinder-volume").then(|| "up".to_string()),
+    };
+    let mut services = vec![service("cinder-scheduler", &site.name)];
+    for pool in &site.block.pools {
+        let backend = pool.name.split('#').next().unwrap_or(&pool.name);
+        if !services.iter().any(|s| s.host == backend) {
+            services.push(service("cinder-volume", backend));
+        }
+    }
+    services.retain(|s| {
+        filter("binary").is_none_or(|binary| s.binary == binary)
+            && filter("host").is_none_or(|host| s.host == host)
+    });
+    Ok(json(StatusCode::OK, &wire::ServicesList { services }))
+}
 
 fn get_pools(site: &Site, call: &Call) -> Result<Response, CinderError> {
     if !call.admin {
@@ -3964,6 +4008,61 @@ mod tests {
             )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn services_list_the_backends_volume_service_for_admins_only() {
+        let twin = Twin::new("site-a");
+        let token = twin.token("protector", &["admin", "member"]);
+        let (status, _, body) = twin
+            .call(
+                "GET",
+                "/volume/v3/{project}/os-services",
+                Some(&token),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let services: wire::ServicesList = serde_json::from_value(body).unwrap();
+        let hosts: Vec<(&str, &str, &str)> = services
+            .services
+            .iter()
+            .map(|s| (s.binary.as_str(), s.host.as_str(), s.state.as_str()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("cinder-scheduler", "site-a", "up"),
+                ("cinder-volume", "site-a@pure", "up")
+            ]
+        );
+        let (_, _, body) = twin
+            .call(
+                "GET",
+                "/volume/v3/{project}/os-services?binary=cinder-volume",
+                Some(&token),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(body["services"].as_array().unwrap().len(), 1);
+        assert_eq!(body["services"][0]["backend_state"], "up");
+        let member = twin.token("viewer", &["member"]);
+        let (status, _, body) = twin
+            .call(
+                "GET",
+                "/volume/v3/{project}/os-services",
+                Some(&member),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(
+            body.to_string().contains("volume_extension:services:index"),
+            "{body}"
+        );
     }
 
     #[tokio::test]

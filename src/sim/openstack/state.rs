@@ -311,6 +311,7 @@ pub struct Pool {
 pub struct CinderPolicy {
     pub volume_manage: Vec<String>,
     pub volume_unmanage: Vec<String>,
+    pub services_index: Vec<String>,
 }
 
 /// Cinder's volume statuses (the `GET /world` dump shows them as Cinder's database does; the
