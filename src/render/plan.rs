@@ -34,6 +34,7 @@ fn symbol(action: &Action) -> (char, Style) {
         | Action::RemovePort { .. }
         | Action::RemoveVolume { .. }
         | Action::RemoveArrayVolume { .. }
+        | Action::DestroyRetiredVolumes { .. }
         | Action::RemoveServerGroup { .. } => ('-', red),
         Action::StopInstance { .. } | Action::StopRecovered { .. } | Action::Finalize => {
             ('~', yellow)
@@ -195,6 +196,20 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
                 ", and stop its replication schedule"
             } else {
                 ""
+            }
+        ),
+        Action::DestroyRetiredVolumes {
+            array,
+            volumes,
+            eradicate,
+        } => format!(
+            "destroy {} retired volume(s) on {array} ({}): {}",
+            volumes.len(),
+            volumes.join(", "),
+            if *eradicate {
+                "eradicated at once, beyond recovery (policy.retired_volumes.eradicate)"
+            } else {
+                "recoverable until the array eradicates them"
             }
         ),
         Action::Stabilize {

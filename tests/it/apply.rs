@@ -569,3 +569,116 @@ fn a_boot_nova_could_not_place_is_booted_again_and_every_attempt_is_journaled_an
         "nothing left on site-b"
     );
 }
+
+/// The array volumes named `names` on `site`'s array, as (name, destroyed).
+fn array_volumes(world: &Value, site: &str, names: &[String]) -> Vec<(String, bool)> {
+    let mut found: Vec<(String, bool)> = values(&world["sites"][site]["array"]["volumes"])
+        .into_iter()
+        .filter(|v| names.iter().any(|name| v["name"] == name.as_str()))
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_string(),
+                v["destroyed"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn retired_volumes_are_kept_until_the_specs_retention_passed_then_destroyed_recoverably() {
+    let setup = Setup::new();
+    let spec_path = setup.spec();
+    let spec = spec_path.to_str().unwrap();
+    setup.expect(0, &["failover", spec, "--type", "planned", "--yes"]);
+    // The failover retired site-a's volumes and recorded them in both sites' state.
+    let state_of = |site: &str| {
+        setup
+            .dir
+            .path()
+            .join(format!(".protector/{site}/prod-web-app.json"))
+    };
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(state_of("site-a")).unwrap()).unwrap();
+    let retired: Vec<String> = doc["retired_volumes"]
+        .as_array()
+        .expect("retired volumes recorded")
+        .iter()
+        .map(|v| {
+            assert_eq!(v["array"], "fa-a");
+            v["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(retired.len(), 4, "{doc}");
+    assert!(
+        retired
+            .iter()
+            .all(|name| name.ends_with("-cinder-unmanaged"))
+    );
+    let kept = array_volumes(&setup.world(), "site-a", &retired);
+    assert_eq!(kept.len(), 4);
+    assert!(kept.iter().all(|(_, destroyed)| !destroyed), "{kept:?}");
+
+    // No retention policy: kept, and every converge plan says so.
+    let text = setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+    assert!(
+        text.contains("4 retired volume(s) are kept on fa-a"),
+        "{text}"
+    );
+
+    // With a week's retention, nothing is due yet.
+    let original = std::fs::read_to_string(&spec_path).unwrap();
+    let with_policy = original.replace(
+        "  stabilization: 2s\n",
+        "  stabilization: 2s\n  retired_volumes: { destroy_after: 7d }\n",
+    );
+    assert_ne!(with_policy, original, "the example sets stabilization: 2s");
+    std::fs::write(&spec_path, &with_policy).unwrap();
+    setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+
+    // A week and more later (the state says they were retired long ago): converge destroys
+    // them, recoverably, and forgets them.
+    for site in ["site-a", "site-b"] {
+        let path = state_of(site);
+        let mut doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for volume in doc["retired_volumes"].as_array_mut().unwrap() {
+            volume["retired_at"] = Value::from("2026-01-01T00:00:00Z");
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+    let plan = setup.dir.path().join("retention.plan");
+    let text = setup.expect(
+        2,
+        &[
+            "plan",
+            spec,
+            "--detailed-exitcode",
+            "-o",
+            plan.to_str().unwrap(),
+        ],
+    );
+    assert!(text.contains("destroy_retired_volumes/fa-a"), "{text}");
+    assert!(
+        text.contains("recoverable until the array eradicates them"),
+        "{text}"
+    );
+    setup.expect(0, &["apply", plan.to_str().unwrap(), "--auto-approve"]);
+    let destroyed = array_volumes(&setup.world(), "site-a", &retired);
+    assert_eq!(
+        destroyed.len(),
+        4,
+        "still on the array, in its destroyed bin"
+    );
+    assert!(
+        destroyed.iter().all(|(_, destroyed)| *destroyed),
+        "{destroyed:?}"
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(state_of("site-b")).unwrap()).unwrap();
+    assert!(doc.get("retired_volumes").is_none(), "{doc}");
+    setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+    // The workload was never touched.
+    assert_runs_on(&setup.world(), "site-b", "m2.large");
+}
