@@ -8,6 +8,7 @@
 mod apply;
 mod demo;
 mod drill;
+mod logging;
 mod operation;
 mod plan;
 mod protection_group;
@@ -105,6 +106,19 @@ pub struct Cli {
     /// Never colour the output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     no_color: bool,
+
+    /// Log what happens under the hood to stderr: `-v` decisions and retries, `-vv` every HTTP
+    /// call, `-vvv` with bodies (secrets masked). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    /// Log every HTTP call (method, path, status, duration, request id), as `-vv`.
+    #[arg(long, global = true)]
+    debug: bool,
+
+    /// Write the log to this file (appended) instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -301,6 +315,10 @@ pub fn main() -> ExitCode {
     };
     if cli.no_color {
         anstream::ColorChoice::Never.write_global();
+    }
+    if let Err(error) = logging::init(cli.verbose, cli.debug, cli.log_file.as_deref()) {
+        eprintln!("error: {error}");
+        return Outcome::Error.into();
     }
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
