@@ -9,6 +9,7 @@
 
 #[cfg(test)]
 mod fuzz;
+pub mod index;
 pub mod journal;
 pub mod local;
 

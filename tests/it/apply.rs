@@ -2,6 +2,8 @@
 //! group between the twin's sites, and the tests check the world as the twin reports it (its
 //! `GET /world` dump), not log lines.
 
+use std::process::Command;
+
 use serde_json::Value;
 
 use crate::plan::Setup;
@@ -475,16 +477,48 @@ fn a_member_that_fails_after_recovery_fails_the_failover_before_the_source_is_re
         .unwrap()
         .trim_end_matches(':')
         .to_string();
-    // The record says which check failed, and why.
-    let shown = stdout(&setup.protector(&["operation", "show", &operation, "-f", "json"]));
-    let shown: Value = serde_json::from_str(&shown).unwrap();
+    // The record says which check failed, and why; the commands protector printed work from
+    // any directory, not only the spec's.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let shown = setup.protector_from(
+        elsewhere.path(),
+        &["operation", "show", &operation, "-f", "json"],
+    );
+    let shown: Value = serde_json::from_str(&stdout(&shown)).unwrap();
     assert_eq!(shown["status"], "failed");
     assert!(
         shown["error_message"].as_str().unwrap().contains("web-1"),
         "{shown}"
     );
-    setup.expect(0, &["rollback", &operation]);
+    assert!(
+        said.contains(&format!("protector rollback {operation}")),
+        "{said}"
+    );
+    let rolled_back = setup.protector_from(elsewhere.path(), &["rollback", &operation]);
+    assert_eq!(
+        rolled_back.status.code(),
+        Some(0),
+        "{}",
+        stderr(&rolled_back)
+    );
     assert_runs_on(&setup.world(), "site-a", "m1.large");
+    let report = setup.protector_from(elsewhere.path(), &["report", &operation]);
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    // Without the state home's memory, the lookup says where it searched.
+    let lost = Command::new(env!("CARGO_BIN_EXE_protector"))
+        .args(["operation", "show", &operation])
+        .current_dir(elsewhere.path())
+        .env("XDG_STATE_HOME", elsewhere.path())
+        .env_remove("PROTECTOR_STATE")
+        .output()
+        .unwrap();
+    assert_eq!(lost.status.code(), Some(1));
+    let said = stderr(&lost);
+    assert!(
+        said.contains(&format!("no operation {operation} in .protector")),
+        "{said}"
+    );
+    assert!(said.contains("--state"), "{said}");
 }
 
 #[test]

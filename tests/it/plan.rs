@@ -11,6 +11,9 @@ use crate::{stderr, stdout};
 pub struct Setup {
     pub twin: TwinProcess,
     pub dir: tempfile::TempDir,
+    /// The user's state home (`XDG_STATE_HOME`), outside `dir`: where protector remembers the
+    /// state folders it ran operations from.
+    pub home: tempfile::TempDir,
 }
 
 impl Setup {
@@ -32,7 +35,12 @@ impl Setup {
             dir.path().join("pg.yaml"),
         )
         .unwrap();
-        Setup { twin, dir }
+        Setup::around(twin, dir)
+    }
+
+    pub fn around(twin: TwinProcess, dir: tempfile::TempDir) -> Setup {
+        let home = tempfile::tempdir().unwrap();
+        Setup { twin, dir, home }
     }
 
     pub fn spec(&self) -> PathBuf {
@@ -40,11 +48,18 @@ impl Setup {
     }
 
     pub fn protector(&self, args: &[&str]) -> Output {
+        self.protector_from(self.dir.path(), args)
+    }
+
+    /// `protector ARGS` run from `dir`. The user's state home (where protector remembers the
+    /// state folders it ran operations from) is the setup's own.
+    pub fn protector_from(&self, dir: &std::path::Path, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_protector"))
             .args(args)
-            .current_dir(self.dir.path())
+            .current_dir(dir)
             .envs(&self.twin.env)
             .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.home.path())
             .env_remove("RUST_LOG")
             .output()
             .expect("protector runs")
@@ -57,6 +72,7 @@ impl Setup {
             .current_dir(self.dir.path())
             .envs(&self.twin.env)
             .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.home.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
