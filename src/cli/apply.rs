@@ -232,6 +232,8 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
         (None, None) => return Err(CommandError::new("give a PLAN or --resume OP")),
     };
     if !resume {
+        // A plan that cannot run is refused before it is shown and asked about.
+        apply::precheck(&spec, &plan).map_err(refused)?;
         eprint(&render::plan::text(&plan));
         confirm(args.auto_approve, &plan)?;
     }
