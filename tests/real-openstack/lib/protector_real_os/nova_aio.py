@@ -30,7 +30,7 @@ import nova.conf  # noqa: E402
 from nova import context, rpc, service  # noqa: E402
 from nova.api.openstack import wsgi_app  # noqa: E402
 
-from protector_real_os import sqlite, wire  # noqa: E402
+from protector_real_os import wire  # noqa: E402
 
 CONF = nova.conf.CONF
 _bus = {}
@@ -57,7 +57,6 @@ def main():
         raise SystemExit('OS_NOVA_CONFIG_DIR is not set')
     port = int(os.environ['NOVA_AIO_PORT'])
     wire.install()
-    sqlite.install()
     rpc.create_transport = _shared_transport
     app = wsgi_app.init_application('osapi_compute', 'nova-api-os-compute')
 
