@@ -1,4 +1,4 @@
-"""Nova's fake virt driver as one compute host of several in ONE process (nova_aio.py runs two
+"""Nova's fake virt driver as one compute host of several in ONE process (nova_aio.py runs three
 per site, so that anti-affinity server groups can be honoured).
 
 `nova.virt.fake.FakeDriverWithoutFakeNodes` takes its node UUID from the process-wide local

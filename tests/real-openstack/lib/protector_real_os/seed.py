@@ -8,7 +8,7 @@ site-a: networks net-primary-web 10.10.1.0/24 and net-primary-db 10.10.2.0/24, f
         (10.10.2.10, boot + data volume), web-1 (10.10.1.11) and web-2 (10.10.1.12) booted from
         1 GB volumes on the Pure backend, ACTIVE, each with key pair ops, security groups
         default and its tier's, tags and a description; web-1 and web-2 in web-servers (so on
-        two compute hosts: each site has two, see nova_aio.py).
+        two compute hosts: each site has three, see nova_aio.py).
 site-b: networks net-secondary-web/-db (same CIDRs), net-drill-web 192.168.101.0/24 and
         net-drill-db 192.168.102.0/24, flavors m2.large and m1.small, volume type
         pure-replicated, security groups web and db, keypair ops. No server group: a failover
