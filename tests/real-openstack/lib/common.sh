@@ -112,16 +112,18 @@ ros_stop_matching() { # DIR PREFIX
             kill -KILL -- "-$pid" 2> /dev/null || kill -KILL "$pid" 2> /dev/null || true
         fi
     done
-    # processes left in the session of a leader that already exited (the kernel does not hand
-    # out a pid again while a session of that id has members, so these are ours)
+    # processes left in the session of a leader that was running a moment ago and is gone now
+    # (the kernel does not hand out a pid again while a session of that id has members, so
+    # these are ours). Only those: the pid of a leader that exited long ago (a site's setup) may
+    # since be the session id of anyone's process (PostgreSQL's backends each start a session).
     local orphans
-    while read -r pid start name; do
-        [ -n "$pid" ] && [[ "$name" == "$prefix"* ]] || continue
+    for entry in "${live[@]}"; do
+        IFS=: read -r pid start name <<< "$entry"
         [ -e "/proc/$pid" ] && continue
         orphans="$(ps -e -o pid=,sid= | awk -v s="$pid" '$2 == s { print $1 }')"
         # shellcheck disable=SC2086 # one pid per word
         [ -z "$orphans" ] || kill -KILL $orphans 2> /dev/null || true
-    done < "$dir/pids"
+    done
     if [ -n "$prefix" ]; then
         awk -v p="$prefix" 'index($3, p) != 1' "$dir/pids" > "$dir/pids.new"
         mv -f "$dir/pids.new" "$dir/pids"
