@@ -22,7 +22,6 @@ pub mod cli;
 pub mod clients;
 pub mod diagnostic;
 pub mod inventory;
-pub mod ipv4;
 pub mod plan;
 pub mod render;
 pub mod report;
@@ -30,4 +29,5 @@ pub mod schemas;
 pub mod sim;
 pub mod spec;
 pub mod state;
-pub mod yaml;
+
+pub use protector_wire::{ipv4, yaml};

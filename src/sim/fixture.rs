@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clients::nova::model::ServerGroupPolicy;
+use protector_wire::nova::ServerGroupPolicy;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -276,8 +276,8 @@ pub struct InstanceVolumeFixture {
 }
 
 /// Parses a fixture document.
-pub fn parse(text: &str) -> Result<Fixture, crate::yaml::YamlError> {
-    crate::yaml::from_str(text)
+pub fn parse(text: &str) -> Result<Fixture, protector_wire::yaml::YamlError> {
+    protector_wire::yaml::from_str(text)
 }
 
 /// A two-site fixture with `instances` instances of `volumes_per_instance` volumes each on
@@ -403,7 +403,7 @@ mod tests {
         assert_eq!(site_a.instances.len(), 25);
         assert!(site_a.instances.iter().all(|i| i.volumes.len() == 3));
         assert!(fixture.sites["site-b"].instances.is_empty());
-        let text = crate::yaml::to_string(&fixture).unwrap();
+        let text = protector_wire::yaml::to_string(&fixture).unwrap();
         assert_eq!(parse(&text).unwrap(), fixture);
     }
 }

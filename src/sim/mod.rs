@@ -4,7 +4,7 @@
 //! REST 2.x API over HTTPS on another, plus a control API to take sites down, inject faults and
 //! dump the world. It is part of the product: operators rehearse on it and the README demo runs
 //! on it. Layout: `world` (all state, one lock per site), `fixture` (the starting world),
-//! `clock` (modelled latencies, `--speed`), `ids` (seeded identifiers), `openstack/` and
+//! `clock` (modelled latencies, `--speed`), `openstack/` and
 //! `flasharray/` (the services).
 
 pub mod clock;
@@ -13,7 +13,6 @@ pub mod errors;
 pub mod faults;
 pub mod fixture;
 pub mod flasharray;
-pub mod ids;
 pub mod openstack;
 pub mod outputs;
 pub mod server;

@@ -60,7 +60,7 @@ pub fn clouds_yaml(twin: &Twin, fixture: &Fixture, ca_path: Option<&Path>) -> St
         }
     }
     let document = json!({ "clouds": clouds });
-    let body = crate::yaml::to_string(&document).unwrap_or_default();
+    let body = protector_wire::yaml::to_string(&document).unwrap_or_default();
     format!(
         "# Written by `protector sim up`: the twin's sites, usable as-is by openstacksdk.\n{body}"
     )
@@ -83,7 +83,7 @@ pub fn env_file(twin: &Twin, fixture: &Fixture, clouds_path: &Path, ca_path: &Pa
             continue;
         };
         let url = cell.lock(world).endpoints.array.clone();
-        let env = |what: &str| crate::spec::site_env_name(name, what);
+        let env = |what: &str| protector_wire::names::site_env_name(name, what);
         lines.push(format!("{}={}", env("URL"), quote(&url)));
         lines.push(format!(
             "{}={}",

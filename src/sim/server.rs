@@ -302,7 +302,7 @@ async fn common_layer(
         .map(str::to_string)
         .unwrap_or_else(|| {
             let sequence = REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            format!("req-{}", super::ids::IdGen::new(sequence).uuid())
+            format!("req-{}", protector_wire::ids::IdGen::new(sequence).uuid())
         });
     tokio::time::sleep(runtime.world.clock.latency(Op::ApiCall)).await;
     let mut response = match runtime.world.faults.take(&site, &method, &path) {

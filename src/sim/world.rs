@@ -17,9 +17,9 @@ use super::clock::Clock;
 use super::faults::Faults;
 use super::fixture::{Fixture, SiteFixture};
 use super::flasharray::{self, state::Array};
-use super::ids::IdGen;
 use super::openstack::ipam;
 use super::openstack::state::*;
+use protector_wire::ids::IdGen;
 
 /// The whole simulated world.
 pub struct World {
@@ -405,7 +405,7 @@ fn build_site(name: &str, fixture: &SiteFixture, seed: u64, clock: &Clock) -> Re
             return Err(context("named twice".to_string()));
         }
         site.compute.server_groups.push(ServerGroup {
-            id: IdGen::new(super::ids::fnv(&format!(
+            id: IdGen::new(protector_wire::ids::fnv(&format!(
                 "{name}/server-group/{}",
                 group.name
             )))
@@ -550,7 +550,7 @@ fn build_site(name: &str, fixture: &SiteFixture, seed: u64, clock: &Clock) -> Re
         );
     }
     for group in &array.protection_groups {
-        let frequency = crate::spec::duration::parse(&group.replicate_every)
+        let frequency = protector_wire::duration::parse(&group.replicate_every)
             .map_err(|error| format!("protection group `{}`: {error}", group.name))?;
         let id = ids.uuid();
         site.array.protection_groups.insert(

@@ -56,11 +56,11 @@ use serde_json::Value;
 use super::query::{self, ListOptions, Params, QueryError};
 use super::replication::{self, SnapshotOptions};
 use super::state::{self, Array, PURITY_VERSION, valid_name, valid_suffix};
-use crate::clients::flasharray::model::{self, ApiError, ItemsResponse, ListResponse};
 use crate::sim::clock::Op;
-use crate::sim::ids::IdGen;
 use crate::sim::server::SiteContext;
 use crate::sim::world::{Site, World};
+use protector_wire::flasharray::{self as model, ApiError, ItemsResponse, ListResponse};
+use protector_wire::ids::IdGen;
 
 /// The newest REST minor version served: `/api/2.0` to `/api/2.56`.
 pub const NEWEST_MINOR: u32 = 56;

@@ -16,9 +16,9 @@ use super::state::{
     VolumeSnapshot, valid_suffix,
 };
 use crate::sim::clock::Op;
-use crate::sim::ids::IdGen;
 use crate::sim::openstack::state::ServerStatus;
 use crate::sim::world::{Site, World};
+use protector_wire::ids::IdGen;
 
 /// How to take a protection-group snapshot.
 #[derive(Debug, Clone, Default)]

@@ -49,12 +49,12 @@ use serde_json::Value;
 
 use super::auth;
 use super::state::{Pending, Token, Volume, VolumeAttachment, VolumeJob, VolumeStatus};
-use crate::clients::cinder::model as wire;
 use crate::sim::clock::Op;
 use crate::sim::flasharray::state as fa;
-use crate::sim::ids::IdGen;
 use crate::sim::server::SiteContext;
 use crate::sim::world::Site;
+use protector_wire::cinder as wire;
+use protector_wire::ids::IdGen;
 
 /// The highest microversion the twin's Cinder speaks (3.71: Cinder 2023.2 and later); the
 /// lowest is 3.0.
@@ -63,7 +63,7 @@ pub const MAX_MICROVERSION: u32 = 71;
 const VERSION_UPDATED: &str = "2018-07-17T00:00:00Z";
 /// `osapi_max_limit`: the largest page, and the page size when `limit` is absent.
 const MAX_LIMIT: usize = 1000;
-pub use crate::clients::cinder::pure_unmanaged_name as unmanaged_name;
+pub use protector_wire::names::pure_unmanaged_name as unmanaged_name;
 const GIB: u64 = 1 << 30;
 /// Cinder's answer to deleting or unmanaging a volume in the wrong state (`InvalidVolume`).
 pub const INVALID_VOLUME_STATE: &str = "Invalid volume: Volume status must be available or \

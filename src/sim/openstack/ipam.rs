@@ -3,8 +3,8 @@
 
 use std::net::Ipv4Addr;
 
-use crate::ipv4::broadcast;
-pub use crate::ipv4::{contains, in_pools, parse_cidr};
+use protector_wire::ipv4::broadcast;
+pub use protector_wire::ipv4::{contains, in_pools, parse_cidr};
 
 /// The default gateway: the first host address.
 pub fn default_gateway(cidr: &str) -> Option<String> {

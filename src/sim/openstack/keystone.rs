@@ -27,11 +27,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::auth::{self, Unauthorized};
 use super::state::Token;
-use crate::clients::keystone::model as wire;
 use crate::sim::errors::{self, Service};
-use crate::sim::ids::IdGen;
 use crate::sim::server::SiteContext;
 use crate::sim::world::Site;
+use protector_wire::ids::IdGen;
+use protector_wire::keystone as wire;
 
 /// The Identity API version the twin implements (Keystone since Ussuri).
 pub const VERSION_ID: &str = "v3.14";

@@ -35,10 +35,10 @@ use serde_json::{Map, Value};
 use super::auth;
 use super::ipam;
 use super::state::{self, FixedIp, Port, PortMeta, ServerStatus, Token};
-use crate::clients::neutron::model as wire;
-use crate::sim::ids::IdGen;
 use crate::sim::server::SiteContext;
 use crate::sim::world::Site;
+use protector_wire::ids::IdGen;
+use protector_wire::neutron as wire;
 
 /// The MTU of the twin's (Geneve) tenant networks, as DevStack with OVN sets it.
 const MTU: u32 = 1442;

@@ -108,13 +108,13 @@ use super::state::{
     AttachedVolume, Fault, FixedIp, Pending, Port, Server, ServerExtra, ServerStatus, Token,
     VolumeStatus,
 };
-use crate::clients::nova::model;
 use crate::sim::clock::Op;
 use crate::sim::errors::{self, Service};
 use crate::sim::faults::Faults;
-use crate::sim::ids::{IdGen, fnv};
 use crate::sim::server::SiteContext;
 use crate::sim::world::Site;
+use protector_wire::ids::{IdGen, fnv};
+use protector_wire::nova as model;
 
 /// The lowest microversion (2.1) and the highest the twin serves (2.100: Nova 2025.1, which
 /// adds `scheduler_hints` to the server; 2.96 added `pinned_availability_zone`).

@@ -164,7 +164,7 @@ pub struct ComputeHost {
 pub struct ServerGroup {
     pub id: String,
     pub name: String,
-    pub policy: crate::clients::nova::model::ServerGroupPolicy,
+    pub policy: protector_wire::nova::ServerGroupPolicy,
     /// The anti-affinity rule (>= 2.64): how many members one host may run (1 when absent).
     pub max_server_per_host: Option<u32>,
     pub project_id: String,

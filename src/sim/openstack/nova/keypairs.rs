@@ -26,10 +26,10 @@ use super::{
     next_link, parse_body, python_repr,
 };
 use crate::sim::flasharray::query::{base64_decode, base64_encode};
-use crate::sim::ids::IdGen;
 use crate::sim::openstack::state::KeyPair;
 use crate::sim::server::SiteContext;
 use crate::sim::world::Site;
+use protector_wire::ids::IdGen;
 
 /// Whether `user_id` has a key pair called `name`.
 pub fn exists(site: &Site, user_id: &str, name: &str) -> bool {
@@ -56,7 +56,7 @@ pub fn fingerprint(public_key: &str) -> Option<String> {
 /// An ed25519 public key of the twin's own, the same for the same `seed` (no private key
 /// exists for it: fixture key pairs are only ever named, never used to log in).
 pub fn generated_public_key(seed: &str, comment: &str) -> String {
-    let mut ids = IdGen::new(crate::sim::ids::fnv(seed));
+    let mut ids = IdGen::new(protector_wire::ids::fnv(seed));
     let key: Vec<u8> = (0..4).flat_map(|_| ids.next_u64().to_be_bytes()).collect();
     openssh_ed25519(&key, comment)
 }

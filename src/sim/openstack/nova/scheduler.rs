@@ -6,8 +6,8 @@
 //! spread servers out), ties to the first; the soft policies only weigh: fewest members first
 //! for `soft-anti-affinity`, most for `soft-affinity`. No host passing is Nova's NoValidHost.
 
-use crate::clients::nova::model::ServerGroupPolicy;
 use crate::sim::openstack::state::{Compute, ServerGroup};
+use protector_wire::nova::ServerGroupPolicy;
 
 /// The fault of a server the scheduler found no host for (`nova/scheduler/manager.py`).
 pub const NO_VALID_HOST: &str = "No valid host was found. There are not enough hosts available.";

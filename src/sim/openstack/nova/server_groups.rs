@@ -26,10 +26,10 @@ use super::{
     Api, Failure, bad_request, fail, invalid_input, invalid_query, known_params, model, parse_body,
     python_repr,
 };
-use crate::clients::nova::model::ServerGroupPolicy;
 use crate::sim::openstack::state::ServerGroup;
 use crate::sim::server::SiteContext;
 use crate::sim::world::Site;
+use protector_wire::nova::ServerGroupPolicy;
 
 /// Nova's default `server_groups` quota.
 const QUOTA: usize = 10;

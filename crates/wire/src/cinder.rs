@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::clients::wire::{bool_or_bool_string, double_option};
+use crate::common::{bool_or_bool_string, double_option};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 // ---------------------------------------------------------------------------------------------
@@ -683,7 +683,7 @@ pub struct QuotaUsage {
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-pub use crate::clients::wire::{ErrorDetail, ErrorResponse};
+pub use crate::common::{ErrorDetail, ErrorResponse};
 
 // ---------------------------------------------------------------------------------------------
 // Wire helpers

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::clients::wire::double_option;
+use crate::common::double_option;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -1075,7 +1075,7 @@ pub struct ServerTags {
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-pub use crate::clients::wire::{ErrorDetail, ErrorResponse};
+pub use crate::common::{ErrorDetail, ErrorResponse};
 
 // ---------------------------------------------------------------------------------------------
 // Wire helpers

@@ -8,7 +8,7 @@
 //! `Option` left out when `None`, and an `Option<Option<T>>` when it can also be null (outer
 //! `None`: absent; `Some(None)`: null). Unknown fields are ignored, never an error.
 
-use crate::clients::wire::{double_option, option_bool_or_bool_string};
+use crate::common::{double_option, option_bool_or_bool_string};
 use serde::{Deserialize, Serialize};
 
 /// A free-form JSON object, where the API defines the value as one (`binding:profile`).
@@ -673,7 +673,7 @@ pub struct Link {
 
 /// Neutron's error body: `{"NeutronError": {"type": "NetworkNotFound", "message": "Network x
 /// could not be found.", "detail": ""}}`. (A 401 from keystonemiddleware has Keystone's shape
-/// instead, see [`crate::clients::keystone::model::ErrorResponse`].)
+/// instead, see [`crate::keystone::ErrorResponse`].)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorResponse {
     #[serde(rename = "NeutronError")]

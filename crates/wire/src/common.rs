@@ -91,7 +91,7 @@ pub mod double_option {
 /// be found."}}` or Cinder's policy denial of manage, `{"forbidden": {"code": 403, "message":
 /// "Policy doesn't allow volume_extension:volume_manage to be performed."}}`. (A 401 from
 /// keystonemiddleware has Keystone's shape instead, see
-/// [`crate::clients::keystone::model::ErrorResponse`].)
+/// [`crate::keystone::ErrorResponse`].)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ErrorResponse {
     /// 400.
