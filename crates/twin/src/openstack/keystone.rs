@@ -27,9 +27,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::auth::{self, Unauthorized};
 use super::state::Token;
-use crate::sim::errors::{self, Service};
-use crate::sim::server::SiteContext;
-use crate::sim::world::Site;
+use crate::errors::{self, Service};
+use crate::server::SiteContext;
+use crate::world::Site;
 use protector_wire::ids::IdGen;
 use protector_wire::keystone as wire;
 
@@ -728,14 +728,13 @@ async fn auth_projects(State(ctx): State<SiteContext>, headers: HeaderMap) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::clock::Clock;
-    use crate::sim::world::World;
+    use crate::clock::Clock;
+    use crate::world::World;
     use serde_json::json;
 
     fn world() -> World {
         let fixture =
-            crate::sim::fixture::parse(include_str!("../../../examples/sim/two-sites.yaml"))
-                .unwrap();
+            crate::fixture::parse(include_str!("../../../../examples/sim/two-sites.yaml")).unwrap();
         World::from_fixture(&fixture, 1, Clock::new(100.0)).unwrap()
     }
 

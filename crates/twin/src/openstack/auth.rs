@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::state::Token;
-use crate::sim::errors::{self, Service};
-use crate::sim::world::Site;
+use crate::errors::{self, Service};
+use crate::world::Site;
 
 /// A request without a valid token.
 #[derive(Debug, Clone, Copy)]

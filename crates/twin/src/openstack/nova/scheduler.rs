@@ -6,7 +6,7 @@
 //! spread servers out), ties to the first; the soft policies only weigh: fewest members first
 //! for `soft-anti-affinity`, most for `soft-affinity`. No host passing is Nova's NoValidHost.
 
-use crate::sim::openstack::state::{Compute, ServerGroup};
+use crate::openstack::state::{Compute, ServerGroup};
 use protector_wire::nova::ServerGroupPolicy;
 
 /// The fault of a server the scheduler found no host for (`nova/scheduler/manager.py`).
@@ -73,7 +73,7 @@ pub fn place(compute: &Compute, zone: Option<&str>, group: Option<&ServerGroup>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::openstack::state::{ComputeHost, Server, ServerStatus};
+    use crate::openstack::state::{ComputeHost, Server, ServerStatus};
 
     fn compute(hosts: &[(&str, &str)]) -> Compute {
         Compute {

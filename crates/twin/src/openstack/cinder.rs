@@ -49,10 +49,10 @@ use serde_json::Value;
 
 use super::auth;
 use super::state::{Pending, Token, Volume, VolumeAttachment, VolumeJob, VolumeStatus};
-use crate::sim::clock::Op;
-use crate::sim::flasharray::state as fa;
-use crate::sim::server::SiteContext;
-use crate::sim::world::Site;
+use crate::clock::Op;
+use crate::flasharray::state as fa;
+use crate::server::SiteContext;
+use crate::world::Site;
 use protector_wire::cinder as wire;
 use protector_wire::ids::IdGen;
 
@@ -2756,10 +2756,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::sim::clock::Clock;
-    use crate::sim::world::World;
+    use crate::clock::Clock;
+    use crate::world::World;
 
-    const FIXTURE: &str = include_str!("../../../examples/sim/two-sites.yaml");
+    const FIXTURE: &str = include_str!("../../../../examples/sim/two-sites.yaml");
 
     struct Twin {
         world: Arc<World>,
@@ -2769,11 +2769,11 @@ mod tests {
 
     impl Twin {
         fn new(site: &str) -> Twin {
-            let fixture = crate::sim::fixture::parse(FIXTURE).expect("fixture parses");
+            let fixture = crate::fixture::parse(FIXTURE).expect("fixture parses");
             Twin::from_fixture(&fixture, site)
         }
 
-        fn from_fixture(fixture: &crate::sim::fixture::Fixture, site: &str) -> Twin {
+        fn from_fixture(fixture: &crate::fixture::Fixture, site: &str) -> Twin {
             let world = Arc::new(World::from_fixture(fixture, 7, Clock::new(1.0)).unwrap());
             let cell = world.site(site).expect("site").clone();
             // Nested as `openstack::router()` nests it (the other services are not needed).
@@ -2803,7 +2803,7 @@ mod tests {
         /// A token of `user` on `prod` with `roles`.
         fn token(&self, user: &str, roles: &[&str]) -> String {
             let id = format!("token-{user}-{}", roles.join("-"));
-            crate::sim::openstack::testing::grant_token(&mut self.site(), &id, user, roles);
+            crate::openstack::testing::grant_token(&mut self.site(), &id, user, roles);
             id
         }
 
@@ -2828,15 +2828,8 @@ mod tests {
             if let Some(version) = version.as_deref() {
                 headers.push(("openstack-api-version", version));
             }
-            crate::sim::openstack::testing::call(
-                &self.app,
-                "cinder.test",
-                method,
-                &path,
-                &headers,
-                body,
-            )
-            .await
+            crate::openstack::testing::call(&self.app, "cinder.test", method, &path, &headers, body)
+                .await
         }
     }
 
@@ -4183,7 +4176,7 @@ mod tests {
 
     #[tokio::test]
     async fn more_volumes_than_a_page_list_in_pages() {
-        let fixture = crate::sim::fixture::generate(400, 3);
+        let fixture = crate::fixture::generate(400, 3);
         let twin = Twin::from_fixture(&fixture, "site-a");
         let token = twin.token("protector", &["admin", "member"]);
         assert_eq!(twin.site().block.volumes.len(), 1200);

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::state::Token;
-use crate::sim::world::Site;
+use crate::world::Site;
 
 /// Inserts a one-hour token `id` for `user` on project `prod` with `roles`.
 pub fn grant_token(site: &mut Site, id: &str, user: &str, roles: &[&str]) {

@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn the_example_fixture_parses() {
-        let text = include_str!("../../examples/sim/two-sites.yaml");
+        let text = include_str!("../../../examples/sim/two-sites.yaml");
         let fixture = parse(text).unwrap();
         assert_eq!(
             fixture.sites.keys().collect::<Vec<_>>(),

@@ -15,9 +15,9 @@ use super::state::{
     ProtectionGroup, ProtectionGroupSnapshot, Retention, Schedule, Target, Transfer,
     VolumeSnapshot, valid_suffix,
 };
-use crate::sim::clock::Op;
-use crate::sim::openstack::state::ServerStatus;
-use crate::sim::world::{Site, World};
+use crate::clock::Op;
+use crate::openstack::state::ServerStatus;
+use crate::world::{Site, World};
 use protector_wire::ids::IdGen;
 
 /// How to take a protection-group snapshot.
@@ -417,11 +417,11 @@ fn receive(site: &mut Site, payload: &Payload, completed: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::clock::Clock;
-    use crate::sim::fixture;
+    use crate::clock::Clock;
+    use crate::fixture;
 
     fn world(speed: f64) -> World {
-        let text = include_str!("../../../examples/sim/two-sites.yaml");
+        let text = include_str!("../../../../examples/sim/two-sites.yaml");
         World::from_fixture(&fixture::parse(text).unwrap(), 7, Clock::new(speed)).unwrap()
     }
 

@@ -56,9 +56,9 @@ use serde_json::Value;
 use super::query::{self, ListOptions, Params, QueryError};
 use super::replication::{self, SnapshotOptions};
 use super::state::{self, Array, PURITY_VERSION, valid_name, valid_suffix};
-use crate::sim::clock::Op;
-use crate::sim::server::SiteContext;
-use crate::sim::world::{Site, World};
+use crate::clock::Op;
+use crate::server::SiteContext;
+use crate::world::{Site, World};
 use protector_wire::flasharray::{self as model, ApiError, ItemsResponse, ListResponse};
 use protector_wire::ids::IdGen;
 
@@ -3149,8 +3149,8 @@ mod tests {
     use serde_json::json;
     use tower::ServiceExt;
 
-    use crate::sim::clock::Clock;
-    use crate::sim::fixture;
+    use crate::clock::Clock;
+    use crate::fixture;
 
     /// The built-in two-site world at a speed where every modelled wait is a few microseconds,
     /// with a logged-in session on each array.
@@ -3164,7 +3164,7 @@ mod tests {
 
     impl Harness {
         async fn new(speed: f64) -> Harness {
-            let text = include_str!("../../../examples/sim/two-sites.yaml");
+            let text = include_str!("../../../../examples/sim/two-sites.yaml");
             let fixture = fixture::parse(text).unwrap();
             let world = Arc::new(World::from_fixture(&fixture, 3, Clock::new(speed)).unwrap());
             let app = |site: &str| {

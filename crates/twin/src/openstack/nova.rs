@@ -108,11 +108,11 @@ use super::state::{
     AttachedVolume, Fault, FixedIp, Pending, Port, Server, ServerExtra, ServerStatus, Token,
     VolumeStatus,
 };
-use crate::sim::clock::Op;
-use crate::sim::errors::{self, Service};
-use crate::sim::faults::Faults;
-use crate::sim::server::SiteContext;
-use crate::sim::world::Site;
+use crate::clock::Op;
+use crate::errors::{self, Service};
+use crate::faults::Faults;
+use crate::server::SiteContext;
+use crate::world::Site;
 use protector_wire::ids::{IdGen, fnv};
 use protector_wire::nova as model;
 
@@ -3731,12 +3731,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::sim::clock::Clock;
-    use crate::sim::fixture;
-    use crate::sim::openstack::state::{Network, Subnet, Volume};
-    use crate::sim::world::World;
+    use crate::clock::Clock;
+    use crate::fixture;
+    use crate::openstack::state::{Network, Subnet, Volume};
+    use crate::world::World;
 
-    const FIXTURE: &str = include_str!("../../../examples/sim/two-sites.yaml");
+    const FIXTURE: &str = include_str!("../../../../examples/sim/two-sites.yaml");
 
     /// Site-a of the built-in world behind the OpenStack router, with a token per role set.
     struct Twin {
@@ -3766,10 +3766,10 @@ mod tests {
                     ("member-token", &["member"][..]),
                     ("reader-token", &["reader"][..]),
                 ] {
-                    crate::sim::openstack::testing::grant_token(&mut site, id, "protector", roles);
+                    crate::openstack::testing::grant_token(&mut site, id, "protector", roles);
                 }
             }
-            let router = crate::sim::openstack::router().with_state(ctx.clone());
+            let router = crate::openstack::router().with_state(ctx.clone());
             Twin { router, ctx }
         }
 
@@ -3780,7 +3780,7 @@ mod tests {
             headers: &[(&str, &str)],
             body: Option<Value>,
         ) -> Reply {
-            let (status, headers, body) = crate::sim::openstack::testing::call(
+            let (status, headers, body) = crate::openstack::testing::call(
                 &self.router,
                 "twin.test",
                 method,
@@ -5245,7 +5245,7 @@ mod tests {
     #[tokio::test]
     async fn injected_faults_fail_running_servers_and_boots() {
         let twin = Twin::new(100_000.0);
-        let rule = |action: Value| -> crate::sim::faults::FaultRule {
+        let rule = |action: Value| -> crate::faults::FaultRule {
             serde_json::from_value(json!({"site": "site-a", "action": action, "count": 1})).unwrap()
         };
         let faults = &twin.ctx.world.faults;

@@ -26,9 +26,9 @@ use super::{
     Api, Failure, bad_request, fail, invalid_input, invalid_query, known_params, model, parse_body,
     python_repr,
 };
-use crate::sim::openstack::state::ServerGroup;
-use crate::sim::server::SiteContext;
-use crate::sim::world::Site;
+use crate::openstack::state::ServerGroup;
+use crate::server::SiteContext;
+use crate::world::Site;
 use protector_wire::nova::ServerGroupPolicy;
 
 /// Nova's default `server_groups` quota.

@@ -35,8 +35,8 @@ use serde_json::{Map, Value};
 use super::auth;
 use super::ipam;
 use super::state::{self, FixedIp, Port, PortMeta, ServerStatus, Token};
-use crate::sim::server::SiteContext;
-use crate::sim::world::Site;
+use crate::server::SiteContext;
+use crate::world::Site;
 use protector_wire::ids::IdGen;
 use protector_wire::neutron as wire;
 
@@ -1805,14 +1805,13 @@ async fn delete_port(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::clock::Clock;
-    use crate::sim::world::World;
+    use crate::clock::Clock;
+    use crate::world::World;
     use serde_json::json;
 
     fn world() -> World {
         let fixture =
-            crate::sim::fixture::parse(include_str!("../../../examples/sim/two-sites.yaml"))
-                .unwrap();
+            crate::fixture::parse(include_str!("../../../../examples/sim/two-sites.yaml")).unwrap();
         World::from_fixture(&fixture, 1, Clock::new(100.0)).unwrap()
     }
 

@@ -25,10 +25,10 @@ use super::{
     Api, Failure, bad_request, fail, invalid_input, known_params, limit_and_marker, model,
     next_link, parse_body, python_repr,
 };
-use crate::sim::flasharray::query::{base64_decode, base64_encode};
-use crate::sim::openstack::state::KeyPair;
-use crate::sim::server::SiteContext;
-use crate::sim::world::Site;
+use crate::flasharray::query::{base64_decode, base64_encode};
+use crate::openstack::state::KeyPair;
+use crate::server::SiteContext;
+use crate::world::Site;
 use protector_wire::ids::IdGen;
 
 /// Whether `user_id` has a key pair called `name`.

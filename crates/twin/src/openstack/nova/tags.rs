@@ -23,9 +23,9 @@ use super::{
     Api, Failure, bad_request, fail, find_server, invalid_input, invalid_state, model, parse_body,
     python_repr, vm_state,
 };
-use crate::sim::openstack::state::{Server, ServerStatus};
-use crate::sim::server::SiteContext;
-use crate::sim::world::Site;
+use crate::openstack::state::{Server, ServerStatus};
+use crate::server::SiteContext;
+use crate::world::Site;
 
 /// `objects.instance.MAX_TAG_COUNT`.
 const MAX_TAGS: usize = 50;
