@@ -432,3 +432,114 @@ mod tests {
         assert!(fingerprint(&key).is_some());
     }
 }
+
+#[cfg(test)]
+mod api_tests {
+    use super::super::testing::*;
+
+    use axum::http::StatusCode;
+
+    use serde_json::Value;
+
+    use protector_wire::nova as model;
+
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn key_pairs_are_listed_shown_created_imported_and_deleted() {
+        let twin = Twin::new(100_000.0);
+        let list = twin.nova("GET", "/os-keypairs", "2.35", None).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let ops = &list.body["keypairs"][0]["keypair"];
+        assert_eq!(ops["name"], "ops");
+        assert_eq!(ops["type"], "ssh");
+        assert!(
+            ops["public_key"]
+                .as_str()
+                .unwrap()
+                .starts_with("ssh-ed25519 ")
+        );
+        assert!(ops.get("user_id").is_none(), "the list shows no owner");
+
+        let show = twin.nova("GET", "/os-keypairs/ops", "2.10", None).await;
+        assert_eq!(show.status, StatusCode::OK);
+        let keypair: model::KeypairResponse = serde_json::from_value(show.body.clone()).unwrap();
+        assert_eq!(keypair.keypair.deleted, Some(false));
+        assert_eq!(keypair.keypair.updated_at, Some(None));
+        assert!(keypair.keypair.user_id.is_some() && keypair.keypair.id.is_some());
+
+        // An import: the fingerprint of Nova's own sample (v2.92/keypairs-import-post-*.json).
+        let key = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDx8nkQv/zgGgB4rMYmIf+6A4l6Rr+o/6lHBQdW5aYd44bd8JttDCE/F/pNRr0lRE+PiqSPO8nDPHw0010JeMH9gYgnnFlyY3/OcJ02RhIPyyxYpv9FhY+2YiUkpwFOcLImyrxEsYXpD/0d3ac30bNH6Sw9JD9UZHYcpSxsIbECHw== Generated-by-Nova";
+        let import = json!({"keypair": {"name": "me.and.myself@this.nice.domain.com mooh.", "type": "ssh", "public_key": key}});
+        let created = twin
+            .nova("POST", "/os-keypairs", "2.92", Some(import.clone()))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert_eq!(
+            created.body["keypair"]["fingerprint"],
+            "1e:2c:9b:56:79:4b:45:77:f9:ca:7a:98:2c:b0:d5:3c"
+        );
+        assert!(created.body["keypair"]["user_id"].is_string());
+        let again = twin
+            .nova("POST", "/os-keypairs", "2.92", Some(import))
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert_eq!(
+            again.body["conflictingRequest"]["message"],
+            "Key pair 'me.and.myself@this.nice.domain.com mooh.' already exists."
+        );
+        // `@` and `.` in names only from 2.92.
+        let dotted = json!({"keypair": {"name": "a.b", "public_key": key}});
+        let old = twin
+            .nova("POST", "/os-keypairs", "2.91", Some(dotted))
+            .await;
+        assert_eq!(old.status, StatusCode::BAD_REQUEST);
+
+        // Generated below 2.92 (the only copy of the private key is in the answer), refused
+        // from it.
+        let generate = json!({"keypair": {"name": "made"}});
+        let made = twin
+            .nova("POST", "/os-keypairs", "2.10", Some(generate.clone()))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let private = made.body["keypair"]["private_key"].as_str().unwrap();
+        assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let refused = twin
+            .nova("POST", "/os-keypairs", "2.92", Some(generate))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused.body["badRequest"]["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("'public_key' is a required property"),
+            "{}",
+            refused.body
+        );
+
+        let deleted = twin.nova("DELETE", "/os-keypairs/made", "2.2", None).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let gone = twin.nova("GET", "/os-keypairs/made", "2.2", None).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        let user_id = keypair.keypair.user_id.unwrap();
+        assert_eq!(
+            gone.body["itemNotFound"]["message"],
+            format!("Keypair made not found for user {user_id}")
+        );
+
+        // A boot names a key pair of the caller's.
+        let reply = boot(
+            &twin,
+            "keyless",
+            "2.1",
+            json!({"key_name": "nope"}),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.body["badRequest"]["message"],
+            "Invalid key_name provided."
+        );
+    }
+}

@@ -351,3 +351,151 @@ pub(super) async fn create(State(ctx): State<SiteContext>, api: Api, body: Bytes
     })();
     api.done(StatusCode::OK, result)
 }
+
+#[cfg(test)]
+mod api_tests {
+    use super::super::testing::*;
+    use super::super::*;
+    use std::collections::HashSet;
+
+    use axum::http::StatusCode;
+
+    use serde_json::Value;
+
+    use crate::openstack::state::VolumeStatus;
+
+    use protector_wire::nova as model;
+
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn server_groups_place_their_members_and_refuse_a_full_group() {
+        let twin = Twin::new(100_000.0);
+        let list = twin.nova("GET", "/os-server-groups", "2.64", None).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let groups: model::ServerGroupsList = serde_json::from_value(list.body).unwrap();
+        let web = &groups.server_groups[0];
+        assert_eq!(web.name, "web-servers");
+        assert_eq!(web.policy, Some(model::ServerGroupPolicy::AntiAffinity));
+        assert_eq!(web.rules, Some(model::ServerGroupRules::default()));
+        assert_eq!(web.policies, None);
+        let members: HashSet<String> = web.members.iter().cloned().collect();
+        assert_eq!(
+            members,
+            HashSet::from([twin.server_id("web-1"), twin.server_id("web-2")])
+        );
+        let old = twin
+            .nova(
+                "GET",
+                &format!("/os-server-groups/{}", web.id),
+                "2.13",
+                None,
+            )
+            .await;
+        assert_eq!(
+            old.body["server_group"]["policies"],
+            json!(["anti-affinity"])
+        );
+        assert_eq!(old.body["server_group"]["metadata"], json!({}));
+        assert!(old.body["server_group"].get("policy").is_none());
+
+        // Rules are for anti-affinity only; soft policies from 2.15.
+        let rules = json!({"server_group": {"name": "db", "policy": "affinity", "rules": {"max_server_per_host": 2}}});
+        let reply = twin
+            .nova("POST", "/os-server-groups", "2.64", Some(rules))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.body["badRequest"]["message"],
+            "Only anti-affinity policy supports rules."
+        );
+        let soft = json!({"server_group": {"name": "soft", "policies": ["soft-anti-affinity"]}});
+        let reply = twin
+            .nova("POST", "/os-server-groups", "2.14", Some(soft.clone()))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        let reply = twin
+            .nova("POST", "/os-server-groups", "2.15", Some(soft))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+        // web-1 and web-2 hold one host of each zone: az-1 has one more free host for the group.
+        let hint = json!({"group": web.id});
+        let first = boot(
+            &twin,
+            "web-3",
+            "2.100",
+            json!({"availability_zone": "az-1"}),
+            hint.clone(),
+        )
+        .await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+        let full = boot(
+            &twin,
+            "web-4",
+            "2.100",
+            json!({"availability_zone": "az-1"}),
+            hint,
+        )
+        .await;
+        assert_eq!(
+            full.status,
+            StatusCode::ACCEPTED,
+            "NoValidHost is a build failure"
+        );
+        twin.settle(50).await;
+        let first = first.body["server"]["id"].as_str().unwrap().to_string();
+        let full = full.body["server"]["id"].as_str().unwrap().to_string();
+        let show = twin
+            .nova("GET", &format!("/servers/{first}"), "2.100", None)
+            .await;
+        assert_eq!(show.body["server"]["status"], "ACTIVE");
+        assert_eq!(show.body["server"]["server_groups"], json!([web.id]));
+        assert_eq!(show.body["server"]["OS-EXT-AZ:availability_zone"], "az-1");
+        let show = twin
+            .nova("GET", &format!("/servers/{full}"), "2.100", None)
+            .await;
+        assert_eq!(show.body["server"]["status"], "ERROR");
+        assert_eq!(
+            show.body["server"]["fault"]["message"],
+            scheduler::NO_VALID_HOST
+        );
+        assert_eq!(show.body["server"]["OS-EXT-SRV-ATTR:host"], Value::Null);
+        assert_eq!(show.body["server"]["hostId"], "");
+        {
+            let site = twin.ctx.lock();
+            let volume = &site.compute.servers[&full].volumes[0].volume_id;
+            assert_eq!(site.block.volumes[volume].status, VolumeStatus::Available);
+            assert!(site.compute.servers[&full].ports.is_empty());
+        }
+
+        // An unknown group is a 400; a deleted server leaves its group.
+        let unknown = json!({"group": "0e44cc9c-e052-415d-afbf-469b0d384170"});
+        let reply = boot(&twin, "lost", "2.1", json!({}), unknown).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.body["badRequest"]["message"],
+            "Instance group 0e44cc9c-e052-415d-afbf-469b0d384170 could not be found."
+        );
+        let reply = twin
+            .nova("DELETE", &format!("/servers/{full}"), "2.1", None)
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        twin.settle(50).await;
+        let path = format!("/os-server-groups/{}", web.id);
+        let group = twin.nova("GET", &path, "2.64", None).await;
+        assert_eq!(
+            group.body["server_group"]["members"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            twin.nova("DELETE", &path, "2.64", None).await.status,
+            StatusCode::NO_CONTENT
+        );
+        let gone = twin.nova("GET", &path, "2.64", None).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    }
+}

@@ -317,3 +317,102 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod api_tests {
+    use super::super::testing::*;
+
+    use axum::http::{StatusCode, header};
+
+    use serde_json::Value;
+
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn tags_are_read_written_and_filter_lists() {
+        let twin = Twin::new(100_000.0);
+        let db = twin.server_id("db-1");
+        let tags = format!("/servers/{db}/tags");
+        let old = twin.nova("GET", &tags, "2.25", None).await;
+        assert_eq!(old.status, StatusCode::NOT_FOUND);
+        let reply = twin.nova("GET", &tags, "2.26", None).await;
+        assert_eq!(reply.body, json!({"tags": ["db", "critical"]}));
+
+        let added = twin
+            .nova("PUT", &format!("{tags}/blue"), "2.26", None)
+            .await;
+        assert_eq!(added.status, StatusCode::CREATED);
+        assert_eq!(
+            added.headers[header::LOCATION],
+            format!("http://twin.test/compute/v2.1/servers/{db}/tags/blue")
+        );
+        let again = twin
+            .nova("PUT", &format!("{tags}/blue"), "2.26", None)
+            .await;
+        assert_eq!(again.status, StatusCode::NO_CONTENT);
+        let has = twin
+            .nova("GET", &format!("{tags}/blue"), "2.26", None)
+            .await;
+        assert_eq!(has.status, StatusCode::NO_CONTENT);
+        let missing = twin
+            .nova("DELETE", &format!("{tags}/nope"), "2.26", None)
+            .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            missing.body["itemNotFound"]["message"],
+            format!("Instance {db} has no tag 'nope'")
+        );
+        let bad = twin.nova("PUT", &format!("{tags}/a,b"), "2.26", None).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+        let replaced = twin
+            .nova(
+                "PUT",
+                &tags,
+                "2.26",
+                Some(json!({"tags": ["blue", "green"]})),
+            )
+            .await;
+        assert_eq!(replaced.body, json!({"tags": ["blue", "green"]}));
+        let list = twin
+            .nova("GET", "/servers?tags=blue,green", "2.26", None)
+            .await;
+        let names: Vec<&Value> = list.body["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["name"])
+            .collect();
+        assert_eq!(names, [&json!("db-1")]);
+        let list = twin
+            .nova("GET", "/servers?not-tags-any=web", "2.26", None)
+            .await;
+        assert_eq!(list.body["servers"].as_array().unwrap().len(), 1);
+        let cleared = twin.nova("DELETE", &tags, "2.26", None).await;
+        assert_eq!(cleared.status, StatusCode::NO_CONTENT);
+        let show = twin
+            .nova("GET", &format!("/servers/{db}"), "2.26", None)
+            .await;
+        assert_eq!(show.body["server"]["tags"], json!([]));
+
+        // Tags and a description on create (2.52 and 2.19).
+        let extra = json!({"tags": ["web", "web"], "description": "the third"});
+        let created = boot(&twin, "web-3", "2.52", extra, Value::Null).await;
+        assert_eq!(created.status, StatusCode::ACCEPTED, "{}", created.body);
+        let id = created.body["server"]["id"].as_str().unwrap();
+        let show = twin
+            .nova("GET", &format!("/servers/{id}"), "2.52", None)
+            .await;
+        assert_eq!(show.body["server"]["tags"], json!(["web"]));
+        assert_eq!(show.body["server"]["description"], "the third");
+        let too_early = boot(
+            &twin,
+            "web-4",
+            "2.51",
+            json!({"tags": ["web"]}),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(too_early.status, StatusCode::BAD_REQUEST);
+    }
+}
