@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::apply::{Display, ExecArgs, LookupArgs, confirm, plan_and_confirm, refused, runtime};
+use super::execute::{Display, ExecArgs, LookupArgs, confirm, plan_and_confirm, refused, runtime};
 use super::plan::PlanFlags;
 use super::{CommandError, Outcome, clouds_for, eprint};
 use crate::apply::{self, Applied, Options};
