@@ -554,6 +554,9 @@ impl<'a> SiteRunner<'a> {
                 self.retire(site, protection_group, volumes, *disable_replication)
                     .await
             }
+            Action::DestroyRetiredVolumes {
+                volumes, eradicate, ..
+            } => self.destroy_retired(site, volumes, *eradicate).await,
             Action::Stabilize {
                 seconds,
                 boot_steps,
@@ -2195,6 +2198,83 @@ impl<'a> SiteRunner<'a> {
             .await?;
         }
         Ok(Created::from([("retired".to_string(), leaving.join(","))]))
+    }
+
+    /// Destroys (and with `eradicate`, eradicates) each retired volume that is still retired:
+    /// there under its name, connected to no host, in no protection group. One that is not is
+    /// left, and said so in what the step records (`kept`), never destroyed.
+    async fn destroy_retired(
+        &self,
+        site: &str,
+        volumes: &[String],
+        eradicate: bool,
+    ) -> Result<Created, String> {
+        let array = self.array(site).await?;
+        let (mut destroyed, mut kept) = (Vec::new(), Vec::new());
+        for name in volumes {
+            let listed = array
+                .list::<fa::Volume>("volumes", &[("names", name.as_str())])
+                .await;
+            let volume = match listed {
+                Ok(found) => found.into_iter().next(),
+                Err(error) if error.message.contains("does not exist") => None,
+                Err(error) => return Err(text(error)),
+            };
+            let Some(volume) = volume else {
+                continue; // renamed (managed again) or eradicated: nothing retired is left
+            };
+            if volume.destroyed != Some(true) {
+                let connections: Vec<serde_json::Value> = array
+                    .list("connections", &[("volume_names", name.as_str())])
+                    .await
+                    .map_err(text)?;
+                let groups: Vec<serde_json::Value> = array
+                    .list(
+                        "volumes/protection-groups",
+                        &[("member_names", name.as_str())],
+                    )
+                    .await
+                    .map_err(text)?;
+                if !connections.is_empty() || !groups.is_empty() {
+                    kept.push(format!(
+                        "{name} ({})",
+                        if connections.is_empty() {
+                            "in a protection group again"
+                        } else {
+                            "connected to a host"
+                        }
+                    ));
+                    continue;
+                }
+                self.array_call(
+                    site,
+                    Method::PATCH,
+                    &format!("volumes?names={name}"),
+                    Some(json!({ "destroyed": true })),
+                )
+                .await?;
+            }
+            if eradicate {
+                match array
+                    .call(Method::DELETE, &format!("volumes?names={name}"), None, true)
+                    .await
+                {
+                    Ok(_) => {}
+                    // A lost answer retried: it is gone already.
+                    Err(error) if error.message.contains("does not exist") => {}
+                    Err(error) => return Err(text(error)),
+                }
+            }
+            destroyed.push(name.clone());
+        }
+        if !kept.is_empty() {
+            tracing::warn!(kept = %kept.join(", "), "retired volumes in use again are kept");
+        }
+        let mut created = Created::from([("destroyed".to_string(), destroyed.join(","))]);
+        if !kept.is_empty() {
+            created.insert("kept".to_string(), kept.join("; "));
+        }
+        Ok(created)
     }
 
     async fn add_target(&self, site: &str, group: &str, target_array: &str) -> Result<(), String> {

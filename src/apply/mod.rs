@@ -128,6 +128,68 @@ pub struct Applied {
 }
 
 /// Applies `plan`, or continues it when an earlier run of the same plan was interrupted.
+/// What `apply` would refuse from the recorded state alone (a plan already applied, failed,
+/// rolled back or superseded, or made before the state changed), read without locks: so that
+/// a command refuses before it shows the plan and asks. `apply` checks again under its locks.
+pub fn precheck(spec: &Spec, plan: &Plan) -> Result<(), Refusal> {
+    check_spec(plan, spec)?;
+    let state = read_state(&LocalStore::new(&spec.state.path), spec)?;
+    match find_record(&state, &plan.operation.id) {
+        Some(record) => refusal_of_recorded(record, &plan.operation.id).map_or(Ok(()), Err),
+        None => refuse_stale(plan, &state),
+    }
+}
+
+/// Why a plan whose operation is recorded cannot run again; `None` while it is pending or
+/// running (it continues).
+fn refusal_of_recorded(record: &OperationRecord, id: &str) -> Option<Refusal> {
+    if let Some(by) = &record.superseded_by {
+        return Some(superseded(id, by));
+    }
+    match record.status {
+        OperationStatus::Pending | OperationStatus::Running => None,
+        OperationStatus::Failed => Some(Refusal::refused(
+            format!(
+                "{id} already ran and failed: {}",
+                record.error_message.clone().unwrap_or_default()
+            ),
+            format!(
+                "continue it with `protector apply --resume {id}`, or undo it with `protector rollback {id}`"
+            ),
+        )),
+        OperationStatus::Completed => Some(Refusal::refused(
+            format!(
+                "this plan was already applied: {id} completed{}",
+                record
+                    .completed_at
+                    .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                    .unwrap_or_default()
+            ),
+            "a plan applies once; plan again for the group's current state: `protector plan FILE`",
+        )),
+        OperationStatus::RollingBack => Some(rolling_back(id)),
+        OperationStatus::RolledBack => Some(Refusal::refused(
+            format!("{id} was rolled back"),
+            "plan again for the group's current state: `protector plan FILE`",
+        )),
+    }
+}
+
+/// A plan made before the recorded state changed is stale.
+fn refuse_stale(plan: &Plan, state: &RecordedState) -> Result<(), Refusal> {
+    let current = state.versions();
+    if current == plan.basis.state_versions {
+        return Ok(());
+    }
+    Err(Refusal::refused(
+        format!(
+            "the plan is stale: {}",
+            explain_versions(&plan.basis.state_versions, &current, state)
+        ),
+        "plan again and review the new plan: `protector plan FILE ...`",
+    ))
+}
+
 pub async fn apply(
     spec: &Spec,
     clouds: &CloudsEnvironment,
@@ -140,75 +202,37 @@ pub async fn apply(
     let _locks = lock_all(&store, spec, &options.command)?;
     let state = read_state(&store, spec)?;
     if let Some(record) = find_record(&state, &plan.operation.id) {
-        if let Some(by) = &record.superseded_by {
-            return Err(superseded(&plan.operation.id, by));
+        if let Some(refusal) = refusal_of_recorded(record, &plan.operation.id) {
+            return Err(refusal);
         }
-        return match record.status {
-            OperationStatus::Pending | OperationStatus::Running => {
-                // It continues as it started: from the copy kept when it did, which the plan
-                // given must be.
-                let started = load_plan(&store, spec, &plan.operation.id)?;
-                plan::file::compare(plan, &started, plan::file::Reference::Started).map_err(|difference| {
-                    Refusal::refused(
-                        format!(
-                            "the plan is not the one {} started with: {difference}",
-                            plan.operation.id
-                        ),
-                        format!(
-                            "continue the operation as it started with `protector apply --resume {}`",
-                            plan.operation.id
-                        ),
-                    )
-                })?;
-                observer.note(&format!(
-                    "{} was interrupted; continuing it from its journal",
-                    plan.operation.id
-                ));
-                let inventory = discover(spec, clouds, options).await;
-                run(
-                    spec, clouds, &store, &started, &inventory, &state, options, observer,
+        // It continues as it started: from the copy kept when it did, which the plan given
+        // must be.
+        let started = load_plan(&store, spec, &plan.operation.id)?;
+        plan::file::compare(plan, &started, plan::file::Reference::Started).map_err(
+            |difference| {
+                Refusal::refused(
+                    format!(
+                        "the plan is not the one {} started with: {difference}",
+                        plan.operation.id
+                    ),
+                    format!(
+                        "continue the operation as it started with `protector apply --resume {}`",
+                        plan.operation.id
+                    ),
                 )
-                .await
-            }
-            OperationStatus::Failed => Err(Refusal::refused(
-                format!(
-                    "{} already ran and failed: {}",
-                    plan.operation.id,
-                    record.error_message.clone().unwrap_or_default()
-                ),
-                format!(
-                    "continue it with `protector apply --resume {0}`, or undo it with `protector rollback {0}`",
-                    plan.operation.id
-                ),
-            )),
-            OperationStatus::Completed => Err(Refusal::refused(
-                format!(
-                    "this plan was already applied: {} completed{}",
-                    plan.operation.id,
-                    record
-                        .completed_at
-                        .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
-                        .unwrap_or_default()
-                ),
-                "a plan applies once; plan again for the group's current state: `protector plan FILE`",
-            )),
-            OperationStatus::RollingBack => Err(rolling_back(&plan.operation.id)),
-            OperationStatus::RolledBack => Err(Refusal::refused(
-                format!("{} was rolled back", plan.operation.id),
-                "plan again for the group's current state: `protector plan FILE`",
-            )),
-        };
-    }
-    let current = state.versions();
-    if current != plan.basis.state_versions {
-        return Err(Refusal::refused(
-            format!(
-                "the plan is stale: {}",
-                explain_versions(&plan.basis.state_versions, &current, &state)
-            ),
-            "plan again and review the new plan: `protector plan FILE ...`",
+            },
+        )?;
+        observer.note(&format!(
+            "{} was interrupted; continuing it from its journal",
+            plan.operation.id
         ));
+        let inventory = discover(spec, clouds, options).await;
+        return run(
+            spec, clouds, &store, &started, &inventory, &state, options, observer,
+        )
+        .await;
     }
+    refuse_stale(plan, &state)?;
     let inventory = discover(spec, clouds, options).await;
     let request = PlanRequest {
         operation: plan.operation.kind.clone(),

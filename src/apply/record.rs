@@ -15,7 +15,7 @@ use crate::state::journal::Progress;
 use crate::state::{
     CleanupProof, DrillResource, DrillResourceKind, GroupStatus, JournalEntry, JournalEvent,
     MeasuredDuration, MemberRecord, OperationRecord, OperationStatus, PendingCleanup,
-    StateDocument,
+    RetiredVolume, StateDocument,
 };
 
 /// The group's status while `plan` runs.
@@ -140,6 +140,7 @@ pub fn finish(
     if error.is_some() && moves_workload {
         doc.status = GroupStatus::Error;
     }
+    retired(doc, plan, progress, now);
     let record = record_mut(doc, plan);
     record.status = if error.is_some() {
         OperationStatus::Failed
@@ -168,6 +169,47 @@ pub fn finish(
             }
         }
         _ => {}
+    }
+}
+
+/// Keeps the list of retired array volumes: what done `retire_volumes` steps took out of
+/// replication joins it, what done `destroy_retired_volumes` steps destroyed (or found gone)
+/// leaves it. One kept because it is in use again stays.
+fn retired(doc: &mut StateDocument, plan: &Plan, progress: &Progress, now: DateTime<Utc>) {
+    for step in &plan.steps {
+        let Some(created) = progress.created(&step.id) else {
+            continue;
+        };
+        match &step.action {
+            Action::RetireVolumes { array, .. } => {
+                let names = created.get("retired").map(String::as_str).unwrap_or("");
+                for name in names.split(',').filter(|name| !name.is_empty()) {
+                    let known = doc
+                        .retired_volumes
+                        .iter()
+                        .any(|v| &v.array == array && v.name == name);
+                    if !known {
+                        doc.retired_volumes.push(RetiredVolume {
+                            array: array.clone(),
+                            name: name.to_string(),
+                            retired_at: now,
+                            operation: plan.operation.id.clone(),
+                        });
+                    }
+                }
+            }
+            Action::DestroyRetiredVolumes { array, volumes, .. } => {
+                let kept = created.get("kept").map(String::as_str).unwrap_or("");
+                let still_kept = |name: &str| {
+                    kept.split("; ")
+                        .any(|entry| entry.split(' ').next() == Some(name))
+                };
+                doc.retired_volumes.retain(|v| {
+                    &v.array != array || !volumes.contains(&v.name) || still_kept(&v.name)
+                });
+            }
+            _ => {}
+        }
     }
 }
 
@@ -506,8 +548,8 @@ pub fn learn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::FailoverType;
     use crate::plan::testing::*;
+    use crate::plan::{FailoverType, Step};
     use crate::state::{JournalEntry, RecordedState};
 
     fn failover_plan() -> (Plan, crate::inventory::Inventory) {
@@ -598,6 +640,73 @@ mod tests {
             [("site-b", "boot_instance"), ("site-b", "manage_volume")]
         );
         assert!(again.estimate.predicted_secs > plan.estimate.predicted_secs);
+    }
+
+    #[test]
+    fn retired_volumes_are_recorded_when_retired_and_forgotten_once_destroyed() {
+        let (mut plan, _) = failover_plan();
+        let retire = plan
+            .steps
+            .iter()
+            .find(|s| matches!(s.action, Action::RetireVolumes { .. }))
+            .expect("a failover retires the source's volumes")
+            .clone();
+        let spec = example_spec();
+        let mut doc = StateDocument::initial(&spec, "site-b");
+        let progress = |step: &str, created: &[(&str, &str)]| Progress {
+            done: vec![(
+                step.to_string(),
+                created
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )],
+            ..Progress::default()
+        };
+        let now = Utc::now();
+        let retired = progress(
+            &retire.id,
+            &[("retired", "a-cinder-unmanaged,b-cinder-unmanaged")],
+        );
+        finish(&mut doc, &plan, &retired, None, now);
+        // Finishing twice (a resumed run) records each once.
+        finish(&mut doc, &plan, &retired, None, now);
+        let names: Vec<&str> = doc
+            .retired_volumes
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(names, ["a-cinder-unmanaged", "b-cinder-unmanaged"]);
+        assert_eq!(doc.retired_volumes[0].array, "fa-a");
+        assert_eq!(doc.retired_volumes[0].operation, plan.operation.id);
+
+        // A converge destroys both; one turned out to be in use again and stays.
+        plan.steps = vec![Step {
+            id: "destroy_retired_volumes/fa-a".to_string(),
+            action: Action::DestroyRetiredVolumes {
+                array: "fa-a".to_string(),
+                volumes: vec![
+                    "a-cinder-unmanaged".to_string(),
+                    "b-cinder-unmanaged".to_string(),
+                ],
+                eradicate: false,
+            },
+            ..retire
+        }];
+        let destroyed = progress(
+            "destroy_retired_volumes/fa-a",
+            &[
+                ("destroyed", "a-cinder-unmanaged"),
+                ("kept", "b-cinder-unmanaged (connected to a host)"),
+            ],
+        );
+        finish(&mut doc, &plan, &destroyed, None, now);
+        let names: Vec<&str> = doc
+            .retired_volumes
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(names, ["b-cinder-unmanaged"]);
     }
 
     #[test]

@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::execute::{Display, ExecArgs, LookupArgs, confirm, plan_and_confirm, runtime};
+use super::execute::{
+    Display, ExecArgs, LookupArgs, confirm, plan_and_confirm, refused, remember_state_folder,
+    runtime,
+};
 use super::plan::{PlanFlags, TypeArg};
 use super::show::read_plan;
 use super::{CommandError, Outcome, clouds_for, eprint};
@@ -25,7 +28,7 @@ pub struct Args {
     #[arg(long, value_name = "HASH", requires = "plan", value_parser = parse_sha256)]
     expect_sha256: Option<String>,
     /// Apply without asking (required when stdin is not a terminal, as in CI).
-    #[arg(long)]
+    #[arg(long, visible_alias = "yes")]
     auto_approve: bool,
     /// Undo the completed steps when a step fails.
     #[arg(long)]
@@ -70,6 +73,8 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
         (None, None) => return Err(CommandError::new("give a PLAN or --resume OP")),
     };
     if !resume {
+        // A plan that cannot run is refused before it is shown and asked about.
+        apply::precheck(&spec, &plan).map_err(refused)?;
         eprint(&render::plan::text(&plan));
         confirm(args.auto_approve, &plan)?;
     }
@@ -79,6 +84,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
         return super::drill::run_drill(&spec, &plan, &options, args.exec.json);
     }
     options.rollback_on_failure = args.rollback_on_failure;
+    remember_state_folder(&spec);
     let clouds = clouds_for(&spec, spec.sites.keys());
     let mut display = Display::new(args.exec.json);
     let result = runtime()?.block_on(async {
@@ -95,6 +101,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<Outcome, CommandError> {
     let plan = args.lookup.operation_plan(&args.operation)?;
     let spec = args.lookup.spec_for(&plan)?;
     let options = args.exec.options(args.lookup.timeout);
+    remember_state_folder(&spec);
     let clouds = clouds_for(&spec, spec.sites.keys());
     let mut display = Display::new(args.exec.json);
     let result = runtime()?.block_on(apply::rollback(
@@ -122,6 +129,7 @@ pub fn plan_and_apply(
     };
     let mut options = exec.options(timeout);
     options.rollback_on_failure = rollback_on_failure;
+    remember_state_folder(&spec);
     let clouds = clouds_for(&spec, spec.sites.keys());
     let mut display = Display::new(exec.json);
     let result = runtime()?.block_on(apply::apply(&spec, &clouds, &plan, &options, &mut display));

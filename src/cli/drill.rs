@@ -100,6 +100,7 @@ pub(super) fn run_drill(
     options: &Options,
     json: bool,
 ) -> Result<Outcome, CommandError> {
+    super::execute::remember_state_folder(spec);
     let clouds = clouds_for(spec, spec.sites.keys());
     let mut display = Display::new(json);
     let result = runtime()?.block_on(apply::drill(spec, &clouds, plan, options, &mut display));

@@ -67,17 +67,11 @@ impl ExecArgs {
 impl LookupArgs {
     /// The saved plan of operation `operation`, from the state folder.
     pub(super) fn operation_plan(&self, operation: &str) -> Result<Plan, CommandError> {
-        let root = state_folder(self.state.as_deref());
+        let root = operation_folder(self.state.as_deref(), operation)?;
         LocalStore::new(&root)
             .find_plan(operation)
             .map_err(super::store_error)?
-            .ok_or_else(|| {
-                CommandError::new(format!(
-                    "no operation {operation} in {}",
-                    root.display()
-                ))
-                .hint("run from the spec's folder, or point --state (or PROTECTOR_STATE) at its state folder")
-            })
+            .ok_or_else(|| not_found(operation, &[root]))
     }
 
     /// The spec to run `plan` with: `--file`, else the one it names.
@@ -118,6 +112,54 @@ pub fn state_folder(flag: Option<&Path>) -> PathBuf {
     flag.map(Path::to_path_buf)
         .or_else(|| std::env::var_os("PROTECTOR_STATE").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(".protector"))
+}
+
+/// The state folder that holds `operation`: the one `--state` or `PROTECTOR_STATE` names,
+/// else `./.protector` if it holds it, else one this user ran operations from (so that the
+/// commands protector prints work wherever they are pasted).
+pub fn operation_folder(flag: Option<&Path>, operation: &str) -> Result<PathBuf, CommandError> {
+    let explicit = flag.is_some() || std::env::var_os("PROTECTOR_STATE").is_some();
+    let default = state_folder(flag);
+    // An id the store refuses (not of protector's shape) is refused here, whatever folder.
+    let held = LocalStore::new(&default)
+        .find_plan(operation)
+        .map_err(super::store_error)?
+        .is_some();
+    if explicit || held {
+        return Ok(default);
+    }
+    let index = crate::state::index::dir();
+    if let Some(found) = index
+        .as_deref()
+        .and_then(|index| crate::state::index::find(index, operation))
+    {
+        return Ok(found);
+    }
+    let mut searched = vec![default];
+    if let Some(index) = &index {
+        searched.extend(crate::state::index::folders(index));
+    }
+    Err(not_found(operation, &searched))
+}
+
+fn not_found(operation: &str, searched: &[PathBuf]) -> CommandError {
+    let searched: Vec<String> = searched.iter().map(|f| f.display().to_string()).collect();
+    CommandError::new(format!(
+        "no operation {operation} in {}",
+        searched.join(", ")
+    ))
+    .hint("point --state (or PROTECTOR_STATE) at the state folder of the spec it ran from (`state.path`, `.protector` beside the spec by default)")
+}
+
+/// Remembers the spec's state folder for the lookups of [`operation_folder`] from elsewhere; a
+/// state home that cannot be written only costs those.
+pub(super) fn remember_state_folder(spec: &Spec) {
+    let Some(index) = crate::state::index::dir() else {
+        return;
+    };
+    if let Err(error) = crate::state::index::remember(&index, &spec.state.path) {
+        tracing::warn!(%error, "operations of this spec will be found only from its folder");
+    }
 }
 
 /// The command line, as lock files name their holder.

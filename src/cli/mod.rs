@@ -9,6 +9,7 @@ mod apply;
 mod demo;
 mod drill;
 mod execute;
+mod logging;
 mod operation;
 mod plan;
 mod protection_group;
@@ -20,6 +21,7 @@ mod site;
 mod stage;
 mod validate;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -106,6 +108,19 @@ pub struct Cli {
     /// Never colour the output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     no_color: bool,
+
+    /// Log what happens under the hood to stderr: `-v` decisions and retries, `-vv` every HTTP
+    /// call, `-vvv` with bodies (secrets masked). `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    /// Log every HTTP call (method, path, status, duration, request id), as `-vv`.
+    #[arg(long, global = true)]
+    debug: bool,
+
+    /// Write the log to this file (appended) instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -288,8 +303,16 @@ pub enum ReportFormat {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(misspelt) = single_dash_long_option(&args) {
+        eprint(&format!(
+            "{} unknown option `{misspelt}`: did you mean `-{misspelt}`?",
+            render::paint(render::ERROR, "error:")
+        ));
+        return Outcome::Error.into();
+    }
     // clap exits with 2 on usage errors, which would read as "changes present" to CI.
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -302,6 +325,10 @@ pub fn main() -> ExitCode {
     };
     if cli.no_color {
         anstream::ColorChoice::Never.write_global();
+    }
+    if let Err(error) = logging::init(cli.verbose, cli.debug, cli.log_file.as_deref()) {
+        eprintln!("error: {error}");
+        return Outcome::Error.into();
     }
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
@@ -374,6 +401,39 @@ fn clouds_for<'a>(
         }
     });
     clouds
+}
+
+/// The first argument written as Terraform writes long options, with one dash (`-out`,
+/// `-detailed-exitcode`, `-json=true`), that names one of protector's long options: read as
+/// it stands, it would be a bundle of short options (`-out` is `-o ut`), so it is refused.
+fn single_dash_long_option(args: &[std::ffi::OsString]) -> Option<String> {
+    fn long_names(command: &clap::Command, names: &mut BTreeSet<String>) {
+        for arg in command.get_arguments() {
+            names.extend(arg.get_long().map(str::to_string));
+            names.extend(
+                arg.get_all_aliases()
+                    .into_iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+        }
+        for sub in command.get_subcommands() {
+            long_names(sub, names);
+        }
+    }
+    let mut names = BTreeSet::new();
+    long_names(&Cli::command(), &mut names);
+    args.iter()
+        .skip(1)
+        .map(|arg| arg.to_string_lossy())
+        .take_while(|arg| arg != "--")
+        .find(|arg| {
+            arg.strip_prefix('-').is_some_and(|word| {
+                let name = word.split('=').next().unwrap_or(word);
+                !word.starts_with('-') && name.len() > 1 && names.contains(name)
+            })
+        })
+        .map(|arg| arg.into_owned())
 }
 
 /// Writes data for the caller (a pipe, a file, a person) to stdout.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::execute::state_folder;
+use super::execute::operation_folder;
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::plan::Plan;
@@ -159,7 +159,7 @@ fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
         let stored = read_operation(args.state.as_deref(), &args.operation)?;
         let found = recorded(&stored)?;
         let journal = replay(&stored.journal);
-        let store = LocalStore::new(state_folder(args.state.as_deref()));
+        let store = LocalStore::new(operation_folder(args.state.as_deref(), &args.operation)?);
         let status = status_now(&store, found, &stored.plan.protection_group);
         print(&table::record(
             &fields(found, status, &stored.plan, &journal),
@@ -180,14 +180,14 @@ pub(super) fn read_operation(
     state: Option<&Path>,
     operation: &str,
 ) -> Result<StoredOperation, CommandError> {
-    let root = state_folder(state);
-    LocalStore::new(&root)
+    let root = operation_folder(state, operation)?;
+    let stored = LocalStore::new(&root)
         .read_operation(operation)
-        .map_err(super::store_error)?
-        .ok_or_else(|| {
-            CommandError::new(format!("no operation {operation} in {}", root.display()))
-                .hint("run from the spec's folder, or point --state (or PROTECTOR_STATE) at its state folder")
-        })
+        .map_err(super::store_error)?;
+    stored.ok_or_else(|| {
+        CommandError::new(format!("no operation {operation} in {}", root.display()))
+            .hint("point --state (or PROTECTOR_STATE) at the state folder of the spec it ran from")
+    })
 }
 
 /// The operation's record, once it started.

@@ -341,6 +341,7 @@ impl Http {
                 .header("X-Request-ID", &request_id)
                 .header(reqwest::header::ACCEPT, "application/json");
             if let Some(body) = &call.body {
+                tracing::trace!(request_id = %request_id, method = %method, path = %path, body = %masked(body), "http request body");
                 request = request.json(body);
             }
             let outcome = request.send().await;
@@ -358,6 +359,14 @@ impl Http {
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "http call"
                     );
+                    if tracing::enabled!(tracing::Level::TRACE) {
+                        let body = match serde_json::from_str::<serde_json::Value>(&text) {
+                            Ok(json) => masked(&json).to_string(),
+                            // Only JSON is masked: of anything else, its size.
+                            Err(_) => format!("({} bytes, not JSON)", text.len()),
+                        };
+                        tracing::trace!(request_id = %request_id, body = %body, "http response body");
+                    }
                     if status.is_success() || status.is_redirection() {
                         return Ok(Reply {
                             status,
@@ -416,6 +425,28 @@ impl Http {
             }
             attempt += 1;
         }
+    }
+}
+
+/// `value` with every value under a key that names a secret (`password`, `api_token`,
+/// `secret`, ...) replaced by `***`, at any depth: what a log may show of a body.
+fn masked(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let shown = if crate::render::redact::looks_secret(key) {
+                        Value::from("***")
+                    } else {
+                        masked(value)
+                    };
+                    (key.clone(), shown)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+        other => other.clone(),
     }
 }
 
@@ -569,6 +600,20 @@ mod tests {
         }
         assert!(backoff(&policy, 0, 9_999) < backoff(&policy, 3, 9_999));
         assert_eq!(backoff(&policy, 3, 0), Duration::ZERO);
+    }
+
+    #[test]
+    fn logged_bodies_mask_every_secret() {
+        let body = serde_json::json!({"auth": {"identity": {"methods": ["password"],
+            "password": {"user": {"name": "protector", "password": "s3cret"}}},
+            "application_credential": {"id": "ac", "secret": "sh"}},
+            "items": [{"api_token": "t0k", "name": "fa-a"}]});
+        let shown = masked(&body).to_string();
+        for secret in ["s3cret", "sh\"", "t0k"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("\"name\":\"fa-a\""), "{shown}");
+        assert!(shown.contains("\"methods\":[\"password\"]"), "{shown}");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! hold every member volume, replicate to the peer array (allowed there) at least as often as the
 //! RPO requires; and both sites' state must record every member. Each difference is a step;
 //! no difference, no step. Volumes in the group that belong to no member are reported, never
-//! removed: dropping a volume from replication is a decision for a person.
+//! removed: dropping a volume from replication is a decision for a person. Volumes protector
+//! itself retired are destroyed once the spec's `policy.retired_volumes` retention has passed,
+//! and only then.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +17,7 @@ use super::{
 };
 use crate::inventory::Inventory;
 use crate::spec::Spec;
-use crate::state::RecordedState;
+use crate::state::{RecordedState, RetiredVolume};
 
 pub(super) fn plan(
     spec: &Spec,
@@ -190,6 +192,59 @@ pub(super) fn plan(
             );
         }
     }
+    // Retired volumes whose retention has passed are destroyed (`policy.retired_volumes`);
+    // without that policy they are kept, and the plan says how many wait on each array.
+    let retired = newest.map_or(&[][..], |doc| doc.retired_volumes.as_slice());
+    let mut retention = Vec::new();
+    for (owner, owner_array) in [(site, array), (peer, peer_array)] {
+        let Some(on_array) = inventory
+            .sites
+            .get(owner)
+            .and_then(|s| s.facts())
+            .and_then(|facts| facts.array.as_ref())
+        else {
+            continue;
+        };
+        let present: BTreeSet<&String> = on_array.volumes.iter().collect();
+        let here: Vec<&RetiredVolume> = retired
+            .iter()
+            .filter(|v| &v.array == owner_array && present.contains(&v.name))
+            .collect();
+        let Some(oldest) = here.iter().map(|v| v.retired_at).min() else {
+            continue;
+        };
+        let Some(policy) = spec.policy.retired_volumes else {
+            warnings.push(format!(
+                "{} retired volume(s) are kept on {owner_array}, out of replication, the oldest retired {} (data of earlier placements); set `policy.retired_volumes.destroy_after` to have converge destroy them",
+                here.len(),
+                oldest.format("%Y-%m-%d %H:%M UTC")
+            ));
+            continue;
+        };
+        let keep_ms = i64::try_from(policy.destroy_after.as_millis()).unwrap_or(i64::MAX);
+        let due: Vec<String> = here
+            .iter()
+            .filter(|v| {
+                v.retired_at.timestamp_millis().saturating_add(keep_ms) <= inventory.taken_at_ms
+            })
+            .map(|v| v.name.clone())
+            .collect();
+        if due.is_empty() {
+            continue;
+        }
+        retention.push((owner_array.clone(), due.clone()));
+        add(
+            format!("destroy_retired_volumes/{owner_array}"),
+            owner,
+            Action::DestroyRetiredVolumes {
+                array: owner_array.clone(),
+                volumes: due,
+                eradicate: policy.eradicate,
+            },
+            Vec::new(),
+            Vec::new(),
+        );
+    }
     let present: BTreeSet<&String> = existing
         .map(|pg| pg.volumes.iter().collect())
         .unwrap_or_default();
@@ -289,9 +344,15 @@ pub(super) fn plan(
     let steps = super::ordered(steps, state)?;
 
     let relied = (&facts.instances, &array_facts.protection_groups);
+    // What retention destroys is relied on too; without any, ids stay what they were.
+    let relied = if retention.is_empty() {
+        fingerprint(&relied)
+    } else {
+        fingerprint(&(relied, &retention))
+    };
     let basis = Basis {
         state_versions: state.versions(),
-        inventory_fingerprint: fingerprint(&relied),
+        inventory_fingerprint: relied,
     };
     let id = operation_id(&fingerprint(&(&spec.name, "converge", options, &basis)));
     let estimate = super::estimate(&steps, spec, state);
@@ -375,6 +436,78 @@ mod tests {
             "{:?}",
             plan.warnings
         );
+    }
+
+    #[test]
+    fn retired_volumes_are_destroyed_once_their_retention_passed_and_only_by_policy() {
+        use chrono::TimeZone;
+        let mut inventory = inventory();
+        if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-a").unwrap() {
+            let array = facts.array.as_mut().unwrap();
+            array.volumes.push("old-cinder-unmanaged".to_string());
+            array.volumes.push("new-cinder-unmanaged".to_string());
+        }
+        let mut state = recorded(&inventory);
+        let hours_ago = |hours: i64| {
+            chrono::Utc
+                .timestamp_millis_opt(NOW_MS - hours * 3_600_000)
+                .unwrap()
+        };
+        for doc in state.sites.values_mut().flatten() {
+            for (name, retired_at) in [
+                ("old-cinder-unmanaged", hours_ago(49)),
+                ("new-cinder-unmanaged", hours_ago(1)),
+                // Managed again, or removed by hand: no longer on the array.
+                ("gone-cinder-unmanaged", hours_ago(100)),
+            ] {
+                doc.retired_volumes.push(RetiredVolume {
+                    array: "fa-a".to_string(),
+                    name: name.to_string(),
+                    retired_at,
+                    operation: "op-1".to_string(),
+                });
+            }
+        }
+        // No policy: kept, and said so.
+        let plan = make_plan(&example_spec(), &inventory, &state, &converge_request()).unwrap();
+        assert!(plan.steps.is_empty(), "{:#?}", plan.steps);
+        assert!(
+            plan.warnings
+                .iter()
+                .any(|w| w.starts_with("2 retired volume(s) are kept on fa-a")),
+            "{:?}",
+            plan.warnings
+        );
+        // Kept two days: only the one retired 49 hours ago goes, recoverably.
+        let mut spec = example_spec();
+        spec.policy.retired_volumes = Some(crate::spec::RetiredVolumes {
+            destroy_after: std::time::Duration::from_secs(48 * 3600),
+            eradicate: false,
+        });
+        let plan = make_plan(&spec, &inventory, &state, &converge_request()).unwrap();
+        let destroy = plan
+            .steps
+            .iter()
+            .find(|s| s.id == "destroy_retired_volumes/fa-a")
+            .expect("a destroy step");
+        assert_eq!(destroy.site, "site-a");
+        assert_eq!(
+            destroy.action,
+            Action::DestroyRetiredVolumes {
+                array: "fa-a".to_string(),
+                volumes: vec!["old-cinder-unmanaged".to_string()],
+                eradicate: false,
+            }
+        );
+        assert!(plan.has_changes());
+        // Two days later, both; the plan differs, and so does its id.
+        inventory.taken_at_ms += 48 * 3_600_000;
+        let later = make_plan(&spec, &inventory, &state, &converge_request()).unwrap();
+        let Action::DestroyRetiredVolumes { volumes, .. } = &later.steps[0].action else {
+            panic!("{:#?}", later.steps);
+        };
+        assert_eq!(volumes.len(), 2);
+        assert_ne!(later.operation.id, plan.operation.id);
     }
 
     #[test]

@@ -741,11 +741,12 @@ const BARE: [&str; 7] = [
     "prove_rolled_back",
     "stabilize",
 ];
-const NAMED: [&str; 17] = [
+const NAMED: [&str; 18] = [
     "stop_instance",
     "create_server_group",
     "delete_server_group",
     "retire_volumes",
+    "destroy_retired_volumes",
     "snapshot",
     "protect",
     "boot_instance",

@@ -345,6 +345,16 @@ pub enum Action {
         #[serde(default)]
         disable_replication: bool,
     },
+    /// Converge, by the spec's `policy.retired_volumes`: destroys retired array volumes (left by
+    /// protector's unmanages, out of every protection group) whose retention has passed, each
+    /// only while it is still retired (same name, no host connection, in no group). Destroyed
+    /// volumes stay recoverable until the array eradicates them; with `eradicate`, at once.
+    DestroyRetiredVolumes {
+        array: String,
+        volumes: Vec<String>,
+        #[serde(default)]
+        eradicate: bool,
+    },
     /// The post-completion window: every instance the `boot_steps` booted stays ACTIVE, its
     /// volumes `in-use` and its ports ACTIVE for `seconds`. One a site power loss stopped is
     /// started again first (it runs again when continued), one that goes to ERROR fails it.
@@ -452,6 +462,7 @@ impl Action {
             Action::VerifyInstance { .. } => "verify_instance",
             Action::Stabilize { .. } => "stabilize",
             Action::RetireVolumes { .. } => "retire_volumes",
+            Action::DestroyRetiredVolumes { .. } => "destroy_retired_volumes",
             Action::RemoveInstance { .. } => "remove_instance",
             Action::RemovePort { .. } => "remove_port",
             Action::RemoveVolume { .. } => "remove_volume",

@@ -39,6 +39,7 @@ pub(super) fn estimate(action: &Action) -> f64 {
         | Action::AddTarget { .. }
         | Action::AllowTarget { .. }
         | Action::RetireVolumes { .. }
+        | Action::DestroyRetiredVolumes { .. }
         | Action::VerifyInstance { .. }
         | Action::RemovePort { .. }
         | Action::RemoveArrayVolume { .. } => 1.0,

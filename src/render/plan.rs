@@ -34,6 +34,7 @@ fn symbol(action: &Action) -> (char, Style) {
         | Action::RemovePort { .. }
         | Action::RemoveVolume { .. }
         | Action::RemoveArrayVolume { .. }
+        | Action::DestroyRetiredVolumes { .. }
         | Action::RemoveServerGroup { .. } => ('-', red),
         Action::StopInstance { .. } | Action::StopRecovered { .. } | Action::Finalize => {
             ('~', yellow)
@@ -197,6 +198,20 @@ pub fn describe(plan: &Plan, step: &Step) -> String {
                 ""
             }
         ),
+        Action::DestroyRetiredVolumes {
+            array,
+            volumes,
+            eradicate,
+        } => format!(
+            "destroy {} retired volume(s) on {array} ({}): {}",
+            volumes.len(),
+            volumes.join(", "),
+            if *eradicate {
+                "eradicated at once, beyond recovery (policy.retired_volumes.eradicate)"
+            } else {
+                "recoverable until the array eradicates them"
+            }
+        ),
         Action::Stabilize {
             seconds,
             boot_steps,
@@ -349,6 +364,14 @@ pub(super) fn measured_estimates(estimate: &Estimate) -> Option<String> {
 /// The whole plan as text.
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
+    if !plan.has_changes() {
+        // As Terraform: nothing to do is one line (and what deserves a warning).
+        for warning in &plan.warnings {
+            let _ = writeln!(out, "{} {warning}", paint(WARNING, "warning:"));
+        }
+        let _ = write!(out, "{}", paint(Style::new().bold(), diff::summary(plan)));
+        return out;
+    }
     let operation = &plan.operation;
     let what = operation_name(operation);
     // Every name starts with a consonant sound except `unplanned failover`.
@@ -398,15 +421,25 @@ pub fn text(plan: &Plan) -> String {
         let _ = writeln!(out, "\nData loss: {}", data_loss(plan, loss));
     }
     let estimate = &plan.estimate;
-    let _ = writeln!(
-        out,
-        "Predicted RTO: {} with the DAG under concurrency budgets (phase by phase: {}; one step at a time: {}); policy RTO {} {}",
-        seconds(estimate.predicted_secs),
-        seconds(estimate.phase_by_phase_secs),
-        seconds(estimate.one_at_a_time_secs),
-        seconds(estimate.rto_secs),
-        rto_verdict(estimate),
+    // A recovery time means something only for what recovers a workload.
+    let recovers = matches!(
+        operation.kind,
+        OperationKind::Failover
+            | OperationKind::Failback
+            | OperationKind::Drill
+            | OperationKind::Rollback
     );
+    if recovers {
+        let _ = writeln!(
+            out,
+            "Predicted RTO: {} with the DAG under concurrency budgets (phase by phase: {}; one step at a time: {}); policy RTO {} {}",
+            seconds(estimate.predicted_secs),
+            seconds(estimate.phase_by_phase_secs),
+            seconds(estimate.one_at_a_time_secs),
+            seconds(estimate.rto_secs),
+            rto_verdict(estimate),
+        );
+    }
     if let Some(measured) = measured_estimates(estimate) {
         let _ = writeln!(
             out,
@@ -458,6 +491,32 @@ mod tests {
 
     fn plain(text: &str) -> String {
         anstream::adapter::strip_str(text).to_string()
+    }
+
+    #[test]
+    fn a_converge_says_no_changes_in_one_line_and_never_predicts_an_rto() {
+        let inventory = inventory();
+        let converged = crate::plan::plan(
+            &example_spec(),
+            &inventory,
+            &recorded(&inventory),
+            &converge_request(),
+        )
+        .unwrap();
+        assert_eq!(
+            plain(&text(&converged)),
+            "No changes. The protection group matches the spec."
+        );
+        let unrecorded = crate::plan::plan(
+            &example_spec(),
+            &inventory,
+            &no_state(),
+            &converge_request(),
+        )
+        .unwrap();
+        let shown = plain(&text(&unrecorded));
+        assert!(shown.contains("record_members"), "{shown}");
+        assert!(!shown.contains("RTO"), "{shown}");
     }
 
     #[test]

@@ -185,6 +185,24 @@ pub struct PolicyFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "duration_schema")]
     pub stabilization: Option<Spanned<String>>,
+    /// What becomes of the array volumes protector's unmanages leave behind (`<name>-unmanaged`,
+    /// taken out of the protection group, data kept). Without it they are kept until an
+    /// operator removes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_volumes: Option<RetiredVolumesFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredVolumesFile {
+    /// How long a retired volume is kept before `converge` destroys it, e.g. `7d`; from `1h` to
+    /// `400d`. Destroyed is recoverable: the array keeps it for its eradication delay.
+    #[schemars(schema_with = "duration_schema")]
+    pub destroy_after: Spanned<String>,
+    /// Eradicate right after destroying: the data is gone at once, beyond recovery. Default
+    /// `false`: the array eradicates destroyed volumes itself once its delay has passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eradicate: Option<Spanned<bool>>,
 }
 
 fn duration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

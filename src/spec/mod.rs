@@ -102,6 +102,18 @@ pub struct Policy {
     /// The post-completion window: recovered members must stay ACTIVE this long.
     #[serde(serialize_with = "serialize_duration")]
     pub stabilization: Duration,
+    /// What becomes of retired array volumes; `None`: kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired_volumes: Option<RetiredVolumes>,
+}
+
+/// Retired array volumes are destroyed `destroy_after` their retirement (by `converge`), and
+/// eradicated at once only with `eradicate`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetiredVolumes {
+    #[serde(serialize_with = "serialize_duration")]
+    pub destroy_after: Duration,
+    pub eradicate: bool,
 }
 
 /// The stabilization window when the spec sets none.

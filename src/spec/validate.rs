@@ -222,6 +222,16 @@ const STABILIZATION_LIMITS: Limits = Limits {
     why: "every failover, failback and drill waits that long, watching the recovered members, before it completes.",
 };
 
+/// A retired volume holds a member's data as it was before an operation: kept at least an hour
+/// (a rollback may still want it), and FlashArray-like bounds above.
+const RETIRED_VOLUMES_LIMITS: Limits = Limits {
+    min: Duration::from_secs(3600),
+    max: Duration::from_secs(400 * 86_400),
+    min_is: "the shortest time a retired volume is kept",
+    max_is: "the longest retention protector schedules",
+    why: "a retired volume holds a member's data as it was before the operation that retired it.",
+};
+
 const ARRAY_NAME_RULE: &str = "use 1-63 letters, digits, `-` or `_`, starting with a letter or digit (FlashArray naming rules)";
 
 struct Rules<'a> {
@@ -537,6 +547,18 @@ impl Rules<'_> {
                     )
                 },
             ),
+            retired_volumes: policy
+                .retired_volumes
+                .as_ref()
+                .map(|retired| super::RetiredVolumes {
+                    destroy_after: self.objective(
+                        &retired.destroy_after,
+                        "destroy_after",
+                        "how long a retired volume is kept",
+                        &RETIRED_VOLUMES_LIMITS,
+                    ),
+                    eradicate: retired.eradicate.as_ref().is_some_and(|e| e.value),
+                }),
         }
     }
 
@@ -870,6 +892,42 @@ mod tests {
             message.contains("stabilization 2h is longer than 1h"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn retired_volumes_are_kept_unless_a_retention_of_an_hour_or_more_is_set() {
+        assert_eq!(
+            with_stabilization("").spec.unwrap().policy.retired_volumes,
+            None
+        );
+        let set = with_stabilization("  retired_volumes: { destroy_after: 7d }\n");
+        assert_eq!(
+            set.spec.unwrap().policy.retired_volumes,
+            Some(crate::spec::RetiredVolumes {
+                destroy_after: Duration::from_secs(7 * 86_400),
+                eradicate: false,
+            })
+        );
+        let eradicating =
+            with_stabilization("  retired_volumes: { destroy_after: 1h, eradicate: true }\n");
+        assert!(
+            eradicating
+                .spec
+                .unwrap()
+                .policy
+                .retired_volumes
+                .unwrap()
+                .eradicate
+        );
+        let short = with_stabilization("  retired_volumes: { destroy_after: 10m }\n");
+        assert!(short.spec.is_none());
+        let message = &short.report.diagnostics[0].summary;
+        assert!(
+            message.contains("destroy_after 10m is shorter than 1h"),
+            "{message}"
+        );
+        let unknown = with_stabilization("  retired_volumes: { keep: 7d }\n");
+        assert!(unknown.spec.is_none());
     }
 
     #[test]

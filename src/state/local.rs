@@ -959,6 +959,7 @@ mod tests {
             operations: Vec::new(),
             pending_cleanup: Vec::new(),
             measured: Default::default(),
+            retired_volumes: Vec::new(),
         }
     }
 

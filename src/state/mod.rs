@@ -9,6 +9,7 @@
 
 #[cfg(test)]
 mod fuzz;
+pub mod index;
 pub mod journal;
 pub mod local;
 
@@ -53,6 +54,21 @@ pub struct StateDocument {
     /// kind): later plans estimate with these instead of the built-in defaults.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub measured: BTreeMap<String, BTreeMap<String, MeasuredDuration>>,
+    /// Array volumes protector's operations retired (unmanaged, out of replication, data
+    /// kept) and has not destroyed: what `policy.retired_volumes` applies to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_volumes: Vec<RetiredVolume>,
+}
+
+/// An array volume an operation retired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredVolume {
+    pub array: String,
+    /// Its name on the array (`<name>-unmanaged`).
+    pub name: String,
+    pub retired_at: DateTime<Utc>,
+    /// The operation that retired it.
+    pub operation: String,
 }
 
 /// How long steps of one kind took on one site in one drill.
@@ -339,6 +355,7 @@ impl StateDocument {
             operations: Vec::new(),
             pending_cleanup: Vec::new(),
             measured: BTreeMap::new(),
+            retired_volumes: Vec::new(),
         }
     }
 }

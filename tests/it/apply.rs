@@ -2,6 +2,8 @@
 //! group between the twin's sites, and the tests check the world as the twin reports it (its
 //! `GET /world` dump), not log lines.
 
+use std::process::Command;
+
 use serde_json::Value;
 
 use crate::plan::Setup;
@@ -475,16 +477,48 @@ fn a_member_that_fails_after_recovery_fails_the_failover_before_the_source_is_re
         .unwrap()
         .trim_end_matches(':')
         .to_string();
-    // The record says which check failed, and why.
-    let shown = stdout(&setup.protector(&["operation", "show", &operation, "-f", "json"]));
-    let shown: Value = serde_json::from_str(&shown).unwrap();
+    // The record says which check failed, and why; the commands protector printed work from
+    // any directory, not only the spec's.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let shown = setup.protector_from(
+        elsewhere.path(),
+        &["operation", "show", &operation, "-f", "json"],
+    );
+    let shown: Value = serde_json::from_str(&stdout(&shown)).unwrap();
     assert_eq!(shown["status"], "failed");
     assert!(
         shown["error_message"].as_str().unwrap().contains("web-1"),
         "{shown}"
     );
-    setup.expect(0, &["rollback", &operation]);
+    assert!(
+        said.contains(&format!("protector rollback {operation}")),
+        "{said}"
+    );
+    let rolled_back = setup.protector_from(elsewhere.path(), &["rollback", &operation]);
+    assert_eq!(
+        rolled_back.status.code(),
+        Some(0),
+        "{}",
+        stderr(&rolled_back)
+    );
     assert_runs_on(&setup.world(), "site-a", "m1.large");
+    let report = setup.protector_from(elsewhere.path(), &["report", &operation]);
+    assert_eq!(report.status.code(), Some(0), "{}", stderr(&report));
+    // Without the state home's memory, the lookup says where it searched.
+    let lost = Command::new(env!("CARGO_BIN_EXE_protector"))
+        .args(["operation", "show", &operation])
+        .current_dir(elsewhere.path())
+        .env("XDG_STATE_HOME", elsewhere.path())
+        .env_remove("PROTECTOR_STATE")
+        .output()
+        .unwrap();
+    assert_eq!(lost.status.code(), Some(1));
+    let said = stderr(&lost);
+    assert!(
+        said.contains(&format!("no operation {operation} in .protector")),
+        "{said}"
+    );
+    assert!(said.contains("--state"), "{said}");
 }
 
 #[test]
@@ -568,4 +602,117 @@ fn a_boot_nova_could_not_place_is_booted_again_and_every_attempt_is_journaled_an
         servers(&world, "site-b").is_empty(),
         "nothing left on site-b"
     );
+}
+
+/// The array volumes named `names` on `site`'s array, as (name, destroyed).
+fn array_volumes(world: &Value, site: &str, names: &[String]) -> Vec<(String, bool)> {
+    let mut found: Vec<(String, bool)> = values(&world["sites"][site]["array"]["volumes"])
+        .into_iter()
+        .filter(|v| names.iter().any(|name| v["name"] == name.as_str()))
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_string(),
+                v["destroyed"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn retired_volumes_are_kept_until_the_specs_retention_passed_then_destroyed_recoverably() {
+    let setup = Setup::new();
+    let spec_path = setup.spec();
+    let spec = spec_path.to_str().unwrap();
+    setup.expect(0, &["failover", spec, "--type", "planned", "--yes"]);
+    // The failover retired site-a's volumes and recorded them in both sites' state.
+    let state_of = |site: &str| {
+        setup
+            .dir
+            .path()
+            .join(format!(".protector/{site}/prod-web-app.json"))
+    };
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(state_of("site-a")).unwrap()).unwrap();
+    let retired: Vec<String> = doc["retired_volumes"]
+        .as_array()
+        .expect("retired volumes recorded")
+        .iter()
+        .map(|v| {
+            assert_eq!(v["array"], "fa-a");
+            v["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(retired.len(), 4, "{doc}");
+    assert!(
+        retired
+            .iter()
+            .all(|name| name.ends_with("-cinder-unmanaged"))
+    );
+    let kept = array_volumes(&setup.world(), "site-a", &retired);
+    assert_eq!(kept.len(), 4);
+    assert!(kept.iter().all(|(_, destroyed)| !destroyed), "{kept:?}");
+
+    // No retention policy: kept, and every converge plan says so.
+    let text = setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+    assert!(
+        text.contains("4 retired volume(s) are kept on fa-a"),
+        "{text}"
+    );
+
+    // With a week's retention, nothing is due yet.
+    let original = std::fs::read_to_string(&spec_path).unwrap();
+    let with_policy = original.replace(
+        "  stabilization: 2s\n",
+        "  stabilization: 2s\n  retired_volumes: { destroy_after: 7d }\n",
+    );
+    assert_ne!(with_policy, original, "the example sets stabilization: 2s");
+    std::fs::write(&spec_path, &with_policy).unwrap();
+    setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+
+    // A week and more later (the state says they were retired long ago): converge destroys
+    // them, recoverably, and forgets them.
+    for site in ["site-a", "site-b"] {
+        let path = state_of(site);
+        let mut doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for volume in doc["retired_volumes"].as_array_mut().unwrap() {
+            volume["retired_at"] = Value::from("2026-01-01T00:00:00Z");
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+    let plan = setup.dir.path().join("retention.plan");
+    let text = setup.expect(
+        2,
+        &[
+            "plan",
+            spec,
+            "--detailed-exitcode",
+            "-o",
+            plan.to_str().unwrap(),
+        ],
+    );
+    assert!(text.contains("destroy_retired_volumes/fa-a"), "{text}");
+    assert!(
+        text.contains("recoverable until the array eradicates them"),
+        "{text}"
+    );
+    setup.expect(0, &["apply", plan.to_str().unwrap(), "--auto-approve"]);
+    let destroyed = array_volumes(&setup.world(), "site-a", &retired);
+    assert_eq!(
+        destroyed.len(),
+        4,
+        "still on the array, in its destroyed bin"
+    );
+    assert!(
+        destroyed.iter().all(|(_, destroyed)| *destroyed),
+        "{destroyed:?}"
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(state_of("site-b")).unwrap()).unwrap();
+    assert!(doc.get("retired_volumes").is_none(), "{doc}");
+    setup.expect(0, &["plan", spec, "--detailed-exitcode"]);
+    // The workload was never touched.
+    assert_runs_on(&setup.world(), "site-b", "m2.large");
 }

@@ -600,6 +600,8 @@ fn a_failover_planned_before_a_converge_is_refused_as_stale() {
         text.contains("plan again and review the new plan"),
         "{text}"
     );
+    // Refused before the plan is shown and asked about: the refusal is all it says.
+    assert!(!text.contains("protector will perform"), "{text}");
     // Nothing moved.
     let world = failover.setup.world();
     for member in MEMBERS {

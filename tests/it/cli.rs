@@ -53,6 +53,33 @@ fn usage_errors_exit_1_not_2_which_means_changes() {
 }
 
 #[test]
+fn terraform_single_dash_options_are_refused_with_their_spelling() {
+    for (typed, meant) in [
+        ("-out", "--out"),
+        ("-detailed-exitcode", "--detailed-exitcode"),
+        ("-out=converge.plan", "--out=converge.plan"),
+    ] {
+        let output = protector(&["plan", "examples/prod-web-app.yaml", typed]);
+        assert_eq!(output.status.code(), Some(1), "{typed}");
+        let said = stderr(&output);
+        assert!(
+            said.contains(&format!(
+                "unknown option `{typed}`: did you mean `{meant}`?"
+            )),
+            "{said}"
+        );
+    }
+    let output = protector(&["apply", "x.plan", "-auto-approve"]);
+    assert!(stderr(&output).contains("did you mean `--auto-approve`?"));
+    // Short options bundled as clap reads them are left alone.
+    let output = protector(&["-vv", "validate", "examples/prod-web-app.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // `apply --yes` as `failover --yes`.
+    let output = protector(&["apply", "--help"]);
+    assert!(stdout(&output).contains("--yes"), "{}", stdout(&output));
+}
+
+#[test]
 fn protection_group_show_before_any_apply_reads_the_spec() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("pg.yaml");

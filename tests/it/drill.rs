@@ -39,7 +39,7 @@ fn quiet() -> Setup {
     )
     .unwrap();
     let twin = TwinProcess::start(200, &["--fixture", path.to_str().unwrap()]);
-    Setup { twin, dir }
+    Setup::around(twin, dir)
 }
 
 impl Setup {

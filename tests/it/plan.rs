@@ -11,6 +11,9 @@ use crate::{stderr, stdout};
 pub struct Setup {
     pub twin: TwinProcess,
     pub dir: tempfile::TempDir,
+    /// The user's state home (`XDG_STATE_HOME`), outside `dir`: where protector remembers the
+    /// state folders it ran operations from.
+    pub home: tempfile::TempDir,
 }
 
 impl Setup {
@@ -32,7 +35,12 @@ impl Setup {
             dir.path().join("pg.yaml"),
         )
         .unwrap();
-        Setup { twin, dir }
+        Setup::around(twin, dir)
+    }
+
+    pub fn around(twin: TwinProcess, dir: tempfile::TempDir) -> Setup {
+        let home = tempfile::tempdir().unwrap();
+        Setup { twin, dir, home }
     }
 
     pub fn spec(&self) -> PathBuf {
@@ -40,11 +48,19 @@ impl Setup {
     }
 
     pub fn protector(&self, args: &[&str]) -> Output {
+        self.protector_from(self.dir.path(), args)
+    }
+
+    /// `protector ARGS` run from `dir`. The user's state home (where protector remembers the
+    /// state folders it ran operations from) is the setup's own.
+    pub fn protector_from(&self, dir: &std::path::Path, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_protector"))
             .args(args)
-            .current_dir(self.dir.path())
+            .current_dir(dir)
             .envs(&self.twin.env)
             .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.home.path())
+            .env_remove("RUST_LOG")
             .output()
             .expect("protector runs")
     }
@@ -56,6 +72,7 @@ impl Setup {
             .current_dir(self.dir.path())
             .envs(&self.twin.env)
             .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.home.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
@@ -501,4 +518,62 @@ fn a_cinder_policy_that_allows_another_role_is_not_refused_for_lacking_admin() {
         policy["detail"].as_str().unwrap().contains("probed"),
         "{policy}"
     );
+}
+
+#[test]
+fn logs_show_every_http_call_with_its_request_id_and_never_a_secret() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let spec = spec.to_str().unwrap();
+    let quiet = setup.protector(&["plan", spec]);
+    assert!(
+        !stderr(&quiet).contains("http call"),
+        "no logs unless asked"
+    );
+
+    let log = setup.dir.path().join("protector.log");
+    let log_arg = log.to_str().unwrap();
+    let traced = setup.protector(&["-vvv", "--log-file", log_arg, "plan", spec]);
+    assert_eq!(traced.status.code(), quiet.status.code());
+    assert_eq!(stdout(&traced), stdout(&quiet), "logs never reach stdout");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = text.lines().filter(|l| l.contains("http call")).collect();
+    assert!(calls.len() > 10, "{text}");
+    for call in &calls {
+        for field in [
+            "request_id=req-",
+            "method=",
+            "path=",
+            "status=",
+            "elapsed_ms=",
+        ] {
+            assert!(call.contains(field), "{field} in {call}");
+        }
+    }
+    assert!(text.contains("http request body"), "bodies at -vvv");
+    assert!(text.contains("\"password\":\"***\""), "{text}");
+    for secret in [
+        "site-a-secret",
+        "site-b-secret",
+        setup.twin.env["FA_SITE_A_API_TOKEN"].as_str(),
+        setup.twin.env["FA_SITE_B_API_TOKEN"].as_str(),
+    ] {
+        assert!(!text.contains(secret), "{secret} logged");
+    }
+
+    // `--debug`: the calls, not the bodies, on stderr.
+    let debug = setup.protector(&["--debug", "plan", spec]);
+    let said = stderr(&debug);
+    assert!(said.contains("http call"), "{said}");
+    assert!(!said.contains("http request body"), "{said}");
+    // RUST_LOG overrides the flags; a filter that does not parse is an error.
+    let output = Command::new(env!("CARGO_BIN_EXE_protector"))
+        .args(["plan", spec])
+        .current_dir(setup.dir.path())
+        .envs(&setup.twin.env)
+        .env("RUST_LOG", "protector=loud")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("RUST_LOG `protector=loud` is not a log filter"));
 }

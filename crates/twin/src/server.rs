@@ -106,7 +106,7 @@ impl Twin {
             );
             let mut endpoints = Vec::new();
             for (app, tls) in [(openstack, openstack_tls), (array, Some(acceptor.clone()))] {
-                let listener = bind("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?).await?;
+                let listener = bind_site_port().await?;
                 let addr = listener.local_addr().map_err(|e| e.to_string())?;
                 let task = spawn_accept(listener, app.clone(), tls.clone());
                 endpoints.push(Endpoint {
@@ -206,7 +206,7 @@ impl Runtime {
         }
         let mut listeners = Vec::new();
         for addr in addresses {
-            listeners.push(bind(addr).await?);
+            listeners.push(rebind(addr).await?);
         }
         let mut endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(endpoints) = endpoints.get_mut(site) {
@@ -227,6 +227,51 @@ impl Runtime {
             if let Some(task) = endpoint.task.take() {
                 task.abort();
             }
+        }
+    }
+}
+
+/// A port for a site in 10000-14999, below the kernel's range of ephemeral ports (and the
+/// ports tests/real-openstack takes, from 15000): while the site is down its port is free, and
+/// one in the ephemeral range could meanwhile become the source port of some connection (a busy
+/// machine makes thousands), which would keep the site from coming back.
+async fn bind_site_port() -> Result<TcpListener, String> {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const FIRST: u16 = 10_000;
+    let end = ephemeral.min(15_000);
+    if end > FIRST {
+        let span = u64::from(end - FIRST);
+        // Spread the twins of concurrent tests over the range: a start from the clock and pid.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64)
+            ^ (u64::from(std::process::id()) << 20);
+        for attempt in 0..64u64 {
+            let port = FIRST + ((seed + attempt * 7919) % span) as u16;
+            if let Ok(listener) = bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+                return Ok(listener);
+            }
+        }
+    }
+    bind("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?).await
+}
+
+/// Binds a site's old port again when it comes back up, waiting out (up to 5 s) whatever
+/// holds it for a moment.
+async fn rebind(addr: SocketAddr) -> Result<TcpListener, String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut pause = std::time::Duration::from_millis(10);
+    loop {
+        match bind(addr).await {
+            Err(error) if std::time::Instant::now() < deadline => {
+                tracing::debug!(%error, "binding the site's port again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            result => return result,
         }
     }
 }
