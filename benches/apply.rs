@@ -14,9 +14,9 @@ use protector::apply::executor::Event;
 use protector::apply::{self, Observer, Options};
 use protector::plan::schedule::{self, Budgets};
 use protector::plan::{Action, FailoverType, OperationKind, PlanOptions, PlanRequest};
-use protector::sim::fixture;
-use protector::sim::openstack::state::ServerStatus;
 use protector::state::RecordedState;
+use protector_twin::fixture;
+use protector_twin::openstack::state::ServerStatus;
 
 #[path = "support/rss.rs"]
 mod rss;

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use protector::inventory::{Inventory, SiteInventory};
-use protector::sim::fixture;
+use protector_twin::fixture;
 
 #[path = "support/scale.rs"]
 mod scale;

@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use protector::sim::fixture;
-use protector::sim::server::{Twin, TwinOptions};
+use protector_twin::fixture;
+use protector_twin::server::{Twin, TwinOptions};
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

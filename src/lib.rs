@@ -8,26 +8,28 @@
 //! - [`spec`]: the YAML model, its validation and JSON Schema;
 //! - [`clients`]: clouds.yaml and the service clients;
 //! - [`diagnostic`] and [`render`]: what is wrong and how it reads;
-//! - [`yaml`]: the one place YAML is read and written;
 //! - [`inventory`]: discovery, what the sites report now;
 //! - [`state`]: the recorded state, its stores and journals;
 //! - [`plan`]: the pure planner (DAG, diff, RTO); [`apply`]: the executor, the only code
 //!   that changes sites;
 //! - [`report`]: what an operation did, from its records, and evidence bundles that seal it;
-//! - [`sim`]: the twin, a simulated two-site world;
 //! - [`cli`]: the command line, thin over the library.
+//!
+//! Two crates of the workspace beside it: `protector-wire` (the services' wire models, which the
+//! [`clients`] re-export, and what both sides share: [`yaml`], [`ipv4`], durations, ids, names)
+//! and `protector-twin` (the simulator), which [`cli`] serves for `protector sim` and `demo`
+//! and the tests drive; the twin never imports this crate.
 
 pub mod apply;
 pub mod cli;
 pub mod clients;
 pub mod diagnostic;
 pub mod inventory;
-pub mod ipv4;
 pub mod plan;
 pub mod render;
 pub mod report;
 pub mod schemas;
-pub mod sim;
 pub mod spec;
 pub mod state;
-pub mod yaml;
+
+pub use protector_wire::{ipv4, yaml};

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use protector::clients::clouds::CloudsEnvironment;
 use protector::diagnostic::SourceFile;
-use protector::sim::fixture::Fixture;
-use protector::sim::outputs;
-use protector::sim::server::{Twin, TwinOptions};
 use protector::spec::Spec;
+use protector_twin::fixture::Fixture;
+use protector_twin::outputs;
+use protector_twin::server::{Twin, TwinOptions};
 
 pub struct ScaleTwin {
     pub twin: Twin,

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::apply::{Display, ExecArgs, LookupArgs, confirm, plan_and_confirm, refused, runtime};
+use super::execute::{Display, ExecArgs, LookupArgs, confirm, plan_and_confirm, refused, runtime};
 use super::plan::PlanFlags;
 use super::{CommandError, Outcome, clouds_for, eprint};
 use crate::apply::{self, Applied, Options};
@@ -100,7 +100,7 @@ pub(super) fn run_drill(
     options: &Options,
     json: bool,
 ) -> Result<Outcome, CommandError> {
-    super::apply::remember_state_folder(spec);
+    super::execute::remember_state_folder(spec);
     let clouds = clouds_for(spec, spec.sites.keys());
     let mut display = Display::new(json);
     let result = runtime()?.block_on(apply::drill(spec, &clouds, plan, options, &mut display));

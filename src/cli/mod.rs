@@ -8,6 +8,7 @@
 mod apply;
 mod demo;
 mod drill;
+mod execute;
 mod logging;
 mod operation;
 mod plan;

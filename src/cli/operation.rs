@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::apply::operation_folder;
+use super::execute::operation_folder;
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::plan::Plan;

@@ -56,7 +56,7 @@ pub struct SyncForceArgs {
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     timeout: u64,
     #[command(flatten)]
-    exec: super::apply::ExecArgs,
+    exec: super::execute::ExecArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use super::stage::{SPEC_FILE, Stage};
 use super::{CommandError, Outcome, eprint, print};
 use crate::render;
-use crate::sim::fixture::{self, Fixture};
-use crate::sim::outputs;
-use crate::sim::server::{Twin, TwinOptions};
+use protector_twin::fixture::{self, Fixture};
+use protector_twin::outputs;
+use protector_twin::server::{Twin, TwinOptions};
 
 /// The fixture `sim up` and `demo` use when none is given.
 pub const BUILT_IN_FIXTURE: &str = include_str!("../../examples/sim/two-sites.yaml");

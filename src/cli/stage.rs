@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::CommandError;
-use crate::sim::fixture;
-use crate::sim::outputs;
-use crate::sim::server::{Twin, TwinOptions};
+use protector_twin::fixture;
+use protector_twin::outputs;
+use protector_twin::server::{Twin, TwinOptions};
 
 pub const EXAMPLE_SPEC: &str = include_str!("../../examples/prod-web-app.yaml");
 pub const SPEC_FILE: &str = "prod-web-app.yaml";

@@ -236,7 +236,7 @@ pub fn request_id() -> String {
         .unwrap_or(0);
     let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let seed = nanos ^ sequence.rotate_left(32) ^ u64::from(std::process::id());
-    format!("req-{}", crate::sim::ids::IdGen::new(seed).uuid())
+    format!("req-{}", protector_wire::ids::IdGen::new(seed).uuid())
 }
 
 /// Full jitter: a uniform delay in [0, min(max, base * 2^attempt)].

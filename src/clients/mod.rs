@@ -10,4 +10,3 @@ pub mod neutron;
 pub mod nova;
 pub mod openstack;
 pub mod site;
-pub mod wire;

@@ -4,7 +4,6 @@
 //! network, each reported as a [`Diagnostic`] pointing at the offending text; [`Spec`] is what
 //! the rest of protector works with: validated, defaulted, with relative paths resolved.
 
-pub mod duration;
 pub mod file;
 pub mod files;
 #[cfg(test)]
@@ -19,6 +18,8 @@ use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Report, SourceFile};
 pub use file::{Replication, StateBackend};
+pub use protector_wire::duration;
+pub use protector_wire::names::site_env_name;
 pub use validate::{is_array_name, is_env_name};
 
 /// A validated protection group.
@@ -172,22 +173,6 @@ pub struct StateConfig {
     pub path: PathBuf,
 }
 
-/// The environment variable naming convention of DESIGN §5: `FA_<SITE>_<WHAT>`, the site name
-/// upper-cased with every non-alphanumeric as `_` (`site-a` → `FA_SITE_A_API_TOKEN`).
-pub fn site_env_name(site: &str, what: &str) -> String {
-    let site: String = site
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("FA_{site}_{what}")
-}
-
 /// The outcome of checking one spec file: the spec when it has no errors, and every
 /// diagnostic (errors and warnings) found.
 #[derive(Debug, Clone)]
@@ -296,12 +281,6 @@ pub fn load(path: &Path) -> Result<Validation, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn env_names_follow_the_simulator_convention() {
-        assert_eq!(site_env_name("site-a", "API_TOKEN"), "FA_SITE_A_API_TOKEN");
-        assert_eq!(site_env_name("dc2.east", "URL"), "FA_DC2_EAST_URL");
-    }
 
     #[test]
     fn translate_works_in_both_directions() {

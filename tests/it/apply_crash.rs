@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
-use protector::sim::ids::IdGen;
+use protector_wire::ids::IdGen;
 use serde_json::{Value, json};
 
 use crate::plan::Setup;

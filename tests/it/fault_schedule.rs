@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
-use protector::sim::ids::IdGen;
+use protector_wire::ids::IdGen;
 use serde_json::{Value, json};
 
 use crate::apply_crash::{named, new_items, text, values, wait_until};

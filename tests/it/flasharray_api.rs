@@ -1678,13 +1678,13 @@ fn the_calls_of_cinders_pure_driver_are_answered_as_a_flasharray_does() {
 fn three_thousand_volumes_list_in_pages_with_continuation_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(crate::root().join("examples/sim/two-sites.yaml")).unwrap();
-    let mut fixture = protector::sim::fixture::parse(&text).unwrap();
+    let mut fixture = protector_twin::fixture::parse(&text).unwrap();
     let site_a = fixture.sites.get_mut("site-a").unwrap();
     for index in 0..3000 {
         site_a
             .array
             .volumes
-            .push(protector::sim::fixture::ArrayVolumeFixture {
+            .push(protector_twin::fixture::ArrayVolumeFixture {
                 name: format!("bulk-{index:05}"),
                 size_gb: 1,
             });

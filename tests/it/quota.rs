@@ -11,7 +11,7 @@ fn a_failover_beyond_the_targets_volume_quota_is_refused_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     // The built-in world, with room for 3 volumes on site-b; the example group has 4.
     let text = std::fs::read_to_string(crate::root().join("examples/sim/two-sites.yaml")).unwrap();
-    let mut fixture = protector::sim::fixture::parse(&text).unwrap();
+    let mut fixture = protector_twin::fixture::parse(&text).unwrap();
     fixture.sites.get_mut("site-b").unwrap().volume_quota = 3;
     let fixture_path = dir.path().join("fixture.yaml");
     std::fs::write(&fixture_path, protector::yaml::to_string(&fixture).unwrap()).unwrap();

@@ -1,7 +1,7 @@
 //! Cinder: the block-storage client (volumes, manage/unmanage, pools, quotas) and its wire
 //! models.
 
-pub mod model;
+pub use protector_wire::cinder as model;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,21 +21,7 @@ fn next(links: Option<Vec<model::Link>>) -> Option<String> {
     links?.into_iter().find(|l| l.rel == "next").map(|l| l.href)
 }
 
-/// What the Pure driver appends to the array volume of a volume it unmanages.
-pub const UNMANAGED_SUFFIX: &str = "-unmanaged";
-/// FlashArray's longest volume name.
-const ARRAY_NAME_MAX: usize = 63;
-
-/// The name the Pure driver renames an array volume to when Cinder unmanages it:
-/// `<name>-unmanaged`, its last characters dropped when that would not fit FlashArray's names.
-pub fn pure_unmanaged_name(name: &str) -> String {
-    if name.len() + UNMANAGED_SUFFIX.len() > ARRAY_NAME_MAX {
-        let keep = name.len().saturating_sub(UNMANAGED_SUFFIX.len());
-        format!("{}{UNMANAGED_SUFFIX}", &name[..keep])
-    } else {
-        format!("{name}{UNMANAGED_SUFFIX}")
-    }
-}
+pub use protector_wire::names::{UNMANAGED_SUFFIX, pure_unmanaged_name};
 
 /// The host of the manage-policy probe: a name no Cinder backend can have.
 pub const MANAGE_PROBE_HOST: &str = "protector-policy-probe@none#none";

@@ -10,7 +10,7 @@
 //! `x-auth-token`), logs in again once when a session expires (401), and follows continuation
 //! tokens so lists of thousands of volumes come back whole.
 
-pub mod model;
+pub use protector_wire::flasharray as model;
 
 use std::path::Path;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! authenticates once when a service answers 401 (tokens can be revoked early). Tokens and
 //! passwords never reach logs or errors.
 
-pub mod model;
+pub use protector_wire::keystone as model;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Neutron: the network client (networks, subnets, ports) and its wire models.
 
-pub mod model;
+pub use protector_wire::neutron as model;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Nova: the compute client (servers, flavors, key pairs, server groups) and its wire models.
 
-pub mod model;
+pub use protector_wire::nova as model;
 
 use std::sync::Arc;
 use std::time::Duration;
