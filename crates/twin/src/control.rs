@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::faults::FaultRule;
-use super::server::Runtime;
+use super::runtime::Runtime;
 
 pub fn router(runtime: Arc<Runtime>) -> Router {
     Router::new()

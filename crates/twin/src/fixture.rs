@@ -373,6 +373,7 @@ pub fn generate(instances: usize, volumes_per_instance: usize) -> Fixture {
             instances,
         }
     };
+
     Fixture {
         sites: BTreeMap::from([
             ("site-a".to_string(), site("site-a", "site-b", true)),

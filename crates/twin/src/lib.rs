@@ -4,9 +4,22 @@
 //! REST 2.x API over HTTPS on another, plus a control API to take sites down, inject faults and
 //! dump the world. Operators rehearse on it (`protector sim up`), the README demo and the tests
 //! run on it. It speaks the wire models of `protector_wire` and never imports protector itself:
-//! the compiler keeps the product's logic out of it. Layout: `world` (all state, one lock per
-//! site), `fixture` (the starting world), `clock` (modelled latencies, `--speed`),
-//! `openstack/` and `flasharray/` (the services).
+//! the compiler keeps the product's logic out of it.
+//!
+//! Layout, in layers (a module uses only those of its layer and below):
+//! - at the bottom: `clock` (modelled latencies, `--speed`), `errors`, `faults`, `fixture` (the
+//!   starting world), `tls`, the state of each service (`openstack::state`,
+//!   `flasharray::state`), and `world` (all state, one lock per site, and the [`world::SiteContext`]
+//!   a request handler works with);
+//! - above it the services: `openstack/` (Keystone, and Nova, Cinder and Neutron, one module
+//!   per resource) and `flasharray/` (the REST API, one module per resource, and replication);
+//! - on top: `runtime` (the running endpoints), `control` (the control API), `server` (starts
+//!   it all) and `outputs` (the clouds.yaml and env files of a running twin).
+//!
+//! One exception is left: `world` still brings sites up to date through the services' own
+//! time-driven code (Nova's `advance`, `power_off`, `place` and key fingerprints, Cinder's
+//! `advance` and `connect_attached_volumes`, the arrays' `advance` and `replication`), which
+//! belongs below it.
 
 pub mod clock;
 pub mod control;
@@ -16,6 +29,7 @@ pub mod fixture;
 pub mod flasharray;
 pub mod openstack;
 pub mod outputs;
+pub mod runtime;
 pub mod server;
 pub mod tls;
 pub mod world;

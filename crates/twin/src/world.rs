@@ -527,6 +527,7 @@ fn build_site(name: &str, fixture: &SiteFixture, seed: u64, clock: &Clock) -> Re
         volume_unmanage: fixture.cinder_policy.volume_unmanage.clone(),
         services_index: fixture.cinder_policy.services_index.clone(),
     };
+
     site.block.volume_quota = fixture.volume_quota;
 
     // The array.
@@ -677,6 +678,7 @@ fn add_instance(
                 .ok_or_else(|| context(format!("unknown server group `{name}`")))?,
         ),
     };
+
     let host = super::openstack::nova::place(
         &site.compute,
         instance.availability_zone.as_deref(),
@@ -877,4 +879,18 @@ fn add_instance(
         },
     );
     Ok(())
+}
+
+/// What a request handler of one site works with.
+#[derive(Clone)]
+pub struct SiteContext {
+    pub world: Arc<World>,
+    pub cell: Arc<SiteCell>,
+}
+
+impl SiteContext {
+    /// The site's state, brought up to date.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, super::world::Site> {
+        self.cell.lock(&self.world)
+    }
 }

@@ -446,6 +446,7 @@ fn compare(leaf: &Value, op: CmpOp, literal: &str) -> bool {
         }
         _ => return false,
     };
+
     match op {
         CmpOp::Eq => ordering == Ordering::Equal,
         CmpOp::Ne => ordering != Ordering::Equal,
@@ -604,6 +605,7 @@ pub fn select<T>(
             .collect(),
         None => rows,
     };
+
     if !options.sort.is_empty() {
         rows.sort_by(|(_, a), (_, b)| {
             options

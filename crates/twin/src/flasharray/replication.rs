@@ -91,6 +91,7 @@ pub fn replicate_now(
         replicate: true,
         completed,
     };
+
     take_snapshot(world, site, group, &options).map_err(|error| match error {
         SnapshotError::UnknownSite(_) => error.to_string(),
         _ => format!("protection group `{group}`: {error}"),
@@ -112,6 +113,7 @@ pub fn take_snapshot(
         let mut site = cell.lock(world);
         snapshot_on_source(&mut site, world, group, options)?
     };
+
     for target in &payload.targets {
         let Some(target_cell) = world.site_of_array(target) else {
             continue;
@@ -169,6 +171,7 @@ fn snapshot_on_source(
             }
         }
     };
+
     let group = &site.array.protection_groups[group_name];
     let targets: Vec<String> = if options.replicate {
         group
@@ -180,6 +183,7 @@ fn snapshot_on_source(
     } else {
         Vec::new()
     };
+
     let volumes: Vec<(String, u64, String)> = group
         .volumes
         .iter()

@@ -28,8 +28,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use super::auth::{self, Unauthorized};
 use super::state::Token;
 use crate::errors::{self, Service};
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use protector_wire::ids::IdGen;
 use protector_wire::keystone as wire;
 
@@ -130,6 +130,7 @@ pub async fn versions(State(ctx): State<SiteContext>) -> Response {
             location,
         )
     };
+
     let mut response = (StatusCode::MULTIPLE_CHOICES, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -142,6 +143,7 @@ async fn version(State(ctx): State<SiteContext>) -> Response {
     let body = wire::VersionResponse {
         version: version_document(&ctx.lock()),
     };
+
     with_vary(Json(body).into_response())
 }
 
@@ -165,6 +167,7 @@ pub fn authenticate(
     let Some(method) = identity.methods.first() else {
         return Err(KeystoneError::expecting("methods", "identity"));
     };
+
     let issued_at = now.trunc_subsecs(0);
     let expires_at = issued_at + chrono::Duration::seconds(site.identity.token_lifetime_secs);
     match method.as_str() {
@@ -331,6 +334,7 @@ fn find_domain(site: &Site, domain: &wire::DomainRef) -> Result<String, Keystone
             .find(|domain| &domain.name == name),
         (None, None) => return Err(KeystoneError::expecting("id or name", "domain")),
     };
+
     found
         .map(|domain| domain.id.clone())
         .ok_or(KeystoneError::Unauthorized)
@@ -575,12 +579,14 @@ async fn issue(
             }
         },
     };
+
     let mut site = ctx.lock();
     let now = site.clock.wall();
     let token = match authenticate(&site, &request, now) {
         Ok(token) => token,
         Err(error) => return error.into_response(),
     };
+
     let id = store_token(&mut site, token.clone());
     let body = token_body(&site, &id, &token, !query.contains_key("nocatalog"));
     drop(site);

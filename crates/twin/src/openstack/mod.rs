@@ -14,7 +14,7 @@ pub(crate) mod testing;
 use axum::Router;
 use axum::routing::{any, get};
 
-use super::server::SiteContext;
+use super::world::SiteContext;
 
 /// All OpenStack services of a site on one router.
 pub fn router() -> Router<SiteContext> {

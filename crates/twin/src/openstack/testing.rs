@@ -60,6 +60,7 @@ pub async fn call(
         }
         None => Body::empty(),
     };
+
     let response = app
         .clone()
         .oneshot(request.body(body).expect("a request"))
@@ -76,5 +77,6 @@ pub async fn call(
         serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
+
     (status, headers, value)
 }

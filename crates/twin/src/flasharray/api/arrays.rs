@@ -3,7 +3,7 @@
 use super::{request::*, views::*};
 use crate::flasharray::query::{self, ListOptions, Params};
 use crate::flasharray::state::{self, PURITY_VERSION};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -34,6 +34,7 @@ pub(super) async fn login(
     let Some(user) = site.array.api_tokens.get(token).cloned() else {
         return Err(bad_request("Unable to list user for API token."));
     };
+
     site.array.sessions_issued += 1;
     let session = IdGen::for_site(
         site.array.sessions_issued,
@@ -109,6 +110,7 @@ pub(super) async fn arrays_get(
         version: Some(PURITY_VERSION.to_string()),
         ..Default::default()
     };
+
     list(vec![item], &options, query::name_key)
 }
 
@@ -131,6 +133,7 @@ pub(super) async fn arrays_space_get(
         time: Some(site.clock.wall_ms()),
         ..Default::default()
     };
+
     list(vec![item], &options, query::name_key)
 }
 
@@ -338,15 +341,11 @@ pub(super) async fn array_connections_get(
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
     use super::super::request::*;
     use super::super::testing::*;
-
     use axum::body::Body;
     use axum::http::Request;
-
+    use axum::http::StatusCode;
     use tower::ServiceExt;
 
     #[tokio::test]

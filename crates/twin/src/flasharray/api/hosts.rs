@@ -3,7 +3,7 @@
 use super::{request::*, views::*, volumes::*};
 use crate::flasharray::query::{self, ListOptions, Params};
 use crate::flasharray::state::{self, Array, valid_name};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -243,6 +243,7 @@ pub(super) fn connection_selection(
         }
         None => None,
     };
+
     let volumes = match (params.list("volume_names"), params.list("volume_ids")) {
         (Some(_), Some(_)) => return Err(bad_request(INVALID_COMBINATION)),
         (Some(names), None) => {
@@ -253,6 +254,7 @@ pub(super) fn connection_selection(
         }
         (None, None) => None,
     };
+
     Ok((hosts, volumes))
 }
 

@@ -55,7 +55,7 @@ use self::{
     arrays::*, hosts::*, pgroup_snapshots::*, pgroups::*, snapshots::*, tags::*, targets::*,
     volumes::*,
 };
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::Router;
 use axum::routing::{get, post, put};
 

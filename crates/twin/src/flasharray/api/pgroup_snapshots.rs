@@ -5,7 +5,7 @@ use crate::clock::Op;
 use crate::flasharray::query::{self, ListOptions, Params};
 use crate::flasharray::replication::{self, SnapshotOptions};
 use crate::flasharray::state::{self, Array};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use protector_wire::flasharray::{self as model};
@@ -105,6 +105,7 @@ pub(super) fn group_like(
         (None, Some(ids)) => Selector::Ids(ids),
         (None, None) => return Ok(None),
     };
+
     Ok(Some(selector.resolve(
         group_pairs(array),
         "Protection group does not exist.",
@@ -166,11 +167,13 @@ pub(super) async fn group_snapshots_post(
             })?;
         (site.name.clone(), groups)
     };
+
     let options = SnapshotOptions {
         suffix: request.suffix.clone(),
         replicate: replicate || replicate_now,
         completed: false,
     };
+
     let mut taken = Vec::new();
     for group in &groups {
         let name = replication::take_snapshot(&ctx.world, &site_name, group, &options)
@@ -200,6 +203,7 @@ pub(super) async fn group_snapshots_post(
                 .collect(),
         )
     };
+
     tokio::time::sleep(ctx.world.clock.latency(Op::ArraySnapshot)).await;
     Ok(response)
 }
@@ -274,19 +278,13 @@ pub(super) async fn group_snapshots_delete(
 
 #[cfg(test)]
 mod tests {
-
-    use std::time::Instant;
-
-    use axum::http::StatusCode;
-
-    use crate::flasharray::state::{self, Array};
-
-    use protector_wire::flasharray::{self as model};
-
     use super::super::testing::*;
     use super::super::views::*;
-
+    use crate::flasharray::state::{self, Array};
+    use axum::http::StatusCode;
+    use protector_wire::flasharray::{self as model};
     use serde_json::json;
+    use std::time::Instant;
 
     #[tokio::test]
     async fn a_replicated_snapshot_copies_into_a_volume_with_its_data() {

@@ -3,7 +3,7 @@
 use super::{request::*, views::*, volumes::*};
 use crate::flasharray::query::{self, ListOptions, Params};
 use crate::flasharray::state::{self, Array, valid_name};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -251,6 +251,7 @@ pub(super) fn group_selection(
         (None, Some(ids)) => Selector::Ids(ids),
         (None, None) => return Ok(None),
     };
+
     Ok(Some(selector.resolve(
         group_pairs(array),
         "Protection group does not exist.",
@@ -274,6 +275,7 @@ pub(super) fn volume_members(
         (None, Some(ids)) => Selector::Ids(ids),
         (None, None) => return Ok(None),
     };
+
     Ok(Some(
         selector.resolve(volume_pairs(array), "Volume does not exist.")?,
     ))

@@ -2,7 +2,7 @@
 
 use crate::flasharray::query::{self, ListOptions, Params, QueryError};
 use crate::flasharray::state::Array;
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;

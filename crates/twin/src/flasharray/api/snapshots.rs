@@ -4,7 +4,7 @@ use super::{request::*, views::*, volumes::*};
 use crate::clock::Op;
 use crate::flasharray::query::{self, ListOptions, Params};
 use crate::flasharray::state::{self, Array, valid_suffix};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use protector_wire::flasharray::{self as model};
@@ -181,6 +181,7 @@ pub(super) async fn volume_snapshots_post(
                 .collect(),
         )
     };
+
     tokio::time::sleep(ctx.world.clock.latency(Op::ArraySnapshot)).await;
     Ok(response)
 }

@@ -3,7 +3,7 @@
 use super::{request::*, volumes::*};
 use crate::flasharray::query::{ListOptions, Params};
 use crate::flasharray::state::{self, Array};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -35,6 +35,7 @@ pub(super) fn tagged_volumes(
         }
         _ => return Ok(None),
     };
+
     Ok(Some(
         selector.resolve(volume_pairs(array), "Volume does not exist.")?,
     ))

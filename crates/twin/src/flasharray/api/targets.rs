@@ -4,7 +4,7 @@ use super::{pgroups::*, request::*, views::*};
 use crate::flasharray::query::{ListOptions, Params};
 use crate::flasharray::replication::{self};
 use crate::flasharray::state::{self};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -74,6 +74,7 @@ pub(super) async fn targets_post(
         }
         (groups, members, site.array.name.clone())
     };
+
     // The target learns of the group at once (one site lock at a time).
     let mut allowed = Vec::new();
     for member in &members {
@@ -169,6 +170,7 @@ pub(super) async fn targets_patch(
             .collect();
         (groups, this_array)
     };
+
     // Tell each source array (one site lock at a time).
     for (name, source) in &groups {
         let Some(cell) = ctx.world.site_of_array(source) else {
@@ -238,11 +240,8 @@ pub(super) async fn targets_delete(
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
     use super::super::testing::*;
-
+    use axum::http::StatusCode;
     use serde_json::json;
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 use super::*;
 use crate::clock::Clock;
 use crate::fixture;
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use crate::world::World;
 use axum::Router;
 use axum::body::Body;

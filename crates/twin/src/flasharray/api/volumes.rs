@@ -4,7 +4,7 @@ use super::{request::*, views::*};
 use crate::clock::Op;
 use crate::flasharray::query::{self, ListOptions, Params};
 use crate::flasharray::state::{self, Array, valid_name};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use protector_wire::flasharray::{self as model};
@@ -193,6 +193,7 @@ pub(super) async fn volumes_post(
                 .collect(),
         )
     };
+
     if copy {
         tokio::time::sleep(ctx.world.clock.latency(Op::ArrayCopy)).await;
     }
@@ -257,6 +258,7 @@ pub(super) fn copy_source(
             tags: Vec::new(),
         })
     };
+
     match (&reference.name, &reference.id) {
         (Some(name), _) => by_name(name),
         (None, Some(id)) => {
@@ -303,6 +305,7 @@ pub(super) async fn volumes_patch(
         Some(qos) => (limit(&qos.bandwidth_limit), limit(&qos.iops_limit)),
         None => (None, None),
     };
+
     check_qos(bandwidth.flatten(), iops.flatten(), &names[0])?;
     // Validate every volume first: a PATCH applies to all or to none.
     for name in &names {
@@ -399,14 +402,10 @@ pub(super) async fn volumes_delete(
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use serde_json::Value;
-
     use super::super::request::*;
     use super::super::testing::*;
-
+    use axum::http::StatusCode;
+    use serde_json::Value;
     use serde_json::json;
 
     #[tokio::test]

@@ -87,6 +87,7 @@ pub fn detach(site: &mut Site, volume_id: &str, server_id: &str) -> bool {
     let Some(volume) = site.block.volumes.get_mut(volume_id) else {
         return false;
     };
+
     let before = volume.attachments.len();
     volume
         .attachments
@@ -166,12 +167,9 @@ pub(super) fn removable(volume: &Volume) -> bool {
 
 #[cfg(test)]
 mod tests {
-
-    use crate::openstack::state::VolumeStatus;
-
     use super::super::attachments::*;
     use super::super::testing::*;
-
+    use crate::openstack::state::VolumeStatus;
     use serde_json::json;
 
     #[tokio::test]

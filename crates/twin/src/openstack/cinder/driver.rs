@@ -28,6 +28,7 @@ pub(super) fn array_create(
         },
         None => format!("empty:{}:{name}", site.array.name),
     };
+
     let volume = fa::Volume {
         id: site.ids.uuid(),
         name: name.to_string(),
@@ -38,6 +39,7 @@ pub(super) fn array_create(
         source: source.map(str::to_string),
         content,
     };
+
     site.array.volumes.insert(name.to_string(), volume);
     Ok(())
 }
@@ -119,6 +121,7 @@ pub(super) fn array_connect(site: &mut Site, volume: &str, compute_host: &str) {
             name
         }
     };
+
     if let Some(host) = site.array.hosts.get_mut(&name)
         && !host.connections.contains_key(volume)
     {

@@ -34,9 +34,11 @@ pub(super) fn complete(site: &mut Site, id: &str) {
     let Some(volume) = site.block.volumes.get_mut(id) else {
         return;
     };
+
     let Some(pending) = volume.pending.take() else {
         return;
     };
+
     let status = volume.status;
     let array_volume = volume.array_volume.clone();
     let job = site.block.jobs.remove(id);
@@ -110,6 +112,7 @@ pub(super) fn finish_create(site: &mut Site, id: &str, clone_of: Option<&str>) {
     let Some(volume) = site.block.volumes.get(id) else {
         return;
     };
+
     let name = volume.array_volume.clone();
     let bytes = volume.size_gb * GIB;
     if let Err(reason) = array_create(site, &name, bytes, clone_of) {
@@ -135,6 +138,7 @@ pub(super) fn finish_manage(site: &mut Site, id: &str, reference: &Value) {
     let Some(volume) = site.block.volumes.get(id) else {
         return;
     };
+
     let host = volume.host.clone();
     let volume_type = volume.volume_type.clone();
     let project = volume.project_id.clone();
@@ -144,6 +148,7 @@ pub(super) fn finish_manage(site: &mut Site, id: &str, reference: &Value) {
             py_repr(reference)
         )
     };
+
     // Scheduler: the host's pool, and the volume type's backend.
     let no_backend = format!("No valid backend was found. Cannot place volume {id} on {host}");
     let pool_backend = pool_for_host(site, &host)
@@ -152,6 +157,7 @@ pub(super) fn finish_manage(site: &mut Site, id: &str, reference: &Value) {
     let Some(pool_backend) = pool_backend else {
         return fail(site, id, VolumeStatus::ErrorManaging, no_backend);
     };
+
     if type_backend(site, &volume_type).is_some_and(|backend| backend != pool_backend) {
         return fail(site, id, VolumeStatus::ErrorManaging, no_backend);
     }
@@ -170,6 +176,7 @@ pub(super) fn finish_manage(site: &mut Site, id: &str, reference: &Value) {
         );
         return fail(site, id, VolumeStatus::ErrorManaging, reason);
     };
+
     // A realm's volume (`realm::pod::volume`): the driver raises this message alone, without
     // the reference. A pod's (`pod::volume`) is refused if the pod is replicated; the twin's
     // arrays have no pods, so such a name is not found below.
@@ -181,6 +188,7 @@ pub(super) fn finish_manage(site: &mut Site, id: &str, reference: &Value) {
         let reason = invalid_ref(format!("Unable to find Purity ref with source-name={name}"));
         return fail(site, id, VolumeStatus::ErrorManaging, reason);
     };
+
     let size_gb = array_volume.provisioned.div_ceil(GIB);
     // Quota, committed when the manage succeeds.
     if let Err(error) = check_quota(site, &project, Some(id)) {

@@ -70,6 +70,7 @@ pub(super) fn take_sort(
             "Unknown sort direction, must be 'desc' or 'asc'",
         )),
     };
+
     if let Some(sort) = sort {
         if sort_key.is_some() || sort_dir.is_some() {
             return Err(CinderError::invalid_input(
@@ -90,6 +91,7 @@ pub(super) fn take_sort(
         Some(dir) => direction(&dir)?,
         None => false,
     };
+
     Ok(vec![(
         sort_key.unwrap_or_else(|| default_key.to_string()),
         ascending,
@@ -270,6 +272,7 @@ pub(super) fn list_volumes(
         }
         None => 0,
     };
+
     let page: Vec<&Volume> = matching
         .into_iter()
         .skip(start + offset)
@@ -350,13 +353,9 @@ pub(super) const LEGACY_VOLUME_FILTERS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use protector_wire::cinder as wire;
-
     use super::super::testing::*;
-
+    use axum::http::StatusCode;
+    use protector_wire::cinder as wire;
     use serde_json::json;
 
     #[tokio::test]

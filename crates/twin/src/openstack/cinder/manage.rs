@@ -120,6 +120,7 @@ pub(super) fn list_manageable(
             .find(|ordering| ordering.is_ne())
             .unwrap_or(Ordering::Equal)
     };
+
     entries.sort_by(|a, b| order(a, b));
     let start = match marker {
         Some(marker) => {
@@ -139,6 +140,7 @@ pub(super) fn list_manageable(
         }
         None => 0,
     };
+
     let page = entries.into_iter().skip(start + offset).take(limit);
     let manageable_volumes = page
         .map(|entry| {
@@ -181,11 +183,13 @@ pub(super) fn cluster_host(
     } else {
         None
     };
+
     let message = if cluster_allowed {
         "One and only one of cluster and host must be set."
     } else {
         "Host field is missing."
     };
+
     if host.is_some() == cluster.is_some() {
         return Err(CinderError::invalid_input(message));
     }
@@ -210,6 +214,7 @@ pub(super) fn manage(site: &mut Site, call: &Call, v3_path: bool) -> Result<Resp
             None => CinderError::bad_request("'volume' is a required property"),
         });
     };
+
     if let Some(extra) = body
         .as_object()
         .and_then(|object| object.keys().find(|key| *key != "volume"))
@@ -257,6 +262,7 @@ pub(super) fn manage(site: &mut Site, call: &Call, v3_path: bool) -> Result<Resp
             ));
         }
     };
+
     let name = optional_string(request, "name")?;
     let description = optional_string(request, "description")?;
     let zone = optional_string(request, "availability_zone")?;
@@ -281,6 +287,7 @@ pub(super) fn manage(site: &mut Site, call: &Call, v3_path: bool) -> Result<Resp
             ));
         }
     };
+
     let metadata = match request.get("metadata") {
         None | Some(Value::Null) => BTreeMap::new(),
         Some(value) => metadata_value(value)?,
@@ -309,6 +316,7 @@ pub(super) fn manage(site: &mut Site, call: &Call, v3_path: bool) -> Result<Resp
             .cloned()
             .ok_or_else(|| CinderError::new(404, "Volume type default could not be found."))?,
     };
+
     // `volume_api.manage_existing`: a `source-name` naming an existing Cinder volume.
     if let Some(source_name) = reference.get("source-name").and_then(Value::as_str)
         && let Some(id) = source_name.strip_prefix("volume-")
@@ -325,6 +333,7 @@ pub(super) fn manage(site: &mut Site, call: &Call, v3_path: bool) -> Result<Resp
             "Cluster '{cluster}' not found"
         )));
     };
+
     let backend = backend_of(&host).to_string();
     if !site
         .block
@@ -364,6 +373,7 @@ pub(super) fn manage(site: &mut Site, call: &Call, v3_path: bool) -> Result<Resp
             error: None,
         }),
     };
+
     site.block.volumes.insert(id.clone(), volume);
     site.block
         .jobs
@@ -379,23 +389,15 @@ pub(super) fn manage(site: &mut Site, call: &Call, v3_path: bool) -> Result<Resp
 
 #[cfg(test)]
 mod tests {
-
-    use std::collections::BTreeMap;
-
-    use axum::http::StatusCode;
-
-    use serde_json::Value;
-
-    use crate::openstack::state::VolumeStatus;
-
-    use crate::flasharray::state as fa;
-
-    use protector_wire::cinder as wire;
-
     use super::super::driver::*;
     use super::super::testing::*;
-
+    use crate::flasharray::state as fa;
+    use crate::openstack::state::VolumeStatus;
+    use axum::http::StatusCode;
+    use protector_wire::cinder as wire;
+    use serde_json::Value;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     #[tokio::test]
     async fn manage_renames_the_array_volume_and_unmanage_keeps_it() {

@@ -20,6 +20,7 @@ pub(super) fn list_services(site: &Site, call: &Call) -> Result<Response, Cinder
             .find(|(name, _)| name == key)
             .map(|(_, value)| value.as_str())
     };
+
     let updated_at = Some(timestamp(&site.clock.wall()));
     let service = |binary: &str, host: &str| wire::Service {
         binary: binary.to_string(),
@@ -35,6 +36,7 @@ pub(super) fn list_services(site: &Site, call: &Call) -> Result<Response, Cinder
         active_backend_id: None,
         backend_state: (binary == "cinder-volume").then(|| "up".to_string()),
     };
+
     let mut services = vec![service("cinder-scheduler", &site.name)];
     for pool in &site.block.pools {
         let backend = pool.name.split('#').next().unwrap_or(&pool.name);
@@ -65,6 +67,7 @@ pub(super) fn get_pools(site: &Site, call: &Call) -> Result<Response, CinderErro
     let number = |value: f64| {
         wire::Capacity::Number(serde_json::Number::from_f64(value).unwrap_or_else(|| 0.into()))
     };
+
     let pools = site
         .block
         .pools
@@ -131,13 +134,9 @@ pub(super) fn get_pools(site: &Site, call: &Call) -> Result<Response, CinderErro
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use protector_wire::cinder as wire;
-
     use super::super::testing::*;
-
+    use axum::http::StatusCode;
+    use protector_wire::cinder as wire;
     use serde_json::json;
 
     #[tokio::test]

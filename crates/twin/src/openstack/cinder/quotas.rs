@@ -71,16 +71,19 @@ pub(super) fn show_quotas(site: &Site, call: &Call, target: &str) -> Result<Resp
         })?,
         None => false,
     };
+
     let unlimited = wire::QuotaUsage {
         limit: -1,
         in_use: 0,
         reserved: 0,
         allocated: None,
     };
+
     let mut volumes = wire::QuotaUsage {
         limit: site.block.volume_quota,
         ..unlimited
     };
+
     let mut gigabytes = unlimited;
     let mut per_type: BTreeMap<String, wire::QuotaUsage> = BTreeMap::new();
     for volume_type in site.block.volume_types.values() {
@@ -110,6 +113,7 @@ pub(super) fn show_quotas(site: &Site, call: &Call, target: &str) -> Result<Resp
         per_volume_gigabytes: unlimited,
         per_type,
     };
+
     Ok(if usage {
         json(StatusCode::OK, &wire::QuotaSetResponse { quota_set })
     } else {
@@ -120,13 +124,9 @@ pub(super) fn show_quotas(site: &Site, call: &Call, target: &str) -> Result<Resp
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use protector_wire::cinder as wire;
-
     use super::super::testing::*;
-
+    use axum::http::StatusCode;
+    use protector_wire::cinder as wire;
     use serde_json::json;
 
     #[tokio::test]

@@ -236,6 +236,7 @@ pub(super) fn url_encode(pairs: &[(String, String)]) -> String {
         }
         out
     };
+
     pairs
         .iter()
         .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
@@ -262,6 +263,7 @@ pub(super) fn take_limit(params: &mut Vec<(String, String)>) -> Result<usize, Ci
     let Some(limit) = take(params, "limit") else {
         return Ok(MAX_LIMIT);
     };
+
     let limit: i64 = limit
         .trim()
         .parse()
@@ -276,6 +278,7 @@ pub(super) fn take_offset(params: &mut Vec<(String, String)>) -> Result<usize, C
     let Some(offset) = take(params, "offset") else {
         return Ok(0);
     };
+
     let offset: i64 = offset
         .trim()
         .parse()

@@ -2,8 +2,8 @@
 
 use super::{call::*, list::*, manage::*, pools::*, quotas::*, request::*, views::*, volumes::*};
 use crate::openstack::auth;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Query, State};
@@ -202,12 +202,9 @@ pub(super) fn route(site: &mut Site, call: &Call, rest: &[&str]) -> Result<Respo
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use protector_wire::cinder as wire;
-
     use super::super::testing::*;
+    use axum::http::StatusCode;
+    use protector_wire::cinder as wire;
 
     #[tokio::test]
     async fn version_documents_need_no_token() {

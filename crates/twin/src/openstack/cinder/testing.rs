@@ -2,8 +2,8 @@
 
 use super::{driver::*, lifecycle::*, routing::*};
 use crate::clock::Clock;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use crate::world::World;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};

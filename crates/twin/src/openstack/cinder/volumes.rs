@@ -96,6 +96,7 @@ pub(super) fn create_volume(site: &mut Site, call: &Call) -> Result<Response, Ci
             None => CinderError::bad_request("'volume' is a required property"),
         });
     };
+
     let name = optional_string(request, "name")?;
     let description = optional_string(request, "description")?;
     let zone = optional_string(request, "availability_zone")?;
@@ -104,6 +105,7 @@ pub(super) fn create_volume(site: &mut Site, call: &Call) -> Result<Response, Ci
         None | Some(Value::Null) => BTreeMap::new(),
         Some(value) => metadata_value(value)?,
     };
+
     let size = request.get("size").filter(|size| !size.is_null());
     for (key, what) in [
         ("snapshot_id", "Snapshot"),
@@ -144,6 +146,7 @@ pub(super) fn create_volume(site: &mut Site, call: &Call) -> Result<Response, Ci
         Some(id) => Some(visible(site, call, id)?.clone()),
         None => None,
     };
+
     if let Some(source) = &source_volume
         && !matches!(source.status, VolumeStatus::Available | VolumeStatus::InUse)
     {
@@ -169,6 +172,7 @@ pub(super) fn create_volume(site: &mut Site, call: &Call) -> Result<Response, Ci
             None => return Err(invalid_size("None")),
         },
     };
+
     if let Some(source) = &source_volume
         && size_gb < source.size_gb
     {
@@ -192,6 +196,7 @@ pub(super) fn create_volume(site: &mut Site, call: &Call) -> Result<Response, Ci
             .map(|source| source.availability_zone.clone())
             .unwrap_or_else(|| "nova".to_string()),
     };
+
     check_quota(site, call.project(), None)?;
 
     // The scheduler: a pool of the type's backend.
@@ -241,6 +246,7 @@ pub(super) fn create_volume(site: &mut Site, call: &Call) -> Result<Response, Ci
             error: None,
         }),
     };
+
     site.block.volumes.insert(id.clone(), volume);
     if scheduled {
         let clone_of = source_volume.map(|source| source.array_volume);
@@ -284,12 +290,14 @@ pub(super) fn update_volume(
     let Some(request) = body.get("volume").and_then(Value::as_object) else {
         return Err(CinderError::bad_request("'volume' is a required property"));
     };
+
     let name = optional_string(request, "name")?;
     let description = optional_string(request, "description")?;
     let metadata = match request.get("metadata") {
         None | Some(Value::Null) => None,
         Some(value) => Some(metadata_value(value)?),
     };
+
     call.require_writer("volume:update")?;
     let wall = site.clock.wall();
     let volume = site
@@ -340,6 +348,7 @@ pub(super) fn volume_action(
     else {
         return Err(CinderError::bad_request("Malformed request body"));
     };
+
     match action.as_str() {
         "os-unmanage" => {
             let volume = visible(site, call, id)?;
@@ -435,6 +444,7 @@ pub(super) fn set_metadata(
     let Some(value) = body.get("metadata") else {
         return Err(CinderError::bad_request("Malformed request body"));
     };
+
     let metadata = metadata_value(value)?;
     call.require_writer("volume:update_volume_metadata")?;
     let wall = site.clock.wall();
@@ -468,6 +478,7 @@ pub(super) fn set_metadata_item(
     let Some(value) = body.get("meta") else {
         return Err(CinderError::bad_request("Malformed request body"));
     };
+
     let item = metadata_value(value)?;
     if !item.contains_key(key) {
         return Err(CinderError::bad_request("Request body and URI mismatch"));
@@ -494,18 +505,12 @@ pub(super) fn set_metadata_item(
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use serde_json::Value;
-
-    use crate::openstack::state::VolumeStatus;
-
-    use protector_wire::cinder as wire;
-
     use super::super::request::*;
     use super::super::testing::*;
-
+    use crate::openstack::state::VolumeStatus;
+    use axum::http::StatusCode;
+    use protector_wire::cinder as wire;
+    use serde_json::Value;
     use serde_json::json;
 
     #[tokio::test]

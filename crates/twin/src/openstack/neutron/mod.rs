@@ -29,7 +29,7 @@ mod versions;
 mod views;
 
 use self::{networks::*, ports::*, request::*, versions::*};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::Router;
 use axum::routing::get;
 pub use versions::versions;

@@ -3,7 +3,7 @@
 use super::{query::*, request::*, views::*};
 use crate::openstack::auth;
 use crate::openstack::state::{self};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;

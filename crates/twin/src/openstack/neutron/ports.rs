@@ -4,8 +4,8 @@ use super::{networks::*, query::*, request::*, views::*};
 use crate::openstack::auth;
 use crate::openstack::ipam;
 use crate::openstack::state::{FixedIp, Port, PortMeta, Token};
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -72,6 +72,7 @@ pub(super) fn id_window<'a, T: HasId>(
     let Some(limit) = query.limit else {
         return candidates;
     };
+
     if !query.sorts.is_empty()
         || query
             .filters
@@ -151,6 +152,7 @@ pub(super) fn valid_for_subnet(cidr: &str, address: &str) -> bool {
     else {
         return false;
     };
+
     let broadcast = u32::from(network) | (u32::MAX >> prefix);
     ipam::contains(cidr, address) && ip != network && u32::from(ip) != broadcast
 }
@@ -194,6 +196,7 @@ pub fn create_port(site: &mut Site, spec: PortSpec) -> Result<Port, NeutronError
             format!("No more IP addresses available on network {network_id}."),
         )
     };
+
     let requests = match spec.fixed_ips {
         Some(requests) => requests,
         None if subnet_ids.is_empty() => Vec::new(),
@@ -202,6 +205,7 @@ pub fn create_port(site: &mut Site, spec: PortSpec) -> Result<Port, NeutronError
             ip_address: None,
         }],
     };
+
     let automatic =
         requests.len() == 1 && requests[0].subnet_id.is_none() && requests[0].ip_address.is_none();
     if !requests.is_empty() && subnet_ids.is_empty() {
@@ -312,6 +316,7 @@ pub fn create_port(site: &mut Site, spec: PortSpec) -> Result<Port, NeutronError
             .values()
             .any(|port| port.network_id == network_id && port.mac_address == mac)
     };
+
     let mac_address = match spec.mac_address {
         Some(mac) => {
             if !valid_mac(&mac) {
@@ -373,6 +378,7 @@ pub fn create_port(site: &mut Site, spec: PortSpec) -> Result<Port, NeutronError
         security_groups,
         created_at: now,
     };
+
     site.network.port_meta.insert(
         port.id.clone(),
         PortMeta {
@@ -449,6 +455,7 @@ pub(super) fn port_body<T: serde::de::DeserializeOwned>(
             "Unable to find 'port' in request body",
         ));
     };
+
     if let Some(missing) = required.iter().find(|name| port.get(**name).is_none()) {
         return Err(NeutronError::bad_request(format!(
             "Failed to parse request. Required attribute '{missing}' not specified"
@@ -620,12 +627,9 @@ pub(super) async fn delete_port(
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
     use super::super::ports::*;
     use super::super::testing::*;
-
+    use axum::http::StatusCode;
     use serde_json::json;
 
     #[test]

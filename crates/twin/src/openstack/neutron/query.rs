@@ -96,6 +96,7 @@ pub fn parse_query(raw: Option<&str>) -> Result<ListQuery, NeutronError> {
         pairs: pairs.clone(),
         ..ListQuery::default()
     };
+
     let values = |name: &str| -> Vec<String> {
         pairs
             .iter()
@@ -103,6 +104,7 @@ pub fn parse_query(raw: Option<&str>) -> Result<ListQuery, NeutronError> {
             .map(|(_, value)| value.clone())
             .collect()
     };
+
     if let Some(limit) = pairs.iter().find(|(key, _)| key == "limit").map(|(_, v)| v) {
         let parsed: usize = limit.parse().map_err(|_| {
             NeutronError::new(
@@ -200,6 +202,7 @@ pub(super) fn passes_fixed_ips(item: &Value, values: &[String]) -> bool {
     let Some(addresses) = item.get("fixed_ips").and_then(Value::as_array) else {
         return false;
     };
+
     addresses.iter().any(|address| {
         conditions.iter().all(|(key, wanted)| {
             let field = |name: &str| address.get(name).and_then(Value::as_str).unwrap_or("");
@@ -302,6 +305,7 @@ pub fn list_body(
             }
         }
     };
+
     let mut body = Map::new();
     let links = query
         .limit
@@ -333,6 +337,7 @@ pub(super) fn pagination_links(
             .and_then(Value::as_str)
             .map(str::to_string)
     };
+
     let without = |names: &[&str]| -> Vec<(String, String)> {
         query
             .pairs
@@ -341,6 +346,7 @@ pub(super) fn pagination_links(
             .cloned()
             .collect()
     };
+
     let short = page.len() < limit;
     let mut links = Vec::new();
     if !short || query.page_reverse {
@@ -378,10 +384,8 @@ pub(super) fn show_body(singular: &str, view: Value, query: &ListQuery) -> Value
 
 #[cfg(test)]
 mod tests {
-
     use super::super::query::*;
     use super::super::testing::*;
-
     use serde_json::json;
 
     #[test]

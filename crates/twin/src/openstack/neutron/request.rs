@@ -140,10 +140,8 @@ pub(super) async fn not_found() -> Response {
 
 #[cfg(test)]
 mod tests {
-
     use super::super::ports::*;
     use protector_wire::neutron as wire;
-
     use serde_json::json;
 
     #[test]

@@ -2,8 +2,8 @@
 
 use super::request::*;
 use crate::openstack::auth;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

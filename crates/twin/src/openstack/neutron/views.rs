@@ -244,6 +244,7 @@ pub fn security_group_view(site: &Site, group: &state::SecurityGroup) -> wire::S
             tags: Some(Vec::new()),
         });
     };
+
     for ethertype in ["IPv4", "IPv6"] {
         rule("egress", ethertype, None);
         if is_default {
@@ -268,7 +269,6 @@ pub fn security_group_view(site: &Site, group: &state::SecurityGroup) -> wire::S
 
 #[cfg(test)]
 mod tests {
-
     use super::super::testing::*;
     use super::super::{query::*, views::*};
     use protector_wire::neutron as wire;

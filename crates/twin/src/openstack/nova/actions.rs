@@ -3,8 +3,8 @@
 use super::{lifecycle::*, request::*, servers::*, views::*};
 use crate::clock::Op;
 use crate::openstack::state::{Pending, Server, ServerStatus};
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -195,15 +195,10 @@ pub(super) async fn server_action(
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use crate::openstack::state::{FixedIp, VolumeStatus};
-
-    use protector_wire::nova as model;
-
     use super::super::testing::*;
-
+    use crate::openstack::state::{FixedIp, VolumeStatus};
+    use axum::http::StatusCode;
+    use protector_wire::nova as model;
     use serde_json::json;
 
     #[tokio::test]

@@ -3,8 +3,8 @@
 use super::{actions::*, create::*, request::*, servers::*, views::*};
 use crate::openstack::cinder;
 use crate::openstack::state::{AttachedVolume, Server, ServerStatus, VolumeStatus};
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -218,13 +218,9 @@ pub(super) async fn attachment_delete(
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use crate::openstack::state::VolumeStatus;
-
     use super::super::testing::*;
-
+    use crate::openstack::state::VolumeStatus;
+    use axum::http::StatusCode;
     use serde_json::json;
 
     #[tokio::test]

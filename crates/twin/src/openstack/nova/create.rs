@@ -8,8 +8,8 @@ use crate::openstack::ipam;
 use crate::openstack::state::{
     AttachedVolume, FixedIp, Pending, Port, Server, ServerExtra, ServerStatus, VolumeStatus,
 };
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -73,6 +73,7 @@ pub(super) fn validate_create(api: &Api, body: &Value) -> Result<CreateRequest, 
     let Some(top) = body.as_object() else {
         return Err(invalid_input("", body, "is not of type 'object'"));
     };
+
     for key in top.keys() {
         if !matches!(
             key.as_str(),
@@ -88,9 +89,11 @@ pub(super) fn validate_create(api: &Api, body: &Value) -> Result<CreateRequest, 
     let Some(server) = top.get("server") else {
         return Err(invalid_input("", body, "'server' is a required property"));
     };
+
     let Some(raw) = server.as_object() else {
         return Err(invalid_input("server", server, "is not of type 'object'"));
     };
+
     for required in ["name", "flavorRef"] {
         if !raw.contains_key(required) {
             return Err(invalid_input(
@@ -185,6 +188,7 @@ pub(super) fn normalized(body: &Value) -> Value {
     let Some(server) = body.get_mut("server").and_then(Value::as_object_mut) else {
         return body;
     };
+
     if let Some(Value::Number(number)) = server.get("flavorRef") {
         let text = number.to_string();
         server.insert("flavorRef".to_string(), Value::String(text));
@@ -218,6 +222,7 @@ pub(super) fn validate_metadata(
     let Some(map) = metadata.as_object() else {
         return Err(invalid_input(field, metadata, "is not of type 'object'"));
     };
+
     let mut out = BTreeMap::new();
     for (key, value) in map {
         if key.is_empty() || key.chars().count() > 255 {
@@ -310,6 +315,7 @@ pub(super) fn reserve_refused(site: &mut Site, volume_id: &str, status: VolumeSt
             "Invalid volume: Volume {volume_id} status must be available or downloading to reserve, but the current status is {status}."
         )
     };
+
     bad_request(format!(
         "Invalid volume: Invalid input received: {cinder} (HTTP 400) (Request-ID: {request_id})"
     ))
@@ -567,6 +573,7 @@ pub(super) fn create_server(
             .filter(|network| network.shared || api.sees(&network.project_id))
             .map(|network| network.id.clone())
     };
+
     let mut nics: Vec<Nic> = Vec::new();
     match &server.networks {
         None | Some(model::ServerNetworks::Allocation(model::NetworkAllocation::Auto)) => {
@@ -748,6 +755,7 @@ pub(super) fn create_server(
     } else {
         super::scheduler::place(&site.compute, requested_zone.as_deref(), group)
     };
+
     let mut build_error: Option<String> = host
         .is_none()
         .then(|| super::scheduler::NO_VALID_HOST.to_string());
@@ -890,6 +898,7 @@ pub(super) fn create_server(
         },
         error: build_error,
     };
+
     let reservation_id = format!("r-{}", &site.ids.hex(8));
     let password = server
         .admin_pass
@@ -927,6 +936,7 @@ pub(super) fn create_server(
     } else {
         Some(name.clone())
     };
+
     site.compute.servers.insert(
         server_id.clone(),
         Server {
@@ -985,16 +995,11 @@ pub(super) fn device_letter(position: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use crate::openstack::state::{FixedIp, ServerStatus, VolumeStatus};
-
     use super::super::testing::*;
-
-    use serde_json::json;
-
+    use crate::openstack::state::{FixedIp, ServerStatus, VolumeStatus};
     use crate::openstack::state::{Network, Subnet};
+    use axum::http::StatusCode;
+    use serde_json::json;
 
     #[tokio::test]
     async fn create_failures_follow_nova() {

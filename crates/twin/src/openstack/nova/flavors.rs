@@ -1,8 +1,8 @@
 //! Flavors: list, detail (with Nova's filters and pages) and show.
 
 use super::request::*;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;

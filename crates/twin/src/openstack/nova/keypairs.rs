@@ -27,8 +27,8 @@ use super::{
 };
 use crate::flasharray::query::{base64_decode, base64_encode};
 use crate::openstack::state::KeyPair;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use protector_wire::ids::IdGen;
 
 /// Whether `user_id` has a key pair called `name`.
@@ -259,6 +259,7 @@ fn validate(api: &Api, body: &Value) -> Result<model::NewKeypair, Failure> {
     let Some(keypair) = body.get("keypair").and_then(Value::as_object) else {
         return Err(invalid_input("", body, "'keypair' is a required property"));
     };
+
     let whole = Value::Object(keypair.clone());
     let mut allowed = vec!["name", "public_key"];
     if api.at_least(2) {
@@ -293,6 +294,7 @@ fn validate(api: &Api, body: &Value) -> Result<model::NewKeypair, Failure> {
             || matches!(c, '_' | '-' | ' ')
             || (api.at_least(92) && matches!(c, '@' | '.'))
     };
+
     if !name_value.is_string()
         || name.is_empty()
         || name.chars().count() > 255
@@ -393,6 +395,7 @@ pub(super) async fn create(State(ctx): State<SiteContext>, api: Api, body: Bytes
     } else {
         StatusCode::OK
     };
+
     api.done(status, result)
 }
 
@@ -436,13 +439,9 @@ mod tests {
 #[cfg(test)]
 mod api_tests {
     use super::super::testing::*;
-
     use axum::http::StatusCode;
-
-    use serde_json::Value;
-
     use protector_wire::nova as model;
-
+    use serde_json::Value;
     use serde_json::json;
 
     #[tokio::test]

@@ -154,6 +154,7 @@ pub(super) fn remove_server(site: &mut Site, id: &str) {
     let Some(server) = site.compute.servers.get(id) else {
         return;
     };
+
     let doomed: Vec<String> = server
         .volumes
         .iter()
@@ -179,6 +180,7 @@ pub(super) fn release_ports(site: &mut Site, server_id: &str) {
     let Some(server) = site.compute.servers.get(server_id) else {
         return;
     };
+
     let ports = server.ports.clone();
     let preexisting = site
         .compute
@@ -215,6 +217,7 @@ pub(super) fn detach_all_volumes(site: &mut Site, server_id: &str) {
     let Some(server) = site.compute.servers.get(server_id) else {
         return;
     };
+
     let volumes: Vec<String> = server
         .volumes
         .iter()
@@ -245,13 +248,9 @@ pub(super) fn extra_mut<'a>(site: &'a mut Site, server_id: &str) -> &'a mut Serv
 
 #[cfg(test)]
 mod tests {
-
-    use serde_json::Value;
-
-    use crate::openstack::state::ServerStatus;
-
     use super::super::testing::*;
-
+    use crate::openstack::state::ServerStatus;
+    use serde_json::Value;
     use serde_json::json;
 
     #[tokio::test]

@@ -2,8 +2,8 @@
 
 use super::{actions::*, create::*, request::*, servers::*};
 use crate::openstack::state::ServerStatus;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -63,6 +63,7 @@ pub(super) fn write_metadata(
     } else {
         server.metadata.clone()
     };
+
     metadata.extend(items);
     metadata_quota(&metadata)?;
     check_state(
@@ -92,6 +93,7 @@ pub(super) fn metadata_body(body: &Bytes, key: &str) -> Result<BTreeMap<String, 
             format!("'{key}' is a required property"),
         ));
     };
+
     validate_metadata(key, value)
 }
 
@@ -207,13 +209,9 @@ pub(super) async fn metadata_delete(
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use protector_wire::nova as model;
-
     use super::super::testing::*;
-
+    use axum::http::StatusCode;
+    use protector_wire::nova as model;
     use serde_json::json;
 
     #[tokio::test]

@@ -107,7 +107,7 @@ use self::{
     versions::*, views::*,
 };
 use crate::errors::{self, Service};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -358,6 +358,7 @@ fn repeat(
                     && repeat(node, min, max, greedy, count + 1, text, next, then)
             })
     };
+
     if count < min {
         return more();
     }
@@ -367,6 +368,7 @@ fn repeat(
     } else {
         (&|| then(pos), &more)
     };
+
     first() || second()
 }
 

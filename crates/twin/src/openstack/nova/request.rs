@@ -3,8 +3,8 @@
 use crate::errors::{self, Service};
 use crate::openstack::auth;
 use crate::openstack::state::Token;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
@@ -122,6 +122,7 @@ pub(super) fn negotiate(headers: &HeaderMap) -> Result<u32, Failure> {
     let Some(version) = requested_version(headers) else {
         return Ok(MIN_MICROVERSION);
     };
+
     if version == "latest" {
         return Ok(MAX_MICROVERSION);
     }
@@ -140,6 +141,7 @@ pub(super) fn negotiate(headers: &HeaderMap) -> Result<u32, Failure> {
             "API Version String {version} is of invalid format. Must be of format MajorNum.MinorNum."
         )));
     };
+
     if major != 2 || minor < u64::from(MIN_MICROVERSION) || minor > u64::from(MAX_MICROVERSION) {
         return Err(fail(
             StatusCode::NOT_ACCEPTABLE,

@@ -34,6 +34,7 @@ pub fn place(compute: &Compute, zone: Option<&str>, group: Option<&ServerGroup>)
         });
         (servers, members)
     };
+
     let member_hosts: Vec<&str> = group
         .map(|group| {
             group

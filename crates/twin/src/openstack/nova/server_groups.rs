@@ -27,8 +27,8 @@ use super::{
     python_repr,
 };
 use crate::openstack::state::ServerGroup;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use protector_wire::nova::ServerGroupPolicy;
 
 /// Nova's default `server_groups` quota.
@@ -191,12 +191,14 @@ fn validate(api: &Api, body: &Value) -> Result<(String, ServerGroupPolicy, Optio
             "'server_group' is a required property",
         ));
     };
+
     let whole = Value::Object(group.clone());
     let allowed: &[&str] = if api.at_least(64) {
         &["name", "policy", "rules"]
     } else {
         &["name", "policies"]
     };
+
     if let Some(key) = group.keys().find(|key| !allowed.contains(&key.as_str())) {
         return Err(invalid_input(
             "server_group",
@@ -225,6 +227,7 @@ fn validate(api: &Api, body: &Value) -> Result<(String, ServerGroupPolicy, Optio
             ));
         }
     };
+
     if api.at_least(64) {
         let Some(value) = group.get("policy") else {
             return Err(invalid_input(
@@ -356,17 +359,12 @@ pub(super) async fn create(State(ctx): State<SiteContext>, api: Api, body: Bytes
 mod api_tests {
     use super::super::testing::*;
     use super::super::*;
-    use std::collections::HashSet;
-
-    use axum::http::StatusCode;
-
-    use serde_json::Value;
-
     use crate::openstack::state::VolumeStatus;
-
+    use axum::http::StatusCode;
     use protector_wire::nova as model;
-
+    use serde_json::Value;
     use serde_json::json;
+    use std::collections::HashSet;
 
     #[tokio::test]
     async fn server_groups_place_their_members_and_refuse_a_full_group() {

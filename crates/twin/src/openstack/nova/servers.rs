@@ -2,8 +2,8 @@
 
 use super::{request::*, views::*};
 use crate::openstack::state::Server;
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -137,6 +137,7 @@ pub(super) fn server_page<'a>(
             .map(|(_, value)| value.as_str())
             .collect()
     };
+
     let last = |name: &str| values(name).last().copied();
 
     // all_tenants: admins only (the policy `servers:detail:get_all_tenants`).
@@ -150,6 +151,7 @@ pub(super) fn server_page<'a>(
             )
         })?,
     };
+
     if all_tenants {
         let rule = if collection.ends_with("detail") {
             "servers:detail:get_all_tenants"
@@ -196,12 +198,14 @@ pub(super) fn server_page<'a>(
                 .ok_or_else(|| invalid_query(name, text, format!("'{text}' is not a 'date-time'"))),
         }
     };
+
     let changes_since = time_filter("changes-since")?;
     let changes_before = if api.at_least(66) {
         time_filter("changes-before")?
     } else {
         None
     };
+
     if let (Some(since), Some(before)) = (changes_since, changes_before)
         && since > before
     {
@@ -288,6 +292,7 @@ pub(super) fn server_page<'a>(
         }
         true
     };
+
     let mut servers: Vec<&Server> = site.compute.servers.values().filter(selected).collect();
     let newest_first =
         |a: &&Server, b: &&Server| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id));
@@ -389,18 +394,12 @@ pub(super) async fn server_show(
 
 #[cfg(test)]
 mod tests {
-
-    use std::collections::HashSet;
-
-    use axum::http::StatusCode;
-
-    use protector_wire::nova as model;
-
     use super::super::testing::*;
-
-    use serde_json::json;
-
     use crate::fixture;
+    use axum::http::StatusCode;
+    use protector_wire::nova as model;
+    use serde_json::json;
+    use std::collections::HashSet;
 
     #[tokio::test]
     async fn fixture_servers_list_show_and_page() {

@@ -24,8 +24,8 @@ use super::{
     python_repr, vm_state,
 };
 use crate::openstack::state::{Server, ServerStatus};
-use crate::server::SiteContext;
 use crate::world::Site;
+use crate::world::SiteContext;
 
 /// `objects.instance.MAX_TAG_COUNT`.
 const MAX_TAGS: usize = 50;
@@ -51,6 +51,7 @@ pub(super) fn parse(value: &Value) -> Result<Vec<String>, Failure> {
     let Some(items) = value.as_array() else {
         return Err(invalid_input("tags", value, "is not of type 'array'"));
     };
+
     if items.len() > MAX_TAGS {
         return Err(invalid_input(
             "tags",
@@ -97,6 +98,7 @@ fn server<'a>(
     } else {
         api.can_write()
     };
+
     api.policy(allowed, &format!("os-server-tags:{rule}"))?;
     Ok(server)
 }
@@ -321,11 +323,8 @@ mod tests {
 #[cfg(test)]
 mod api_tests {
     use super::super::testing::*;
-
     use axum::http::{StatusCode, header};
-
     use serde_json::Value;
-
     use serde_json::json;
 
     #[tokio::test]

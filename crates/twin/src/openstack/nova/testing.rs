@@ -4,7 +4,7 @@ use crate::clock::Clock;
 use crate::fixture;
 use crate::openstack::state::Volume;
 use crate::openstack::state::VolumeStatus;
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use crate::world::World;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};

@@ -2,7 +2,7 @@
 
 use super::request::*;
 use crate::errors::{self, Service};
-use crate::server::SiteContext;
+use crate::world::SiteContext;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,6 +50,7 @@ pub async fn versions_index(Base(base): Base) -> Response {
             v21(&base, false),
         ],
     };
+
     axum::Json(versions).into_response()
 }
 
@@ -60,6 +61,7 @@ pub(super) async fn version_show(Base(base): Base, headers: HeaderMap) -> Respon
         Ok(minor) => minor,
         Err((status, message)) => return errors::respond(Service::Nova, status, message),
     };
+
     let mut response = axum::Json(model::VersionResponse {
         version: v21(&base, true),
     })
@@ -90,14 +92,10 @@ pub(super) async fn zones_index(State(ctx): State<SiteContext>, api: Api) -> Res
 
 #[cfg(test)]
 mod tests {
-
-    use axum::http::StatusCode;
-
-    use serde_json::Value;
-
-    use protector_wire::nova as model;
-
     use super::super::testing::*;
+    use axum::http::StatusCode;
+    use protector_wire::nova as model;
+    use serde_json::Value;
 
     #[tokio::test]
     async fn version_documents_need_no_token() {

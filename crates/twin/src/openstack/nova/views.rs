@@ -188,6 +188,7 @@ pub(super) fn fault_traceback(message: &str) -> String {
             "nova.exception.BuildAbortException",
         )
     };
+
     format!("Traceback (most recent call last):\n{frame}{exception}: {message}\n")
 }
 
@@ -214,6 +215,7 @@ pub(super) fn server_view(site: &Site, api: &Api, server: &Server, show: bool) -
             links: api.bookmark("flavors", &server.flavor_id),
         }),
     };
+
     let hostname = extra
         .and_then(|extra| extra.hostname.clone())
         .unwrap_or_else(|| sanitize_hostname(&server.name));
