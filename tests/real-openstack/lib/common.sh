@@ -18,6 +18,9 @@ ros_dir() {
     realpath -m -- "$1"
 }
 
+# shellcheck source=tests/real-openstack/lib/pg.sh
+. "$ros_lib/pg.sh"
+
 # ------------------------------------------------------------------ the venv
 # Created on first use from requirements.txt and reused while the hash of that file and of the
 # Python version stays the same (tests/support/python-venv, as for tests/conformance).
@@ -69,11 +72,14 @@ ros_start() { # DIR NAME LOG command...
     ros_record_pid "$dir" "$ROS_LAST_PID" "$name"
 }
 
-# Signals every recorded process group: TERM, then KILL after a grace period. Idempotent.
+# Signals every recorded process group: TERM, then KILL after a grace period; then stops the
+# database server (the services are gone by then). Idempotent.
 ros_stop_all() { # DIR
-    [ -f "$1/pids" ] || return 0
-    ros_stop_matching "$1" ''
-    mv -f "$1/pids" "$1/pids.stopped"
+    if [ -f "$1/pids" ]; then
+        ros_stop_matching "$1" ''
+        mv -f "$1/pids" "$1/pids.stopped"
+    fi
+    ros_pg_stop "$1"
 }
 
 # Stops the recorded process groups whose name starts with PREFIX (all with ''), as
@@ -106,16 +112,18 @@ ros_stop_matching() { # DIR PREFIX
             kill -KILL -- "-$pid" 2> /dev/null || kill -KILL "$pid" 2> /dev/null || true
         fi
     done
-    # processes left in the session of a leader that already exited (the kernel does not hand
-    # out a pid again while a session of that id has members, so these are ours)
+    # processes left in the session of a leader that was running a moment ago and is gone now
+    # (the kernel does not hand out a pid again while a session of that id has members, so
+    # these are ours). Only those: the pid of a leader that exited long ago (a site's setup) may
+    # since be the session id of anyone's process (PostgreSQL's backends each start a session).
     local orphans
-    while read -r pid start name; do
-        [ -n "$pid" ] && [[ "$name" == "$prefix"* ]] || continue
+    for entry in "${live[@]}"; do
+        IFS=: read -r pid start name <<< "$entry"
         [ -e "/proc/$pid" ] && continue
         orphans="$(ps -e -o pid=,sid= | awk -v s="$pid" '$2 == s { print $1 }')"
         # shellcheck disable=SC2086 # one pid per word
         [ -z "$orphans" ] || kill -KILL $orphans 2> /dev/null || true
-    done < "$dir/pids"
+    done
     if [ -n "$prefix" ]; then
         awk -v p="$prefix" 'index($3, p) != 1' "$dir/pids" > "$dir/pids.new"
         mv -f "$dir/pids.new" "$dir/pids"
@@ -129,4 +137,37 @@ ros_load_env() { # DIR
     # shellcheck disable=SC1091
     . "$1/env"
     set +a
+}
+
+# ------------------------------------------------------------------ memory
+# Prints the memory of what runs under DIR: per recorded process group its resident set (RSS,
+# summed over the group's processes), and the PostgreSQL server's processes (RSS summed, which
+# counts the shared buffers once per process that touched them, and PSS, which shares them out).
+ros_memory() { # DIR
+    local dir="$1" pid start name kb total=0
+    [ -f "$dir/pids" ] || return 0
+    while read -r pid start name; do
+        ros_pid_alive "$pid" "$start" || continue
+        [[ "$name" != *-setup ]] || continue
+        kb="$(ps -o rss= -s "$pid" | awk '{ s += $1 } END { print s + 0 }')"
+        total=$((total + kb))
+        printf '  %-18s %6d MB\n' "$name" $((kb / 1024))
+    done < "$dir/pids"
+    local pg_pid rss pss
+    pg_pid="$(head -n 1 "$(readlink -f "$dir/pg")/data/postmaster.pid" 2> /dev/null)" || pg_pid=""
+    if [ -n "$pg_pid" ] && [ -e "/proc/$pg_pid" ]; then
+        # the postmaster and its children (each of which starts a session of its own)
+        local pg_pids
+        pg_pids="$pg_pid $(ps -o pid= --ppid "$pg_pid" | tr '\n' ' ')"
+        rss="$(for p in $pg_pids; do
+            awk '/^Rss:/ { print $2 }' "/proc/$p/smaps_rollup" 2> /dev/null
+        done | awk '{ s += $1 } END { print s + 0 }')"
+        pss="$(for p in $pg_pids; do
+            awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2> /dev/null
+        done | awk '{ s += $1 } END { print s + 0 }')"
+        printf '  %-18s %6d MB RSS (%d processes), %d MB PSS\n' postgresql $((rss / 1024)) \
+            "$(wc -w <<< "$pg_pids")" $((pss / 1024))
+        total=$((total + pss))
+    fi
+    printf '  %-18s %6d MB (PostgreSQL by PSS)\n' total $((total / 1024))
 }

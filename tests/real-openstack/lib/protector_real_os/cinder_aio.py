@@ -23,14 +23,13 @@ from cinder import coordination, objects, rpc, service, version  # noqa: E402
 from cinder.cmd import volume as volume_cmd  # noqa: E402
 from cinder.common import config  # noqa: E402
 
-from protector_real_os import sqlite, wire  # noqa: E402
+from protector_real_os import wire  # noqa: E402
 
 CONF = cfg.CONF
 
 
 def main():
     wire.install()
-    sqlite.install()
     objects.register_all()
     CONF(sys.argv[1:], project='cinder', version=version.version_string())
     config.set_middleware_defaults()

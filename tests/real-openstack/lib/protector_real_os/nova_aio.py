@@ -1,10 +1,12 @@
 """nova-api, nova-conductor, nova-scheduler and nova-compute (fake virt driver) in ONE process,
 with native threads (no eventlet) and one in-memory `fake://` RPC bus shared by every cell, as
-Nova's own RPCFixture does. The API is served by a threaded wsgiref server.
+Nova's own RPCFixture does. The API is served by a threaded wsgiref server. One nova-compute
+service per host named in NOVA_AIO_COMPUTE_HOSTS (comma-separated; default: CONF.host), each
+with its own fake driver (fakehost.py), as Nova's functional tests run several computes.
 
 Configuration comes from OS_NOVA_CONFIG_DIR + OS_NOVA_CONFIG_FILES; NOVA_AIO_PORT is the API
-port. Prints `nova aio ready` once the compute host is mapped to its cell (before that, the
-scheduler finds no host).
+port. Prints `nova aio ready` once every compute host is mapped to its cell (before that, the
+scheduler does not see it).
 
 usage: python -m protector_real_os.nova_aio"""
 import os
@@ -30,7 +32,7 @@ import nova.conf  # noqa: E402
 from nova import context, rpc, service  # noqa: E402
 from nova.api.openstack import wsgi_app  # noqa: E402
 
-from protector_real_os import sqlite, wire  # noqa: E402
+from protector_real_os import wire  # noqa: E402
 
 CONF = nova.conf.CONF
 _bus = {}
@@ -57,7 +59,6 @@ def main():
         raise SystemExit('OS_NOVA_CONFIG_DIR is not set')
     port = int(os.environ['NOVA_AIO_PORT'])
     wire.install()
-    sqlite.install()
     rpc.create_transport = _shared_transport
     app = wsgi_app.init_application('osapi_compute', 'nova-api-os-compute')
 
@@ -74,12 +75,20 @@ def main():
     from nova.compute import rpcapi as compute_rpc
     from nova.conductor import rpcapi as conductor_rpc
     from nova.scheduler import rpcapi as scheduler_rpc
+    # nova-compute refuses to start again (start-site) without a local node identity file,
+    # which only the single-node drivers write: write it (fakehost.py names the nodes).
+    import nova.virt.node
+    nova.virt.node.get_local_node_uuid()
+    # the driver (nova loads drivers from its nova.virt package only)
+    from protector_real_os import fakehost
+    sys.modules['nova.virt.protector_real_os_fake'] = fakehost
+    hosts = [h for h in os.environ.get('NOVA_AIO_COMPUTE_HOSTS', CONF.host).split(',') if h]
     services = [
         service.Service.create(binary='nova-conductor', topic=conductor_rpc.RPC_TOPIC),
         service.Service.create(binary='nova-scheduler', topic=scheduler_rpc.RPC_TOPIC),
-        service.Service.create(binary='nova-compute', topic=compute_rpc.RPC_TOPIC,
-                               topic_alt=compute_rpc.RPC_TOPIC_ALT),
-    ]
+    ] + [service.Service.create(host=host, binary='nova-compute', topic=compute_rpc.RPC_TOPIC,
+                                topic_alt=compute_rpc.RPC_TOPIC_ALT)
+         for host in hosts]
     for svc in services:
         svc.start()
 
@@ -90,12 +99,14 @@ def main():
     from nova.objects import host_mapping
     ctxt = context.get_admin_context()
     for _ in range(240):
-        # the compute service creates its compute node on its first resource update
-        if host_mapping.discover_hosts(ctxt) or _mapped(ctxt, CONF.host):
+        # each compute service creates its compute node on its first resource update
+        host_mapping.discover_hosts(ctxt)
+        unmapped = [host for host in hosts if not _mapped(ctxt, host)]
+        if not unmapped:
             break
         time.sleep(0.5)
     else:
-        raise SystemExit('nova-compute %s never registered a compute node' % CONF.host)
+        raise SystemExit('nova-compute %s never registered a compute node' % unmapped)
     print('nova aio ready on 127.0.0.1:%d' % port, flush=True)
     while True:
         time.sleep(3600)

@@ -1,5 +1,5 @@
 """Waits until one site answers through its real APIs as the harness's user: Keystone issues a
-token, Nova lists its compute service up and its hypervisor, Neutron lists networks, and
+token, Nova lists its compute services up with a hypervisor each, Neutron lists networks, and
 Cinder's scheduler knows a pool of the backend `HOST@BACKEND` (the volume driver set itself up
 and reported its stats; until then every volume create fails with "No valid backend").
 
@@ -30,8 +30,10 @@ def probe(cloud, backend):
         if not services or any(s.state != 'up' for s in services):
             raise NotReady('nova', 'nova-compute is not up: %s'
                            % [(s.host, s.state) for s in services])
-        if not list(conn.compute.hypervisors()):
-            raise NotReady('nova', 'no hypervisor yet')
+        hypervisors = list(conn.compute.hypervisors())
+        if len(hypervisors) < len(services):
+            raise NotReady('nova', '%d hypervisor(s) for %d compute service(s)'
+                           % (len(hypervisors), len(services)))
     except NotReady:
         raise
     except Exception as error:  # noqa: BLE001

@@ -3,12 +3,16 @@ the harness's user `protector` (openstacksdk), plus the array side the twin's fi
 (the instances' array volumes in protection group prod-web-app on fa-a).
 
 site-a: networks net-primary-web 10.10.1.0/24 and net-primary-db 10.10.2.0/24, flavors m1.large
-        and m1.small, volume type pure-replicated, security groups web and db, keypair ops, and
-        the servers db-1 (10.10.2.10, boot + data volume), web-1 (10.10.1.11) and web-2
-        (10.10.1.12) booted from 1 GB volumes on the Pure backend, ACTIVE.
+        and m1.small, volume type pure-replicated, security groups web and db (an ingress rule
+        each), keypair ops, server group web-servers (anti-affinity), and the servers db-1
+        (10.10.2.10, boot + data volume), web-1 (10.10.1.11) and web-2 (10.10.1.12) booted from
+        1 GB volumes on the Pure backend, ACTIVE, each with key pair ops, security groups
+        default and its tier's, tags and a description; web-1 and web-2 in web-servers (so on
+        two compute hosts: each site has three, see nova_aio.py).
 site-b: networks net-secondary-web/-db (same CIDRs), net-drill-web 192.168.101.0/24 and
         net-drill-db 192.168.102.0/24, flavors m2.large and m1.small, volume type
-        pure-replicated, security groups web and db, keypair ops.
+        pure-replicated, security groups web and db, keypair ops. No server group: a failover
+        creates web-servers there (same name and policy), as protector plans it.
 
 What already exists (by name) is kept, so a second run only completes a first one.
 
@@ -50,6 +54,14 @@ SERVERS = [
     ('web-1', 'net-primary-web', '10.10.1.11', ['default', 'web'], {'tier': 'web'}, 1),
     ('web-2', 'net-primary-web', '10.10.1.12', ['default', 'web'], {'tier': 'web'}, 1),
 ]
+KEY_NAME = 'ops'
+# what else each server carries: tags, description, server group (as the twin's fixture)
+PROFILE = {
+    'db-1': {'tags': ['critical', 'db'], 'description': 'PostgreSQL primary', 'group': None},
+    'web-1': {'tags': ['web'], 'description': 'Web front end 1', 'group': 'web-servers'},
+    'web-2': {'tags': ['web'], 'description': 'Web front end 2', 'group': 'web-servers'},
+}
+SERVER_GROUPS = {'web-servers': 'anti-affinity'}
 
 
 def log(message):
@@ -95,9 +107,17 @@ def ensure_security_group(conn, name, ports):
 
 
 def ensure_keypair(conn, public_key):
-    if conn.compute.find_keypair('ops') is None:
-        conn.compute.create_keypair(name='ops', public_key=public_key)
-        log('%s: keypair ops' % conn.config.name)
+    if conn.compute.find_keypair(KEY_NAME) is None:
+        conn.compute.create_keypair(name=KEY_NAME, public_key=public_key)
+        log('%s: keypair %s' % (conn.config.name, KEY_NAME))
+
+
+def ensure_server_group(conn, name, policy):
+    group = conn.compute.find_server_group(name)
+    if group is None:
+        group = conn.compute.create_server_group(name=name, policy=policy)
+        log('%s: server group %s (%s)' % (conn.config.name, name, policy))
+    return group
 
 
 def ops_key(directory):
@@ -152,9 +172,15 @@ def ensure_server(conn, name, network_name, ip, groups, metadata, volume_count):
                  'source_type': 'volume', 'destination_type': 'volume',
                  'delete_on_termination': False}
                 for index, volume in enumerate(volumes)]
+    profile = PROFILE[name]
+    extra = {}
+    if profile['group']:
+        group = conn.compute.find_server_group(profile['group'], ignore_missing=False)
+        extra['scheduler_hints'] = {'group': group.id}
     server = conn.compute.create_server(
-        name=name, flavor_id=flavor.id, networks=[{'port': port.id}], key_name='ops',
-        metadata=metadata, block_device_mapping_v2=mappings)
+        name=name, flavor_id=flavor.id, networks=[{'port': port.id}], key_name=KEY_NAME,
+        metadata=metadata, block_device_mapping_v2=mappings, tags=profile['tags'],
+        description=profile['description'], **extra)
     server = conn.compute.wait_for_server(server, status='ACTIVE', failures=['ERROR'],
                                           interval=0.5, wait=180)
     log('site-a: server %s ACTIVE at %s with %d volume(s)' % (name, ip, len(volumes)))
@@ -190,6 +216,8 @@ def main(directory):
             ensure_security_group(conn, name, ports)
         ensure_keypair(conn, public_key)
     conn = conns['site-a']
+    for name, policy in SERVER_GROUPS.items():
+        ensure_server_group(conn, name, policy)
     volume_ids = []
     for spec in SERVERS:
         server = ensure_server(conn, *spec)

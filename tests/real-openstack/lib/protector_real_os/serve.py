@@ -19,8 +19,6 @@ class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
 def main(service, port):
     os.environ['PROTECTOR_REAL_OS_WSGI'] = service
     sys.argv = sys.argv[:1]
-    from protector_real_os import sqlite
-    sqlite.install()
     from protector_real_os.wsgi import application
     httpd = simple_server.make_server('127.0.0.1', port, application, server_class=_Server)
     print('%s serving on 127.0.0.1:%d' % (service, port), file=sys.stderr, flush=True)
