@@ -2202,7 +2202,7 @@ impl<'a> SiteRunner<'a> {
 
     /// Destroys (and with `eradicate`, eradicates) each retired volume that is still retired:
     /// there under its name, connected to no host, in no protection group. One that is not is
-    /// left, and said so in what the step records (`kept`), never destroyed.
+    /// left, never destroyed: named in what the step records (`kept`), and why in the log.
     async fn destroy_retired(
         &self,
         site: &str,
@@ -2236,14 +2236,13 @@ impl<'a> SiteRunner<'a> {
                     .await
                     .map_err(text)?;
                 if !connections.is_empty() || !groups.is_empty() {
-                    kept.push(format!(
-                        "{name} ({})",
-                        if connections.is_empty() {
-                            "in a protection group again"
-                        } else {
-                            "connected to a host"
-                        }
-                    ));
+                    let why = if connections.is_empty() {
+                        "in a protection group again"
+                    } else {
+                        "connected to a host"
+                    };
+                    tracing::warn!(volume = %name, why, "a retired volume in use again is kept");
+                    kept.push(name.clone());
                     continue;
                 }
                 self.array_call(
@@ -2267,12 +2266,9 @@ impl<'a> SiteRunner<'a> {
             }
             destroyed.push(name.clone());
         }
-        if !kept.is_empty() {
-            tracing::warn!(kept = %kept.join(", "), "retired volumes in use again are kept");
-        }
         let mut created = Created::from([("destroyed".to_string(), destroyed.join(","))]);
         if !kept.is_empty() {
-            created.insert("kept".to_string(), kept.join("; "));
+            created.insert("kept".to_string(), kept.join(","));
         }
         Ok(created)
     }

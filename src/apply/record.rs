@@ -200,12 +200,10 @@ fn retired(doc: &mut StateDocument, plan: &Plan, progress: &Progress, now: DateT
             }
             Action::DestroyRetiredVolumes { array, volumes, .. } => {
                 let kept = created.get("kept").map(String::as_str).unwrap_or("");
-                let still_kept = |name: &str| {
-                    kept.split("; ")
-                        .any(|entry| entry.split(' ').next() == Some(name))
-                };
                 doc.retired_volumes.retain(|v| {
-                    &v.array != array || !volumes.contains(&v.name) || still_kept(&v.name)
+                    &v.array != array
+                        || !volumes.contains(&v.name)
+                        || kept.split(',').any(|name| name == v.name)
                 });
             }
             _ => {}
@@ -697,7 +695,7 @@ mod tests {
             "destroy_retired_volumes/fa-a",
             &[
                 ("destroyed", "a-cinder-unmanaged"),
-                ("kept", "b-cinder-unmanaged (connected to a host)"),
+                ("kept", "b-cinder-unmanaged"),
             ],
         );
         finish(&mut doc, &plan, &destroyed, None, now);

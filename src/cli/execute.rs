@@ -142,7 +142,7 @@ pub fn operation_folder(flag: Option<&Path>, operation: &str) -> Result<PathBuf,
     Err(not_found(operation, &searched))
 }
 
-fn not_found(operation: &str, searched: &[PathBuf]) -> CommandError {
+pub(super) fn not_found(operation: &str, searched: &[PathBuf]) -> CommandError {
     let searched: Vec<String> = searched.iter().map(|f| f.display().to_string()).collect();
     CommandError::new(format!(
         "no operation {operation} in {}",

@@ -50,16 +50,3 @@ pub fn init(verbose: u8, debug: bool, log_file: Option<&Path>) -> Result<(), Str
     }
     .map_err(|error| format!("cannot start logging: {error}"))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rust_log_must_be_a_filter() {
-        let bad = "protector=loud".parse::<Targets>();
-        assert!(bad.is_err());
-        assert!("protector=trace".parse::<Targets>().is_ok());
-        assert!("debug".parse::<Targets>().is_ok());
-    }
-}

@@ -184,10 +184,7 @@ pub(super) fn read_operation(
     let stored = LocalStore::new(&root)
         .read_operation(operation)
         .map_err(super::store_error)?;
-    stored.ok_or_else(|| {
-        CommandError::new(format!("no operation {operation} in {}", root.display()))
-            .hint("point --state (or PROTECTOR_STATE) at the state folder of the spec it ran from")
-    })
+    stored.ok_or_else(|| super::execute::not_found(operation, &[root]))
 }
 
 /// The operation's record, once it started.
