@@ -33,3 +33,20 @@ pub mod spec;
 pub mod state;
 
 pub use protector_wire::{ipv4, yaml};
+
+/// This build's version, as plans record it: the release alone, so that plans made by the
+/// same release read the same (`plans/` are compared in tests).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// [`VERSION`], the commit it was built from with that commit's date, and the day the binary
+/// was built, as `protector --version` prints it (`unknown` outside a git checkout).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PROTECTOR_COMMIT"),
+    " ",
+    env!("PROTECTOR_COMMIT_DATE"),
+    ", built ",
+    env!("PROTECTOR_BUILD_DATE"),
+    ")"
+);

@@ -95,7 +95,11 @@ pub(super) async fn roll_back(
         },
     };
     let plan = plan::plan(spec, &inventory, &state, &request).map_err(Refusal::plan)?;
-    let plan = Plan { spec_file, ..plan };
+    let plan = Plan {
+        spec_file,
+        protector_version: Some(crate::VERSION.to_string()),
+        ..plan
+    };
     observer.planned(&plan);
     run_rollback(
         spec, clouds, store, &plan, &inventory, &state, options, observer,

@@ -156,6 +156,7 @@ fn cleanup(args: &CleanupArgs) -> Result<Outcome, CommandError> {
         .map_err(refused)?;
     let plan = Plan {
         spec_file: drill.spec_file.clone(),
+        protector_version: Some(crate::VERSION.to_string()),
         ..plan
     };
     eprint(&render::plan::text(&plan));

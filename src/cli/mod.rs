@@ -103,7 +103,7 @@ Exit codes:
 /// Declarative disaster recovery for OpenStack protection groups replicated by Pure Storage
 /// FlashArray.
 #[derive(Debug, Parser)]
-#[command(name = "protector", version, after_help = EXIT_CODES)]
+#[command(name = "protector", version = crate::LONG_VERSION, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Never colour the output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]

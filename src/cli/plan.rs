@@ -182,6 +182,7 @@ pub fn make_plan(
                     .ok()
                     .map(|path| path.display().to_string()),
                 spec_sha256: Some(spec_sha256),
+                protector_version: Some(crate::VERSION.to_string()),
                 ..plan
             },
         )),

@@ -226,6 +226,7 @@ mod tests {
             protection_group: "pg".to_string(),
             spec_file: None,
             spec_sha256: None,
+            protector_version: None,
             operation: Operation {
                 id: "op-x".to_string(),
                 kind: OperationKind::Failover,

@@ -249,6 +249,7 @@ pub(super) fn plan(
         protection_group: spec.name.clone(),
         spec_file: None,
         spec_sha256: None,
+        protector_version: None,
         operation: Operation {
             id,
             kind: OperationKind::Drill,
@@ -370,6 +371,7 @@ pub(super) fn cleanup(
         protection_group: spec.name.clone(),
         spec_file: None,
         spec_sha256: None,
+        protector_version: None,
         operation: Operation {
             id,
             kind: OperationKind::DrillCleanup,

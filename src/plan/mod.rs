@@ -691,6 +691,11 @@ pub struct Plan {
     /// that differs, and a plan without it. Set by the command that saves the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_sha256: Option<String>,
+    /// The release of protector that made the plan (`0.1.0`), so a reviewer knows which
+    /// release a plan came from (`protector --version` adds the commit). Set by the command
+    /// that saves the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protector_version: Option<String>,
     pub operation: Operation,
     pub options: PlanOptions,
     pub basis: Basis,

@@ -727,6 +727,82 @@ pub(super) struct Recreation<'a> {
     pub verify_phase: Phase,
 }
 
+/// For each member of a server group with a hard policy (`affinity`, `anti-affinity`), the
+/// sibling whose boot it waits for: Nova places each boot on what the group held when the
+/// scheduler looked, so siblings booted at once can all pick the same host (or different
+/// ones), and the compute's late check then fails all but one. Nova reschedules those, but a
+/// site with no spare host fails the boot outright (seen on real Nova with as many hosts as
+/// the group has members). Booting siblings one after another costs a boot time per sibling
+/// and removes the race. Soft policies only weigh hosts, never fail a boot, and stay parallel.
+///
+/// The chain follows boot order, then the members' `depends_on` within a tier (a member comes
+/// after what it depends on, so the chain never closes a cycle), then the spec's order.
+fn placement_chains<'m>(
+    members: &[&'m MemberSource<'_>],
+    server_group: impl Fn(&MemberSource) -> Option<ServerGroup>,
+) -> BTreeMap<&'m str, &'m str> {
+    let depth = dependency_depths(members);
+    let mut groups: BTreeMap<String, Vec<(u32, usize, usize, &'m str)>> = BTreeMap::new();
+    for (index, member) in members.iter().enumerate() {
+        let Some(group) = server_group(member) else {
+            continue;
+        };
+        if matches!(group.policy.as_str(), "affinity" | "anti-affinity") {
+            groups.entry(group.name).or_default().push((
+                member.boot_order,
+                depth[member.name],
+                index,
+                member.name,
+            ));
+        }
+    }
+    let mut after = BTreeMap::new();
+    for siblings in groups.values_mut() {
+        siblings.sort();
+        for pair in siblings.windows(2) {
+            after.insert(pair[1].3, pair[0].3);
+        }
+    }
+    after
+}
+
+/// How many members of its own boot tier a member waits for, along its longest `depends_on`
+/// path: ordering a tier by it puts every member after what it depends on. The spec refuses
+/// cycles; were one to reach here, the walk stops at the members' count instead of looping.
+fn dependency_depths<'m>(members: &[&'m MemberSource<'_>]) -> BTreeMap<&'m str, usize> {
+    let by_name: BTreeMap<&str, &'m MemberSource<'_>> =
+        members.iter().map(|m| (m.name, *m)).collect();
+    fn walk<'m>(
+        member: &'m MemberSource<'_>,
+        by_name: &BTreeMap<&str, &'m MemberSource<'_>>,
+        memo: &mut BTreeMap<&'m str, usize>,
+        budget: usize,
+    ) -> usize {
+        if let Some(depth) = memo.get(member.name) {
+            return *depth;
+        }
+        let depth = if budget == 0 {
+            0
+        } else {
+            member
+                .depends_on
+                .iter()
+                .filter_map(|name| by_name.get(name.as_str()))
+                .filter(|dependency| dependency.boot_order == member.boot_order)
+                .map(|dependency| walk(dependency, by_name, memo, budget - 1) + 1)
+                .max()
+                .unwrap_or(0)
+        };
+        memo.insert(member.name, depth);
+        depth
+    }
+    let mut memo = BTreeMap::new();
+    for member in members {
+        walk(member, &by_name, &mut memo, members.len());
+    }
+    memo
+}
+
 /// What the recreation steps are, for the steps that follow them.
 pub(super) struct Recreated {
     /// The manage steps, in member boot order.
@@ -751,6 +827,7 @@ pub(super) fn recreate(
     let mut group_steps: BTreeSet<String> = BTreeSet::new();
     let mut sorted_members: Vec<&MemberSource> = members.to_vec();
     sorted_members.sort_by_key(|m| m.boot_order);
+    let placed_after = placement_chains(members, |member| target.server_group(member));
     for member in &sorted_members {
         let mut volume_steps = Vec::new();
         for (index, volume) in member.instance.volumes.iter().enumerate() {
@@ -886,6 +963,9 @@ pub(super) fn recreate(
         // the DAG linear in size), and for explicit dependencies.
         if let Some(lower) = tiers.range(..member.boot_order).next_back() {
             depends_on.push(format!("tier_active/{lower}"));
+        }
+        if let Some(sibling) = placed_after.get(member.name) {
+            depends_on.push(format!("boot_instance/{sibling}"));
         }
         // A dependency not recreated here already runs (it was adopted).
         for dependency in member.depends_on {
@@ -1283,6 +1363,55 @@ mod tests {
                 &mut warnings,
             );
         }
+    }
+
+    #[test]
+    fn siblings_of_a_hard_server_group_boot_one_after_another() {
+        use crate::plan::testing::{instance, web_servers};
+        let grouped = |policy: &str| {
+            let mut web = instance("web", "net", "10.0.0.1", 1);
+            web.server_group = Some(ServerGroup {
+                policy: policy.to_string(),
+                ..web_servers()
+            });
+            web
+        };
+        let (anti, soft, alone) = (
+            grouped("anti-affinity"),
+            grouped("soft-anti-affinity"),
+            instance("db", "net", "10.0.0.2", 1),
+        );
+        let member = |name, boot_order, depends_on, instance| MemberSource {
+            name,
+            boot_order,
+            depends_on,
+            instance,
+            previous: None,
+        };
+        let web_3_after = ["web-2".to_string()];
+        let (web_1, web_2, web_3, web_0, db) = (
+            member("web-1", 2, &[][..], &anti),
+            member("web-2", 2, &[][..], &anti),
+            member("web-3", 2, &web_3_after[..], &anti),
+            member("web-0", 3, &[][..], &anti),
+            member("db-1", 1, &[][..], &alone),
+        );
+        // Listed against boot order and dependencies: the chain follows them, and the list's
+        // order only between members neither orders (web-2 before web-1).
+        let members = [&web_0, &web_3, &db, &web_2, &web_1];
+        let chain = placement_chains(&members, |m| m.instance.server_group.clone());
+        assert_eq!(
+            chain,
+            BTreeMap::from([("web-1", "web-2"), ("web-3", "web-1"), ("web-0", "web-3")])
+        );
+
+        // A soft policy never fails a boot: its members boot at once.
+        let soft_members = [
+            member("a", 1, &[][..], &soft),
+            member("b", 1, &[][..], &soft),
+        ];
+        let members: Vec<&MemberSource> = soft_members.iter().collect();
+        assert!(placement_chains(&members, |m| m.instance.server_group.clone()).is_empty());
     }
 
     #[test]

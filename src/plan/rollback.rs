@@ -335,6 +335,7 @@ pub(super) fn plan(
         protection_group: spec.name.clone(),
         spec_file: None,
         spec_sha256: None,
+        protector_version: None,
         operation: Operation {
             id,
             kind: OperationKind::Rollback,

@@ -25,6 +25,8 @@ struct View<'a> {
     operation_id: &'a str,
     /// Of the plan file, when the plan is one.
     plan_sha256: Option<&'a str>,
+    /// The protector that made the plan, when it was saved.
+    protector_version: Option<&'a str>,
     summary: String,
     warnings: &'a [String],
     data_loss: Option<String>,
@@ -85,6 +87,7 @@ fn view<'a>(plan: &'a Plan, plan_sha256: Option<&'a str>) -> View<'a> {
         target_site: &plan.operation.target_site,
         operation_id: &plan.operation.id,
         plan_sha256,
+        protector_version: plan.protector_version.as_deref(),
         summary: diff::summary(plan),
         warnings: &plan.warnings,
         data_loss: plan.data_loss.as_ref().map(|loss| data_loss(plan, loss)),
@@ -139,6 +142,10 @@ mod tests {
             &request(FailoverType::Planned),
         )
         .unwrap();
+        let plan = crate::plan::Plan {
+            protector_version: Some("0.1.0".to_string()),
+            ..plan
+        };
         let sha256 = "0123456789abcdef".repeat(4);
         insta::assert_snapshot!(super::plan(&plan, Some(&sha256)));
     }

@@ -105,6 +105,7 @@ fn plan(kind: OperationKind, steps: Vec<Step>, warnings: Vec<String>) -> Plan {
         protection_group: "prod-web-app".to_string(),
         spec_file: None,
         spec_sha256: None,
+        protector_version: None,
         operation: Operation {
             id: ID.to_string(),
             kind,

@@ -1,13 +1,15 @@
 //! The protection-group spec: the operator's YAML, checked and turned into [`Spec`].
 //!
-//! `file` is the YAML's shape (and the source of its JSON Schema); `validate` holds every rule that needs no
-//! network, each reported as a [`Diagnostic`] pointing at the offending text; [`Spec`] is what
-//! the rest of protector works with: validated, defaulted, with relative paths resolved.
+//! `file` is the YAML's shape (and the source of its JSON Schema), which `shape` reads past every
+//! stray key; `validate` holds every rule that needs no network, each reported as a
+//! [`Diagnostic`] pointing at the offending text; [`Spec`] is what the rest of protector works
+//! with: validated, defaulted, with relative paths resolved.
 
 pub mod file;
 pub mod files;
 #[cfg(test)]
 pub(crate) mod fuzz;
+mod shape;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -183,9 +185,15 @@ pub struct Validation {
 
 /// Checks a spec text. `base_dir` resolves relative paths (the spec file's folder).
 pub fn check(source: SourceFile, base_dir: &Path) -> Validation {
-    let (spec, diagnostics) = match crate::yaml::from_str::<file::SpecFile>(&source.text) {
-        Ok(file) => validate::validate(&file, base_dir),
-        Err(error) => (None, vec![validate::yaml_error(&error)]),
+    let shape = shape::read(&source.text);
+    let (spec, diagnostics) = match shape.file {
+        Some(file) if shape.errors.is_empty() => validate::validate(&file, base_dir),
+        // Read past stray keys: the rules still judge the rest of the file.
+        Some(file) if shape.judgeable => {
+            let (_, rules) = validate::validate(&file, base_dir);
+            (None, shape.errors.into_iter().chain(rules).collect())
+        }
+        _ => (None, shape.errors),
     };
     Validation {
         spec,

@@ -89,7 +89,7 @@ pub(super) fn yaml_error(error: &YamlError) -> Diagnostic {
             None => format!("use one of: {}", expected.join(", ")),
         };
         (format!("unknown value `{value}`"), hint)
-    } else if let Some(field) = between(raw, "missing field `", "`") {
+    } else if let Some(field) = missing_key(error) {
         (
             format!("missing key `{field}`"),
             format!("add `{field}:` to this mapping (README.md shows an annotated example)"),
@@ -111,7 +111,39 @@ pub(super) fn yaml_error(error: &YamlError) -> Diagnostic {
             "fix the YAML syntax at this position".to_string(),
         )
     };
-    Diagnostic::error(summary).at(error.span, "here").hint(hint)
+    let label = match missing_key(error) {
+        Some(field) => format!("this lacks `{field}`"),
+        None => "here".to_string(),
+    };
+    Diagnostic::error(summary).at(error.span, label).hint(hint)
+}
+
+/// A key the spec has no place for, which [`super::shape`] blanks out to read past.
+pub(super) enum StrayKey {
+    /// With the known key it is probably a misspelling of.
+    Unknown {
+        key: String,
+        suggestion: Option<String>,
+    },
+    Repeated,
+}
+
+pub(super) fn stray_key(error: &YamlError) -> Option<StrayKey> {
+    let raw = error.message.as_str();
+    if let Some(field) = between(raw, "unknown field `", "`") {
+        let suggestion = closest(field, &expected_keys(raw)).map(str::to_string);
+        return Some(StrayKey::Unknown {
+            key: field.to_string(),
+            suggestion,
+        });
+    }
+    raw.starts_with("duplicate key")
+        .then_some(StrayKey::Repeated)
+}
+
+/// The key a mapping lacks, when that is the error.
+pub(super) fn missing_key(error: &YamlError) -> Option<&str> {
+    between(&error.message, "missing field `", "`")
 }
 
 /// serde's terse type errors, in an operator's words.

@@ -46,6 +46,24 @@ fn completions_are_generated_for_common_shells() {
 }
 
 #[test]
+fn version_names_the_commit_and_the_build_day() {
+    let output = protector(&["--version"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(crate::root())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    let expected = format!("protector {} ({commit} ", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&expected), "{text:?} vs {expected:?}");
+    assert!(text.contains(", built 20"), "{text}");
+}
+
+#[test]
 fn usage_errors_exit_1_not_2_which_means_changes() {
     let output = protector(&["validate"]);
     assert_eq!(output.status.code(), Some(1));

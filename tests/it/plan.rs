@@ -172,6 +172,7 @@ fn a_planned_failover_of_the_example_group() {
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
     assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["protector_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(plan["operation"]["kind"], "failover");
     assert!(plan["operation"]["id"].as_str().unwrap().starts_with("op-"));
     let serialized = plan.to_string();

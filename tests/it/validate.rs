@@ -105,6 +105,32 @@ fn several_errors_are_reported_together() {
 }
 
 #[test]
+fn every_stray_key_is_reported_with_the_rules_broken_elsewhere() {
+    let text = stderr(&protector(&[
+        "validate",
+        "tests/fixtures/invalid/stray-keys.yaml",
+    ]));
+    assert!(text.contains("unknown key `owner`"), "{text}");
+    assert!(text.contains("duplicate key `rpo`"), "{text}");
+    assert!(text.contains("unknown key `tier`"), "{text}");
+    assert!(text.contains("rto must be greater than zero"), "{text}");
+    assert!(text.contains("is invalid: 4 errors"), "{text}");
+}
+
+#[test]
+fn misspelt_keys_are_all_reported_without_what_they_cause() {
+    let text = stderr(&protector(&[
+        "validate",
+        "tests/fixtures/invalid/misspelt-keys.yaml",
+    ]));
+    assert!(text.contains("unknown key `aray_name`"), "{text}");
+    assert!(text.contains("did you mean `array_name`?"), "{text}");
+    assert!(text.contains("unknown key `mapings`"), "{text}");
+    assert!(!text.contains("missing key"), "{text}");
+    assert!(text.contains("is invalid: 2 errors"), "{text}");
+}
+
+#[test]
 fn json_output_has_terraform_validate_shape() {
     let output = protector(&[
         "validate",
