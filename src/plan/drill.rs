@@ -207,6 +207,7 @@ pub(super) fn plan(
             freed_ips: &BTreeSet::new(),
             network: &network,
             verify_phase: Phase::VerifyDrill,
+            new_addresses_expected: true,
         },
         &members,
         &mut warnings,
@@ -451,6 +452,8 @@ mod tests {
         .expect("plans");
         assert_eq!(plan.operation.kind, OperationKind::Drill);
         assert_eq!(plan.operation.target_site, "site-b");
+        // The drill networks are addressed unlike production: new addresses, as expected.
+        assert_eq!(plan.warnings, Vec::<String>::new());
         let prefix = prefix(&plan.operation.id);
         assert!(
             prefix.starts_with("drill-") && prefix.len() == 15,

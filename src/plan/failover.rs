@@ -446,6 +446,7 @@ pub(super) fn plan(
             freed_ips: &freed_ips,
             network: &network,
             verify_phase: Phase::RecreateInstances,
+            new_addresses_expected: false,
         },
         &members,
         &mut warnings,
@@ -825,6 +826,45 @@ mod tests {
              4 volumes to promote and manage on site-b, 3 instances to stop on site-a, \
              3 instances to remove from site-a, \
              4 volumes to unmanage on site-a (array data kept), 3 instances to verify on site-b."
+        );
+    }
+
+    #[test]
+    fn a_fixed_ip_that_cannot_be_kept_is_a_warning_that_says_why() {
+        let planned = |change: &dyn Fn(&mut crate::inventory::Network)| {
+            let mut inventory = inventory();
+            if let SiteInventory::Reachable(facts) = inventory.sites.get_mut("site-b").unwrap() {
+                let web = facts
+                    .networks
+                    .iter_mut()
+                    .find(|n| n.name == "net-secondary-web")
+                    .unwrap();
+                change(web);
+            }
+            make_plan(
+                &example_spec(),
+                &inventory,
+                &no_state(),
+                &request(FailoverType::Planned),
+            )
+            .expect("plans")
+            .warnings
+        };
+        let taken = planned(&|web| web.subnets[0].used_ips = vec!["10.10.1.11".to_string()]);
+        assert!(
+            taken.contains(
+                &"`web-1` cannot keep 10.10.1.11 on net-secondary-web (taken there); it gets a new address"
+                    .to_string()
+            ),
+            "{taken:?}"
+        );
+        let elsewhere = planned(&|web| web.subnets[0].cidr = "10.20.1.0/24".to_string());
+        assert!(
+            elsewhere.contains(
+                &"`web-2` cannot keep 10.10.1.12 on net-secondary-web (outside its subnets); it gets a new address"
+                    .to_string()
+            ),
+            "{elsewhere:?}"
         );
     }
 

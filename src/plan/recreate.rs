@@ -725,6 +725,10 @@ pub(super) struct Recreation<'a> {
     pub network: &'a dyn Fn(&MemberSource, usize) -> String,
     /// The phase of the checks of the recreated members.
     pub verify_phase: Phase,
+    /// A drill recovers into networks of its own, often addressed unlike production: there
+    /// an address outside the network's subnets changes as expected, and only one that is
+    /// taken deserves a warning.
+    pub new_addresses_expected: bool,
 }
 
 /// For each member of a server group with a hard policy (`affinity`, `anti-affinity`), the
@@ -878,13 +882,16 @@ pub(super) fn recreate(
         let mut nics = Vec::new();
         for (index, port) in member.instance.ports.iter().enumerate() {
             let network = (how.network)(member, index);
+            let subnet_of = |ip: &str| {
+                target.facts.network_named(&network).and_then(|n| {
+                    n.subnets
+                        .iter()
+                        .find(|s| crate::ipv4::contains(&s.cidr, ip))
+                })
+            };
             let subnet_ok = |ip: &str| {
-                target.facts.network_named(&network).is_some_and(|n| {
-                    n.subnets.iter().any(|s| {
-                        crate::ipv4::contains(&s.cidr, ip)
-                            && (how.freed_ips.contains(ip)
-                                || !s.used_ips.iter().any(|used| used == ip))
-                    })
+                subnet_of(ip).is_some_and(|s| {
+                    how.freed_ips.contains(ip) || !s.used_ips.iter().any(|used| used == ip)
                 })
             };
             let fixed_ip = member
@@ -896,10 +903,17 @@ pub(super) fn recreate(
                 .cloned();
             let kept = fixed_ip.clone().filter(|ip| subnet_ok(ip));
             if let (Some(ip), None) = (&fixed_ip, &kept) {
-                warnings.push(format!(
-                    "`{}` cannot keep {ip} on {network} (outside its subnets or taken); it gets a new address",
-                    member.name
-                ));
+                let why = match subnet_of(ip) {
+                    Some(_) => Some("taken there"),
+                    None if how.new_addresses_expected => None,
+                    None => Some("outside its subnets"),
+                };
+                if let Some(why) = why {
+                    warnings.push(format!(
+                        "`{}` cannot keep {ip} on {network} ({why}); it gets a new address",
+                        member.name
+                    ));
+                }
             }
             let name = how.naming.name(&format!("{}-port-{index}", member.name));
             nics.push(ProfileNic {
