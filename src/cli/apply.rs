@@ -136,18 +136,35 @@ pub fn plan_and_apply(
     display.finish(result, false)
 }
 
-/// `protector failover FILE --type ...` and `protector failback FILE`.
+/// `protector failover FILE --type ...`.
 #[derive(Debug, clap::Args)]
-pub struct MoveArgs {
+pub struct FailoverArgs {
     /// The protection-group spec.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Failover type: planned (both sites up, no data loss) or unplanned (source down).
     #[arg(long = "type", value_enum)]
     failover_type: Option<TypeArg>,
-    /// Failback: restore replication old-primary -> old-secondary afterwards.
+    #[command(flatten)]
+    moving: MoveArgs,
+}
+
+/// `protector failback FILE`.
+#[derive(Debug, clap::Args)]
+pub struct FailbackArgs {
+    /// The protection-group spec.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Restore replication old-primary -> old-secondary afterwards.
     #[arg(long)]
     reverse_replication: bool,
+    #[command(flatten)]
+    moving: MoveArgs,
+}
+
+/// What failover and failback share: planning flags, confirmation, execution.
+#[derive(Debug, clap::Args)]
+pub struct MoveArgs {
     #[command(flatten)]
     flags: PlanFlags,
     /// Apply without asking (required when stdin is not a terminal).
@@ -160,7 +177,7 @@ pub struct MoveArgs {
     exec: ExecArgs,
 }
 
-pub fn failover(args: &MoveArgs) -> Result<Outcome, CommandError> {
+pub fn failover(args: &FailoverArgs) -> Result<Outcome, CommandError> {
     let Some(failover_type) = args.failover_type else {
         return Err(
             CommandError::new("say which failover: --type planned or --type unplanned").hint(
@@ -169,27 +186,37 @@ pub fn failover(args: &MoveArgs) -> Result<Outcome, CommandError> {
         );
     };
     move_group(
-        args,
+        &args.file,
+        &args.moving,
         OperationKind::Failover,
         Some(failover_type.failover_type()),
+        false,
     )
 }
 
-pub fn failback(args: &MoveArgs) -> Result<Outcome, CommandError> {
-    move_group(args, OperationKind::Failback, None)
+pub fn failback(args: &FailbackArgs) -> Result<Outcome, CommandError> {
+    move_group(
+        &args.file,
+        &args.moving,
+        OperationKind::Failback,
+        None,
+        args.reverse_replication,
+    )
 }
 
 fn move_group(
+    file: &Path,
     args: &MoveArgs,
     operation: OperationKind,
     failover_type: Option<crate::plan::FailoverType>,
+    reverse_replication: bool,
 ) -> Result<Outcome, CommandError> {
     let request = PlanRequest {
         operation,
-        options: args.flags.options(failover_type, args.reverse_replication),
+        options: args.flags.options(failover_type, reverse_replication),
     };
     plan_and_apply(
-        &args.file,
+        file,
         &request,
         args.yes,
         &args.exec,

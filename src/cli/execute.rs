@@ -219,7 +219,7 @@ pub(super) fn confirm(auto_approve: bool, plan: &Plan) -> Result<(), CommandErro
     }
     eprint(&format!(
         "\nDo you want to perform this {}?\n  Only 'yes' will be accepted to approve.\n",
-        plan.operation.kind.as_str()
+        render::plan::operation_name(&plan.operation)
     ));
     let _ = write!(anstream::stderr(), "  Enter a value: ");
     let _ = std::io::stderr().flush();
@@ -338,7 +338,7 @@ impl Display {
                 eprint(&format!(
                     "\n{} {} {id} completed in {elapsed:.1}s ({}).",
                     render::paint(render::SUCCESS, "Apply complete!"),
-                    kind.as_str(),
+                    render::plan::operation_name(&final_run.plan.operation),
                     steps(final_run.report.completed.len()),
                 ));
                 // A drill's outcome is its proof, which its command shows.

@@ -172,14 +172,14 @@ Examples:
   protector failover pg.yaml --type unplanned --accept-data-loss --yes   # site-a is gone
 
 Exit codes: 0 completed, 1 failed, 3 refused (a precondition failed, or not confirmed).")]
-    Failover(apply::MoveArgs),
+    Failover(apply::FailoverArgs),
 
     /// Plan and apply a failback in one command: the reverse of the recorded failover.
     #[command(after_help = "\
 Examples:
   protector failback pg.yaml --reverse-replication
   protector failback pg.yaml --reverse-replication --yes --json > failback.jsonl")]
-    Failback(apply::MoveArgs),
+    Failback(apply::FailbackArgs),
 
     /// Rehearse a failover without touching production: boot copies of the newest replicated
     /// snapshot on the other site's isolated drill networks, verify them, remove them, and

@@ -2,6 +2,7 @@
 //! recorded, its policy (never a secret: only where secrets are read from), how the sites'
 //! records agree, and bringing them back in line.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -68,7 +69,15 @@ pub struct Args {
 }
 
 /// Renders one view of the group.
-type View = fn(&Spec, &RecordedState, &Protection, Format) -> String;
+type View = fn(&Spec, &RecordedState, &Observed, Format) -> String;
+
+/// What the sites' arrays said when asked.
+struct Observed {
+    /// Whether the replica holds a recoverable copy of every member.
+    protection: Protection,
+    /// The sites whose array answered: a site recorded UNREACHABLE that answers is back.
+    answering: BTreeSet<String>,
+}
 
 /// How long the arrays are given to answer for the protection status.
 const ARRAY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,41 +104,56 @@ pub fn run(command: &GroupCommand) -> Result<Outcome, CommandError> {
     };
     let spec = load_spec(&args.file)?;
     let state = recorded_state(&spec)?;
-    let protection = match command {
-        GroupCommand::PolicyShow(_) => Protection::Unknown {
-            reason: "not part of this view".to_string(),
+    let observed = match command {
+        GroupCommand::PolicyShow(_) => Observed {
+            protection: Protection::Unknown {
+                reason: "not part of this view".to_string(),
+            },
+            answering: BTreeSet::new(),
         },
-        _ => protection(&spec, &state)?,
+        _ => observe(&spec, &state)?,
     };
-    print(&view(&spec, &state, &protection, args.format));
+    print(&view(&spec, &state, &observed, args.format));
     Ok(Outcome::Success)
 }
 
 /// Asks the replica site's array whether it holds a recoverable copy of every recorded member.
-fn protection(spec: &Spec, state: &RecordedState) -> Result<Protection, CommandError> {
-    let Some(document) = state.newest() else {
-        return Ok(Protection::Unknown {
-            reason: "nothing is recorded yet: apply a plan first".to_string(),
-        });
-    };
-    let primary = document.current_primary_site.as_str();
-    let replica = spec.peer_of(primary);
+fn observe(spec: &Spec, state: &RecordedState) -> Result<Observed, CommandError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))?;
     let arrays = runtime.block_on(crate::inventory::discover::arrays(spec, ARRAY_TIMEOUT));
+    let answering = arrays
+        .iter()
+        .filter(|(_, array)| array.is_ok())
+        .map(|(site, _)| site.clone())
+        .collect();
+    let Some(document) = state.newest() else {
+        return Ok(Observed {
+            protection: Protection::Unknown {
+                reason: "nothing is recorded yet: apply a plan first".to_string(),
+            },
+            answering,
+        });
+    };
+    let primary = document.current_primary_site.as_str();
+    let replica = spec.peer_of(primary);
     let replica_array = match arrays.get(replica) {
         Some(Ok(array)) => Ok(array),
         Some(Err(error)) => Err(format!("the array of {replica} did not answer: {error}")),
         None => Err(format!("{replica} is not a site of the spec")),
     };
-    Ok(crate::inventory::protection::protection(
+    let protection = crate::inventory::protection::protection(
         &spec.sites[primary].flasharray.array_name,
         &spec.policy.array_protection_group,
         replica_array.as_ref().copied().map_err(String::as_str),
         &crate::inventory::protection::member_volumes(&document.members),
-    ))
+    );
+    Ok(Observed {
+        protection,
+        answering,
+    })
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -142,7 +166,8 @@ fn timestamp(time: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     })
 }
 
-fn show(spec: &Spec, state: &RecordedState, protection: &Protection, format: Format) -> String {
+fn show(spec: &Spec, state: &RecordedState, observed: &Observed, format: Format) -> String {
+    let protection = &observed.protection;
     let initial;
     let document: &StateDocument = match state.newest() {
         Some(document) => document,
@@ -260,12 +285,7 @@ fn policy(spec: &Spec, format: Format) -> String {
 }
 
 /// One row per site; the replica's row says since when it holds a recoverable copy.
-fn sync_status(
-    spec: &Spec,
-    state: &RecordedState,
-    protection: &Protection,
-    format: Format,
-) -> String {
+fn sync_status(spec: &Spec, state: &RecordedState, observed: &Observed, format: Format) -> String {
     let primary = state.newest().map(|d| d.current_primary_site.as_str());
     let rows: Vec<Map<String, Value>> = spec
         .sites
@@ -273,7 +293,7 @@ fn sync_status(
         .map(|site| {
             let document = state.sites.get(site).and_then(|d| d.as_ref());
             let version = document.map(|d| d.metadata_version);
-            let status = state.site_sync(site);
+            let status = state.site_sync_now(site, |peer| observed.answering.contains(peer));
             let replica = primary.is_some_and(|primary| primary != site);
             object(json!({
                 "site": site,
@@ -281,7 +301,7 @@ fn sync_status(
                 "status": document.map_or("(never applied)", |d| d.status.as_str()),
                 "current_primary_site": document.map(|d| d.current_primary_site.clone()),
                 "sync": status.label(),
-                "protected_since": replica.then(|| protection.label()),
+                "protected_since": replica.then(|| observed.protection.label()),
             }))
         })
         .collect();

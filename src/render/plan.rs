@@ -302,7 +302,7 @@ pub(crate) fn operation_name(operation: &Operation) -> &'static str {
         (OperationKind::Failback, _) => "failback",
         (OperationKind::Drill, _) => "DR drill",
         (OperationKind::Converge, _) => "converge",
-        (OperationKind::SyncForce, _) => "state sync",
+        (OperationKind::SyncForce, _) => "sync-force",
         (OperationKind::DrillCleanup, _) => "drill cleanup",
         (OperationKind::Rollback, _) => "rollback",
     }
@@ -376,11 +376,24 @@ pub fn text(plan: &Plan) -> String {
     let what = operation_name(operation);
     // Every name starts with a consonant sound except `unplanned failover`.
     let article = if what.starts_with('u') { "an" } else { "a" };
-    let _ = writeln!(
-        out,
-        "protector will perform {article} {what} of {} from {} to {}.",
-        plan.protection_group, operation.source_site, operation.target_site
-    );
+    let _ = match operation.kind {
+        // Its sites do not trade places: the stale one is cleaned up after the current one.
+        OperationKind::SyncForce => writeln!(
+            out,
+            "protector will perform a sync-force of {}: {stale} is brought in line with {current}, \
+             the workload's stale instances on {stale} are removed (their volumes unmanaged, \
+             the array data kept), replication from {current} allowed, and both sites' state \
+             made the same.",
+            plan.protection_group,
+            stale = operation.source_site,
+            current = operation.target_site,
+        ),
+        _ => writeln!(
+            out,
+            "protector will perform {article} {what} of {} from {} to {}.",
+            plan.protection_group, operation.source_site, operation.target_site
+        ),
+    };
     let _ = writeln!(out, "Operation {}\n", paint(HINT, &operation.id));
 
     let width = plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);

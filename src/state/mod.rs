@@ -403,6 +403,23 @@ impl RecordedState {
         }
     }
 
+    /// [`Self::site_sync`] as things stand: a peer recorded UNREACHABLE that `answers` now is
+    /// back and behind, so OUT OF SYNC (until `sync-force` brings it in line), not UNREACHABLE.
+    pub fn site_sync_now(&self, site: &str, answers: impl Fn(&str) -> bool) -> SyncStatus {
+        let status = self.site_sync(site);
+        let document = self.sites.get(site).and_then(|doc| doc.as_ref());
+        let unreachable_peers_answer = document.is_some_and(|doc| {
+            doc.sync
+                .iter()
+                .filter(|(_, peer)| peer.status == SyncStatus::Unreachable)
+                .all(|(peer, _)| answers(peer))
+        });
+        match status {
+            SyncStatus::Unreachable if unreachable_peers_answer => SyncStatus::OutOfSync,
+            other => other,
+        }
+    }
+
     /// The group's sync status: UNREACHABLE before OUT OF SYNC before IN SYNC.
     pub fn sync(&self) -> SyncStatus {
         let statuses: Vec<SyncStatus> =
@@ -532,5 +549,19 @@ mod tests {
         state.sites.insert("site-b".to_string(), Some(newer));
         assert!(state.heal().is_empty());
         assert_eq!(state.sync(), SyncStatus::Unreachable);
+        // Once site-a answers again it is behind, not unreachable; site-a's own older record
+        // reads OUT OF SYNC either way.
+        assert_eq!(
+            state.site_sync_now("site-b", |_| false),
+            SyncStatus::Unreachable
+        );
+        assert_eq!(
+            state.site_sync_now("site-b", |peer| peer == "site-a"),
+            SyncStatus::OutOfSync
+        );
+        assert_eq!(
+            state.site_sync_now("site-a", |_| false),
+            SyncStatus::OutOfSync
+        );
     }
 }

@@ -392,8 +392,14 @@ fn an_unplanned_failover_then_sync_force_when_the_old_primary_returns() {
     let site_b = rows.iter().find(|row| row["site"] == "site-b").unwrap();
     assert_eq!(site_b["sync"], "UNREACHABLE", "{rows:?}");
 
-    // While site-a is back but not synced, a failback is refused with the way out.
+    // While site-a is back but not synced, it is behind (OUT OF SYNC), no longer UNREACHABLE,
+    // and a failback is refused with the way out.
     setup.control("POST", "/sites/site-a/up");
+    let rows = sync(&setup);
+    assert!(
+        rows.iter().all(|row| row["sync"] == "OUT OF SYNC"),
+        "{rows:?}"
+    );
     let output = setup.protector(&["plan", spec, "--operation", "failback"]);
     assert_eq!(output.status.code(), Some(3));
     assert!(
@@ -402,7 +408,16 @@ fn an_unplanned_failover_then_sync_force_when_the_old_primary_returns() {
         stderr(&output)
     );
 
-    setup.expect(0, &["protection-group", "sync-force", spec, "--yes"]);
+    let output = setup.protector(&["protection-group", "sync-force", spec, "--yes"]);
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    // It says what it does to the site that was lost, in words, not in its step kinds' names.
+    assert!(
+        said.contains("the workload's stale instances on site-a are removed"),
+        "{said}"
+    );
+    assert!(said.contains("Apply complete! sync-force"), "{said}");
+    assert!(!said.contains("sync_force"), "{said}");
     let rows = sync(&setup);
     assert!(rows.iter().all(|row| row["sync"] == "IN SYNC"), "{rows:?}");
     let world = setup.world();

@@ -64,6 +64,18 @@ fn version_names_the_commit_and_the_build_day() {
 }
 
 #[test]
+fn failover_and_failback_list_only_their_own_flags() {
+    let failover = stdout(&protector(&["failover", "--help"]));
+    assert!(failover.contains("--type <FAILOVER_TYPE>"), "{failover}");
+    assert!(!failover.contains("--reverse-replication"), "{failover}");
+    let failback = stdout(&protector(&["failback", "--help"]));
+    assert!(failback.contains("--reverse-replication"), "{failback}");
+    assert!(!failback.contains("--type"), "{failback}");
+    let output = protector(&["failback", "pg.yaml", "--type", "planned"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+}
+
+#[test]
 fn usage_errors_exit_1_not_2_which_means_changes() {
     let output = protector(&["validate"]);
     assert_eq!(output.status.code(), Some(1));
