@@ -81,12 +81,12 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
     let mut options = args.exec.options(args.lookup.timeout);
     if plan.operation.kind == OperationKind::Drill && !resume {
         // A drill cleans up after itself when it fails, whichever command runs it.
-        return super::drill::run_drill(&spec, &plan, &options, args.exec.json);
+        return super::drill::run_drill(&spec, &plan, &options, args.exec.json());
     }
     options.rollback_on_failure = args.rollback_on_failure;
     remember_state_folder(&spec);
     let clouds = clouds_for(&spec, spec.sites.keys());
-    let mut display = Display::new(args.exec.json);
+    let mut display = Display::new(args.exec.json());
     let result = runtime()?.block_on(async {
         if resume {
             apply::resume(&spec, &clouds, &plan.operation.id, &options, &mut display).await
@@ -103,7 +103,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<Outcome, CommandError> {
     let options = args.exec.options(args.lookup.timeout);
     remember_state_folder(&spec);
     let clouds = clouds_for(&spec, spec.sites.keys());
-    let mut display = Display::new(args.exec.json);
+    let mut display = Display::new(args.exec.json());
     let result = runtime()?.block_on(apply::rollback(
         &spec,
         &clouds,
@@ -131,7 +131,7 @@ pub fn plan_and_apply(
     options.rollback_on_failure = rollback_on_failure;
     remember_state_folder(&spec);
     let clouds = clouds_for(&spec, spec.sites.keys());
-    let mut display = Display::new(exec.json);
+    let mut display = Display::new(exec.json());
     let result = runtime()?.block_on(apply::apply(&spec, &clouds, &plan, &options, &mut display));
     display.finish(result, false)
 }

@@ -88,7 +88,7 @@ fn drill(args: &Args, file: &std::path::Path) -> Result<Outcome, CommandError> {
         &spec,
         &plan,
         &args.exec.options(args.flags.timeout),
-        args.exec.json,
+        args.exec.json(),
     )
 }
 
@@ -161,7 +161,7 @@ fn cleanup(args: &CleanupArgs) -> Result<Outcome, CommandError> {
     };
     eprint(&render::plan::text(&plan));
     confirm(args.auto_approve, &plan)?;
-    let mut display = Display::new(args.exec.json);
+    let mut display = Display::new(args.exec.json());
     let result = runtime.block_on(apply::apply(&spec, &clouds, &plan, &options, &mut display));
     display.clear();
     let applied = result.map_err(refused)?;

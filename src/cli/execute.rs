@@ -26,10 +26,13 @@ pub struct ExecArgs {
     /// Steps running at once, at most (per-service budgets apply below it).
     #[arg(long, value_name = "N", default_value_t = Budgets::default().parallelism)]
     parallelism: usize,
-    /// One JSON object per line on stdout: step_started, step_done, step_failed,
-    /// operation_done.
+    /// Output: `text` for people, `json` for one JSON object per line on stdout
+    /// (step_started, step_done, step_failed, operation_done).
+    #[arg(short = 'f', long = "format", value_enum, default_value = "text")]
+    format: ProgressFormat,
+    /// The same as `-f json`.
     #[arg(long)]
-    pub json: bool,
+    json: bool,
     /// How long a step may wait for what it started (a boot, a transfer), in seconds.
     #[arg(long, default_value_t = apply::effects::DEFAULT_STEP_TIMEOUT.as_secs(), value_name = "SECONDS")]
     step_timeout: u64,
@@ -49,7 +52,19 @@ pub struct LookupArgs {
     spec_file: Option<PathBuf>,
 }
 
+/// How an apply reports its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressFormat {
+    Text,
+    Json,
+}
+
 impl ExecArgs {
+    /// Progress as JSON lines (`-f json`, or its older spelling `--json`).
+    pub fn json(&self) -> bool {
+        self.json || self.format == ProgressFormat::Json
+    }
+
     pub fn options(&self, timeout: u64) -> Options {
         Options {
             budgets: Budgets {

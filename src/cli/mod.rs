@@ -11,6 +11,7 @@ mod drill;
 mod execute;
 mod logging;
 mod operation;
+mod output;
 mod plan;
 mod protection_group;
 mod report;

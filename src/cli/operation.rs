@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::execute::operation_folder;
+use super::output::{ListOutput, RecordOutput, unknown_column};
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::plan::Plan;
-use crate::render::table::{self, Format};
+use crate::render::table;
 use crate::state::journal::{Progress, replay};
 use crate::state::local::{LocalStore, StoredOperation};
 use crate::state::{OperationRecord, OperationStatus};
@@ -36,8 +37,8 @@ Examples:
 pub struct ShowArgs {
     #[arg(value_name = "OP")]
     operation: String,
-    #[arg(short = 'f', long, value_enum, default_value = "table")]
-    format: Format,
+    #[command(flatten)]
+    output: RecordOutput,
     /// Refresh every second until the operation settles.
     #[arg(long)]
     watch: bool,
@@ -50,8 +51,8 @@ pub struct ShowArgs {
 pub struct ListArgs {
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    #[arg(short = 'f', long, value_enum, default_value = "table")]
-    format: Format,
+    #[command(flatten)]
+    output: ListOutput,
 }
 
 pub fn run(command: &OperationCommand) -> Result<Outcome, CommandError> {
@@ -161,10 +162,13 @@ fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
         let journal = replay(&stored.journal);
         let store = LocalStore::new(operation_folder(args.state.as_deref(), &args.operation)?);
         let status = status_now(&store, found, &stored.plan.protection_group);
-        print(&table::record(
-            &fields(found, status, &stored.plan, &journal),
-            args.format,
-        ));
+        print(
+            &table::record(
+                &fields(found, status, &stored.plan, &journal),
+                &args.output.options(),
+            )
+            .map_err(unknown_column)?,
+        );
         if !args.watch || found.status.is_settled() || status == INTERRUPTED {
             return Ok(match (found.status, status) {
                 (OperationStatus::Failed, _) | (_, INTERRUPTED) => Outcome::Error,
@@ -222,19 +226,22 @@ fn list(args: &ListArgs) -> Result<Outcome, CommandError> {
                 .collect()
         })
         .unwrap_or_default();
-    print(&table::list(
-        &[
-            "id",
-            "type",
-            "status",
-            "progress",
-            "source_site",
-            "target_site",
-            "started_at",
-            "completed_at",
-        ],
-        &records,
-        args.format,
-    ));
+    print(
+        &table::list(
+            &[
+                "id",
+                "type",
+                "status",
+                "progress",
+                "source_site",
+                "target_site",
+                "started_at",
+                "completed_at",
+            ],
+            &records,
+            &args.output.options(),
+        )
+        .map_err(unknown_column)?,
+    );
     Ok(Outcome::Success)
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::output::{ListOutput, RecordOutput, unknown_column};
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::inventory::protection::Protection;
-use crate::render::table::{self, Format};
+use crate::render::table::{self, Options, UnknownColumn};
 use crate::spec::{SecretRef, Setting, Spec, duration};
 use crate::state::{RecordedState, StateDocument};
 
@@ -34,7 +35,7 @@ Examples:
 Examples:
   protector protection-group sync-status pg.yaml
   protector protection-group sync-status pg.yaml -f value")]
-    SyncStatus(Args),
+    SyncStatus(ListArgs),
     /// Bring a site that was down back in line: remove the workload's stale instances there,
     /// unmanage their volumes (array data kept), allow replication, push the newest state.
     #[command(after_help = "\
@@ -64,12 +65,20 @@ pub struct SyncForceArgs {
 pub struct Args {
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    #[arg(short = 'f', long, value_enum, default_value = "table")]
-    format: Format,
+    #[command(flatten)]
+    output: RecordOutput,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    #[command(flatten)]
+    output: ListOutput,
 }
 
 /// Renders one view of the group.
-type View = fn(&Spec, &RecordedState, &Observed, Format) -> String;
+type View = fn(&Spec, &RecordedState, &Observed, &Options) -> Result<String, UnknownColumn>;
 
 /// What the sites' arrays said when asked.
 struct Observed {
@@ -83,10 +92,12 @@ struct Observed {
 const ARRAY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn run(command: &GroupCommand) -> Result<Outcome, CommandError> {
-    let (args, view): (&Args, View) = match command {
-        GroupCommand::Show(args) => (args, show),
-        GroupCommand::PolicyShow(args) => (args, |spec, _, _, format| policy(spec, format)),
-        GroupCommand::SyncStatus(args) => (args, sync_status),
+    let (file, options, view): (&PathBuf, Options, View) = match command {
+        GroupCommand::Show(args) => (&args.file, args.output.options(), show),
+        GroupCommand::PolicyShow(args) => (&args.file, args.output.options(), |spec, _, _, o| {
+            policy(spec, o)
+        }),
+        GroupCommand::SyncStatus(args) => (&args.file, args.output.options(), sync_status),
         GroupCommand::SyncForce(args) => {
             let request = crate::plan::PlanRequest {
                 operation: crate::plan::OperationKind::SyncForce,
@@ -102,7 +113,7 @@ pub fn run(command: &GroupCommand) -> Result<Outcome, CommandError> {
             );
         }
     };
-    let spec = load_spec(&args.file)?;
+    let spec = load_spec(file)?;
     let state = recorded_state(&spec)?;
     let observed = match command {
         GroupCommand::PolicyShow(_) => Observed {
@@ -113,7 +124,7 @@ pub fn run(command: &GroupCommand) -> Result<Outcome, CommandError> {
         },
         _ => observe(&spec, &state)?,
     };
-    print(&view(&spec, &state, &observed, args.format));
+    print(&view(&spec, &state, &observed, &options).map_err(unknown_column)?);
     Ok(Outcome::Success)
 }
 
@@ -166,7 +177,12 @@ fn timestamp(time: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     })
 }
 
-fn show(spec: &Spec, state: &RecordedState, observed: &Observed, format: Format) -> String {
+fn show(
+    spec: &Spec,
+    state: &RecordedState,
+    observed: &Observed,
+    options: &Options,
+) -> Result<String, UnknownColumn> {
     let protection = &observed.protection;
     let initial;
     let document: &StateDocument = match state.newest() {
@@ -214,7 +230,7 @@ fn show(spec: &Spec, state: &RecordedState, observed: &Observed, format: Format)
             "last_operation": last.map(|op| format!("{} {} ({:?})", op.id, op.kind, op.status).to_lowercase()),
             "updated_at": timestamp(document.updated_at),
         })),
-        format,
+        options,
     )
 }
 
@@ -225,7 +241,7 @@ fn setting(setting: &Setting) -> String {
     }
 }
 
-fn policy(spec: &Spec, format: Format) -> String {
+fn policy(spec: &Spec, options: &Options) -> Result<String, UnknownColumn> {
     let mut record = object(json!({
         "name": spec.name,
         "replication": format!("{:?}", spec.policy.replication).to_lowercase(),
@@ -281,11 +297,16 @@ fn policy(spec: &Spec, format: Format) -> String {
         "drill_networks".to_string(),
         json!(pairs(&spec.drill.networks)),
     );
-    table::record(&record, format)
+    table::record(&record, options)
 }
 
 /// One row per site; the replica's row says since when it holds a recoverable copy.
-fn sync_status(spec: &Spec, state: &RecordedState, observed: &Observed, format: Format) -> String {
+fn sync_status(
+    spec: &Spec,
+    state: &RecordedState,
+    observed: &Observed,
+    options: &Options,
+) -> Result<String, UnknownColumn> {
     let primary = state.newest().map(|d| d.current_primary_site.as_str());
     let rows: Vec<Map<String, Value>> = spec
         .sites
@@ -315,6 +336,6 @@ fn sync_status(spec: &Spec, state: &RecordedState, observed: &Observed, format: 
             "protected_since",
         ],
         &rows,
-        format,
+        options,
     )
 }

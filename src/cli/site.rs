@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::output::{ListOutput, unknown_column};
 use super::plan::load_spec;
 use super::{CommandError, Outcome, clouds_for, print};
 use crate::inventory::{ManagePolicy, SiteInventory};
-use crate::render::table::{self, Format};
+use crate::render::table;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SiteCommand {
@@ -31,8 +32,8 @@ pub struct Args {
     file: PathBuf,
     #[arg(value_name = "SITE")]
     site: String,
-    #[arg(short = 'f', long, value_enum, default_value = "table")]
-    format: Format,
+    #[command(flatten)]
+    output: ListOutput,
     /// Per-call timeout for the site's APIs, in seconds.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     timeout: u64,
@@ -166,11 +167,14 @@ pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
                 .unwrap_or_default()
         })
         .collect();
-    print(&table::list(
-        &["check", "status", "detail"],
-        &rows,
-        args.format,
-    ));
+    print(
+        &table::list(
+            &["check", "status", "detail"],
+            &rows,
+            &args.output.options(),
+        )
+        .map_err(unknown_column)?,
+    );
     if checks.iter().any(|(_, outcome)| outcome.is_err()) {
         return Err(CommandError {
             message: format!("{site} is not ready for this group's operations"),

@@ -326,6 +326,83 @@ fn protected_since(setup: &Setup, spec: &str) -> Option<String> {
 }
 
 #[test]
+fn output_follows_the_openstack_clients_options() {
+    let setup = Setup::new();
+    let spec = setup.spec();
+    let spec = spec.to_str().unwrap();
+    // `-f json` is the progress format's name; `--json` stays its alias.
+    let events = setup.expect(
+        0,
+        &["failover", spec, "--type", "planned", "--yes", "-f", "json"],
+    );
+    let last: Value = serde_json::from_str(events.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "operation_done", "{events}");
+
+    let shell = setup.expect(
+        0,
+        &[
+            "protection-group",
+            "show",
+            spec,
+            "-f",
+            "shell",
+            "--prefix",
+            "pg_",
+            "-c",
+            "current_primary_site",
+            "-c",
+            "failover_count",
+        ],
+    );
+    assert_eq!(
+        shell,
+        "pg_current_primary_site=\"site-b\"\npg_failover_count=\"1\"\n"
+    );
+    let sites = setup.expect(
+        0,
+        &[
+            "protection-group",
+            "sync-status",
+            spec,
+            "-f",
+            "value",
+            "-c",
+            "site",
+            "--sort-column",
+            "site",
+            "--sort-descending",
+        ],
+    );
+    assert_eq!(sites, "site-b\nsite-a\n");
+    let csv = setup.expect(
+        0,
+        &[
+            "operation",
+            "list",
+            spec,
+            "-f",
+            "csv",
+            "-c",
+            "type",
+            "-c",
+            "status",
+        ],
+    );
+    assert_eq!(csv, "\"type\",\"status\"\n\"failover\",\"completed\"\n");
+    let table = setup.expect(0, &["operation", "list", spec, "--max-width", "60"]);
+    assert!(
+        table.lines().all(|line| line.chars().count() <= 60),
+        "{table}"
+    );
+
+    let output = setup.protector(&["operation", "list", spec, "-c", "size"]);
+    assert_eq!(output.status.code(), Some(1));
+    let said = stderr(&output);
+    assert!(said.contains("no column `size`"), "{said}");
+    assert!(said.contains("columns: id, type, status"), "{said}");
+}
+
+#[test]
 fn a_failback_with_reverse_replication_is_protected_at_once() {
     let setup = Setup::new();
     let spec = setup.spec();
