@@ -288,7 +288,7 @@ impl Display {
     }
 
     fn json_line(&self, value: serde_json::Value) {
-        print(&value.to_string());
+        print(&render::versioned(value).to_string());
     }
 
     pub(super) fn finish(

@@ -142,7 +142,7 @@ fn fields(
         "left_on_target": record
             .left_on_target
             .iter()
-            .map(|resource| format!("{} {}", resource.kind.as_str(), resource.name))
+            .map(|resource| json!({ "kind": resource.kind.as_str(), "name": resource.name }))
             .collect::<Vec<_>>(),
         "cleanup_proof": record.proof,
     })

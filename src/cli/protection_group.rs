@@ -198,7 +198,7 @@ fn show(
         .map(|sync| sync.status.label())
         .next()
         .unwrap_or("IN SYNC");
-    let members: Vec<String> = spec
+    let members: Vec<Value> = spec
         .members
         .iter()
         .map(|member| {
@@ -208,7 +208,7 @@ fn show(
                 .map_or(document.current_primary_site.as_str(), |record| {
                     record.site.as_str()
                 });
-            format!("{} ({site})", member.instance)
+            json!({ "name": member.instance, "site": site })
         })
         .collect();
     let last = document.operations.last();
@@ -227,7 +227,7 @@ fn show(
             "metadata_version": document.metadata_version,
             "sync_status": peer_sync,
             "protected_since": protection.label(),
-            "last_operation": last.map(|op| format!("{} {} ({:?})", op.id, op.kind, op.status).to_lowercase()),
+            "last_operation": last.map(|op| json!({ "id": op.id, "type": op.kind, "status": op.status.as_str() })),
             "updated_at": timestamp(document.updated_at),
         })),
         options,
@@ -258,32 +258,19 @@ fn policy(spec: &Spec, options: &Options) -> Result<String, UnknownColumn> {
         };
         record.insert(
             format!("site {}", site.name),
-            json!([
-                format!("cloud: {}", site.cloud),
-                format!("array: {} at {}", array.array_name, setting(&array.url)),
-                format!("api_token: from {token}"),
-                format!(
-                    "ca_cert: {}",
-                    array
-                        .ca_cert
-                        .as_ref()
-                        .map_or("system roots".to_string(), setting)
-                ),
-                format!("cinder_host: {}", array.cinder_host),
-            ]),
+            json!({
+                "cloud": site.cloud,
+                "array": array.array_name,
+                "url": setting(&array.url),
+                "api_token_from": token,
+                "ca_cert": array.ca_cert.as_ref().map_or("system roots".to_string(), setting),
+                "cinder_host": array.cinder_host,
+            }),
         );
     }
-    let pairs = |pairs: &[crate::spec::Pair]| -> Vec<String> {
-        pairs
-            .iter()
-            .map(|pair| {
-                pair.names
-                    .iter()
-                    .map(|(site, name)| format!("{site}: {name}"))
-                    .collect::<Vec<_>>()
-                    .join(" <-> ")
-            })
-            .collect()
+    // Each pair as `{site: name}`, one name per site.
+    let pairs = |pairs: &[crate::spec::Pair]| -> Vec<Value> {
+        pairs.iter().map(|pair| json!(pair.names)).collect()
     };
     record.insert(
         "network_mappings".to_string(),

@@ -135,7 +135,7 @@ pub struct SnippetJson {
 pub fn json(report: &Report) -> ValidateJson {
     let report = &redacted(report);
     ValidateJson {
-        format_version: "1.0",
+        format_version: super::FORMAT_VERSION,
         valid: !report.has_errors(),
         error_count: report.error_count(),
         warning_count: report.warning_count(),

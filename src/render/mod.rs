@@ -16,6 +16,28 @@ pub mod table;
 use anstyle::{AnsiColor, Style};
 use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 
+/// The version of every JSON (and YAML) document protector prints, as `format_version`, first
+/// (the plan file has its own): `1.x` adds fields, `2.0` would change or remove one.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// `value` with `format_version` first when it is an object (every JSON record, list row,
+/// progress event and report).
+pub fn versioned(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(fields) => {
+            let mut versioned = serde_json::Map::new();
+            versioned.insert("format_version".to_string(), FORMAT_VERSION.into());
+            versioned.extend(
+                fields
+                    .into_iter()
+                    .filter(|(key, _)| key != "format_version"),
+            );
+            serde_json::Value::Object(versioned)
+        }
+        other => other,
+    }
+}
+
 pub const ERROR: Style = AnsiColor::Red.on_default().bold();
 pub const WARNING: Style = AnsiColor::Yellow.on_default().bold();
 pub const SUCCESS: Style = AnsiColor::Green.on_default().bold();

@@ -111,7 +111,8 @@ pub fn render(
 
 /// The report as JSON: the model itself.
 pub fn json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).expect("a report serializes")
+    let value = serde_json::to_value(report).expect("a report serializes");
+    serde_json::to_string_pretty(&super::versioned(value)).expect("a report serializes")
 }
 
 #[cfg(test)]

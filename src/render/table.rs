@@ -2,7 +2,8 @@
 //! tables), `json`, `yaml`, `value` (values only, one per line), `csv` and `shell`
 //! (`name="value"` lines), with the same fields in every format so scripts can rely on them,
 //! and the client's options over them: `-c` picks and orders columns, `--sort-column` sorts a
-//! list, `--max-width`/`--fit-width` wrap a table's cells to fit.
+//! list, `--max-width`/`--fit-width` wrap a table's cells to fit. In JSON and YAML every record
+//! (alone or a list's row) starts with `format_version`.
 
 use std::cmp::Ordering;
 
@@ -60,7 +61,15 @@ fn cell(value: &Value) -> String {
         Value::Null => String::new(),
         Value::String(text) => text.clone(),
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join("\n"),
-        Value::Object(_) => serde_json::to_string(value).unwrap_or_default(),
+        // As the OpenStack client shows a dict: `name='db-1', site='site-b'`.
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => format!("{key}='{text}'"),
+                other => format!("{key}='{}'", cell(other)),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         other => other.to_string(),
     }
 }
@@ -97,6 +106,11 @@ fn only(record: &Map<String, Value>, columns: &[&str]) -> Map<String, Value> {
             (column.to_string(), value)
         })
         .collect()
+}
+
+/// A record as machines read it: `format_version` first.
+fn versioned(record: &Map<String, Value>) -> Value {
+    super::versioned(Value::Object(record.clone()))
 }
 
 fn field<'a>(record: &'a Map<String, Value>, column: &str) -> &'a Value {
@@ -294,8 +308,8 @@ pub fn record(record: &Map<String, Value>, options: &Options) -> Result<String, 
                 options.max_width,
             )
         }
-        Format::Json => serde_json::to_string_pretty(&record).unwrap_or_default(),
-        Format::Yaml => crate::yaml::to_string(&record)
+        Format::Json => serde_json::to_string_pretty(&versioned(&record)).unwrap_or_default(),
+        Format::Yaml => crate::yaml::to_string(&versioned(&record))
             .unwrap_or_default()
             .trim_end()
             .to_string(),
@@ -360,8 +374,11 @@ pub fn list(
             &rows(),
             options.max_width,
         ),
-        Format::Json => serde_json::to_string_pretty(&records).unwrap_or_default(),
-        Format::Yaml => crate::yaml::to_string(&records)
+        Format::Json => {
+            let rows: Vec<Value> = records.iter().map(versioned).collect();
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        }
+        Format::Yaml => crate::yaml::to_string(&records.iter().map(versioned).collect::<Vec<_>>())
             .unwrap_or_default()
             .trim_end()
             .to_string(),
@@ -432,10 +449,11 @@ mod tests {
         let json: Value =
             serde_json::from_str(&record(&sample(), &Options::of(Format::Json)).unwrap()).unwrap();
         assert_eq!(json["failover_count"], 0);
+        assert_eq!(json["format_version"], "1.0");
+        let yaml = record(&sample(), &Options::of(Format::Yaml)).unwrap();
         assert!(
-            record(&sample(), &Options::of(Format::Yaml))
-                .unwrap()
-                .starts_with("name: prod-web-app")
+            yaml.starts_with("format_version: \"1.0\"\nname: prod-web-app"),
+            "{yaml}"
         );
         let rows = vec![sample(), sample()];
         let table = list(&["name", "status"], &rows, &Options::of(Format::Table)).unwrap();
@@ -478,7 +496,10 @@ mod tests {
             },
         );
         let json: Value = serde_json::from_str(&json.unwrap()).unwrap();
-        assert_eq!(json[0], json!({ "status": "failed", "id": "op-2" }));
+        assert_eq!(
+            json[0],
+            json!({ "format_version": "1.0", "status": "failed", "id": "op-2" })
+        );
         let record = record(
             &sample(),
             &Options {

@@ -395,6 +395,30 @@ fn output_follows_the_openstack_clients_options() {
         "{table}"
     );
 
+    // JSON for machines: versioned, typed fields rather than display text.
+    let group: Value =
+        serde_json::from_str(&setup.expect(0, &["protection-group", "show", spec, "-f", "json"]))
+            .unwrap();
+    assert_eq!(group["format_version"], "1.0");
+    assert_eq!(
+        group["members"][0],
+        serde_json::json!({ "name": "db-1", "site": "site-b" })
+    );
+    assert_eq!(group["last_operation"]["type"], "failover");
+    assert_eq!(group["last_operation"]["status"], "completed");
+    let policy: Value = serde_json::from_str(
+        &setup.expect(0, &["protection-group", "policy-show", spec, "-f", "json"]),
+    )
+    .unwrap();
+    assert_eq!(policy["site site-b"]["array"], "fa-b", "{policy}");
+    assert_eq!(
+        policy["network_mappings"][0],
+        serde_json::json!({ "site-a": "net-primary-web", "site-b": "net-secondary-web" }),
+        "{policy}"
+    );
+    let table = setup.expect(0, &["protection-group", "show", spec, "-c", "members"]);
+    assert!(table.contains("name='db-1', site='site-b'"), "{table}");
+
     let output = setup.protector(&["operation", "list", spec, "-c", "size"]);
     assert_eq!(output.status.code(), Some(1));
     let said = stderr(&output);
