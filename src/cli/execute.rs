@@ -7,7 +7,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use crate::render::records::{
+    NoteEvent, NoteTag, OperationDone, OperationDoneTag, PlannedEvent, PlannedTag, ProgressEvent,
+    StepEvent, StepTag,
+};
 
 use super::plan::{check_rto, load_spec, make_plan, read_spec};
 use super::{CommandError, Outcome, eprint, print};
@@ -287,7 +290,8 @@ impl Display {
         }
     }
 
-    fn json_line(&self, value: serde_json::Value) {
+    fn json_line(&self, event: ProgressEvent) {
+        let value = serde_json::to_value(event).unwrap_or_default();
         print(&render::versioned(value).to_string());
     }
 
@@ -320,13 +324,13 @@ impl Display {
         let elapsed = self.started.elapsed().as_secs_f64();
         let id = &applied.plan.operation.id;
         if self.json {
-            self.json_line(json!({
-                "event": "operation_done",
-                "operation": final_run.plan.operation.id,
-                "status": status.as_str(),
-                "elapsed": round(elapsed),
-                "steps_completed": final_run.report.completed.len(),
-                "steps_failed": final_run.report.failed.len(),
+            self.json_line(ProgressEvent::OperationDone(OperationDone {
+                event: OperationDoneTag::OperationDone,
+                operation: final_run.plan.operation.id.clone(),
+                status: status.as_str().to_string(),
+                elapsed: round(elapsed),
+                steps_completed: final_run.report.completed.len(),
+                steps_failed: final_run.report.failed.len(),
             }));
         }
         let kind = &final_run.plan.operation.kind;
@@ -427,39 +431,46 @@ fn round(secs: f64) -> f64 {
 impl Observer for Display {
     fn step(&mut self, event: &Event<'_>, undo: bool, done: usize, total: usize) {
         let at = round(self.started.elapsed().as_secs_f64());
-        let prefix = if undo { "undo_" } else { "step_" };
-        let (step, kind) = match event {
-            Event::Started { step } => (step, "started"),
-            Event::Done { step, .. } => (step, "done"),
-            Event::Failed { step, .. } => (step, "failed"),
-            Event::Retrying { step, .. } => (step, "retrying"),
+        let (step, tag) = match (event, undo) {
+            (Event::Started { step }, false) => (step, StepTag::StepStarted),
+            (Event::Done { step, .. }, false) => (step, StepTag::StepDone),
+            (Event::Failed { step, .. }, false) => (step, StepTag::StepFailed),
+            (Event::Retrying { step, .. }, false) => (step, StepTag::StepRetrying),
+            (Event::Started { step }, true) => (step, StepTag::UndoStarted),
+            (Event::Done { step, .. }, true) => (step, StepTag::UndoDone),
+            (Event::Failed { step, .. }, true) => (step, StepTag::UndoFailed),
+            (Event::Retrying { step, .. }, true) => (step, StepTag::UndoRetrying),
         };
         if self.json {
-            let mut value = json!({
-                "event": format!("{prefix}{kind}"),
-                "step": step.id,
-                "site": step.site,
-                "action": step.action.kind(),
-                "elapsed": at,
-            });
+            let mut line = StepEvent {
+                event: tag,
+                step: step.id.clone(),
+                site: step.site.clone(),
+                action: step.action.kind().to_string(),
+                elapsed: at,
+                duration: None,
+                created: None,
+                attempt: None,
+                error: None,
+            };
             match event {
                 Event::Done {
                     elapsed, created, ..
                 } => {
-                    value["duration"] = json!(round(elapsed.as_secs_f64()));
-                    value["created"] = json!(created);
+                    line.duration = Some(round(elapsed.as_secs_f64()));
+                    line.created = serde_json::to_value(created).ok();
                 }
                 Event::Failed { elapsed, error, .. } => {
-                    value["duration"] = json!(round(elapsed.as_secs_f64()));
-                    value["error"] = json!(error);
+                    line.duration = Some(round(elapsed.as_secs_f64()));
+                    line.error = Some(error.to_string());
                 }
                 Event::Retrying { attempt, error, .. } => {
-                    value["attempt"] = json!(attempt);
-                    value["error"] = json!(error);
+                    line.attempt = Some(*attempt);
+                    line.error = Some(error.to_string());
                 }
                 Event::Started { .. } => {}
             }
-            self.json_line(value);
+            self.json_line(ProgressEvent::Step(line));
             return;
         }
         let verb = if undo { "undo " } else { "" };
@@ -516,7 +527,10 @@ impl Observer for Display {
 
     fn note(&mut self, text: &str) {
         if self.json {
-            self.json_line(json!({ "event": "note", "message": text }));
+            self.json_line(ProgressEvent::Note(NoteEvent {
+                event: NoteTag::Note,
+                message: text.to_string(),
+            }));
         } else {
             self.line(text);
         }
@@ -524,11 +538,11 @@ impl Observer for Display {
 
     fn planned(&mut self, plan: &Plan) {
         if self.json {
-            self.json_line(json!({
-                "event": "planned",
-                "operation": plan.operation.id,
-                "type": plan.operation.kind.as_str(),
-                "steps": plan.steps.len(),
+            self.json_line(ProgressEvent::Planned(PlannedEvent {
+                event: PlannedTag::Planned,
+                operation: plan.operation.id.clone(),
+                kind: plan.operation.kind.as_str().to_string(),
+                steps: plan.steps.len(),
             }));
         } else {
             self.line(&render::plan::text(plan));

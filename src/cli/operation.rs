@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::execute::operation_folder;
 use super::output::{ListOutput, RecordOutput, unknown_column};
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::plan::Plan;
+use crate::render::records::{self, Leftover, OperationRow, OperationShown, timestamp};
 use crate::render::table;
 use crate::state::journal::{Progress, replay};
 use crate::state::local::{LocalStore, StoredOperation};
@@ -60,12 +61,6 @@ pub fn run(command: &OperationCommand) -> Result<Outcome, CommandError> {
         OperationCommand::Show(args) => show(args),
         OperationCommand::List(args) => list(args),
     }
-}
-
-fn timestamp(time: Option<chrono::DateTime<chrono::Utc>>) -> Value {
-    time.map_or(Value::Null, |t| {
-        Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    })
 }
 
 /// How an operation reads now: `interrupted` when it is recorded as running but no live
@@ -125,34 +120,31 @@ fn fields(
             record.steps_failed.clone(),
         )
     };
-    let mut fields = json!({
-        "id": record.id,
-        "type": record.kind,
-        "status": status,
-        "progress": progress,
-        "steps_completed": completed,
-        "steps_failed": failed,
-        "steps_running": journal.in_flight,
-        "error_message": record.error_message,
-        "started_at": timestamp(record.started_at),
-        "completed_at": timestamp(record.completed_at),
-        "source_site": record.source_site,
-        "target_site": record.target_site,
-        // A drill's: what it left on its target, and the proof of its cleanup.
-        "left_on_target": record
+    let shown = OperationShown {
+        id: record.id.clone(),
+        kind: record.kind.clone(),
+        status: status.to_string(),
+        progress,
+        steps_completed: completed,
+        steps_failed: failed,
+        steps_running: journal.in_flight.clone(),
+        error_message: record.error_message.clone(),
+        started_at: timestamp(record.started_at),
+        completed_at: timestamp(record.completed_at),
+        source_site: record.source_site.clone(),
+        target_site: record.target_site.clone(),
+        left_on_target: record
             .left_on_target
             .iter()
-            .map(|resource| json!({ "kind": resource.kind.as_str(), "name": resource.name }))
-            .collect::<Vec<_>>(),
-        "cleanup_proof": record.proof,
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default();
-    if let Some(next) = next_step(status, &record.id) {
-        fields.insert("next".to_string(), Value::String(next));
-    }
-    fields
+            .map(|resource| Leftover {
+                kind: resource.kind,
+                name: resource.name.clone(),
+            })
+            .collect(),
+        cleanup_proof: record.proof.clone(),
+        next: next_step(status, &record.id),
+    };
+    records::fields(&shown)
 }
 
 fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
@@ -209,19 +201,16 @@ fn list(args: &ListArgs) -> Result<Outcome, CommandError> {
             doc.operations
                 .iter()
                 .map(|op| {
-                    json!({
-                        "id": op.id,
-                        "type": op.kind,
-                        "status": status_now(&store, op, &spec.name),
-                        "progress": op.progress,
-                        "source_site": op.source_site,
-                        "target_site": op.target_site,
-                        "started_at": timestamp(op.started_at),
-                        "completed_at": timestamp(op.completed_at),
+                    records::fields(&OperationRow {
+                        id: op.id.clone(),
+                        kind: op.kind.clone(),
+                        status: status_now(&store, op, &spec.name).to_string(),
+                        progress: op.progress,
+                        source_site: op.source_site.clone(),
+                        target_site: op.target_site.clone(),
+                        started_at: timestamp(op.started_at),
+                        completed_at: timestamp(op.completed_at),
                     })
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default()
                 })
                 .collect()
         })

@@ -6,12 +6,15 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::output::{ListOutput, RecordOutput, unknown_column};
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::inventory::protection::Protection;
+use crate::render::records::{
+    self, GroupShown, LastOperation, MemberPlacement, PolicyShown, SitePolicy, SyncRow, timestamp,
+};
 use crate::render::table::{self, Options, UnknownColumn};
 use crate::spec::{SecretRef, Setting, Spec, duration};
 use crate::state::{RecordedState, StateDocument};
@@ -167,16 +170,6 @@ fn observe(spec: &Spec, state: &RecordedState) -> Result<Observed, CommandError>
     })
 }
 
-fn object(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
-}
-
-fn timestamp(time: Option<chrono::DateTime<chrono::Utc>>) -> Value {
-    time.map_or(Value::Null, |t| {
-        Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    })
-}
-
 fn show(
     spec: &Spec,
     state: &RecordedState,
@@ -198,40 +191,40 @@ fn show(
         .map(|sync| sync.status.label())
         .next()
         .unwrap_or("IN SYNC");
-    let members: Vec<Value> = spec
+    let members = spec
         .members
         .iter()
-        .map(|member| {
-            let site = document
+        .map(|member| MemberPlacement {
+            name: member.instance.clone(),
+            site: document
                 .members
                 .get(&member.instance)
-                .map_or(document.current_primary_site.as_str(), |record| {
-                    record.site.as_str()
-                });
-            json!({ "name": member.instance, "site": site })
+                .map_or(&document.current_primary_site, |record| &record.site)
+                .clone(),
         })
         .collect();
-    let last = document.operations.last();
-    table::record(
-        &object(json!({
-            "name": spec.name,
-            "description": spec.description,
-            "status": document.status.as_str(),
-            "primary_site": document.primary_site,
-            "secondary_site": document.secondary_site,
-            "current_primary_site": document.current_primary_site,
-            "failover_count": document.failover_count,
-            "last_failover_at": timestamp(document.last_failover_at),
-            "replication": format!("{:?}", spec.policy.replication).to_lowercase(),
-            "members": members,
-            "metadata_version": document.metadata_version,
-            "sync_status": peer_sync,
-            "protected_since": protection.label(),
-            "last_operation": last.map(|op| json!({ "id": op.id, "type": op.kind, "status": op.status.as_str() })),
-            "updated_at": timestamp(document.updated_at),
-        })),
-        options,
-    )
+    let shown = GroupShown {
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        status: document.status.as_str().to_string(),
+        primary_site: document.primary_site.clone(),
+        secondary_site: document.secondary_site.clone(),
+        current_primary_site: document.current_primary_site.clone(),
+        failover_count: u64::from(document.failover_count),
+        last_failover_at: timestamp(document.last_failover_at),
+        replication: format!("{:?}", spec.policy.replication).to_lowercase(),
+        members,
+        metadata_version: document.metadata_version,
+        sync_status: peer_sync.to_string(),
+        protected_since: protection.label(),
+        last_operation: document.operations.last().map(|op| LastOperation {
+            id: op.id.clone(),
+            kind: op.kind.clone(),
+            status: op.status.as_str().to_string(),
+        }),
+        updated_at: timestamp(document.updated_at),
+    };
+    table::record(&records::fields(&shown), options)
 }
 
 fn setting(setting: &Setting) -> String {
@@ -242,49 +235,43 @@ fn setting(setting: &Setting) -> String {
 }
 
 fn policy(spec: &Spec, options: &Options) -> Result<String, UnknownColumn> {
-    let mut record = object(json!({
-        "name": spec.name,
-        "replication": format!("{:?}", spec.policy.replication).to_lowercase(),
-        "array_protection_group": spec.policy.array_protection_group,
-        "rpo": duration::format(spec.policy.rpo),
-        "rto": duration::format(spec.policy.rto),
-        "primary": spec.primary,
-    }));
-    for site in spec.sites.values() {
-        let array = &site.flasharray;
-        let token = match &array.api_token {
-            SecretRef::Env(name) => format!("env:{name}"),
-            SecretRef::File(path) => format!("file:{}", path.display()),
-        };
-        record.insert(
-            format!("site {}", site.name),
-            json!({
-                "cloud": site.cloud,
-                "array": array.array_name,
-                "url": setting(&array.url),
-                "api_token_from": token,
-                "ca_cert": array.ca_cert.as_ref().map_or("system roots".to_string(), setting),
-                "cinder_host": array.cinder_host,
-            }),
-        );
-    }
-    // Each pair as `{site: name}`, one name per site.
-    let pairs = |pairs: &[crate::spec::Pair]| -> Vec<Value> {
-        pairs.iter().map(|pair| json!(pair.names)).collect()
+    let sites = spec
+        .sites
+        .values()
+        .map(|site| {
+            let array = &site.flasharray;
+            let api_token_from = match &array.api_token {
+                SecretRef::Env(name) => format!("env:{name}"),
+                SecretRef::File(path) => format!("file:{}", path.display()),
+            };
+            let policy = SitePolicy {
+                cloud: site.cloud.clone(),
+                array: array.array_name.clone(),
+                url: setting(&array.url),
+                api_token_from,
+                ca_cert: array
+                    .ca_cert
+                    .as_ref()
+                    .map_or("system roots".to_string(), setting),
+                cinder_host: array.cinder_host.clone(),
+            };
+            (format!("site {}", site.name), policy)
+        })
+        .collect();
+    let pairs = |pairs: &[crate::spec::Pair]| pairs.iter().map(|p| p.names.clone()).collect();
+    let shown = PolicyShown {
+        name: spec.name.clone(),
+        replication: format!("{:?}", spec.policy.replication).to_lowercase(),
+        array_protection_group: spec.policy.array_protection_group.clone(),
+        rpo: duration::format(spec.policy.rpo),
+        rto: duration::format(spec.policy.rto),
+        primary: spec.primary.clone(),
+        sites,
+        network_mappings: pairs(&spec.mappings.networks),
+        flavor_mappings: pairs(&spec.mappings.flavors),
+        drill_networks: pairs(&spec.drill.networks),
     };
-    record.insert(
-        "network_mappings".to_string(),
-        json!(pairs(&spec.mappings.networks)),
-    );
-    record.insert(
-        "flavor_mappings".to_string(),
-        json!(pairs(&spec.mappings.flavors)),
-    );
-    record.insert(
-        "drill_networks".to_string(),
-        json!(pairs(&spec.drill.networks)),
-    );
-    table::record(&record, options)
+    table::record(&records::fields(&shown), options)
 }
 
 /// One row per site; the replica's row says since when it holds a recoverable copy.
@@ -303,14 +290,16 @@ fn sync_status(
             let version = document.map(|d| d.metadata_version);
             let status = state.site_sync_now(site, |peer| observed.answering.contains(peer));
             let replica = primary.is_some_and(|primary| primary != site);
-            object(json!({
-                "site": site,
-                "metadata_version": version,
-                "status": document.map_or("(never applied)", |d| d.status.as_str()),
-                "current_primary_site": document.map(|d| d.current_primary_site.clone()),
-                "sync": status.label(),
-                "protected_since": replica.then(|| observed.protection.label()),
-            }))
+            records::fields(&SyncRow {
+                site: site.clone(),
+                metadata_version: version,
+                status: document
+                    .map_or("(never applied)", |d| d.status.as_str())
+                    .to_string(),
+                current_primary_site: document.map(|d| d.current_primary_site.clone()),
+                sync: status.label().to_string(),
+                protected_since: replica.then(|| observed.protection.label()),
+            })
         })
         .collect();
     table::list(

@@ -6,12 +6,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::output::{ListOutput, unknown_column};
 use super::plan::load_spec;
 use super::{CommandError, Outcome, clouds_for, print};
 use crate::inventory::{ManagePolicy, SiteInventory};
+use crate::render::records::{self, SiteCheck};
 use crate::render::table;
 
 #[derive(Debug, clap::Subcommand)]
@@ -161,10 +162,11 @@ pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
                 Ok(detail) => ("ok", detail),
                 Err(detail) => ("FAILED", detail),
             };
-            json!({ "check": check, "status": status, "detail": detail })
-                .as_object()
-                .cloned()
-                .unwrap_or_default()
+            records::fields(&SiteCheck {
+                check: check.to_string(),
+                status: status.to_string(),
+                detail: detail.clone(),
+            })
         })
         .collect();
     print(

@@ -9,6 +9,7 @@
 pub mod diagnostics;
 pub mod markdown;
 pub mod plan;
+pub mod records;
 pub mod redact;
 pub mod report;
 pub mod table;

@@ -19,6 +19,7 @@ pub mod evidence;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::plan::{OperationKind, Phase, Plan, diff};
@@ -35,7 +36,7 @@ const BUSY: char = '█';
 const IDLE: char = '░';
 
 /// An operation's report (see the module's first lines).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Report {
     pub operation: OperationSummary,
     pub planned: Planned,
@@ -54,7 +55,7 @@ pub struct Report {
     pub drill: Option<DrillOutcome>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct OperationSummary {
     pub id: String,
     pub kind: OperationKind,
@@ -71,7 +72,7 @@ pub struct OperationSummary {
 }
 
 /// What the plan said it would do.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Planned {
     /// The plan's summary line (`Plan: 4 to add on site-b, ...`).
     pub summary: String,
@@ -80,7 +81,7 @@ pub struct Planned {
 }
 
 /// Recovery time: predicted by the plan, measured from the journal, and the policy's budget.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Rto {
     pub predicted_secs: f64,
     /// From the first step's start to the last step's end; `None` before a step ended.
@@ -91,7 +92,7 @@ pub struct Rto {
 }
 
 /// The data-loss disclosure: the RPO achieved is the age of the snapshot recovered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct DataLossReport {
     /// The snapshot recovered; `None` when the operation took a fresh one (planned failover).
     pub snapshot: Option<String>,
@@ -104,7 +105,7 @@ pub struct DataLossReport {
 }
 
 /// How a step ended, as its last journal entry says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Done,
@@ -120,7 +121,7 @@ pub enum StepStatus {
 }
 
 /// A step of the plan as it ran.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct StepRun {
     pub id: String,
     pub phase: Phase,
@@ -138,7 +139,7 @@ pub struct StepRun {
 }
 
 /// A step on the critical path, with its Gantt bar.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct PathStep {
     pub step: String,
     pub start_secs: f64,
@@ -148,7 +149,7 @@ pub struct PathStep {
 }
 
 /// An error the journal recorded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct StepError {
     pub step: String,
     /// Seconds from the first step's start.
@@ -161,7 +162,7 @@ pub struct StepError {
 }
 
 /// How a drill (or its cleanup) left its target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct DrillOutcome {
     /// That nothing tagged with the drill was left, once its cleanup proved it.
     pub proof: Option<CleanupProof>,

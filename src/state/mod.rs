@@ -184,7 +184,7 @@ pub struct OperationRecord {
 }
 
 /// Something a drill created on its target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DrillResource {
     pub kind: DrillResourceKind,
     /// Its name when created.
@@ -199,7 +199,9 @@ pub struct DrillResource {
     pub id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DrillResourceKind {
     Server,
@@ -235,7 +237,7 @@ impl DrillResourceKind {
 
 /// That nothing tagged with a drill was left on its target when its cleanup ended. Recorded
 /// only then: when something is left, the cleanup fails and its error names what.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CleanupProof {
     /// The drill (`op-...`).
     pub drill: String,
@@ -250,7 +252,7 @@ pub struct CleanupProof {
     pub destroyed: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OperationStatus {
     Pending,

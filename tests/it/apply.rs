@@ -7,6 +7,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::plan::Setup;
+use crate::schema::assert_conforms;
 use crate::{stderr, stdout};
 
 const MEMBERS: [&str; 3] = ["db-1", "web-1", "web-2"];
@@ -337,6 +338,46 @@ fn output_follows_the_openstack_clients_options() {
     );
     let last: Value = serde_json::from_str(events.lines().last().unwrap()).unwrap();
     assert_eq!(last["event"], "operation_done", "{events}");
+    // Every JSON document printed has its schema in schemas/.
+    for line in events.lines() {
+        assert_conforms(
+            "progress-event.schema.json",
+            &serde_json::from_str(line).unwrap(),
+        );
+    }
+    let operation = last["operation"].as_str().unwrap();
+    for (schema, args) in [
+        (
+            "operation-show.schema.json",
+            vec!["operation", "show", operation],
+        ),
+        (
+            "operation-list.schema.json",
+            vec!["operation", "list", spec],
+        ),
+        (
+            "protection-group-show.schema.json",
+            vec!["protection-group", "show", spec],
+        ),
+        (
+            "protection-group-policy-show.schema.json",
+            vec!["protection-group", "policy-show", spec],
+        ),
+        (
+            "protection-group-sync-status.schema.json",
+            vec!["protection-group", "sync-status", spec],
+        ),
+        (
+            "site-validate.schema.json",
+            vec!["site", "validate", spec, "site-a"],
+        ),
+        ("report.schema.json", vec!["report", operation]),
+    ] {
+        let mut args = args;
+        args.extend(["-f", "json"]);
+        let document: Value = serde_json::from_str(&setup.expect(0, &args)).unwrap();
+        assert_conforms(schema, &document);
+    }
 
     let shell = setup.expect(
         0,
