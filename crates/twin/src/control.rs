@@ -70,7 +70,7 @@ async fn site_down(
     if request.power_off
         && let Some(cell) = runtime.world.site(&site)
     {
-        cell.lock(&runtime.world).power_off();
+        super::openstack::nova::power_off(&mut cell.lock(&runtime.world));
     }
     set_up(&runtime, &site, false).await
 }

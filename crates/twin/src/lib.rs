@@ -8,18 +8,16 @@
 //!
 //! Layout, in layers (a module uses only those of its layer and below):
 //! - at the bottom: `clock` (modelled latencies, `--speed`), `errors`, `faults`, `fixture` (the
-//!   starting world), `tls`, the state of each service (`openstack::state`,
+//!   starting world, as written), `tls`, the state of each service (`openstack::state`,
 //!   `flasharray::state`), and `world` (all state, one lock per site, and the [`world::SiteContext`]
-//!   a request handler works with);
+//!   a request handler works with; it applies the services' time-driven changes it was made
+//!   with, and imports no service);
 //! - above it the services: `openstack/` (Keystone, and Nova, Cinder and Neutron, one module
-//!   per resource) and `flasharray/` (the REST API, one module per resource, and replication);
-//! - on top: `runtime` (the running endpoints), `control` (the control API), `server` (starts
-//!   it all) and `outputs` (the clouds.yaml and env files of a running twin).
-//!
-//! One exception is left: `world` still brings sites up to date through the services' own
-//! time-driven code (Nova's `advance`, `power_off`, `place` and key fingerprints, Cinder's
-//! `advance` and `connect_attached_volumes`, the arrays' `advance` and `replication`), which
-//! belongs below it.
+//!   per resource) and `flasharray/` (the REST API, one module per resource, and replication),
+//!   each owning its time-driven changes (`advance`, Nova's `power_off`);
+//! - on top: `populate` (the world a fixture describes, built by the services' rules, made with
+//!   their time-driven changes), `runtime` (the running endpoints), `control` (the control API),
+//!   `server` (starts it all) and `outputs` (the clouds.yaml and env files of a running twin).
 
 pub mod clock;
 pub mod control;
@@ -29,6 +27,7 @@ pub mod fixture;
 pub mod flasharray;
 pub mod openstack;
 pub mod outputs;
+pub mod populate;
 pub mod runtime;
 pub mod server;
 pub mod tls;

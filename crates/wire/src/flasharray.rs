@@ -3,7 +3,7 @@
 //! `Arrays` becomes [`Array`], ...).
 //!
 //! Shared by protector's FlashArray client (deserializes) and the simulated array (serializes),
-//! so the twin's answers are checked against the spec by `tests/it/flasharray_api.rs`.
+//! so the twin's answers are checked against the spec by `tests/it/flasharray_api/`.
 //! Conventions:
 //! - Every property of a resource is an `Option` left out when `None`: Pure's spec marks no
 //!   property required, arrays leave out what does not apply, and a real array also sends JSON

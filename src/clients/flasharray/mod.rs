@@ -2,7 +2,7 @@
 //! snapshots, replication transfers, array connections, hosts and host-volume connections.
 //!
 //! `model` holds the wire types, shared by protector's FlashArray client (which deserializes
-//! them) and the twin's array (which serializes them); `tests/it/flasharray_api.rs` checks every
+//! them) and the twin's array (which serializes them); `tests/it/flasharray_api/` checks every
 //! body the twin sends against Pure's OpenAPI description (`FA2.56-dr-subset.spec.yaml`).
 //!
 //! [`FlashArray`] is the client: it picks the newest REST version both sides know
