@@ -148,12 +148,15 @@ fn policy_show_names_where_secrets_come_from_never_their_values() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(
-        text.contains("api_token: from env:FA_SITE_A_API_TOKEN"),
+        text.contains("api_token_from: env:FA_SITE_A_API_TOKEN"),
         "{text}"
     );
     assert!(text.contains("rpo: 15m"), "{text}");
     assert!(
-        text.contains("site-a: m1.large <-> site-b: m2.large"),
+        text.contains("flavor_mappings:\n- site-a: m1.large\n  site-b: m2.large"),
         "{text}"
     );
+    for secret in ["pureuser", "api_token: "] {
+        assert!(!text.contains(secret), "{text}");
+    }
 }
