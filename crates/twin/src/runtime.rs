@@ -21,6 +21,9 @@ pub(crate) struct Endpoint {
     pub(crate) app: Router,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) task: Option<JoinHandle<()>>,
+    /// While the site is down: the task that holds its port, bound but not listening, so
+    /// connections are refused and no other twin takes the port meanwhile (see [`reserve`]).
+    pub(crate) reserved: Option<JoinHandle<Option<TcpSocket>>>,
 }
 
 /// Shared by the control API and the running twin.
@@ -41,32 +44,65 @@ impl Runtime {
             drop(other.lock(&self.world));
         }
         cell.set_up(up);
-        let (addresses, tasks): (Vec<SocketAddr>, Vec<JoinHandle<()>>) = {
+        type Closing = (
+            SocketAddr,
+            Option<JoinHandle<()>>,
+            Option<JoinHandle<Option<TcpSocket>>>,
+        );
+        let closing: Vec<Closing> = {
             let mut endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
             let Some(endpoints) = endpoints.get_mut(site) else {
                 return Ok(());
             };
-            let tasks = endpoints
+            endpoints
                 .iter_mut()
-                .filter_map(|endpoint| endpoint.task.take())
-                .collect();
-            (
-                endpoints.iter().map(|endpoint| endpoint.addr).collect(),
-                tasks,
-            )
+                .map(|endpoint| {
+                    (
+                        endpoint.addr,
+                        endpoint.task.take(),
+                        endpoint.reserved.take(),
+                    )
+                })
+                .collect()
         };
-        // An aborted task drops its listener only when the runtime next gets to it: wait for
-        // that, so the ports refuse connections (and can be bound again) once this returns.
-        for task in tasks {
-            task.abort();
-            let _ = task.await;
+        let mut listeners = Vec::new();
+        let mut reservations = Vec::new();
+        for (addr, task, reserved) in closing {
+            // An aborted task drops its listener only when the runtime next gets to it: wait
+            // for that, so the port refuses connections (and can be bound again) once this
+            // returns.
+            if let Some(task) = task {
+                task.abort();
+                let _ = task.await;
+            }
+            if up {
+                let held = match reserved {
+                    Some(holding) if holding.is_finished() => holding.await.ok().flatten(),
+                    Some(holding) => {
+                        holding.abort();
+                        None
+                    }
+                    None => None,
+                };
+                let listener = match held.map(|socket| socket.listen(1024)) {
+                    Some(Ok(listener)) => listener,
+                    _ => rebind(addr).await?,
+                };
+                listeners.push(listener);
+            } else {
+                reservations.push(Some(
+                    reserved.unwrap_or_else(|| tokio::spawn(reserve(addr))),
+                ));
+            }
         }
         if !up {
+            let mut endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(endpoints) = endpoints.get_mut(site) {
+                for (endpoint, reserved) in endpoints.iter_mut().zip(reservations) {
+                    endpoint.reserved = reserved;
+                }
+            }
             return Ok(());
-        }
-        let mut listeners = Vec::new();
-        for addr in addresses {
-            listeners.push(rebind(addr).await?);
         }
         let mut endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(endpoints) = endpoints.get_mut(site) {
@@ -91,10 +127,34 @@ impl Runtime {
     }
 }
 
+/// A site's port while the site is down: bound (with SO_REUSEADDR, as its connections' TIME_WAIT
+/// needs) but not listening, so connections to it are refused as by a site that is gone. It
+/// keeps other twins off the port: they bind new site ports without SO_REUSEADDR
+/// ([`bind_site_port`]), which fails on a port any socket holds. Without it, a concurrent
+/// test's twin could take the port of a site that is down and keep it from coming back.
+/// Tried until it holds (a minute at most): the kernel refuses the bind while a client still
+/// has a connection to the closed site open.
+async fn reserve(addr: SocketAddr) -> Option<TcpSocket> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let socket = TcpSocket::new_v4().ok()?;
+        socket.set_reuseaddr(true).ok()?;
+        match socket.bind(addr) {
+            Ok(()) => return Some(socket),
+            Err(error) if std::time::Instant::now() >= deadline => {
+                tracing::debug!(%addr, %error, "cannot hold the port of a site that is down");
+                return None;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+}
+
 /// A port for a site in 10000-14999, below the kernel's range of ephemeral ports (and the
-/// ports tests/real-openstack takes, from 15000): while the site is down its port is free, and
-/// one in the ephemeral range could meanwhile become the source port of some connection (a busy
-/// machine makes thousands), which would keep the site from coming back.
+/// ports tests/real-openstack takes, from 15000): one in the ephemeral range could become the
+/// source port of some connection while the site is down (a busy machine makes thousands). It
+/// is bound without SO_REUSEADDR, so a port another twin holds for a site that is down
+/// ([`reserve`]), or one with connections in TIME_WAIT, is passed over.
 pub(crate) async fn bind_site_port() -> Result<TcpListener, String> {
     let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -111,7 +171,7 @@ pub(crate) async fn bind_site_port() -> Result<TcpListener, String> {
             ^ (u64::from(std::process::id()) << 20);
         for attempt in 0..64u64 {
             let port = FIRST + ((seed + attempt * 7919) % span) as u16;
-            if let Ok(listener) = bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            if let Ok(listener) = bind_unshared(SocketAddr::from(([127, 0, 0, 1], port))) {
                 return Ok(listener);
             }
         }
@@ -134,6 +194,17 @@ pub(crate) async fn rebind(addr: SocketAddr) -> Result<TcpListener, String> {
             result => return result,
         }
     }
+}
+
+/// Binds and listens on a port no socket holds in any state. SO_REUSEADDR is set only once
+/// bound: the bind itself is strict, and the connections it leaves in TIME_WAIT still let the
+/// site hold and take back its port (a TIME_WAIT socket yields only to sockets that share
+/// the flag with it).
+fn bind_unshared(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(addr)?;
+    socket.set_reuseaddr(true)?;
+    socket.listen(1024)
 }
 
 /// Binds with SO_REUSEADDR so a site brought back up gets its old port despite TIME_WAIT.
@@ -184,4 +255,52 @@ pub(crate) fn spawn_accept(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_site_that_is_down_refuses_connections_and_keeps_its_port() {
+        let listener = bind_site_port().await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A client that closes first: no TIME_WAIT on the site's side holds the port.
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        drop(client);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop((server, listener));
+
+        let reserved = reserve(addr)
+            .await
+            .expect("the port of a site that is down is held");
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "refused while down"
+        );
+        // Another twin looking for a port passes this one over; without the hold it would not.
+        assert!(bind_unshared(addr).is_err());
+        drop(reserved);
+        drop(bind_unshared(addr).expect("free once nothing holds it"));
+
+        let reserved = reserve(addr).await.expect("held again");
+        let listener = reserved.listen(1024).expect("the same port, back up");
+        let again = tokio::net::TcpStream::connect(addr).await;
+        assert!(again.is_ok(), "{again:?}");
+        drop(listener);
+    }
+
+    #[tokio::test]
+    async fn the_port_is_held_once_the_last_client_lets_go() {
+        let listener = bind_site_port().await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        drop((server, listener));
+        let holding = tokio::spawn(reserve(addr));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(client);
+        assert!(holding.await.unwrap().is_some());
+    }
 }

@@ -83,6 +83,7 @@ impl Twin {
                     app,
                     tls,
                     task: Some(task),
+                    reserved: None,
                 });
             }
             {
