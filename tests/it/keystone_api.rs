@@ -267,7 +267,11 @@ fn password_and_application_credential_tokens_on_both_sites() {
             None,
         );
         let catalog: keystone::CatalogResponse = serde_json::from_str(&catalog.body).unwrap();
-        assert_eq!(catalog.catalog.len(), 5);
+        assert_eq!(
+            catalog.catalog.len(),
+            6,
+            "identity, compute, volumev3, block-storage, network, object-store"
+        );
         let projects = call(
             "GET",
             &format!("{os}/identity/v3/auth/projects"),

@@ -80,6 +80,7 @@ pub struct Site {
     pub compute: Compute,
     pub block: BlockStorage,
     pub network: Networking,
+    pub object: ObjectStorage,
     pub array: Array,
     /// Base URLs this site is served at, filled in when the servers bind.
     pub endpoints: Endpoints,
