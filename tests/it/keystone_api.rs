@@ -214,7 +214,8 @@ fn password_and_application_credential_tokens_on_both_sites() {
                 "compute",
                 "volumev3",
                 "block-storage",
-                "network"
+                "network",
+                "object-store"
             ]
         );
         for entry in catalog {

@@ -130,7 +130,9 @@ pub struct ContainerInfo {
     pub name: String,
     pub count: u64,
     pub bytes: u64,
-    pub last_modified: String,
+    /// Swift answers it; the API reference's sample predates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
 }
 
 #[cfg(test)]

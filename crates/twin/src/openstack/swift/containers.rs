@@ -70,8 +70,13 @@ pub(super) fn account(
         .map(|entry| match entry {
             Ok(name) => {
                 let row = rows.iter().find(|row| row.0 == name).expect("a listed row");
-                let value = json!({"name": name, "count": row.1, "bytes": row.2,
-                                   "last_modified": row.3});
+                let info = wire::ContainerInfo {
+                    name: name.to_string(),
+                    count: row.1,
+                    bytes: row.2,
+                    last_modified: Some(row.3.clone()),
+                };
+                let value = serde_json::to_value(info).unwrap_or_default();
                 (name.to_string(), value)
             }
             Err(subdir) => (subdir.clone(), json!({ "subdir": subdir })),
