@@ -41,6 +41,11 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Val
         command.args(["-H", "Content-Type: application/json", "--data-binary"]);
         command.arg(body.to_string());
     }
+    run(&mut command)
+}
+
+/// Runs a `curl -i` command and reads its answer.
+pub fn run(command: &mut Command) -> Reply {
     let output = command.output().expect("curl runs");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));

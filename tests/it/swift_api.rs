@@ -9,7 +9,7 @@ use std::process::Command;
 use protector_wire::swift::{self as wire, ObjectEntry};
 use serde_json::json;
 
-use crate::keystone_api::{Reply, call, issue, password_request, site_info};
+use crate::keystone_api::{Reply, call, issue, password_request, run, site_info};
 use crate::twin::TwinProcess;
 
 /// One site's object store, as a client finds it.
@@ -62,24 +62,7 @@ impl Store {
                 body,
             ]);
         }
-        let output = command.output().expect("curl runs");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or(0);
-        let headers = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
-            .collect();
-        Reply {
-            status,
-            headers,
-            body: body.to_string(),
-        }
+        run(&mut command)
     }
 
     fn put(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {

@@ -20,7 +20,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::IntoResponse;
 use md5::{Digest, Md5};
-use protector_wire::swift as wire;
+use protector_wire::swift::{self as wire, Timestamp};
+use std::collections::BTreeMap;
 
 use super::containers::find;
 use super::request::*;
@@ -85,7 +86,7 @@ fn current<'a>(
 }
 
 fn put(site: &mut Site, path: (&str, &str, &str), headers: &HeaderMap, body: Bytes) -> Answer {
-    let (account, container, name_) = path;
+    let (_, _, name_) = path;
     archive_current(site, path)?;
     let sized = headers.contains_key(header::CONTENT_LENGTH)
         || header_text(headers, "transfer-encoding").is_some_and(|te| te.contains("chunked"));
@@ -112,20 +113,9 @@ fn put(site: &mut Site, path: (&str, &str, &str), headers: &HeaderMap, body: Byt
     {
         return Err(error(StatusCode::UNPROCESSABLE_ENTITY));
     }
-    let timestamp = issue_timestamp(site);
-    let objects = &mut site
-        .object
-        .accounts
-        .get_mut(account)
-        .and_then(|held| held.containers.get_mut(container))
-        .expect("the container was found")
-        .objects;
-    if objects
-        .get(name_)
-        .is_some_and(|existing| stored(&existing.timestamp) >= timestamp)
-    {
+    let Some((objects, timestamp)) = newer_write(site, path) else {
         return Ok(status_page(StatusCode::ACCEPTED, Vec::new()));
-    }
+    };
     let content_type = header_text(headers, "content-type")
         .map(str::to_string)
         .unwrap_or_else(|| guess_content_type(name_).to_string());
@@ -237,7 +227,7 @@ fn post(site: &mut Site, path: (&str, &str, &str), headers: &HeaderMap) -> Answe
 }
 
 fn delete(site: &mut Site, path: (&str, &str, &str)) -> Answer {
-    let (account, container, name_) = path;
+    let (account, _, name_) = path;
     if let Some(archive) = archive_current(site, path)? {
         let marker = wire::archive_name(name_, issue_timestamp(site));
         let timestamp = issue_timestamp(site).internal();
@@ -258,22 +248,31 @@ fn delete(site: &mut Site, path: (&str, &str, &str)) -> Answer {
     if current(site, path).is_none() {
         return Err(error(StatusCode::NOT_FOUND));
     }
+    let Some((objects, _)) = newer_write(site, path) else {
+        return Err(error(StatusCode::CONFLICT));
+    };
+    objects.remove(name_);
+    Ok(status_page(StatusCode::NO_CONTENT, Vec::new()))
+}
+
+/// The container's objects and the timestamp of a write to `path` now; `None` when the stored
+/// object is newer (the object server's 409, which the proxy answers a PUT with as 202).
+fn newer_write<'a>(
+    site: &'a mut Site,
+    (account, container, name_): (&str, &str, &str),
+) -> Option<(&'a mut BTreeMap<String, SwiftObject>, Timestamp)> {
     let timestamp = issue_timestamp(site);
     let objects = &mut site
         .object
         .accounts
-        .get_mut(account)
-        .and_then(|held| held.containers.get_mut(container))
-        .expect("the container was found")
+        .get_mut(account)?
+        .containers
+        .get_mut(container)?
         .objects;
-    if objects
+    let stale = objects
         .get(name_)
-        .is_some_and(|existing| stored(&existing.timestamp) >= timestamp)
-    {
-        return Err(error(StatusCode::CONFLICT));
-    }
-    objects.remove(name_);
-    Ok(status_page(StatusCode::NO_CONTENT, Vec::new()))
+        .is_some_and(|existing| stored(&existing.timestamp) >= timestamp);
+    (!stale).then_some((objects, timestamp))
 }
 
 /// History mode's copy of the current object before a PUT or DELETE changes it. Returns the
@@ -342,9 +341,7 @@ fn expiry(site: &Site, headers: &HeaderMap) -> Result<Option<i64>, Refused> {
     Ok(Some(at))
 }
 
-fn nonempty(
-    metadata: std::collections::BTreeMap<String, String>,
-) -> std::collections::BTreeMap<String, String> {
+fn nonempty(metadata: BTreeMap<String, String>) -> BTreeMap<String, String> {
     metadata
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -375,6 +372,6 @@ mod hex {
 
 /// Read by tests: the timestamp an object was written at.
 #[cfg(test)]
-pub(super) fn timestamp_of(object: &SwiftObject) -> wire::Timestamp {
+pub(super) fn timestamp_of(object: &SwiftObject) -> Timestamp {
     stored(&object.timestamp)
 }
