@@ -19,13 +19,22 @@ use serde_json::Value;
 use crate::root;
 
 /// The service folders under `api-samples/` whose every file a model must claim.
-const SERVICES: &[&str] = &["keystone", "nova", "cinder", "neutron"];
+const SERVICES: &[&str] = &["keystone", "nova", "cinder", "neutron", "swift"];
 
 /// Reads a sample into a model and writes the model back as JSON.
 type RoundTrip = fn(&str) -> Result<Value, String>;
 
 /// Sample file (relative to `api-samples/`) -> the model that reads it.
 const MODELS: &[(&str, RoundTrip)] = &[
+    // Swift
+    (
+        "swift/objects-list-response.json",
+        round_trip::<Vec<protector_wire::swift::ObjectEntry>>,
+    ),
+    (
+        "swift/account-containers-list-response.json",
+        round_trip::<Vec<protector_wire::swift::ContainerEntry>>,
+    ),
     // Keystone
     (
         "keystone/auth-application-credential-id-request.json",

@@ -41,6 +41,11 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&Val
         command.args(["-H", "Content-Type: application/json", "--data-binary"]);
         command.arg(body.to_string());
     }
+    run(&mut command)
+}
+
+/// Runs a `curl -i` command and reads its answer.
+pub fn run(command: &mut Command) -> Reply {
     let output = command.output().expect("curl runs");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
@@ -214,7 +219,8 @@ fn password_and_application_credential_tokens_on_both_sites() {
                 "compute",
                 "volumev3",
                 "block-storage",
-                "network"
+                "network",
+                "object-store"
             ]
         );
         for entry in catalog {
@@ -267,7 +273,11 @@ fn password_and_application_credential_tokens_on_both_sites() {
             None,
         );
         let catalog: keystone::CatalogResponse = serde_json::from_str(&catalog.body).unwrap();
-        assert_eq!(catalog.catalog.len(), 5);
+        assert_eq!(
+            catalog.catalog.len(),
+            6,
+            "identity, compute, volumev3, block-storage, network, object-store"
+        );
         let projects = call(
             "GET",
             &format!("{os}/identity/v3/auth/projects"),

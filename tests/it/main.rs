@@ -23,6 +23,7 @@ mod reviewed;
 mod rollback;
 mod schema;
 mod sim;
+mod swift_api;
 mod tls;
 mod twin;
 mod validate;

@@ -14,6 +14,7 @@ pub enum Service {
     Nova,
     Cinder,
     Neutron,
+    Swift,
     Flasharray,
 }
 
@@ -26,6 +27,7 @@ impl Service {
             "compute" => Service::Nova,
             "volume" => Service::Cinder,
             "network" => Service::Neutron,
+            "v1" | "info" => Service::Swift,
             "api" => Service::Flasharray,
             _ => return None,
         })
@@ -79,14 +81,36 @@ pub fn body(service: Service, status: StatusCode, message: &str) -> serde_json::
         Service::Neutron => json!({
             "NeutronError": { "type": neutron_type(status), "message": message, "detail": "" }
         }),
+        Service::Swift => json!(swift_page(status, message)),
         Service::Flasharray => json!({
             "errors": [ { "message": message, "context": "" } ]
         }),
     }
 }
 
+/// Swift's error body (swob's): a line of HTML with the status's title and explanation.
+pub fn swift_page(status: StatusCode, explanation: &str) -> String {
+    let title = match status.as_u16() {
+        500 => "Internal Error",
+        code => StatusCode::from_u16(code)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error"),
+    };
+    format!("<html><h1>{title}</h1><p>{explanation}</p></html>")
+}
+
 /// An error response of `service`.
 pub fn respond(service: Service, status: StatusCode, message: impl AsRef<str>) -> Response {
+    if service == Service::Swift {
+        let page = swift_page(status, message.as_ref());
+        return (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+            page,
+        )
+            .into_response();
+    }
     (status, Json(body(service, status, message.as_ref()))).into_response()
 }
 
@@ -141,6 +165,17 @@ mod tests {
         assert_eq!(
             Service::of_path("/api/2.26/volumes"),
             Some(Service::Flasharray)
+        );
+        assert_eq!(
+            Service::of_path("/v1/AUTH_abc/state/lock"),
+            Some(Service::Swift)
+        );
+        assert_eq!(
+            swift_page(
+                StatusCode::PRECONDITION_FAILED,
+                "A precondition for this request was not met."
+            ),
+            "<html><h1>Precondition Failed</h1><p>A precondition for this request was not met.</p></html>"
         );
         assert_eq!(Service::of_path("/other"), None);
     }

@@ -103,6 +103,7 @@ fn build_site(name: &str, fixture: &SiteFixture, seed: u64, clock: &Clock) -> Re
         compute: Compute::default(),
         block: BlockStorage::default(),
         network: Networking::default(),
+        object: ObjectStorage::default(),
         array: Array::default(),
         endpoints: Endpoints::default(),
         ids: IdGen::new(0),

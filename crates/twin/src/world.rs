@@ -80,6 +80,7 @@ pub struct Site {
     pub compute: Compute,
     pub block: BlockStorage,
     pub network: Networking,
+    pub object: ObjectStorage,
     pub array: Array,
     /// Base URLs this site is served at, filled in when the servers bind.
     pub endpoints: Endpoints,
@@ -91,7 +92,7 @@ pub struct Site {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Endpoints {
-    /// `http://127.0.0.1:PORT`: Keystone, Nova, Cinder and Neutron, DevStack-style paths.
+    /// `http://127.0.0.1:PORT`: Keystone, Nova, Cinder and Neutron (DevStack-style paths), Swift.
     pub openstack: String,
     /// `https://127.0.0.1:PORT`: the FlashArray REST API.
     pub array: String,

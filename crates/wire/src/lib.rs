@@ -2,7 +2,7 @@
 //! response types of the services (each client deserializes them, the twin serializes them) and
 //! the conventions and formats the two sides must agree on.
 //!
-//! - [`keystone`], [`nova`], [`cinder`], [`neutron`], [`flasharray`]: the wire models, field for
+//! - [`keystone`], [`nova`], [`cinder`], [`neutron`], [`flasharray`], [`swift`]: the wire models, field for
 //!   field as the API references show them; [`common`]: the serde shapes they share;
 //! - [`names`]: the Pure driver's name for an unmanaged volume, the `FA_<SITE>_*` variables;
 //! - [`ids`]: seeded identifiers (the twin's UUIDs, the clients' request ids);
@@ -20,4 +20,5 @@ pub mod keystone;
 pub mod names;
 pub mod neutron;
 pub mod nova;
+pub mod swift;
 pub mod yaml;

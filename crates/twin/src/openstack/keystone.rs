@@ -5,7 +5,7 @@
 //!
 //! A project-scoped token carries the user's roles on the project (an application credential's
 //! token: the credential's roles that the user still has, on the credential's project) and the
-//! service catalog: identity, compute, volumev3 and block-storage, network, each with public and
+//! service catalog: identity, compute, volumev3 and block-storage, network, object-store, each with public and
 //! internal endpoints in the site's region, at the site's one OpenStack port. Tokens live
 //! `identity.token_lifetime_secs` (wall time, one hour by default); every service rejects an
 //! expired or revoked token with keystonemiddleware's 401 ([`auth::token`]).
@@ -435,7 +435,7 @@ fn keystone_time(time: DateTime<Utc>) -> String {
 pub fn catalog(site: &Site, project_id: &str) -> Vec<wire::CatalogEntry> {
     let base = &site.endpoints.openstack;
     let volume = format!("{base}/volume/v3/{project_id}");
-    let services: [(&str, &str, String, &[&str]); 5] = [
+    let services: [(&str, &str, String, &[&str]); 6] = [
         (
             "identity",
             "keystone",
@@ -459,6 +459,12 @@ pub fn catalog(site: &Site, project_id: &str) -> Vec<wire::CatalogEntry> {
             "network",
             "neutron",
             format!("{base}/network"),
+            &["public", "internal"],
+        ),
+        (
+            protector_wire::swift::SERVICE_TYPE,
+            "swift",
+            format!("{base}/v1/AUTH_{project_id}"),
             &["public", "internal"],
         ),
     ];
@@ -876,6 +882,10 @@ mod tests {
         assert_eq!(
             body.endpoint_url("network", "public", None),
             Some("http://127.0.0.1:5000/network")
+        );
+        assert_eq!(
+            body.endpoint_url("object-store", "public", None),
+            Some(format!("http://127.0.0.1:5000/v1/AUTH_{project_id}").as_str())
         );
         assert_eq!(
             body.endpoint_url("identity", "public", None),

@@ -1,5 +1,6 @@
 //! The simulated OpenStack services of one site, served on one port with DevStack-style paths:
-//! Keystone `/identity/v3`, Nova `/compute/v2.1`, Cinder `/volume/v3`, Neutron `/network/v2.0`.
+//! Keystone `/identity/v3`, Nova `/compute/v2.1`, Cinder `/volume/v3`, Neutron `/network/v2.0`,
+//! and Swift `/v1/AUTH_<project_id>` (with `/info`), at the root as a Swift proxy serves it.
 
 pub mod auth;
 pub mod cinder;
@@ -8,6 +9,7 @@ pub mod keystone;
 pub mod neutron;
 pub mod nova;
 pub mod state;
+pub mod swift;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -28,4 +30,5 @@ pub fn router() -> Router<SiteContext> {
         .nest("/compute", nova::routes())
         .nest("/volume", cinder::routes())
         .nest("/network", neutron::routes())
+        .merge(swift::routes())
 }

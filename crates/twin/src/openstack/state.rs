@@ -446,6 +446,50 @@ pub struct SecurityGroup {
     pub description: String,
 }
 
+// ---------------------------------------------------------------- object storage (Swift)
+
+/// Swift's accounts (`AUTH_<project_id>`), made on first use (`account_autocreate`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ObjectStorage {
+    pub accounts: BTreeMap<String, SwiftAccount>,
+    /// The newest timestamp issued: writes within one tick get distinct, increasing ones.
+    #[serde(skip)]
+    pub last_timestamp: protector_wire::swift::Timestamp,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SwiftAccount {
+    pub containers: BTreeMap<String, SwiftContainer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwiftContainer {
+    /// `X-Timestamp` of its creation.
+    pub created: String,
+    /// `X-Container-Meta-*`, names lower-cased without the prefix.
+    pub metadata: BTreeMap<String, String>,
+    /// History mode's archive container (`X-History-Location`).
+    pub history_location: Option<String>,
+    pub objects: BTreeMap<String, SwiftObject>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwiftObject {
+    /// The body; the dump shows its size only.
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    pub bytes: u64,
+    /// MD5 of the body, lowercase hex.
+    pub etag: String,
+    pub content_type: String,
+    /// `X-Timestamp` of the write (`Timestamp::internal`).
+    pub timestamp: String,
+    /// `X-Object-Meta-*`, names lower-cased without the prefix.
+    pub metadata: BTreeMap<String, String>,
+    /// `X-Delete-At`, Unix seconds.
+    pub delete_at: Option<i64>,
+}
+
 // ---------------------------------------------------------------- shared
 
 /// A status change that takes effect when the clock reaches `at`.
