@@ -1,17 +1,18 @@
-//! The two kinds of Keystone v3 authentication protector supports, password and application
-//! credential, read from a cloud entry as keystoneauth's plugins read their options; and the
-//! secrets they carry, which never print.
+//! The kinds of Keystone v3 authentication protector supports, password, application
+//! credential and token, read from a cloud entry as keystoneauth's plugins read their options;
+//! and the secrets they carry, which never print.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use super::Context;
-use super::error::CloudsError;
+use super::error::{CloudsError, Origin};
 
 /// The auth types protector can authenticate with, as written in an error.
-pub(super) const SUPPORTED_AUTH_TYPES: &str = "password, v3password, v3applicationcredential";
+pub(super) const SUPPORTED_AUTH_TYPES: &str =
+    "password, v3password, v3applicationcredential, token, v3token";
 
 /// How to authenticate to Keystone v3. Where Keystone accepts an id or a name, only the one
 /// Keystone would use is kept: an id wins over a name, as in keystoneauth.
@@ -30,15 +31,31 @@ pub enum Auth {
         credential: ApplicationCredentialRef,
         secret: Secret,
     },
+    /// `auth_type: token` or `v3token`: a token obtained elsewhere (`openstack token issue`),
+    /// traded for one scoped as the entry says. It stops working when that token expires.
+    Token {
+        auth_url: String,
+        token: Secret,
+        scope: Scope,
+    },
 }
 
 impl Auth {
     /// The Keystone endpoint, as written (the Keystone client decides about a `/v3` suffix).
     pub fn auth_url(&self) -> &str {
         match self {
-            Auth::Password { auth_url, .. } | Auth::ApplicationCredential { auth_url, .. } => {
-                auth_url
-            }
+            Auth::Password { auth_url, .. }
+            | Auth::ApplicationCredential { auth_url, .. }
+            | Auth::Token { auth_url, .. } => auth_url,
+        }
+    }
+
+    /// The `auth_type` that means this kind, as `protector cloud show` prints it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Auth::Password { .. } => "password",
+            Auth::ApplicationCredential { .. } => "v3applicationcredential",
+            Auth::Token { .. } => "v3token",
         }
     }
 }
@@ -50,8 +67,10 @@ pub enum UserRef {
     Name { name: String, domain: DomainRef },
 }
 
-/// A Keystone domain. When a file names none, keystoneauth-based tools end up in the domain
-/// named `Default`, and so does protector ([`DomainRef::default`]).
+/// A Keystone domain. A user or project named by name needs one: a cloud entry that names none
+/// (and no `default_domain_*`) is refused, since openstacksdk would send none and Keystone
+/// refuses that (the `openstack` CLI alone assumes the domain whose id is `default`).
+/// [`DomainRef::default`] is the domain named `Default`, which DevStack and most clouds create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainRef {
     Id(String),
@@ -132,25 +151,26 @@ pub(super) fn authentication(
     let auth = match auth_type.as_deref() {
         Some("password" | "v3password") => password_auth(&options)?,
         Some("v3applicationcredential") => application_credential_auth(&options)?,
+        Some("token" | "v3token") => token_auth(&options)?,
         Some(other) => {
             return Err(CloudsError::UnsupportedAuthType {
                 cloud: context.cloud.to_string(),
-                file: context.file.to_path_buf(),
+                file: context.origin("auth_type").clone(),
                 auth_type: other.to_string(),
             });
         }
         None => {
-            // openstacksdk defaults to `password`. Picking the application credential when
-            // only its keys are present saves writing `auth_type`; with a password present,
-            // openstacksdk's choice stands so both tools agree.
+            // openstacksdk defaults to `password`, whatever else the entry holds: an entry with
+            // an application credential and no password would have it fail for want of a user
+            // or password, so it is refused here with the setting that makes it work.
             let has_credential = options.get("application_credential_id")?.is_some()
                 || options.get("application_credential_name")?.is_some()
                 || options.get("application_credential_secret")?.is_some();
             if has_credential && options.get("password")?.is_none() {
-                application_credential_auth(&options)?
-            } else {
-                password_auth(&options)?
+                let (cloud, file) = options.missing();
+                return Err(CloudsError::ApplicationCredentialWithoutAuthType { cloud, file });
             }
+            password_auth(&options)?
         }
     };
     Ok(auth)
@@ -175,11 +195,19 @@ impl AuthOptions<'_> {
         }
     }
 
-    fn missing(&self) -> (String, PathBuf) {
-        (
-            self.context.cloud.to_string(),
-            self.context.file.to_path_buf(),
-        )
+    fn missing(&self) -> (String, Origin) {
+        (self.context.cloud.to_string(), self.context.origin.clone())
+    }
+
+    fn missing_secret(&self, method: &'static str, key: &'static str) -> CloudsError {
+        let (cloud, file) = self.missing();
+        CloudsError::MissingSecret {
+            cloud,
+            file,
+            method,
+            key,
+            secure_file: self.context.secure_file.map(Path::to_path_buf),
+        }
     }
 
     fn auth_url(&self) -> Result<String, CloudsError> {
@@ -200,8 +228,15 @@ impl AuthOptions<'_> {
         }
     }
 
-    /// keystoneauth sends the id when there is one; the domain only qualifies a name.
-    fn domain(&self, id_key: &str, name_key: &str) -> Result<DomainRef, CloudsError> {
+    /// keystoneauth sends the id when there is one; the domain only qualifies a name, of a
+    /// `what` (`user` or `project`) named by `named_by`.
+    fn domain(
+        &self,
+        what: &'static str,
+        named_by: &'static str,
+        id_key: &'static str,
+        name_key: &'static str,
+    ) -> Result<DomainRef, CloudsError> {
         if let Some(id) = self.get(id_key)? {
             return Ok(DomainRef::Id(id));
         }
@@ -215,7 +250,14 @@ impl AuthOptions<'_> {
         if let Some(name) = self.get("default_domain_name")? {
             return Ok(DomainRef::Name(name));
         }
-        Ok(DomainRef::default())
+        let (cloud, file) = self.missing();
+        Err(CloudsError::MissingDomain {
+            cloud,
+            file,
+            what,
+            named_by,
+            name_key,
+        })
     }
 
     fn user(&self) -> Result<Option<UserRef>, CloudsError> {
@@ -225,7 +267,7 @@ impl AuthOptions<'_> {
         match self.get("username")? {
             Some(name) => Ok(Some(UserRef::Name {
                 name,
-                domain: self.domain("user_domain_id", "user_domain_name")?,
+                domain: self.domain("user", "username", "user_domain_id", "user_domain_name")?,
             })),
             None => Ok(None),
         }
@@ -244,7 +286,12 @@ impl AuthOptions<'_> {
         match self.get("project_name")? {
             Some(name) => Ok(Scope::Project(ProjectRef::Name {
                 name,
-                domain: self.domain("project_domain_id", "project_domain_name")?,
+                domain: self.domain(
+                    "project",
+                    "project_name",
+                    "project_domain_id",
+                    "project_domain_name",
+                )?,
             })),
             None => Ok(Scope::Unscoped),
         }
@@ -253,18 +300,22 @@ impl AuthOptions<'_> {
 
 fn password_auth(options: &AuthOptions<'_>) -> Result<Auth, CloudsError> {
     let auth_url = options.auth_url()?;
-    let Some(user) = options.user()? else {
+    let no_user = || {
         let (cloud, file) = options.missing();
-        return Err(CloudsError::MissingUser { cloud, file });
-    };
-    let Some(password) = options.get("password")? else {
-        let (cloud, file) = options.missing();
-        return Err(CloudsError::MissingPassword {
+        CloudsError::MissingUser {
             cloud,
             file,
-            secure_file: options.context.secure_file.map(Path::to_path_buf),
-        });
+            method: "password",
+        }
     };
+    // What is missing first, then what is incomplete (a user's domain).
+    if options.get("user_id")?.is_none() && options.get("username")?.is_none() {
+        return Err(no_user());
+    }
+    let Some(password) = options.get("password")? else {
+        return Err(options.missing_secret("password", "password"));
+    };
+    let user = options.user()?.ok_or_else(no_user)?;
     Ok(Auth::Password {
         auth_url,
         user,
@@ -276,12 +327,9 @@ fn password_auth(options: &AuthOptions<'_>) -> Result<Auth, CloudsError> {
 fn application_credential_auth(options: &AuthOptions<'_>) -> Result<Auth, CloudsError> {
     let auth_url = options.auth_url()?;
     let Some(secret) = options.get("application_credential_secret")? else {
-        let (cloud, file) = options.missing();
-        return Err(CloudsError::MissingApplicationCredentialSecret {
-            cloud,
-            file,
-            secure_file: options.context.secure_file.map(Path::to_path_buf),
-        });
+        return Err(
+            options.missing_secret("application-credential", "application_credential_secret")
+        );
     };
     let credential = if let Some(id) = options.get("application_credential_id")? {
         ApplicationCredentialRef::Id(id)
@@ -302,19 +350,34 @@ fn application_credential_auth(options: &AuthOptions<'_>) -> Result<Auth, Clouds
     })
 }
 
+/// `token` / `v3token`: keystoneauth's token plugins, which trade the token (`auth.token`, or
+/// the older `auth_token`) for one scoped to the entry's project or domain.
+fn token_auth(options: &AuthOptions<'_>) -> Result<Auth, CloudsError> {
+    let auth_url = options.auth_url()?;
+    let Some(token) = options.get("token")? else {
+        return Err(options.missing_secret("token", "token"));
+    };
+    Ok(Auth::Token {
+        auth_url,
+        token: Secret(token),
+        scope: options.scope()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clients::clouds::testing::*;
 
     #[test]
-    fn application_credential_by_id_needs_no_auth_type() {
+    fn application_credential_by_id() {
         let machine = Machine::new();
         let config = machine
             .load(
                 "site-a",
-                "clouds:\n  site-a:\n    auth:\n      auth_url: https://a\n      \
-                 application_credential_id: ac-1\n      application_credential_secret: s3cret\n",
+                "clouds:\n  site-a:\n    auth_type: v3applicationcredential\n    auth:\n      \
+                 auth_url: https://a\n      application_credential_id: ac-1\n      \
+                 application_credential_secret: s3cret\n",
             )
             .unwrap();
         assert_eq!(
@@ -325,6 +388,105 @@ mod tests {
                 secret: Secret::new("s3cret"),
             }
         );
+    }
+
+    #[test]
+    fn an_application_credential_without_auth_type_is_refused_as_openstacksdk_would_fail() {
+        let (message, hint) = failure(
+            "    auth:\n      auth_url: https://a\n      application_credential_id: ac-1\n      \
+             application_credential_secret: s3cret\n",
+        );
+        assert_eq!(
+            message,
+            "cloud `site-a` in FILE has an application credential but no `auth_type`: \
+             openstacksdk would authenticate with a password, which it lacks"
+        );
+        assert_eq!(
+            hint,
+            "add `auth_type: v3applicationcredential` to cloud `site-a`"
+        );
+    }
+
+    #[test]
+    fn token_auth_trades_a_token_for_a_scoped_one() {
+        for (auth_type, token_key) in [("v3token", "token"), ("token", "auth_token")] {
+            let machine = Machine::new();
+            let config = machine
+                .load(
+                    "site-a",
+                    &format!(
+                        "clouds:\n  site-a:\n    auth_type: {auth_type}\n    {token_key}: t0k3n\n    \
+                         auth:\n      auth_url: https://a\n      project_name: p\n      \
+                         project_domain_name: Default\n"
+                    ),
+                )
+                .unwrap();
+            assert_eq!(
+                config.auth,
+                Auth::Token {
+                    auth_url: "https://a".to_string(),
+                    token: Secret::new("t0k3n"),
+                    scope: named_project("p", DomainRef::default()),
+                }
+            );
+            assert_eq!(config.auth.kind(), "v3token");
+            assert!(!format!("{config:?}").contains("t0k3n"));
+        }
+        let (message, hint) =
+            failure("    auth_type: v3token\n    auth:\n      auth_url: https://a\n");
+        assert_eq!(
+            message,
+            "cloud `site-a` in FILE uses token auth but has no `auth.token`"
+        );
+        assert!(
+            hint.starts_with("add `token` under `clouds.site-a.auth`"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn auth_plugin_alone_is_refused_as_openstacksdk_reads_it_no_more() {
+        let (message, hint) =
+            failure("    auth_plugin: v3token\n    auth:\n      auth_url: https://a\n");
+        assert_eq!(
+            message,
+            "cloud `site-a` in FILE sets `auth_plugin`, which protector does not honour: \
+             openstacksdk 4 reads `auth_plugin` no more (its default `auth_type: password` wins \
+             over it), so this cloud would use password auth, not `v3token`"
+        );
+        assert_eq!(
+            hint,
+            "write `auth_type: v3token` in cloud `site-a` instead of `auth_plugin`"
+        );
+        let machine = Machine::new();
+        let config = machine
+            .load(
+                "site-a",
+                "clouds:\n  site-a:\n    auth_plugin: v3oidcpassword\n    auth_type: v3token\n    \
+                 auth:\n      auth_url: https://a\n      token: t\n",
+            )
+            .unwrap();
+        assert_eq!(config.auth.kind(), "v3token");
+    }
+
+    #[test]
+    fn auth_options_that_change_the_token_are_refused() {
+        for (lines, key) in [
+            ("      system_scope: all\n", "auth.system_scope"),
+            ("      trust_id: t\n", "auth.trust_id"),
+            ("      passcode: '123456'\n", "auth.passcode"),
+        ] {
+            let (message, hint) = failure(&format!(
+                "    auth:\n      auth_url: https://a\n      username: u\n      password: p\n{lines}"
+            ));
+            assert!(
+                message.starts_with(&format!(
+                    "cloud `site-a` in FILE sets `{key}`, which protector does not honour: "
+                )),
+                "{message}"
+            );
+            assert_eq!(hint, format!("remove `{key}` from cloud `site-a`"));
+        }
     }
 
     #[test]
@@ -362,7 +524,7 @@ mod tests {
             .load(
                 "site-a",
                 "clouds:\n  site-a:\n    auth:\n      auth_url: https://a\n      username: u\n      \
-                 password: p\n      application_credential_id: ac-1\n",
+                 user_domain_name: Default\n      password: p\n      application_credential_id: ac-1\n",
             )
             .unwrap();
         assert!(matches!(config.auth, Auth::Password { .. }));
@@ -373,15 +535,8 @@ mod tests {
         let (message, hint) = failure("    auth:\n      username: u\n      password: p\n");
         assert_eq!(message, "cloud `site-a` in FILE has no `auth.auth_url`");
         assert!(
-            hint.starts_with("add the Keystone URL under `clouds.site-a.auth`"),
+            hint.starts_with("add the Keystone URL as `clouds.site-a.auth.auth_url`"),
             "{hint}"
-        );
-
-        let (_, hint) = failure("    profile: vexxhost\n    auth:\n      username: u\n");
-        assert_eq!(
-            hint,
-            "protector does not read vendor profiles (`profile: vexxhost`): copy the Keystone URL \
-             into `clouds.site-a.auth.auth_url`"
         );
     }
 
@@ -422,8 +577,10 @@ mod tests {
 
     #[test]
     fn application_credential_without_a_secret() {
-        let (message, _) =
-            failure("    auth:\n      auth_url: https://a\n      application_credential_id: ac\n");
+        let (message, _) = failure(
+            "    auth_type: v3applicationcredential\n    auth:\n      auth_url: https://a\n      \
+             application_credential_id: ac\n",
+        );
         assert_eq!(
             message,
             "cloud `site-a` in FILE uses application-credential auth but has no \
@@ -466,7 +623,7 @@ mod tests {
         assert_eq!(
             message,
             "cloud `site-a` in FILE uses auth_type `v3oidcpassword`, which protector does not \
-             support (supported: password, v3password, v3applicationcredential)"
+             support (supported: password, v3password, v3applicationcredential, token, v3token)"
         );
         assert!(
             hint.contains("auth_type: v3applicationcredential"),
@@ -489,8 +646,9 @@ mod tests {
         let credential = machine
             .load(
                 "site-a",
-                "clouds:\n  site-a:\n    auth:\n      auth_url: https://a\n      \
-                 application_credential_id: ac\n      application_credential_secret: hunter2\n",
+                "clouds:\n  site-a:\n    auth_type: v3applicationcredential\n    auth:\n      \
+                 auth_url: https://a\n      application_credential_id: ac\n      \
+                 application_credential_secret: hunter2\n",
             )
             .unwrap();
         assert!(!format!("{credential:?}").contains("hunter2"));

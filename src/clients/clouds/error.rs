@@ -65,7 +65,11 @@ pub enum CloudsError {
     },
 
     #[error("no clouds.yaml found; searched in order: {}", list(searched))]
-    NoCloudsFile { searched: Vec<SearchedFile> },
+    NoCloudsFile {
+        searched: Vec<SearchedFile>,
+        /// The name of the cloud `OS_*` variables would make (`envvars`).
+        environment_cloud: String,
+    },
 
     #[error("cannot read {path}: {source}")]
     Read {
@@ -84,10 +88,11 @@ pub enum CloudsError {
     },
 
     /// A value of the wrong type or outside its allowed values. `what` is the dotted path from
-    /// the top of the file (`` `clouds.site-a.verify` ``) or a description (`the document`).
+    /// the top of the file (`` `clouds.site-a.verify` ``), the variable (`` `OS_INSECURE` ``) or a
+    /// description (`the document`).
     #[error("{file}: {what} must be {expected}, found {found}")]
     InvalidValue {
-        file: PathBuf,
+        file: Origin,
         what: String,
         expected: &'static str,
         found: String,
@@ -98,69 +103,138 @@ pub enum CloudsError {
     UnknownCloud(Box<UnknownCloud>),
 
     #[error(
+        "no cloud named and none to choose: set OS_CLOUD or name one ({})",
+        if defined.is_empty() { "no clouds.yaml defines any".to_string() } else { format!("clouds.yaml defines {}", defined.join(", ")) }
+    )]
+    NoDefaultCloud { defined: Vec<String> },
+
+    #[error(
+        "{file} defines a cloud named `{name}`, the name of the cloud made of OS_* variables{}",
+        if name == super::environment::ENVIRONMENT_CLOUD { "" } else { " (OS_CLOUD_NAME)" }
+    )]
+    EnvironmentCloudName { file: PathBuf, name: String },
+
+    #[error(
         "cloud `{cloud}` in {file} uses auth_type `{auth_type}`, which protector does not support (supported: {SUPPORTED_AUTH_TYPES})"
     )]
     UnsupportedAuthType {
         cloud: String,
-        file: PathBuf,
+        file: Origin,
         auth_type: String,
     },
 
-    #[error("cloud `{cloud}` in {file} has no `auth.auth_url`")]
+    #[error("cloud `{cloud}` in {file} has no {}", file.setting("auth.auth_url"))]
     MissingAuthUrl {
         cloud: String,
-        file: PathBuf,
-        /// The vendor profile the entry names, which openstacksdk would take the URL from.
+        file: Origin,
+        /// The vendor profile the entry names, which had no URL either.
         profile: Option<String>,
     },
 
     #[error(
-        "cloud `{cloud}` in {file} uses password auth but sets neither `auth.username` nor `auth.user_id`"
+        "cloud `{cloud}` in {file} uses {method} auth but sets neither {} nor {}",
+        file.setting("auth.username"), file.setting("auth.user_id")
     )]
-    MissingUser { cloud: String, file: PathBuf },
-
-    #[error("cloud `{cloud}` in {file} uses password auth but has no `auth.password`")]
-    MissingPassword {
+    MissingUser {
         cloud: String,
-        file: PathBuf,
+        file: Origin,
+        /// `password` or `token`... the auth method that needs the user.
+        method: &'static str,
+    },
+
+    #[error("cloud `{cloud}` in {file} uses {method} auth but has no {}", file.setting(&format!("auth.{key}")))]
+    MissingSecret {
+        cloud: String,
+        file: Origin,
+        /// `password`, `application-credential` or `token`.
+        method: &'static str,
+        /// `password`, `application_credential_secret` or `token`.
+        key: &'static str,
         secure_file: Option<PathBuf>,
     },
 
+    /// A user or project named by name, without its domain.
     #[error(
-        "cloud `{cloud}` in {file} uses application-credential auth but sets neither `auth.application_credential_id` nor `auth.application_credential_name`"
+        "cloud `{cloud}` in {file} names its {what} ({}) but not the {what}'s domain: openstacksdk would send none, and Keystone refuses a {what} name without one",
+        file.setting(&format!("auth.{named_by}"))
     )]
-    MissingApplicationCredential { cloud: String, file: PathBuf },
-
-    #[error(
-        "cloud `{cloud}` in {file} uses application-credential auth but has no `auth.application_credential_secret`"
-    )]
-    MissingApplicationCredentialSecret {
+    MissingDomain {
         cloud: String,
-        file: PathBuf,
-        secure_file: Option<PathBuf>,
+        file: Origin,
+        /// `user` or `project`.
+        what: &'static str,
+        /// `username` or `project_name`.
+        named_by: &'static str,
+        /// `user_domain_name` or `project_domain_name`.
+        name_key: &'static str,
     },
 
     #[error(
-        "cloud `{cloud}` in {file} names its application credential (`auth.application_credential_name`) but not its owner (`auth.username` or `auth.user_id`)"
+        "cloud `{cloud}` in {file} uses application-credential auth but sets neither {} nor {}",
+        file.setting("auth.application_credential_id"), file.setting("auth.application_credential_name")
     )]
-    ApplicationCredentialNameWithoutUser { cloud: String, file: PathBuf },
+    MissingApplicationCredential { cloud: String, file: Origin },
+
+    #[error(
+        "cloud `{cloud}` in {file} names its application credential ({}) but not its owner ({} or {})",
+        file.setting("auth.application_credential_name"), file.setting("auth.username"), file.setting("auth.user_id")
+    )]
+    ApplicationCredentialNameWithoutUser { cloud: String, file: Origin },
+
+    #[error(
+        "cloud `{cloud}` in {file} has an application credential but no {}: openstacksdk would authenticate with a password, which it lacks",
+        file.setting("auth_type")
+    )]
+    ApplicationCredentialWithoutAuthType { cloud: String, file: Origin },
 
     /// A CA bundle named by `key` (`cacert`, or `verify` as a path) is not there.
     #[error("cloud `{cloud}` in {file}: {key} {path} does not exist")]
     CaBundleNotFound {
         cloud: String,
-        file: PathBuf,
+        file: Origin,
         key: &'static str,
         path: PathBuf,
     },
+
+    /// A relative CA bundle path that openstacksdk (from the working folder) and protector (from
+    /// the file's folder) would read as two different files. Boxed, as the largest variant.
+    #[error(
+        "cloud `{}` in {}: {} `{}` is a relative path, which openstacksdk reads from the working folder ({}) and protector from the folder of the file ({}), and these differ",
+        .0.cloud, .0.file.display(), .0.key, .0.raw, .0.from_cwd.display(), .0.from_file.display()
+    )]
+    RelativeCaBundle(Box<RelativeCaBundle>),
 
     #[error(
         "cloud `{cloud}` in {file} sets `{key}`, a TLS client certificate, which protector does not present"
     )]
     ClientCertificate {
         cloud: String,
-        file: PathBuf,
+        file: Origin,
         key: &'static str,
+    },
+
+    /// `profile: NAME` names no vendor profile of clouds-public.yaml.
+    #[error(
+        "cloud `{cloud}` in {file} names the vendor profile `{profile}`, which {}; searched in order: {}",
+        match public_file { Some(public) => format!("{} does not define", public.display()), None => "no clouds-public.yaml defines".to_string() },
+        list(searched)
+    )]
+    UnknownProfile {
+        cloud: String,
+        file: Origin,
+        profile: String,
+        public_file: Option<PathBuf>,
+        searched: Vec<SearchedFile>,
+    },
+
+    /// A setting openstacksdk honours and protector does not, refused rather than ignored.
+    #[error("cloud `{cloud}` in {file} sets {}, which protector does not honour: {why}", file.setting(key))]
+    Unsupported {
+        cloud: String,
+        file: Origin,
+        key: String,
+        why: String,
+        hint: String,
     },
 }
 
@@ -172,7 +246,9 @@ impl CloudsError {
                 if *variable == "OS_CLIENT_CONFIG_FILE" {
                     format!(
                         "point {variable} at an existing clouds.yaml, or unset it to search \
-                         ./clouds.yaml, ~/.config/openstack/clouds.yaml and /etc/openstack/clouds.yaml"
+                         ./clouds.yaml, ~/.config/openstack/clouds.yaml and /etc/openstack/clouds.yaml \
+                         (openstacksdk would search them without a word; protector says so, \
+                         since a runbook's variable that points nowhere is a mistake to fix)"
                     )
                 } else {
                     format!(
@@ -181,10 +257,14 @@ impl CloudsError {
                     )
                 }
             }
-            CloudsError::NoCloudsFile { .. } => "create ~/.config/openstack/clouds.yaml (Horizon \
-                 offers one under API Access > Download OpenStack RC File), or set \
-                 OS_CLIENT_CONFIG_FILE to the clouds.yaml you use with the openstack CLI"
-                .to_string(),
+            CloudsError::NoCloudsFile {
+                environment_cloud, ..
+            } => format!(
+                "create ~/.config/openstack/clouds.yaml (Horizon offers one under API Access > \
+                 Download OpenStack RC File), set OS_CLIENT_CONFIG_FILE to the clouds.yaml you use \
+                 with the openstack CLI, or set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, \
+                 OS_PROJECT_NAME... and use the cloud `{environment_cloud}`"
+            ),
             CloudsError::Read { path, .. } => format!(
                 "check that {} is the file you mean: UTF-8 text of at most {}, readable by the \
                  user running protector",
@@ -233,55 +313,166 @@ impl CloudsError {
                     ),
                 }
             }
-            CloudsError::UnsupportedAuthType { cloud, .. } => format!(
-                "give cloud `{cloud}` `auth_type: v3applicationcredential` (an application \
-                 credential suits automation) or `auth_type: password`"
+            CloudsError::NoDefaultCloud { .. } => {
+                "name the cloud on the command line, or set OS_CLOUD to it".to_string()
+            }
+            CloudsError::EnvironmentCloudName { file, name } => format!(
+                "rename the entry `{name}` in {} (openstacksdk refuses such a file too), or set \
+                 OS_CLOUD_NAME to another name for the cloud of OS_* variables",
+                file.display()
             ),
+            CloudsError::UnsupportedAuthType { cloud, file, .. } => match file {
+                Origin::Environment => "set OS_AUTH_TYPE to v3applicationcredential (an \
+                     application credential suits automation), password or v3token"
+                    .to_string(),
+                Origin::File(_) => format!(
+                    "give cloud `{cloud}` `auth_type: v3applicationcredential` (an application \
+                     credential suits automation), `auth_type: password` or `auth_type: v3token`"
+                ),
+            },
             CloudsError::MissingAuthUrl {
                 cloud,
+                file,
                 profile: Some(profile),
+            } => format!(
+                "the vendor profile `{profile}` has no `auth.auth_url` either: add the Keystone \
+                 URL as {}",
+                file.setting_in(cloud, "auth.auth_url")
+            ),
+            CloudsError::MissingAuthUrl { cloud, file, .. } => format!(
+                "add the Keystone URL as {}, e.g. `https://keystone.example.com:5000/v3` \
+                 (`openstack catalog show identity` shows it)",
+                file.setting_in(cloud, "auth.auth_url")
+            ),
+            CloudsError::MissingUser { cloud, file, .. } => format!(
+                "add {} (with {} unless the user is in the Default domain) or {}",
+                file.setting_in(cloud, "auth.username"),
+                file.setting_in(cloud, "auth.user_domain_name"),
+                file.setting_in(cloud, "auth.user_id"),
+            ),
+            CloudsError::MissingSecret {
+                cloud,
+                file: Origin::Environment,
+                key,
                 ..
             } => format!(
-                "protector does not read vendor profiles (`profile: {profile}`): copy the \
-                 Keystone URL into `clouds.{cloud}.auth.auth_url`"
+                "set {} for the cloud `{cloud}`",
+                Origin::Environment.setting(key)
             ),
-            CloudsError::MissingAuthUrl { cloud, .. } => format!(
-                "add the Keystone URL under `clouds.{cloud}.auth`, e.g. \
-                 `auth_url: https://keystone.example.com:5000/v3` (`openstack catalog show identity` \
-                 shows it)"
-            ),
-            CloudsError::MissingUser { cloud, .. } => format!(
-                "add `username` (with `user_domain_name` unless the user is in the Default \
-                 domain) or `user_id` under `clouds.{cloud}.auth`"
-            ),
-            CloudsError::MissingPassword {
-                cloud, secure_file, ..
-            } => secret_hint(cloud, "password", secure_file.as_deref()),
-            CloudsError::MissingApplicationCredentialSecret {
-                cloud, secure_file, ..
-            } => secret_hint(
+            CloudsError::MissingSecret {
                 cloud,
-                "application_credential_secret",
-                secure_file.as_deref(),
+                key,
+                secure_file,
+                ..
+            } => secret_hint(cloud, key, secure_file.as_deref()),
+            CloudsError::MissingDomain {
+                cloud,
+                file,
+                name_key,
+                ..
+            } => format!(
+                "add {} (`Default` on DevStack and most clouds; the `openstack` CLI assumes it), \
+                 or {} for the user's and the project's domain at once",
+                file.setting_in(cloud, &format!("auth.{name_key}")),
+                file.setting_in(cloud, "auth.domain_name"),
             ),
-            CloudsError::MissingApplicationCredential { cloud, .. } => format!(
-                "add `application_credential_id` under `clouds.{cloud}.auth` (`openstack \
-                 application credential show NAME` shows it)"
+            CloudsError::MissingApplicationCredential { cloud, file } => format!(
+                "add {} (`openstack application credential show NAME` shows it)",
+                file.setting_in(cloud, "auth.application_credential_id")
             ),
-            CloudsError::ApplicationCredentialNameWithoutUser { cloud, .. } => format!(
-                "add the owner's `username` (and `user_domain_name`) or `user_id` under \
-                 `clouds.{cloud}.auth`, or identify the credential by `application_credential_id`"
+            CloudsError::ApplicationCredentialNameWithoutUser { cloud, file } => format!(
+                "add the owner's {} (and {}) or {}, or identify the credential by {}",
+                file.setting_in(cloud, "auth.username"),
+                file.setting_in(cloud, "auth.user_domain_name"),
+                file.setting_in(cloud, "auth.user_id"),
+                file.setting_in(cloud, "auth.application_credential_id"),
             ),
-            CloudsError::CaBundleNotFound { cloud, key, .. } => format!(
-                "fix `clouds.{cloud}.{key}` (a relative path is relative to the folder of the \
-                 file that sets it), or remove it to trust the system's CAs"
+            CloudsError::ApplicationCredentialWithoutAuthType { cloud, file } => match file {
+                Origin::Environment => "set OS_AUTH_TYPE=v3applicationcredential".to_string(),
+                Origin::File(_) => {
+                    format!("add `auth_type: v3applicationcredential` to cloud `{cloud}`")
+                }
+            },
+            CloudsError::CaBundleNotFound {
+                cloud, file, key, ..
+            } => format!(
+                "fix {}, or remove it to trust the system's CAs",
+                file.setting_in(cloud, key)
             ),
-            CloudsError::ClientCertificate { cloud, .. } => format!(
-                "remove `cert` and `key` from `clouds.{cloud}` if its services do not ask for a \
-                 client certificate; if they do, protector cannot reach them"
+            CloudsError::RelativeCaBundle(relative) => format!(
+                "write `clouds.{}.{}` as an absolute path (or ~/...), so that every tool reads \
+                 the same CA bundle, or run from the folder of the file",
+                relative.cloud, relative.key
             ),
+            CloudsError::ClientCertificate { cloud, file, .. } => format!(
+                "remove {} and {} if its services do not ask for a client certificate; if they do, \
+                 protector cannot reach them",
+                file.setting_in(cloud, "cert"),
+                file.setting_in(cloud, "key")
+            ),
+            CloudsError::UnknownProfile { cloud, profile, .. } => format!(
+                "define `{profile}` under `public-clouds:` in a clouds-public.yaml beside \
+                 clouds.yaml (protector does not ship openstacksdk's built-in vendor profiles), \
+                 or copy the profile's `auth_url` and region into `clouds.{cloud}` and remove \
+                 `profile`"
+            ),
+            CloudsError::Unsupported { hint, .. } => hint.clone(),
         };
         Some(hint)
+    }
+}
+
+/// A relative CA bundle path two tools would read as two files: [`CloudsError::RelativeCaBundle`].
+#[derive(Debug)]
+pub struct RelativeCaBundle {
+    pub cloud: String,
+    /// The file that sets it.
+    pub file: PathBuf,
+    /// `cacert`, or `verify`.
+    pub key: &'static str,
+    /// As written.
+    pub raw: String,
+    /// Relative to the folder of `file`: what protector would read.
+    pub from_file: PathBuf,
+    /// Relative to the working folder: what openstacksdk would read.
+    pub from_cwd: PathBuf,
+}
+
+/// Where a cloud's settings came from: a file, or `OS_*` variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    /// openstacksdk's `envvars` cloud: every setting from an `OS_*` variable.
+    Environment,
+}
+
+impl Origin {
+    /// How the operator writes the setting `key` (`auth.password`): `` `auth.password` `` in a
+    /// file, `` `OS_PASSWORD` `` in the environment.
+    pub fn setting(&self, key: &str) -> String {
+        match self {
+            Origin::File(_) => format!("`{key}`"),
+            Origin::Environment => {
+                format!("`{}`", super::environment::OsVariables::variable_for(key))
+            }
+        }
+    }
+
+    /// [`Origin::setting`] with the path from the top of the file: `` `clouds.site-a.cacert` ``.
+    pub fn setting_in(&self, cloud: &str, key: &str) -> String {
+        match self {
+            Origin::File(_) => format!("`clouds.{cloud}.{key}`"),
+            Origin::Environment => self.setting(key),
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Environment => f.write_str("the environment (OS_* variables)"),
+        }
     }
 }
 

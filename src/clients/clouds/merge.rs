@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::error::CloudsError;
+use super::error::{CloudsError, Origin};
 use super::{Context, describe};
 use crate::yaml;
 
@@ -24,7 +24,7 @@ pub(super) fn parse_document(path: &Path, text: &str) -> Result<Map<String, Valu
         // openstacksdk refuses these too ("is empty or not a valid mapping").
         Value::Null => {
             return Err(CloudsError::InvalidValue {
-                file: path.to_path_buf(),
+                file: Origin::File(path.to_path_buf()),
                 what: "the document".to_string(),
                 expected: "a mapping with a `clouds` key",
                 found: "an empty document".to_string(),
@@ -32,7 +32,7 @@ pub(super) fn parse_document(path: &Path, text: &str) -> Result<Map<String, Valu
         }
         other => {
             return Err(CloudsError::InvalidValue {
-                file: path.to_path_buf(),
+                file: Origin::File(path.to_path_buf()),
                 what: "the document".to_string(),
                 expected: "a mapping with a `clouds` key",
                 found: describe(&other).to_string(),
@@ -45,7 +45,7 @@ pub(super) fn parse_document(path: &Path, text: &str) -> Result<Map<String, Valu
         Some(Value::Object(clouds)) => clouds,
         Some(other) => {
             return Err(CloudsError::InvalidValue {
-                file: path.to_path_buf(),
+                file: Origin::File(path.to_path_buf()),
                 what: "`clouds`".to_string(),
                 expected: "a mapping of cloud names to their settings",
                 found: describe(other).to_string(),
@@ -60,7 +60,7 @@ pub(super) fn parse_document(path: &Path, text: &str) -> Result<Map<String, Valu
             Value::Object(map) => *map = normalize_keys(std::mem::take(map)),
             other => {
                 return Err(CloudsError::InvalidValue {
-                    file: path.to_path_buf(),
+                    file: Origin::File(path.to_path_buf()),
                     what: format!("`clouds.{name}`"),
                     expected: "a mapping",
                     found: describe(other).to_string(),
@@ -73,7 +73,7 @@ pub(super) fn parse_document(path: &Path, text: &str) -> Result<Map<String, Valu
 
 /// openstacksdk's `normalize_keys`: `-` in keys becomes `_`, and numbers become strings (so
 /// `project_id: 1234` is the id "1234"), in nested mappings but not in lists.
-fn normalize_keys(map: Map<String, Value>) -> Map<String, Value> {
+pub(super) fn normalize_keys(map: Map<String, Value>) -> Map<String, Value> {
     map.into_iter()
         .map(|(key, value)| {
             let value = match value {
@@ -111,22 +111,72 @@ const MOVED_INTO_AUTH: &[(&str, &[&str])] = &[
     ("project_domain_name", &["project_domain_name"]),
     ("project_id", &["tenant_id", "project_id"]),
     ("project_name", &["tenant_name", "project_name"]),
+    ("token", &["auth_token", "token"]),
+    ("passcode", &["passcode"]),
 ];
 
-/// openstacksdk's fix-ups of an entry's legacy spellings, before any auth plugin reads it:
-/// `endpoint_type` becomes `interface`, the auth keys written at the top of the entry or with
-/// their `tenant_*` names move into `auth`, and `domain_*` fills the user's and the project's
-/// domain. Answers the entry's `auth` mapping, taken out of it.
+/// openstacksdk's fix-ups of an entry's legacy spellings (its `magic_fixes`), before any auth
+/// plugin reads it: a `*_timeout` setting becomes `api_timeout`, `auth_plugin` becomes
+/// `auth_type`, the auth keys written at the top of the entry or with their `tenant_*` names
+/// move into `auth`, `*endpoint_type` becomes `*interface`, and `domain_*` fills the user's and
+/// the project's domain. Answers the entry's `auth` mapping, taken out of it.
 pub(super) fn fix_legacy(
     entry: &mut Map<String, Value>,
     context: &Context<'_>,
 ) -> Result<Map<String, Value>, CloudsError> {
-    // openstacksdk renames `endpoint_type` to `interface`, and the legacy key wins.
-    if let Some(endpoint_type) = entry.remove("endpoint_type") {
-        entry.insert("interface".to_string(), endpoint_type);
+    // `_fix_backwards_api_timeout`: any `<something>_timeout` (`compute_timeout`) is the
+    // timeout of every call, the last one in the entry winning, even over `api_timeout`.
+    let legacy_timeouts: Vec<String> = entry
+        .keys()
+        .filter(|key| key.ends_with("timeout") && *key != "timeout" && *key != "api_timeout")
+        .cloned()
+        .collect();
+    for key in legacy_timeouts {
+        if let Some(value) = entry.shift_remove(&key) {
+            entry.insert("api_timeout".to_string(), value);
+        }
+    }
+    // `_fix_backwards_auth_plugin`: `auth_type` wins over the older `auth_plugin`, and since
+    // openstacksdk 4 always holds its default `auth_type: password`, `auth_plugin` never counts
+    // there: an entry that relies on it is refused rather than read as password auth unsaid.
+    if let Some(plugin) = entry.shift_remove("auth_plugin") {
+        let plugin = context.string(Some(&plugin), "auth_plugin")?;
+        let auth_type = context.string(entry.get("auth_type"), "auth_type")?;
+        if let (Some(plugin), None) = (plugin, auth_type)
+            && plugin != "password"
+        {
+            return Err(CloudsError::Unsupported {
+                cloud: context.cloud.to_string(),
+                file: context.origin("auth_plugin").clone(),
+                key: "auth_plugin".to_string(),
+                why: format!(
+                    "openstacksdk 4 reads `auth_plugin` no more (its default `auth_type: \
+                     password` wins over it), so this cloud would use password auth, not \
+                     `{plugin}`"
+                ),
+                hint: format!(
+                    "write `auth_type: {plugin}` in cloud `{}` instead of `auth_plugin`",
+                    context.cloud
+                ),
+            });
+        }
+    }
+    // `_fix_backwards_interface`: `endpoint_type` is `interface`, `compute_endpoint_type` is
+    // `compute_interface`, and so on, in entry order, so the later spelling wins; openstacksdk's
+    // defaults put `interface` first, so a legacy `endpoint_type` always wins over it.
+    if entry.keys().any(|key| key.ends_with("endpoint_type")) {
+        let old = std::mem::take(entry);
+        if let Some(interface) = old.get("interface") {
+            entry.insert("interface".to_string(), interface.clone());
+        }
+        for (key, value) in old {
+            if key != "interface" {
+                entry.insert(key.replace("endpoint_type", "interface"), value);
+            }
+        }
     }
 
-    let mut auth = match entry.remove("auth") {
+    let mut auth = match entry.shift_remove("auth") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(auth)) => auth,
         Some(other) => {
@@ -136,11 +186,11 @@ pub(super) fn fix_legacy(
     for (target, spellings) in MOVED_INTO_AUTH {
         let mut winner = None;
         for spelling in *spellings {
-            let in_auth = auth.remove(*spelling);
+            let in_auth = auth.shift_remove(*spelling);
             if let Some(value) = context.string(in_auth.as_ref(), &format!("auth.{spelling}"))? {
                 winner = Some(value);
             }
-            let on_top = entry.remove(*spelling);
+            let on_top = entry.shift_remove(*spelling);
             if let Some(value) = context.string(on_top.as_ref(), spelling)? {
                 winner = Some(value);
             }
@@ -158,7 +208,7 @@ pub(super) fn fix_legacy(
             ("domain_id", ["user_domain_id", "project_domain_id"]),
             ("domain_name", ["user_domain_name", "project_domain_name"]),
         ] {
-            if let Some(value) = auth.remove(generic) {
+            if let Some(value) = auth.shift_remove(generic) {
                 for key in specific {
                     auth.entry(key).or_insert_with(|| value.clone());
                 }
@@ -175,8 +225,8 @@ pub(super) fn select_region(
     entry: &mut Map<String, Value>,
     context: &Context<'_>,
 ) -> Result<Option<String>, CloudsError> {
-    let regions = entry.remove("regions");
-    let region_name = entry.remove("region_name");
+    let regions = entry.shift_remove("regions");
+    let region_name = entry.shift_remove("region_name");
     let (first, key) = match (regions, region_name) {
         (Some(Value::Array(regions)), _) => (regions.into_iter().next(), "regions[0]"),
         (Some(other), _) if !other.is_null() => {
@@ -254,7 +304,8 @@ mod tests {
         machine.write(
             machine.cwd.join("clouds.yaml"),
             "clouds:\n  site-a:\n    region_name: RegionOne\n    auth:\n      auth_url: https://a\n      \
-             username: admin\n      password: from-clouds\n      project_name: admin\n",
+             username: admin\n      password: from-clouds\n      project_name: admin\n      \
+             domain_name: Default\n",
         );
         // In another search folder: the secure file is searched on its own.
         let secure = machine.write(
@@ -348,13 +399,27 @@ mod tests {
     }
 
     #[test]
-    fn domains_default_to_the_domain_named_default() {
+    fn a_user_or_project_named_without_its_domain_is_refused_as_keystone_would() {
+        let (message, hint) = failure(
+            "    auth:\n      auth_url: https://a\n      username: u\n      password: p\n      \
+             project_name: p\n",
+        );
         assert_eq!(
-            domains("      project_name: p\n"),
-            (
-                named_user("u", DomainRef::default()),
-                named_project("p", DomainRef::default())
-            )
+            message,
+            "cloud `site-a` in FILE names its user (`auth.username`) but not the user's domain: \
+             openstacksdk would send none, and Keystone refuses a user name without one"
+        );
+        assert!(
+            hint.starts_with("add `clouds.site-a.auth.user_domain_name` (`Default` on DevStack"),
+            "{hint}"
+        );
+        let (message, _) = failure(
+            "    auth:\n      auth_url: https://a\n      user_id: u-1\n      password: p\n      \
+             project_name: p\n",
+        );
+        assert!(
+            message.contains("names its project (`auth.project_name`) but not the project's"),
+            "{message}"
         );
         assert_eq!(DomainRef::default(), domain_name("Default"));
     }
@@ -393,9 +458,9 @@ mod tests {
     #[test]
     fn domain_without_project_scopes_the_token_to_the_domain() {
         assert_eq!(
-            domains("      domain_name: Corp\n"),
+            domains("      user_domain_name: Users\n      domain_name: Corp\n"),
             (
-                named_user("u", DomainRef::default()),
+                named_user("u", domain_name("Users")),
                 Scope::Domain(domain_name("Corp"))
             )
         );

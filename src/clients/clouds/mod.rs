@@ -1,55 +1,75 @@
 //! Finds and reads OpenStack `clouds.yaml` the way openstacksdk (and os-client-config before it)
 //! does, so the file an operator already uses with the `openstack` CLI works unchanged.
 //!
-//! This module owns the search for `clouds.yaml` and `secure.yaml`, the deep merge of the
-//! second over the first, openstacksdk's fix-ups of legacy spellings (dashed keys, `tenant_*`,
-//! top-level auth keys, `domain_*` shared by user and project, `regions`, `endpoint_type`),
-//! its TLS settings (`verify`, `insecure`, `cacert`, as [`Verify`] says), and the validation of
-//! the two kinds of Keystone v3 authentication protector supports: password and application
-//! credential. It never talks to Keystone: a [`CloudConfig`] is everything a Keystone client
-//! needs to ask for a token.
+//! This module owns the search for `clouds.yaml`, `secure.yaml` and `clouds-public.yaml`, the
+//! deep merge of the second over the first, vendor profiles laid under an entry (`profile:`),
+//! clouds made of `OS_*` environment variables (openstacksdk's `envvars` cloud), openstacksdk's
+//! fix-ups of legacy spellings (dashed keys, `tenant_*`, top-level auth keys, `domain_*` shared
+//! by user and project, `regions`, `*endpoint_type`, `*_timeout`, `auth_plugin`), its TLS
+//! settings (`verify`, `insecure`, `cacert`, as [`Verify`] says), `api_timeout`, the settings
+//! per service (`compute_endpoint_override`, `block_storage_interface`, ...: [`Service`]), and
+//! the validation of the kinds of Keystone v3 authentication protector supports: password,
+//! application credential and token. It never talks to Keystone: a [`CloudConfig`] is everything
+//! a Keystone client needs to ask for a token and find its services.
+//!
+//! Every setting openstacksdk honours is honoured here or refused with a message naming it; none
+//! is ignored: `cert` and `key` (a TLS client certificate, which protector does not present),
+//! auth types other than those above, `<service>_service_name` and the other settings that
+//! change how compute, block storage, network or identity are reached (see `services`), and
+//! vendor profiles that no clouds-public.yaml defines (openstacksdk's built-in ones are not
+//! shipped). Settings for what protector never uses (other services, openstacksdk's cloud layer)
+//! are kept in [`CloudConfig::unused_keys`], which `protector cloud show` prints.
 //!
 //! Where openstacksdk is silent or lenient, this module is strict on purpose, because a DR
 //! runbook is the wrong moment to discover a typo: `OS_CLIENT_CONFIG_FILE` and
 //! `OS_CLIENT_SECURE_FILE` name the only file read (openstacksdk falls back to searching when
-//! they point nowhere), a file that is not YAML is an error (openstacksdk logs and skips it), and
-//! missing credentials are reported now rather than by Keystone later. A relative `cacert` is
-//! relative to the folder of the file that sets it (openstacksdk: the working directory), so a
-//! clouds.yaml and its CA can move together. A file is read bounded ([`CLOUDS_FILE_LIMIT`]).
-//! Refused rather than ignored: `cert` and `key` (a TLS client certificate, which protector
-//! does not present: ignoring them would turn a cloud that asks for one into an unexplained
-//! handshake failure). Not read: vendor profiles (`profile:`), `clouds-public.yaml`,
-//! `clouds.json`, XDG and macOS config folders, and clouds made of `OS_*` environment
-//! variables.
+//! they point nowhere), a file that is not YAML is an error (openstacksdk logs and skips it),
+//! missing credentials are reported now rather than by Keystone later, an entry with an
+//! application credential but no `auth_type` is refused (openstacksdk would try a password), and
+//! so is a relative `cacert` that openstacksdk (from the working folder) and protector (from the
+//! folder of the file that sets it) would read as two different files. A file is read bounded
+//! ([`CLOUDS_FILE_LIMIT`]). `OS_CLOUD` names the cloud where a command names none (`protector
+//! cloud show`); a spec always names each site's cloud, as `--os-cloud` does.
 //!
-//! The parts: `search` finds the files, `merge` reads and merges them and fixes legacy
-//! spellings, `auth` reads the credentials, `tls` the TLS settings, `error` says what is wrong.
+//! The parts: `search` finds the files, `environment` makes a cloud of `OS_*` variables,
+//! `merge` reads and merges files and fixes legacy spellings, `profile` lays vendor profiles
+//! under entries, `auth` reads the credentials, `tls` the TLS settings, `services` the settings
+//! per service and the refusals, `error` says what is wrong.
 
 mod auth;
+mod environment;
 mod error;
 mod merge;
+mod profile;
 mod search;
+mod services;
 #[cfg(test)]
 mod testing;
 mod tls;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 pub use auth::{ApplicationCredentialRef, Auth, DomainRef, ProjectRef, Scope, Secret, UserRef};
-pub use error::{CloudsError, UnknownCloud};
+pub use environment::{ENVIRONMENT_CLOUD, OsVariables};
+pub use error::{CloudsError, Origin, UnknownCloud};
+pub use profile::VendorProfile;
 pub use search::{CLOUDS_FILE_LIMIT, CloudsEnvironment, FileStatus, SearchedFile};
+pub use services::{Service, ServiceSettings};
 pub use tls::Verify;
 
 use merge::{merge_into, parse_document};
 use search::{FileKind, defined_in_ignored, search};
 
-/// One cloud of clouds.yaml, resolved and checked: what a Keystone client needs.
+/// One cloud of clouds.yaml (or of `OS_*` variables), resolved and checked: what a Keystone
+/// client needs, and what protector's clients need to find and call the services.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloudConfig {
-    /// The entry's name under `clouds:`.
+    /// The entry's name under `clouds:` (`envvars` for the environment's).
     pub name: String,
     pub auth: Auth,
     pub region_name: Option<String>,
@@ -57,10 +77,20 @@ pub struct CloudConfig {
     pub interface: Interface,
     /// How the services' TLS certificates are checked.
     pub verify: Verify,
-    /// The clouds.yaml the entry came from.
-    pub source: PathBuf,
+    /// `api_timeout`: the per-call timeout of this cloud's HTTP calls, when it sets one (a
+    /// command's `--timeout` beats it: [`CloudsEnvironment::command_timeout`]).
+    pub api_timeout: Option<Duration>,
+    /// What the entry says for a service alone: endpoint override, interface, region.
+    pub services: BTreeMap<Service, ServiceSettings>,
+    /// The clouds.yaml the entry came from, or the environment.
+    pub source: Origin,
     /// The secure.yaml merged over it, if one was found.
     pub secure_source: Option<PathBuf>,
+    /// The vendor profile laid under it (`profile:`), if any.
+    pub profile: Option<VendorProfile>,
+    /// Settings of the entry for what protector never uses (other services, openstacksdk's
+    /// cloud layer), in entry order.
+    pub unused_keys: Vec<String>,
 }
 
 impl CloudConfig {
@@ -75,15 +105,38 @@ impl CloudConfig {
             return None;
         };
         Some(format!(
-            "TLS certificates of {site} are not verified (`{setting}` for cloud `{}` in {}{}): whoever can intercept its traffic can pose as its services and read the credentials protector sends; trust its CA with `cacert: <PEM file>` instead",
+            "TLS certificates of {site} are not verified (`{setting}` for cloud `{}` in {file}{}): whoever can intercept its traffic can pose as its services and read the credentials protector sends; trust its CA with `cacert: <PEM file>` instead",
             self.name,
-            file.display(),
             if *cacert_unused {
                 "; its `cacert` goes unused"
             } else {
                 ""
             },
         ))
+    }
+
+    /// The URL to call `service` at instead of the catalog's (`compute_endpoint_override`).
+    pub fn endpoint_override(&self, service: Service) -> Option<&str> {
+        self.services
+            .get(&service)
+            .and_then(|settings| settings.endpoint_override.as_deref())
+    }
+
+    /// Which catalog endpoint of `service` to use: its own `<service>_interface`, else the
+    /// cloud's.
+    pub fn interface_for(&self, service: Service) -> Interface {
+        self.services
+            .get(&service)
+            .and_then(|settings| settings.interface)
+            .unwrap_or(self.interface)
+    }
+
+    /// In which region to find `service`: its own `<service>_region_name`, else the cloud's.
+    pub fn region_for(&self, service: Service) -> Option<&str> {
+        self.services
+            .get(&service)
+            .and_then(|settings| settings.region_name.as_deref())
+            .or(self.region_name.as_deref())
     }
 }
 
@@ -123,57 +176,175 @@ impl fmt::Display for Interface {
     }
 }
 
-/// Loads the cloud named `cloud_name`, as `openstack --os-cloud <cloud_name>` would.
-pub fn load_cloud(env: &CloudsEnvironment, cloud_name: &str) -> Result<CloudConfig, CloudsError> {
-    let clouds_search = search(env, FileKind::Clouds)?;
-    let Some((clouds_path, clouds_text)) = clouds_search.found else {
-        return Err(CloudsError::NoCloudsFile {
-            searched: clouds_search.searched,
-        });
+/// The cloud to use when a command names none, as openstacksdk picks it: `$OS_CLOUD`, else the
+/// cloud of `OS_*` variables when they make one, else the only cloud clouds.yaml defines.
+pub fn default_cloud(env: &CloudsEnvironment) -> Result<String, CloudsError> {
+    if let Some(name) = env.variables.default_cloud() {
+        return Ok(name.to_string());
+    }
+    if env.variables.entry().is_some() {
+        return Ok(env.variables.cloud_name().to_string());
+    }
+    let defined = match read_clouds(env)? {
+        Some(files) => files.clouds.keys().cloned().collect(),
+        None => Vec::new(),
     };
-    let mut document = parse_document(&clouds_path, &clouds_text)?;
+    match defined.as_slice() {
+        [only] => Ok(only.clone()),
+        _ => Err(CloudsError::NoDefaultCloud { defined }),
+    }
+}
+
+/// clouds.yaml with secure.yaml merged over it, as found.
+struct CloudsFiles {
+    path: PathBuf,
+    searched: Vec<SearchedFile>,
+    secure_path: Option<PathBuf>,
+    /// The secure file's `clouds` mapping, before the merge (to tell which file a value came from).
+    secure_clouds: Map<String, Value>,
+    /// `clouds` of clouds.yaml before the merge.
+    own_clouds: Map<String, Value>,
+    /// `clouds` after the merge.
+    clouds: Map<String, Value>,
+}
+
+/// Reads clouds.yaml and secure.yaml; `None` when there is no clouds.yaml.
+fn read_clouds(env: &CloudsEnvironment) -> Result<Option<CloudsFiles>, CloudsError> {
+    let clouds_search = search(env, FileKind::Clouds)?;
+    let Some((path, text)) = clouds_search.found else {
+        return Ok(None);
+    };
+    let mut document = parse_document(&path, &text)?;
+    let own_clouds = clouds_of(&document);
 
     // The secure file is searched on its own, not next to the clouds.yaml that won: same
     // folders, same order, as openstacksdk does.
     let secure_search = search(env, FileKind::Secure)?;
     let mut secure_path = None;
-    let mut secure_entry = None;
-    if let Some((path, text)) = secure_search.found {
-        let secure = parse_document(&path, &text)?;
-        // Kept to tell which file a bad value came from.
-        if let Some(Value::Object(entry)) = secure.get("clouds").and_then(|c| c.get(cloud_name)) {
-            secure_entry = Some(entry.clone());
-        }
-        merge_into(&mut document, secure);
-        secure_path = Some(path);
+    let mut secure_clouds = Map::new();
+    if let Some((secure, text)) = secure_search.found {
+        let overlay = parse_document(&secure, &text)?;
+        secure_clouds = clouds_of(&overlay);
+        merge_into(&mut document, overlay);
+        secure_path = Some(secure);
     }
+    Ok(Some(CloudsFiles {
+        path,
+        searched: clouds_search.searched,
+        secure_path,
+        secure_clouds,
+        own_clouds,
+        clouds: clouds_of(&document),
+    }))
+}
 
-    // parse_document let through only mappings and nulls for `clouds` and its entries.
-    let clouds = match document.remove("clouds") {
-        Some(Value::Object(clouds)) => clouds,
+/// A document's `clouds` (parse_document let through only mappings and nulls for it).
+fn clouds_of(document: &Map<String, Value>) -> Map<String, Value> {
+    match document.get("clouds") {
+        Some(Value::Object(clouds)) => clouds.clone(),
         _ => Map::new(),
+    }
+}
+
+/// Loads the cloud named `cloud_name`, as `openstack --os-cloud <cloud_name>` would.
+pub fn load_cloud(env: &CloudsEnvironment, cloud_name: &str) -> Result<CloudConfig, CloudsError> {
+    let files = read_clouds(env)?;
+    let environment_cloud = env.variables.cloud_name();
+    if let Some(files) = &files
+        && files.clouds.contains_key(environment_cloud)
+    {
+        return Err(CloudsError::EnvironmentCloudName {
+            file: files.path.clone(),
+            name: environment_cloud.to_string(),
+        });
+    }
+    if cloud_name == environment_cloud
+        && let Some(entry) = env.variables.entry()
+    {
+        let origin = Origin::Environment;
+        let layers = vec![Layer {
+            origin: origin.clone(),
+            prefix: None,
+            entry: entry.clone(),
+        }];
+        return finish(env, cloud_name, origin, None, layers, entry, None);
+    }
+    let Some(files) = files else {
+        return Err(CloudsError::NoCloudsFile {
+            searched: search(env, FileKind::Clouds)?.searched,
+            environment_cloud: environment_cloud.to_string(),
+        });
     };
-    let entry = match clouds.get(cloud_name) {
+    let mut entry = match files.clouds.get(cloud_name) {
         None => {
             return Err(CloudsError::UnknownCloud(Box::new(UnknownCloud {
                 cloud: cloud_name.to_string(),
-                defined_in_ignored: defined_in_ignored(&clouds_search.searched, cloud_name),
-                file: clouds_path,
-                secure_file: secure_path,
-                defined: clouds.keys().cloned().collect(),
-                searched: clouds_search.searched,
+                defined_in_ignored: defined_in_ignored(&files.searched, cloud_name),
+                file: files.path,
+                secure_file: files.secure_path,
+                defined: files.clouds.keys().cloned().collect(),
+                searched: files.searched,
             })));
         }
         Some(Value::Object(entry)) => entry.clone(),
         Some(_) => Map::new(),
     };
 
+    let origin = Origin::File(files.path.clone());
+    let prefix = Some(format!("clouds.{cloud_name}"));
+    let part = |clouds: &Map<String, Value>| match clouds.get(cloud_name) {
+        Some(Value::Object(part)) => part.clone(),
+        _ => Map::new(),
+    };
+    let mut layers = Vec::new();
+    if let Some(secure) = &files.secure_path {
+        layers.push(Layer {
+            origin: Origin::File(secure.clone()),
+            prefix: prefix.clone(),
+            entry: part(&files.secure_clouds),
+        });
+    }
+    layers.push(Layer {
+        origin: origin.clone(),
+        prefix,
+        entry: part(&files.own_clouds),
+    });
+    let expanded = profile::expand(env, cloud_name, &origin, &mut entry)?;
+    let profile = expanded.map(|expanded| {
+        layers.push(Layer {
+            origin: Origin::File(expanded.profile.file.clone()),
+            prefix: Some(format!("public-clouds.{}", expanded.profile.name)),
+            entry: expanded.entry,
+        });
+        expanded.profile
+    });
+    finish(
+        env,
+        cloud_name,
+        origin,
+        files.secure_path,
+        layers,
+        entry,
+        profile,
+    )
+}
+
+fn finish(
+    env: &CloudsEnvironment,
+    cloud_name: &str,
+    origin: Origin,
+    secure_path: Option<PathBuf>,
+    layers: Vec<Layer>,
+    entry: Map<String, Value>,
+    profile: Option<VendorProfile>,
+) -> Result<CloudConfig, CloudsError> {
     let context = Context {
         cloud: cloud_name,
-        file: &clouds_path,
+        origin: &origin,
         secure_file: secure_path.as_deref(),
-        secure_entry: secure_entry.as_ref(),
+        layers,
         home_dir: env.home_dir.as_deref(),
+        current_dir: &env.current_dir,
     };
     let resolved = resolve(entry, &context)?;
     Ok(CloudConfig {
@@ -182,8 +353,12 @@ pub fn load_cloud(env: &CloudsEnvironment, cloud_name: &str) -> Result<CloudConf
         region_name: resolved.region_name,
         interface: resolved.interface,
         verify: resolved.verify,
-        source: clouds_path,
-        secure_source: secure_path,
+        api_timeout: env.command_timeout.or(resolved.api_timeout),
+        services: resolved.services,
+        unused_keys: resolved.unused_keys,
+        source: origin.clone(),
+        secure_source: secure_path.clone(),
+        profile,
     })
 }
 
@@ -206,37 +381,67 @@ fn describe(value: &Value) -> &'static str {
     }
 }
 
+/// One source of an entry's settings: secure.yaml's part of it, the entry itself, or the vendor
+/// profile under it.
+struct Layer {
+    origin: Origin,
+    /// The path of the entry from the top of its file (`clouds.site-a`); `None` for variables.
+    prefix: Option<String>,
+    entry: Map<String, Value>,
+}
+
+impl Layer {
+    fn sets(&self, key: &str) -> bool {
+        let mut segments = key.split('.');
+        let mut value = segments.next().and_then(|first| self.entry.get(first));
+        for segment in segments {
+            value = value.and_then(|inner| inner.get(segment));
+        }
+        value.is_some_and(|value| !value.is_null())
+    }
+}
+
 struct Context<'a> {
     cloud: &'a str,
-    file: &'a Path,
+    /// Where the entry is: clouds.yaml, or the environment.
+    origin: &'a Origin,
+    /// The secure.yaml merged over it, for hints.
     secure_file: Option<&'a Path>,
-    /// This cloud's entry in the secure file, before the merge.
-    secure_entry: Option<&'a Map<String, Value>>,
+    /// Where its settings came from, the one that wins first.
+    layers: Vec<Layer>,
     home_dir: Option<&'a Path>,
+    current_dir: &'a Path,
 }
 
 impl Context<'_> {
-    /// The file `key` (a path inside the cloud entry: `auth.password`) came from: the secure
-    /// file when it sets the key, since its values win the merge.
-    fn origin(&self, key: &str) -> &Path {
-        let in_secure = self.secure_entry.is_some_and(|entry| {
-            let mut segments = key.split('.');
-            let mut value = segments.next().and_then(|first| entry.get(first));
-            for segment in segments {
-                value = value.and_then(|inner| inner.get(segment));
-            }
-            value.is_some_and(|value| !value.is_null())
-        });
-        match self.secure_file {
-            Some(secure) if in_secure => secure,
-            _ => self.file,
+    fn layer(&self, key: &str) -> Option<&Layer> {
+        self.layers.iter().find(|layer| layer.sets(key))
+    }
+
+    /// Where `key` (a path inside the cloud entry: `auth.password`) came from: the first layer
+    /// that sets it (secure.yaml's values win the merge, the profile's lose it).
+    fn origin(&self, key: &str) -> &Origin {
+        self.layer(key)
+            .map(|layer| &layer.origin)
+            .unwrap_or(self.origin)
+    }
+
+    /// How the operator finds `key`: `` `clouds.site-a.verify` ``, `` `OS_VERIFY` ``.
+    fn what(&self, key: &str) -> String {
+        match self.layer(key) {
+            Some(Layer {
+                prefix: Some(prefix),
+                ..
+            }) => format!("`{prefix}.{key}`"),
+            Some(Layer { prefix: None, .. }) => Origin::Environment.setting(key),
+            None => self.origin.setting_in(self.cloud, key),
         }
     }
 
     fn invalid(&self, key: &str, expected: &'static str, found: String) -> CloudsError {
         CloudsError::InvalidValue {
-            file: self.origin(key).to_path_buf(),
-            what: format!("`clouds.{}.{key}`", self.cloud),
+            file: self.origin(key).clone(),
+            what: self.what(key),
             expected,
             found,
         }
@@ -253,10 +458,15 @@ impl Context<'_> {
         }
     }
 
+    /// A boolean, or the strings `true` and `false` in any case (what `OS_INSECURE` holds, and
+    /// what openstacksdk's `get_boolean` reads as such; any other string it reads as false,
+    /// which protector refuses to guess at).
     fn boolean(&self, value: Option<&Value>, key: &str) -> Result<Option<bool>, CloudsError> {
         match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(flag)) => Ok(Some(*flag)),
+            Some(Value::String(text)) if text.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(text)) if text.eq_ignore_ascii_case("false") => Ok(Some(false)),
             Some(other) => Err(self.invalid(key, "true or false", describe(other).to_string())),
         }
     }
@@ -267,6 +477,9 @@ struct Resolved {
     region_name: Option<String>,
     interface: Interface,
     verify: Verify,
+    api_timeout: Option<Duration>,
+    services: BTreeMap<Service, ServiceSettings>,
+    unused_keys: Vec<String>,
 }
 
 fn resolve(mut entry: Map<String, Value>, context: &Context<'_>) -> Result<Resolved, CloudsError> {
@@ -287,6 +500,10 @@ fn resolve(mut entry: Map<String, Value>, context: &Context<'_>) -> Result<Resol
     };
     let verify = tls::verification(&entry, context)?;
     tls::refuse_client_certificate(&entry, context)?;
+    let api_timeout = services::api_timeout(&entry, context)?;
+    let services = services::service_settings(&entry, context)?;
+    services::refuse_auth_options(&auth, &entry, context)?;
+    let unused_keys = services::unused_keys(&entry);
     let auth = auth::authentication(&auth, &entry, context)?;
 
     Ok(Resolved {
@@ -294,6 +511,9 @@ fn resolve(mut entry: Map<String, Value>, context: &Context<'_>) -> Result<Resol
         region_name,
         interface,
         verify,
+        api_timeout,
+        services,
+        unused_keys,
     })
 }
 
@@ -329,11 +549,15 @@ mod tests {
                 interface: Interface::Internal,
                 verify: Verify::Off {
                     setting: "verify: false",
-                    file: machine.cwd.join("clouds.yaml"),
+                    file: Origin::File(machine.cwd.join("clouds.yaml")),
                     cacert_unused: false,
                 },
-                source: machine.cwd.join("clouds.yaml"),
+                api_timeout: None,
+                services: BTreeMap::new(),
+                source: Origin::File(machine.cwd.join("clouds.yaml")),
                 secure_source: None,
+                profile: None,
+                unused_keys: vec!["vendor_hook".to_string()],
             }
         );
     }
@@ -431,5 +655,53 @@ mod tests {
             panic!("expected a YAML error: {error:?}");
         };
         assert_eq!((line, column), (3, 11));
+    }
+
+    #[test]
+    fn the_default_cloud_is_os_cloud_then_the_environments_then_the_only_one() {
+        let machine = Machine::new();
+        let with = |pairs: &[(&str, &str)]| CloudsEnvironment {
+            variables: OsVariables::from_pairs(
+                pairs
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.to_string())),
+            ),
+            ..machine.env()
+        };
+        let error = default_cloud(&machine.env()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no cloud named and none to choose: set OS_CLOUD or name one (no clouds.yaml defines \
+             any)"
+        );
+        machine.write(machine.cwd.join("clouds.yaml"), &site_a("https://a"));
+        assert_eq!(default_cloud(&machine.env()).unwrap(), "site-a");
+        assert_eq!(
+            default_cloud(&with(&[("OS_AUTH_URL", "https://k")])).unwrap(),
+            "envvars"
+        );
+        assert_eq!(
+            default_cloud(&with(&[
+                ("OS_AUTH_URL", "https://k"),
+                ("OS_CLOUD", "site-b")
+            ]))
+            .unwrap(),
+            "site-b"
+        );
+        machine.write(
+            machine.cwd.join("clouds.yaml"),
+            "clouds:\n  site-a: {}\n  site-b: {}\n",
+        );
+        let error = default_cloud(&machine.env()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("(clouds.yaml defines site-a, site-b)"),
+            "{error}"
+        );
+        assert_eq!(
+            error.hint().unwrap(),
+            "name the cloud on the command line, or set OS_CLOUD to it"
+        );
     }
 }

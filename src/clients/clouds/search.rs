@@ -1,6 +1,9 @@
-//! Where clouds.yaml and secure.yaml are: `OS_CLIENT_CONFIG_FILE` / `OS_CLIENT_SECURE_FILE`,
-//! else the working folder, `~/.config/openstack` and `/etc/openstack`, in that order; and how
-//! a file is read (bounded, UTF-8).
+//! Where clouds.yaml, secure.yaml and clouds-public.yaml are, as openstacksdk looks for them:
+//! `OS_CLIENT_CONFIG_FILE` / `OS_CLIENT_SECURE_FILE` when set, else the working folder,
+//! `$XDG_CONFIG_HOME/openstack`, `~/.config/openstack`, `$XDG_CONFIG_DIRS/openstack` (default
+//! `/etc/xdg/openstack`) and `/etc/openstack`, in that order, each for `.yaml`, `.yml` and
+//! `.json`; and how a file is read (bounded, UTF-8). The `OS_*` variables that make a cloud of
+//! their own are captured here too (see `environment`).
 
 use std::fmt;
 use std::io;
@@ -8,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::environment::OsVariables;
 use super::error::CloudsError;
 use crate::spec::files::{self, FileError};
 use crate::yaml;
@@ -23,17 +27,28 @@ pub struct CloudsEnvironment {
     pub os_client_config_file: Option<PathBuf>,
     /// `$OS_CLIENT_SECURE_FILE`: when set, the only secure.yaml read.
     pub os_client_secure_file: Option<PathBuf>,
-    /// Searched first; relative paths in the two variables above are relative to it.
+    /// Searched first; relative paths in the two variables above, and in a cloud made of `OS_*`
+    /// variables, are relative to it.
     pub current_dir: PathBuf,
-    /// `$HOME`: `~/.config/openstack` is searched second, and a `cacert` of `~/...` expands here.
+    /// `$HOME`: `~/.config/openstack` is searched after the working folder, and a `cacert` of
+    /// `~/...` expands here.
     pub home_dir: Option<PathBuf>,
-    /// Searched last, in order: `/etc/openstack` for a real process.
+    /// `$XDG_CONFIG_HOME`: its `openstack` folder is searched before `~/.config/openstack`.
+    pub xdg_config_home: Option<PathBuf>,
+    /// Searched last, in order: `$XDG_CONFIG_DIRS/openstack` (`/etc/xdg/openstack` when unset)
+    /// and `/etc/openstack` for a real process.
     pub system_config_dirs: Vec<PathBuf>,
+    /// The other `OS_*` variables: `OS_CLOUD`, and those that make openstacksdk's `envvars`
+    /// cloud (`OS_AUTH_URL`, `OS_USERNAME`, ...).
+    pub variables: OsVariables,
+    /// A per-call timeout the command line sets (`--timeout`), which beats every cloud's
+    /// `api_timeout`, as `openstack --timeout` does.
+    pub command_timeout: Option<std::time::Duration>,
 }
 
 impl CloudsEnvironment {
-    /// The environment of this process: `OS_CLIENT_CONFIG_FILE`, `OS_CLIENT_SECURE_FILE`, the
-    /// working directory, `HOME`, and `/etc/openstack`.
+    /// The environment of this process: `OS_*` variables, the working directory, `HOME`,
+    /// `XDG_CONFIG_HOME`, `XDG_CONFIG_DIRS` and `/etc/openstack`.
     pub fn from_process() -> Self {
         // openstacksdk treats an empty variable as unset (`if config_file_override:`).
         fn path_from_var(name: &str) -> Option<PathBuf> {
@@ -46,12 +61,19 @@ impl CloudsEnvironment {
             os_client_secure_file: path_from_var("OS_CLIENT_SECURE_FILE"),
             current_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             home_dir: path_from_var("HOME"),
-            system_config_dirs: vec![PathBuf::from("/etc/openstack")],
+            xdg_config_home: path_from_var("XDG_CONFIG_HOME"),
+            system_config_dirs: system_config_dirs(std::env::var_os("XDG_CONFIG_DIRS")),
+            variables: OsVariables::from_process(),
+            command_timeout: None,
         }
     }
 
-    fn search_dirs(&self) -> Vec<PathBuf> {
+    /// The folders searched after the working folder, in order, each once.
+    pub(super) fn search_dirs(&self) -> Vec<PathBuf> {
         let mut dirs = vec![self.current_dir.clone()];
+        if let Some(config_home) = &self.xdg_config_home {
+            dirs.push(config_home.join("openstack"));
+        }
         if let Some(home) = &self.home_dir {
             dirs.push(home.join(".config").join("openstack"));
         }
@@ -64,6 +86,21 @@ impl CloudsEnvironment {
         }
         unique
     }
+}
+
+/// platformdirs' site config folder as openstacksdk 4 asks for it: `$XDG_CONFIG_DIRS/openstack`
+/// when the variable names one folder, `/etc/xdg/openstack` when it is unset or empty. With
+/// several folders, openstacksdk joins them into one path that names no folder (`a/openstack:
+/// b/openstack`), so none of them is searched here either. `/etc/openstack` comes last.
+fn system_config_dirs(xdg_config_dirs: Option<std::ffi::OsString>) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    match xdg_config_dirs.as_ref().and_then(|dirs| dirs.to_str()) {
+        None | Some("") => dirs.push(PathBuf::from("/etc/xdg/openstack")),
+        Some(value) if !value.contains(':') => dirs.push(Path::new(value).join("openstack")),
+        Some(_) => {}
+    }
+    dirs.push(PathBuf::from("/etc/openstack"));
+    dirs
 }
 
 /// A file the search looked at, and what it found there.
@@ -97,17 +134,26 @@ impl fmt::Display for SearchedFile {
     }
 }
 
+/// The three files openstacksdk reads: the clouds, their secrets merged over them, and the
+/// vendor profiles an entry may name (`profile:`).
 #[derive(Clone, Copy)]
 pub(super) enum FileKind {
     Clouds,
     Secure,
+    Public,
 }
 
 impl FileKind {
-    fn file_names(self) -> [&'static str; 2] {
+    /// In each folder, in this order (openstacksdk also reads JSON, which is YAML).
+    fn file_names(self) -> [&'static str; 3] {
         match self {
-            FileKind::Clouds => ["clouds.yaml", "clouds.yml"],
-            FileKind::Secure => ["secure.yaml", "secure.yml"],
+            FileKind::Clouds => ["clouds.yaml", "clouds.yml", "clouds.json"],
+            FileKind::Secure => ["secure.yaml", "secure.yml", "secure.json"],
+            FileKind::Public => [
+                "clouds-public.yaml",
+                "clouds-public.yml",
+                "clouds-public.json",
+            ],
         }
     }
 
@@ -115,13 +161,16 @@ impl FileKind {
         match self {
             FileKind::Clouds => "OS_CLIENT_CONFIG_FILE",
             FileKind::Secure => "OS_CLIENT_SECURE_FILE",
+            FileKind::Public => "",
         }
     }
 
+    /// The file a variable names; clouds-public.yaml has no variable of its own.
     fn explicit(self, env: &CloudsEnvironment) -> Option<&Path> {
         match self {
             FileKind::Clouds => env.os_client_config_file.as_deref(),
             FileKind::Secure => env.os_client_secure_file.as_deref(),
+            FileKind::Public => None,
         }
     }
 }
@@ -231,7 +280,10 @@ mod tests {
     fn search_order_is_variable_then_cwd_then_user_config_then_system() {
         let machine = Machine::new();
         let etc = machine.write(machine.etc.join("clouds.yaml"), &site_a("https://etc"));
-        assert_eq!(load_cloud(&machine.env(), "site-a").unwrap().source, etc);
+        assert_eq!(
+            load_cloud(&machine.env(), "site-a").unwrap().source,
+            Origin::File(etc)
+        );
 
         let user = machine.write(
             machine.user_dir().join("clouds.yaml"),
@@ -240,11 +292,14 @@ mod tests {
         let config = load_cloud(&machine.env(), "site-a").unwrap();
         assert_eq!(
             (config.source, config.auth.auth_url()),
-            (user, "https://user")
+            (Origin::File(user), "https://user")
         );
 
         let cwd = machine.write(machine.cwd.join("clouds.yaml"), &site_a("https://cwd"));
-        assert_eq!(load_cloud(&machine.env(), "site-a").unwrap().source, cwd);
+        assert_eq!(
+            load_cloud(&machine.env(), "site-a").unwrap().source,
+            Origin::File(cwd)
+        );
 
         let explicit = machine.write(machine.home.join("elsewhere.yaml"), &site_a("https://env"));
         let env = CloudsEnvironment {
@@ -254,7 +309,7 @@ mod tests {
         let config = load_cloud(&env, "site-a").unwrap();
         assert_eq!(
             (config.source, config.auth.auth_url()),
-            (explicit, "https://env")
+            (Origin::File(explicit), "https://env")
         );
     }
 
@@ -265,12 +320,18 @@ mod tests {
             machine.user_dir().join("clouds.yml"),
             &site_a("https://yml"),
         );
-        assert_eq!(load_cloud(&machine.env(), "site-a").unwrap().source, yml);
+        assert_eq!(
+            load_cloud(&machine.env(), "site-a").unwrap().source,
+            Origin::File(yml)
+        );
         let yaml = machine.write(
             machine.user_dir().join("clouds.yaml"),
             &site_a("https://yaml"),
         );
-        assert_eq!(load_cloud(&machine.env(), "site-a").unwrap().source, yaml);
+        assert_eq!(
+            load_cloud(&machine.env(), "site-a").unwrap().source,
+            Origin::File(yaml)
+        );
     }
 
     #[test]
@@ -284,7 +345,10 @@ mod tests {
             os_client_config_file: Some(PathBuf::from("conf/my.yaml")),
             ..machine.env()
         };
-        assert_eq!(load_cloud(&env, "site-a").unwrap().source, file);
+        assert_eq!(
+            load_cloud(&env, "site-a").unwrap().source,
+            Origin::File(file)
+        );
     }
 
     #[test]
@@ -320,10 +384,13 @@ mod tests {
         let expected = [
             machine.cwd.join("clouds.yaml"),
             machine.cwd.join("clouds.yml"),
+            machine.cwd.join("clouds.json"),
             user.join("clouds.yaml"),
             user.join("clouds.yml"),
+            user.join("clouds.json"),
             machine.etc.join("clouds.yaml"),
             machine.etc.join("clouds.yml"),
+            machine.etc.join("clouds.json"),
         ]
         .iter()
         .map(|path| format!("{} (missing)", display(path)))
@@ -333,7 +400,9 @@ mod tests {
             error.to_string(),
             format!("no clouds.yaml found; searched in order: {expected}")
         );
-        assert!(error.hint().unwrap().contains("OS_CLIENT_CONFIG_FILE"));
+        let hint = error.hint().unwrap();
+        assert!(hint.contains("OS_CLIENT_CONFIG_FILE"), "{hint}");
+        assert!(hint.contains("use the cloud `envvars`"), "{hint}");
     }
 
     #[test]
@@ -343,10 +412,11 @@ mod tests {
             current_dir: machine.etc.clone(),
             ..machine.env()
         };
-        let CloudsError::NoCloudsFile { searched } = load_cloud(&env, "site-a").unwrap_err() else {
+        let CloudsError::NoCloudsFile { searched, .. } = load_cloud(&env, "site-a").unwrap_err()
+        else {
             panic!("expected NoCloudsFile");
         };
-        assert_eq!(searched.len(), 4);
+        assert_eq!(searched.len(), 6);
     }
 
     #[test]
@@ -363,12 +433,16 @@ mod tests {
             error.to_string(),
             format!(
                 "cloud `site-a` not found: {used} defines only `site-b`, `site-c`; searched in \
-                 order: {} (missing), {} (missing), {used} (used), {} (missing), {ignored} \
-                 (ignored: an earlier file wins), {} (missing)",
+                 order: {} (missing), {} (missing), {} (missing), {used} (used), {} (missing), \
+                 {} (missing), {ignored} (ignored: an earlier file wins), {} (missing), {} \
+                 (missing)",
                 display(&cwd.join("clouds.yaml")),
                 display(&cwd.join("clouds.yml")),
+                display(&cwd.join("clouds.json")),
                 display(&machine.user_dir().join("clouds.yml")),
+                display(&machine.user_dir().join("clouds.json")),
                 display(&machine.etc.join("clouds.yml")),
+                display(&machine.etc.join("clouds.json")),
                 used = display(&used),
                 ignored = display(&ignored),
             )
@@ -484,6 +558,67 @@ mod tests {
                 .to_string()
                 .ends_with("clouds.yaml: it is not UTF-8 text"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn xdg_config_home_comes_before_the_home_config_folder() {
+        let machine = Machine::new();
+        machine.write(
+            machine.user_dir().join("clouds.yaml"),
+            &site_a("https://home"),
+        );
+        let xdg = machine.home.join("xdg");
+        let file = machine.write(
+            xdg.join("openstack").join("clouds.yaml"),
+            &site_a("https://xdg"),
+        );
+        let env = CloudsEnvironment {
+            xdg_config_home: Some(xdg),
+            ..machine.env()
+        };
+        assert_eq!(
+            load_cloud(&env, "site-a").unwrap().source,
+            Origin::File(file)
+        );
+    }
+
+    #[test]
+    fn system_folders_follow_xdg_config_dirs_as_openstacksdk_does() {
+        let etc = || PathBuf::from("/etc/openstack");
+        assert_eq!(
+            system_config_dirs(None),
+            vec![PathBuf::from("/etc/xdg/openstack"), etc()]
+        );
+        assert_eq!(
+            system_config_dirs(Some("".into())),
+            vec![PathBuf::from("/etc/xdg/openstack"), etc()]
+        );
+        assert_eq!(
+            system_config_dirs(Some("/opt/conf".into())),
+            vec![PathBuf::from("/opt/conf/openstack"), etc()]
+        );
+        // Several folders: openstacksdk joins them into a path that names none.
+        assert_eq!(system_config_dirs(Some("/a:/b".into())), vec![etc()]);
+    }
+
+    #[test]
+    fn clouds_json_is_read_after_clouds_yaml_and_yml() {
+        let machine = Machine::new();
+        let json = machine.write(
+            machine.cwd.join("clouds.json"),
+            r#"{"clouds": {"site-a": {"auth": {"auth_url": "https://json", "username": "u",
+                "user_domain_name": "Default", "password": "p"}}}}"#,
+        );
+        let config = load_cloud(&machine.env(), "site-a").unwrap();
+        assert_eq!(
+            (config.source, config.auth.auth_url()),
+            (Origin::File(json), "https://json")
+        );
+        let yml = machine.write(machine.cwd.join("clouds.yml"), &site_a("https://yml"));
+        assert_eq!(
+            load_cloud(&machine.env(), "site-a").unwrap().source,
+            Origin::File(yml)
         );
     }
 }

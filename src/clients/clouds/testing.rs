@@ -38,7 +38,10 @@ impl Machine {
             os_client_secure_file: None,
             current_dir: self.cwd.clone(),
             home_dir: Some(self.home.clone()),
+            xdg_config_home: None,
             system_config_dirs: vec![self.etc.clone()],
+            variables: OsVariables::default(),
+            command_timeout: None,
         }
     }
 
@@ -66,7 +69,7 @@ impl Machine {
 pub fn site_a(auth_url: &str) -> String {
     format!(
         "clouds:\n  site-a:\n    auth:\n      auth_url: {auth_url}\n      username: admin\n      \
-         password: hunter2\n      project_name: admin\n"
+         password: hunter2\n      project_name: admin\n      domain_name: Default\n"
     )
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::error::CloudsError;
+use super::error::{CloudsError, Origin};
 use super::{Context, describe, parent_dir};
 use crate::clients::http::Trust;
 
@@ -26,8 +26,9 @@ pub enum Verify {
     Off {
         /// What said so: `verify: false` or `insecure: true`.
         setting: &'static str,
-        /// The file that says so (clouds.yaml, or secure.yaml merged over it).
-        file: PathBuf,
+        /// The file that says so (clouds.yaml, or secure.yaml merged over it), or the
+        /// environment.
+        file: Origin,
         /// A `cacert` is set too, and goes unused (openstacksdk warns about it as well).
         cacert_unused: bool,
     },
@@ -71,7 +72,7 @@ pub(super) fn verification(
     let cacert = context.string(entry.get("cacert"), "cacert")?;
     let off = |setting, key| Verify::Off {
         setting,
-        file: context.origin(key).to_path_buf(),
+        file: context.origin(key).clone(),
         cacert_unused: cacert.is_some(),
     };
     let (key, raw) = match (insecure, verify, &cacert) {
@@ -81,11 +82,35 @@ pub(super) fn verification(
         (_, Setting::Bundle(path), None) => ("verify", path),
         (_, Setting::Flag(true), None) => return Ok(Verify::System),
     };
-    let path = resolve_path(raw, &parent_dir(context.origin(key)), context.home_dir);
+    let origin = context.origin(key);
+    let from_cwd = resolve_path(raw, context.current_dir, context.home_dir);
+    let path = match origin {
+        // openstacksdk hands the path to requests as it stands: relative to the working folder.
+        Origin::Environment => from_cwd,
+        // protector reads it from the folder of the file that sets it, so that a clouds.yaml
+        // and its CA can move together; where that is another file than openstacksdk would
+        // read, it says so rather than pick one.
+        Origin::File(file) => {
+            let from_file = resolve_path(raw, &parent_dir(file), context.home_dir);
+            if !same_file(&from_file, &from_cwd) && (from_file.exists() || from_cwd.exists()) {
+                return Err(CloudsError::RelativeCaBundle(Box::new(
+                    super::error::RelativeCaBundle {
+                        cloud: context.cloud.to_string(),
+                        file: file.clone(),
+                        key,
+                        raw: raw.to_string(),
+                        from_file,
+                        from_cwd,
+                    },
+                )));
+            }
+            from_file
+        }
+    };
     if !path.exists() {
         return Err(CloudsError::CaBundleNotFound {
             cloud: context.cloud.to_string(),
-            file: context.origin(key).to_path_buf(),
+            file: origin.clone(),
             key,
             path,
         });
@@ -103,12 +128,21 @@ pub(super) fn refuse_client_certificate(
         if context.string(entry.get(key), key)?.is_some() {
             return Err(CloudsError::ClientCertificate {
                 cloud: context.cloud.to_string(),
-                file: context.origin(key).to_path_buf(),
+                file: context.origin(key).clone(),
                 key,
             });
         }
     }
     Ok(())
+}
+
+/// The same path, or two paths to the same file.
+fn same_file(one: &Path, other: &Path) -> bool {
+    one == other
+        || matches!(
+            (one.canonicalize(), other.canonicalize()),
+            (Ok(one), Ok(other)) if one == other
+        )
 }
 
 /// A word YAML 1.1 (PyYAML) reads as a boolean and YAML 1.2 (protector) as a string.
@@ -136,33 +170,84 @@ mod tests {
     use crate::clients::clouds::*;
 
     #[test]
-    fn a_relative_cacert_is_relative_to_the_clouds_yaml_folder() {
+    fn a_relative_cacert_read_alike_from_the_working_folder_and_the_files_is_used() {
         let machine = Machine::new();
-        let ca = machine.write(machine.user_dir().join("certs").join("ca.pem"), "PEM");
-        machine.write(
-            machine.user_dir().join("clouds.yaml"),
-            &format!("{}    cacert: certs/ca.pem\n", site_a("https://a")),
+        let ca = machine.write(machine.cwd.join("certs").join("ca.pem"), "PEM");
+        let text = format!("{}    cacert: certs/ca.pem\n", site_a("https://a"));
+        assert_eq!(
+            machine.load("site-a", &text).unwrap().verify,
+            Verify::Ca(ca)
         );
-        let config = load_cloud(&machine.env(), "site-a").unwrap();
-        assert_eq!(config.verify, Verify::Ca(ca));
     }
 
     #[test]
-    fn a_cacert_from_secure_yaml_is_relative_to_its_folder_and_tilde_is_home() {
+    fn a_relative_cacert_openstacksdk_would_read_elsewhere_is_refused() {
         let machine = Machine::new();
-        let ca = machine.write(machine.etc.join("ca.pem"), "PEM");
-        machine.write(
+        let ca = machine.write(machine.user_dir().join("certs").join("ca.pem"), "PEM");
+        let clouds = machine.write(
+            machine.user_dir().join("clouds.yaml"),
+            &format!("{}    cacert: certs/ca.pem\n", site_a("https://a")),
+        );
+        let error = load_cloud(&machine.env(), "site-a").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cloud `site-a` in {}: cacert `certs/ca.pem` is a relative path, which \
+                 openstacksdk reads from the working folder ({}) and protector from the folder \
+                 of the file ({}), and these differ",
+                display(&clouds),
+                display(&machine.cwd.join("certs/ca.pem")),
+                display(&ca),
+            )
+        );
+        assert!(
+            error
+                .hint()
+                .unwrap()
+                .starts_with("write `clouds.site-a.cacert` as an absolute path"),
+            "{:?}",
+            error.hint()
+        );
+
+        // The same from secure.yaml, whose folder counts for what it sets.
+        let machine = Machine::new();
+        machine.write(machine.etc.join("ca.pem"), "PEM");
+        let secure = machine.write(
             machine.etc.join("secure.yaml"),
             "clouds:\n  site-a:\n    cacert: ca.pem\n",
         );
-        assert_eq!(
-            machine.load("site-a", &site_a("https://a")).unwrap().verify,
-            Verify::Ca(ca)
+        let error = machine.error("site-a", &site_a("https://a"));
+        assert!(
+            error.to_string().starts_with(&format!(
+                "cloud `site-a` in {}: cacert `ca.pem`",
+                display(&secure)
+            )),
+            "{error}"
         );
+    }
 
+    #[test]
+    fn a_cacert_from_the_environment_is_relative_to_the_working_folder() {
+        let machine = Machine::new();
+        let ca = machine.write(machine.cwd.join("ca.pem"), "PEM");
+        let env = CloudsEnvironment {
+            variables: OsVariables::from_pairs([
+                ("OS_AUTH_URL".to_string(), "https://a".to_string()),
+                ("OS_USERNAME".to_string(), "u".to_string()),
+                ("OS_USER_DOMAIN_NAME".to_string(), "Default".to_string()),
+                ("OS_PASSWORD".to_string(), "p".to_string()),
+                ("OS_CACERT".to_string(), "ca.pem".to_string()),
+            ]),
+            ..machine.env()
+        };
+        assert_eq!(load_cloud(&env, "envvars").unwrap().verify, Verify::Ca(ca));
+    }
+
+    #[test]
+    fn a_cacert_of_tilde_is_in_home() {
+        let machine = Machine::new();
         let home_ca = machine.write(machine.home.join("ca.pem"), "PEM");
         let text = format!("{}    cacert: ~/ca.pem\n", site_a("https://a"));
-        std::fs::remove_file(machine.etc.join("secure.yaml")).unwrap();
         assert_eq!(
             machine.load("site-a", &text).unwrap().verify,
             Verify::Ca(home_ca)
@@ -362,10 +447,22 @@ mod tests {
                 )
             );
             assert!(
-                error.hint().unwrap().starts_with("remove `cert` and `key`"),
+                error
+                    .hint()
+                    .unwrap()
+                    .starts_with("remove `clouds.site-a.cert` and `clouds.site-a.key`"),
                 "{:?}",
                 error.hint()
             );
         }
+    }
+
+    #[test]
+    fn insecure_may_be_the_string_true_or_false_as_os_insecure_is() {
+        assert_eq!(verification_of(None, Some("'True'"), false), Trust::Off);
+        assert_eq!(
+            verification_of(None, Some("'false'"), true),
+            Trust::Only(PathBuf::from("ca.pem"))
+        );
     }
 }
