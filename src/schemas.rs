@@ -1,11 +1,13 @@
 //! The JSON Schemas protector publishes in `schemas/`, generated from the types that read and
 //! write the files so they can never drift: the spec (in draft 2020-12, and in draft-07 for
-//! editors whose YAML plugin only knows draft-07) and the plan file. `protector schema` writes
+//! editors whose YAML plugin only knows draft-07), the plan file, and the JSON of `protector
+//! cloud show`. `protector schema` writes
 //! them; a test fails when the committed copies are stale.
 
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
+use crate::clients::resolution::ResolvedCloud;
 use crate::plan::Plan;
 use crate::spec::file::SpecFile;
 
@@ -30,6 +32,10 @@ pub fn documents() -> Vec<(&'static str, String)> {
         (
             "plan.schema.json",
             render::<Plan>(SchemaSettings::draft2020_12()),
+        ),
+        (
+            "cloud-show.schema.json",
+            render::<ResolvedCloud>(SchemaSettings::draft2020_12()),
         ),
     ]
 }

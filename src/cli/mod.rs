@@ -6,6 +6,7 @@
 //! 0 success, 1 error, 2 changes present (with `--detailed-exitcode`), 3 refused.
 
 mod apply;
+mod cloud;
 mod demo;
 mod drill;
 mod execute;
@@ -261,6 +262,10 @@ Examples:
     #[command(subcommand)]
     Site(site::SiteCommand),
 
+    /// A cloud of clouds.yaml as protector resolves it: auth, region, TLS, endpoints.
+    #[command(subcommand)]
+    Cloud(cloud::CloudCommand),
+
     /// Write the JSON Schemas of the spec and the plan file (for editors and CI linters).
     #[command(after_help = "\
 Examples:
@@ -344,6 +349,7 @@ pub fn main() -> ExitCode {
         Command::VerifyEvidence(args) => report::verify(&args),
         Command::ProtectionGroup(command) => protection_group::run(&command),
         Command::Site(command) => site::run(&command),
+        Command::Cloud(command) => cloud::run(&command),
         Command::Schema(args) => schema::run(&args),
         Command::Sim(command) => sim::run(&command),
         Command::Demo(args) => demo::run(&args),

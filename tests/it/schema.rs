@@ -12,6 +12,7 @@ fn committed_schemas_are_current() {
         "protection-group.schema.json",
         "protection-group.draft-07.schema.json",
         "plan.schema.json",
+        "cloud-show.schema.json",
     ] {
         let generated = std::fs::read_to_string(dir.path().join(name)).unwrap();
         let committed =
