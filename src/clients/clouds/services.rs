@@ -61,13 +61,14 @@ impl Service {
         }
     }
 
-    /// The `<prefix>_api_version` values that name the API protector speaks, and how to say it.
+    /// The `<prefix>_api_version` values that name the API protector speaks. openstacksdk reads
+    /// a version with a minor part as a default microversion too (`compute_api_version: 2.79`),
+    /// which protector does not take: it sends the microversion each call needs.
     fn speaks(self, version: &str) -> bool {
         match self {
             Service::Compute => matches!(version, "2" | "2.1"),
-            Service::BlockStorage => version == "3" || version.starts_with("3."),
+            Service::BlockStorage | Service::Identity => matches!(version, "3" | "3.0"),
             Service::Network => matches!(version, "2" | "2.0"),
-            Service::Identity => version == "3" || version.starts_with("3."),
         }
     }
 
@@ -496,6 +497,11 @@ mod tests {
                 "identity_api_version: 2",
                 "identity_api_version",
                 "Keystone's API v3",
+            ),
+            (
+                "compute_api_version: '2.79'",
+                "compute_api_version",
+                "not version 2.79",
             ),
             ("has_network: false", "has_network", "lacks"),
             ("rate_limit: {compute: 5}", "rate_limit", "own budgets"),
