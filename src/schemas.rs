@@ -1,12 +1,14 @@
 //! The JSON Schemas protector publishes in `schemas/`, generated from the types that read and
 //! write the files so they can never drift: the spec (in draft 2020-12, and in draft-07 for
 //! editors whose YAML plugin only knows draft-07), the plan file, and every JSON document the
-//! commands print (records, lists, progress lines, reports, each with its `format_version`).
-//! `protector schema` writes them; a test fails when the committed copies are stale.
+//! commands print (records, lists, progress lines, reports, `cloud show`, each with its
+//! `format_version`). `protector schema` writes them; a test fails when the committed copies
+//! are stale.
 
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 
+use crate::clients::resolution::ResolvedCloud;
 use crate::plan::Plan;
 use crate::render::records::{
     GroupShown, OperationRow, OperationShown, PolicyShown, ProgressEvent, SiteCheck, SyncRow,
@@ -94,6 +96,10 @@ pub fn documents() -> Vec<(&'static str, String)> {
         (
             "report.schema.json",
             printed::<Versioned<Report>>("protector report OP -f json"),
+        ),
+        (
+            "cloud-show.schema.json",
+            printed::<Versioned<ResolvedCloud>>("protector cloud show CLOUD -f json"),
         ),
     ]
 }

@@ -45,7 +45,10 @@ impl ScaleTwin {
             os_client_secure_file: None,
             current_dir: dir.path().to_path_buf(),
             home_dir: None,
+            xdg_config_home: None,
             system_config_dirs: Vec::new(),
+            variables: Default::default(),
+            command_timeout: None,
         };
         let spec = spec(&twin, &fixture, dir.path(), &ca);
         ScaleTwin {

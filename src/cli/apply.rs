@@ -81,11 +81,17 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
     let mut options = args.exec.options(args.lookup.timeout);
     if plan.operation.kind == OperationKind::Drill && !resume {
         // A drill cleans up after itself when it fails, whichever command runs it.
-        return super::drill::run_drill(&spec, &plan, &options, args.exec.json());
+        return super::drill::run_drill(
+            &spec,
+            &plan,
+            &options,
+            args.exec.json(),
+            args.lookup.timeout,
+        );
     }
     options.rollback_on_failure = args.rollback_on_failure;
     remember_state_folder(&spec);
-    let clouds = clouds_for(&spec, spec.sites.keys());
+    let clouds = clouds_for(&spec, spec.sites.keys(), args.lookup.timeout);
     let mut display = Display::new(args.exec.json());
     let result = runtime()?.block_on(async {
         if resume {
@@ -102,7 +108,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<Outcome, CommandError> {
     let spec = args.lookup.spec_for(&plan)?;
     let options = args.exec.options(args.lookup.timeout);
     remember_state_folder(&spec);
-    let clouds = clouds_for(&spec, spec.sites.keys());
+    let clouds = clouds_for(&spec, spec.sites.keys(), args.lookup.timeout);
     let mut display = Display::new(args.exec.json());
     let result = runtime()?.block_on(apply::rollback(
         &spec,
@@ -121,7 +127,7 @@ pub fn plan_and_apply(
     request: &PlanRequest,
     approve: bool,
     exec: &ExecArgs,
-    timeout: u64,
+    timeout: Option<u64>,
     rollback_on_failure: bool,
 ) -> Result<Outcome, CommandError> {
     let Some((spec, plan)) = plan_and_confirm(file, request, approve, timeout)? else {
@@ -130,7 +136,7 @@ pub fn plan_and_apply(
     let mut options = exec.options(timeout);
     options.rollback_on_failure = rollback_on_failure;
     remember_state_folder(&spec);
-    let clouds = clouds_for(&spec, spec.sites.keys());
+    let clouds = clouds_for(&spec, spec.sites.keys(), timeout);
     let mut display = Display::new(exec.json());
     let result = runtime()?.block_on(apply::apply(&spec, &clouds, &plan, &options, &mut display));
     display.finish(result, false)

@@ -89,6 +89,7 @@ fn drill(args: &Args, file: &std::path::Path) -> Result<Outcome, CommandError> {
         &plan,
         &args.exec.options(args.flags.timeout),
         args.exec.json(),
+        args.flags.timeout,
     )
 }
 
@@ -99,9 +100,10 @@ pub(super) fn run_drill(
     plan: &Plan,
     options: &Options,
     json: bool,
+    timeout: Option<u64>,
 ) -> Result<Outcome, CommandError> {
     super::execute::remember_state_folder(spec);
-    let clouds = clouds_for(spec, spec.sites.keys());
+    let clouds = clouds_for(spec, spec.sites.keys(), timeout);
     let mut display = Display::new(json);
     let result = runtime()?.block_on(apply::drill(spec, &clouds, plan, options, &mut display));
     display.clear();
@@ -144,7 +146,7 @@ fn cleanup(args: &CleanupArgs) -> Result<Outcome, CommandError> {
     let drill = args.lookup.operation_plan(&args.operation)?;
     let spec = args.lookup.spec_for(&drill)?;
     let options = args.exec.options(args.lookup.timeout);
-    let clouds = clouds_for(&spec, spec.sites.keys());
+    let clouds = clouds_for(&spec, spec.sites.keys(), args.lookup.timeout);
     let runtime = runtime()?;
     let plan = runtime
         .block_on(apply::plan_drill_cleanup(

@@ -44,9 +44,10 @@ pub struct ExecArgs {
 /// Where to find a recorded operation and its spec.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LookupArgs {
-    /// Per-call timeout for the sites' APIs, in seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    pub timeout: u64,
+    /// Per-call timeout for the sites' APIs, in seconds (default: each cloud's `api_timeout`
+    /// in clouds.yaml, else 30; the arrays' calls: 30).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
     /// The state folder to find operations in (default: $PROTECTOR_STATE, else ./.protector).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
@@ -68,13 +69,13 @@ impl ExecArgs {
         self.json || self.format == ProgressFormat::Json
     }
 
-    pub fn options(&self, timeout: u64) -> Options {
+    pub fn options(&self, timeout: Option<u64>) -> Options {
         Options {
             budgets: Budgets {
                 parallelism: self.parallelism.max(1),
                 ..Budgets::default()
             },
-            timeout: Duration::from_secs(timeout.max(1)),
+            timeout: super::call_timeout(timeout),
             step_timeout: Duration::from_secs(self.step_timeout.max(1)),
             rollback_on_failure: false,
             command: command_line(),
@@ -198,7 +199,7 @@ pub(super) fn plan_and_confirm(
     file: &Path,
     request: &PlanRequest,
     approve: bool,
-    timeout: u64,
+    timeout: Option<u64>,
 ) -> Result<Option<(Spec, Plan)>, CommandError> {
     let (spec, plan) = make_plan(file, request, timeout)?;
     eprint(&render::plan::text(&plan));

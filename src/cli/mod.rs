@@ -6,6 +6,7 @@
 //! 0 success, 1 error, 2 changes present (with `--detailed-exitcode`), 3 refused.
 
 mod apply;
+mod cloud;
 mod demo;
 mod drill;
 mod execute;
@@ -262,6 +263,10 @@ Examples:
     #[command(subcommand)]
     Site(site::SiteCommand),
 
+    /// A cloud of clouds.yaml as protector resolves it: auth, region, TLS, endpoints.
+    #[command(subcommand)]
+    Cloud(cloud::CloudCommand),
+
     /// Write the JSON Schemas of the spec and the plan file (for editors and CI linters).
     #[command(after_help = "\
 Examples:
@@ -345,6 +350,7 @@ pub fn main() -> ExitCode {
         Command::VerifyEvidence(args) => report::verify(&args),
         Command::ProtectionGroup(command) => protection_group::run(&command),
         Command::Site(command) => site::run(&command),
+        Command::Cloud(command) => cloud::run(&command),
         Command::Schema(args) => schema::run(&args),
         Command::Sim(command) => sim::run(&command),
         Command::Demo(args) => demo::run(&args),
@@ -376,15 +382,29 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Where clouds.yaml is looked for: this process's environment. The first time in a run, a
-/// warning for each of `sites` whose TLS certificates clouds.yaml says not to verify, so that
-/// nobody forgets it was turned off.
+/// The per-call timeout of the sites' APIs, in seconds, where neither `--timeout` nor the
+/// cloud's `api_timeout` in clouds.yaml sets one.
+pub const DEFAULT_CALL_TIMEOUT: u64 = 30;
+
+/// The per-call timeout for `--timeout SECONDS`, or the default when it is not given.
+fn call_timeout(flag: Option<u64>) -> std::time::Duration {
+    std::time::Duration::from_secs(flag.unwrap_or(DEFAULT_CALL_TIMEOUT).max(1))
+}
+
+/// Where clouds.yaml is looked for: this process's environment, and the command's `--timeout`
+/// when given (it beats every cloud's `api_timeout`). The first time in a run, a warning for
+/// each of `sites` whose TLS certificates clouds.yaml says not to verify, so that nobody forgets
+/// it was turned off.
 fn clouds_for<'a>(
     spec: &crate::spec::Spec,
     sites: impl IntoIterator<Item = &'a String>,
+    timeout: Option<u64>,
 ) -> CloudsEnvironment {
     static WARNED: std::sync::Once = std::sync::Once::new();
-    let clouds = CloudsEnvironment::from_process();
+    let clouds = CloudsEnvironment {
+        command_timeout: timeout.map(|_| call_timeout(timeout)),
+        ..CloudsEnvironment::from_process()
+    };
     WARNED.call_once(|| {
         for site in sites {
             let Some(config) = spec.sites.get(site) else {

@@ -1,7 +1,6 @@
 //! `protector plan FILE`: discover both sites, read the recorded state, plan, show, save.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use super::{CommandError, Outcome, clouds_for, eprint, print};
 use crate::plan::{self, FailoverType, OperationKind, PlanOptions, PlanRequest};
@@ -79,9 +78,10 @@ pub struct PlanFlags {
     /// Refuse (exit 3) when the predicted RTO exceeds the policy's RTO.
     #[arg(long)]
     fail_on_rto: bool,
-    /// Per-call timeout for the sites' APIs, in seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    pub timeout: u64,
+    /// Per-call timeout for the sites' APIs, in seconds (default: each cloud's `api_timeout`
+    /// in clouds.yaml, else 30; the arrays' calls: 30).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 impl PlanFlags {
@@ -160,7 +160,7 @@ pub fn recorded_state(spec: &Spec) -> Result<RecordedState, CommandError> {
 pub fn make_plan(
     file: &Path,
     request: &PlanRequest,
-    timeout: u64,
+    timeout: Option<u64>,
 ) -> Result<(Spec, plan::Plan), CommandError> {
     let (spec, spec_sha256) = read_spec(file)?;
     let spec = &spec;
@@ -171,8 +171,8 @@ pub fn make_plan(
         .map_err(|error| CommandError::new(format!("cannot start the async runtime: {error}")))?;
     let inventory = runtime.block_on(crate::inventory::discover::discover(
         spec,
-        &clouds_for(spec, spec.sites.keys()),
-        Duration::from_secs(timeout.max(1)),
+        &clouds_for(spec, spec.sites.keys(), timeout),
+        super::call_timeout(timeout),
     ));
     match plan::plan(spec, &inventory, &state, request) {
         Ok(plan) => Ok((

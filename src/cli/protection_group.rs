@@ -57,9 +57,10 @@ pub struct SyncForceArgs {
     /// Apply without asking (required when stdin is not a terminal).
     #[arg(long, visible_alias = "auto-approve")]
     yes: bool,
-    /// Per-call timeout for the sites' APIs, in seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    timeout: u64,
+    /// Per-call timeout for the sites' APIs, in seconds (default: each cloud's `api_timeout`
+    /// in clouds.yaml, else 30; the arrays' calls: 30).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
     #[command(flatten)]
     exec: super::execute::ExecArgs,
 }

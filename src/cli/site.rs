@@ -4,7 +4,6 @@
 //! the spec names (a typo fails every manage the same way), mapped networks and flavors present.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -35,9 +34,10 @@ pub struct Args {
     site: String,
     #[command(flatten)]
     output: ListOutput,
-    /// Per-call timeout for the site's APIs, in seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    timeout: u64,
+    /// Per-call timeout for the site's APIs, in seconds (default: the cloud's `api_timeout` in
+    /// clouds.yaml, else 30; the array's calls: 30).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
 }
 
 pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
@@ -58,8 +58,8 @@ pub fn run(command: &SiteCommand) -> Result<Outcome, CommandError> {
     let inventory = runtime.block_on(crate::inventory::discover::discover_site(
         &spec,
         &args.site,
-        &clouds_for(&spec, [&args.site]),
-        Duration::from_secs(args.timeout.max(1)),
+        &clouds_for(&spec, [&args.site], args.timeout),
+        super::call_timeout(args.timeout),
     ));
     let site = &args.site;
     let mut checks: Vec<(String, Result<String, String>)> = Vec::new();

@@ -1,5 +1,6 @@
 //! Clients for the services protector talks to, and their wire models (shared with the twin):
-//! clouds.yaml, the HTTP layer, Keystone sessions, Nova, Cinder, Neutron and FlashArray.
+//! clouds.yaml (and a cloud as resolved from it, `resolution`), the HTTP layer, Keystone
+//! sessions, Nova, Cinder, Neutron and FlashArray.
 
 pub mod cinder;
 pub mod clouds;
@@ -9,4 +10,5 @@ pub mod keystone;
 pub mod neutron;
 pub mod nova;
 pub mod openstack;
+pub mod resolution;
 pub mod site;

@@ -34,6 +34,14 @@ impl OpenStack {
     ) -> Result<OpenStack, String> {
         let cloud_name = spec.sites.get(site).map_or(site, |s| s.cloud.as_str());
         let cloud = clouds::load_cloud(clouds_env, cloud_name).map_err(|e| e.to_string())?;
+        if !cloud.unused_keys.is_empty() {
+            tracing::debug!(
+                site,
+                cloud = cloud_name,
+                settings = cloud.unused_keys.join(", "),
+                "clouds.yaml settings for what protector never calls, without effect"
+            );
+        }
         let session = Arc::new(Session::new(site, cloud, timeout).map_err(|e| e.to_string())?);
         let token = session.current().await.map_err(|e| e.to_string())?;
         Ok(OpenStack {

@@ -7,6 +7,7 @@ mod apply_crash;
 mod cinder_api;
 mod cli;
 mod clock;
+mod cloud;
 mod drill;
 mod examples;
 mod fault_schedule;

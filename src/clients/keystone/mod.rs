@@ -1,10 +1,11 @@
 //! Keystone v3: authenticating to one site and calling its services with the token.
 //!
 //! A [`Session`] holds one site's cloud configuration (from clouds.yaml), authenticates with a
-//! password or an application credential, caches the token until shortly before it expires,
-//! finds service endpoints in the catalog by service type, interface and region, and re-
-//! authenticates once when a service answers 401 (tokens can be revoked early). Tokens and
-//! passwords never reach logs or errors.
+//! password, an application credential or a token, caches the token until shortly before it
+//! expires, finds service endpoints in the catalog by service type, interface and region (or
+//! takes the cloud's `<service>_endpoint_override`), and re-authenticates once when a service
+//! answers 401 (tokens can be revoked early). Every call of the cloud has its `api_timeout` when
+//! clouds.yaml sets one. Tokens and passwords never reach logs or errors.
 
 pub use protector_wire::keystone as model;
 
@@ -69,6 +70,7 @@ pub enum ServiceType {
     Compute,
     BlockStorage,
     Network,
+    Identity,
 }
 
 impl ServiceType {
@@ -78,6 +80,7 @@ impl ServiceType {
             ServiceType::Compute => &["compute"],
             ServiceType::BlockStorage => &["block-storage", "volumev3"],
             ServiceType::Network => &["network"],
+            ServiceType::Identity => &["identity"],
         }
     }
 
@@ -86,16 +89,38 @@ impl ServiceType {
             ServiceType::Compute => "nova",
             ServiceType::BlockStorage => "cinder",
             ServiceType::Network => "neutron",
+            ServiceType::Identity => "keystone",
+        }
+    }
+
+    /// The service as clouds.yaml names it (`compute_endpoint_override`, ...).
+    fn service(self) -> clouds::Service {
+        match self {
+            ServiceType::Compute => clouds::Service::Compute,
+            ServiceType::BlockStorage => clouds::Service::BlockStorage,
+            ServiceType::Network => clouds::Service::Network,
+            ServiceType::Identity => clouds::Service::Identity,
         }
     }
 }
 
+/// Where a service's endpoint came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointSource {
+    /// The token's service catalog.
+    Catalog,
+    /// The cloud's `<service>_endpoint_override`.
+    Override,
+}
+
 impl Session {
+    /// `timeout` is the per-call timeout of Keystone's calls unless the cloud sets its own
+    /// (`api_timeout`, or the command line's `--timeout` over it).
     pub fn new(site: &str, cloud: CloudConfig, timeout: Duration) -> Result<Session, ClientError> {
         let http = Http::new(
             format!("keystone on {site}"),
             &cloud.verify.trust(),
-            timeout,
+            cloud.api_timeout.unwrap_or(timeout),
         )?;
         Ok(Session {
             site: site.to_string(),
@@ -161,41 +186,51 @@ impl Session {
         })
     }
 
-    /// The endpoint of `service` from the catalog, for the cloud's interface and region.
+    /// The cloud configuration this session authenticates with.
+    pub fn cloud(&self) -> &CloudConfig {
+        &self.cloud
+    }
+
+    /// The endpoint of `service`: the cloud's `<service>_endpoint_override` when it sets one,
+    /// else the catalog's, for the service's interface and region.
     pub async fn endpoint(&self, service: ServiceType) -> Result<String, ClientError> {
+        self.endpoint_and_source(service).await.map(|(url, _)| url)
+    }
+
+    /// [`Session::endpoint`], and where it came from.
+    pub async fn endpoint_and_source(
+        &self,
+        service: ServiceType,
+    ) -> Result<(String, EndpointSource), ClientError> {
+        if let Some(url) = self.cloud.endpoint_override(service.service()) {
+            return Ok((versioned(service, url), EndpointSource::Override));
+        }
         let token = self.current().await?;
-        let interface = self.cloud.interface.as_str();
-        let region = self.cloud.region_name.as_deref();
+        let interface = self.cloud.interface_for(service.service()).as_str();
+        let region = self.cloud.region_for(service.service());
         let found = service
             .catalog_types()
             .iter()
             .find_map(|kind| token.body.endpoint_url(kind, interface, region));
-        let mut url = found
-            .ok_or_else(|| -> ClientError {
-                Failure {
-                    service: format!("{} on {}", service.name(), self.site),
-                    method: String::new(),
-                    path: String::new(),
-                    status: None,
-                    message: format!(
-                        "the catalog has no {} endpoint with interface `{interface}`{}",
-                        service.catalog_types().join("/"),
-                        region
-                            .map(|r| format!(" in region `{r}`"))
-                            .unwrap_or_default()
-                    ),
-                    request_id: String::new(),
-                    kind: ErrorKind::Config,
-                }
-                .into()
-            })?
-            .trim_end_matches('/')
-            .to_string();
-        // Neutron registers its root; its API lives under /v2.0.
-        if service == ServiceType::Network && !url.ends_with("/v2.0") {
-            url.push_str("/v2.0");
-        }
-        Ok(url)
+        let url = found.ok_or_else(|| -> ClientError {
+            Failure {
+                service: format!("{} on {}", service.name(), self.site),
+                method: String::new(),
+                path: String::new(),
+                status: None,
+                message: format!(
+                    "the catalog has no {} endpoint with interface `{interface}`{}",
+                    service.catalog_types().join("/"),
+                    region
+                        .map(|r| format!(" in region `{r}`"))
+                        .unwrap_or_default()
+                ),
+                request_id: String::new(),
+                kind: ErrorKind::Config,
+            }
+            .into()
+        })?;
+        Ok((versioned(service, url), EndpointSource::Catalog))
     }
 
     /// Sends a call to `service`: `path` is appended to its endpoint (or used as is when it is
@@ -226,7 +261,8 @@ impl Session {
         }
     }
 
-    /// An HTTP client for one of this site's services, checking certificates as Keystone's.
+    /// An HTTP client for one of this site's services, checking certificates as Keystone's,
+    /// with `timeout` per call unless the cloud sets its own.
     pub fn service_http(
         &self,
         service: ServiceType,
@@ -235,9 +271,39 @@ impl Session {
         Http::new(
             format!("{} on {}", service.name(), self.site),
             &self.cloud.verify.trust(),
-            timeout,
+            self.cloud.api_timeout.unwrap_or(timeout),
         )
     }
+}
+
+/// The root of the API version protector speaks at `url` (an endpoint of the catalog or an
+/// override), as openstacksdk's version discovery finds it on a standard service: a URL with a
+/// version in its path (`/compute/v2.1`, `/volume/v3/<project>`) as it is, else the version
+/// appended (Neutron registers its root and serves its API under `/v2.0`; an unversioned
+/// Nova, Cinder or Keystone root lists `v2.1`, `v3`, `v3`).
+fn versioned(service: ServiceType, url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    let path = url.split_once("://").map_or(url, |(_, rest)| {
+        rest.split_once('/').map_or("", |(_, path)| path)
+    });
+    let has_version = path.split('/').any(|segment| {
+        segment.strip_prefix('v').is_some_and(|number| {
+            !number.is_empty()
+                && number.split('.').count() <= 2
+                && number
+                    .split('.')
+                    .all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
+        })
+    });
+    if has_version {
+        return url.to_string();
+    }
+    let version = match service {
+        ServiceType::Compute => "v2.1",
+        ServiceType::BlockStorage | ServiceType::Identity => "v3",
+        ServiceType::Network => "v2.0",
+    };
+    format!("{url}/{version}")
 }
 
 /// `.../identity` or `.../identity/v3` -> `.../identity/v3`.
@@ -299,6 +365,14 @@ fn auth_request(auth: &clouds::Auth) -> model::AuthRequest {
                 token: None,
             }
         }
+        clouds::Auth::Token { token, .. } => model::Identity {
+            methods: vec!["token".to_string()],
+            password: None,
+            application_credential: None,
+            token: Some(model::TokenMethod {
+                id: token.expose().to_string(),
+            }),
+        },
         clouds::Auth::ApplicationCredential {
             credential, secret, ..
         } => {
@@ -322,7 +396,7 @@ fn auth_request(auth: &clouds::Auth) -> model::AuthRequest {
         }
     };
     let scope = match auth {
-        clouds::Auth::Password { scope, .. } => match scope {
+        clouds::Auth::Password { scope, .. } | clouds::Auth::Token { scope, .. } => match scope {
             clouds::Scope::Project(clouds::ProjectRef::Id(id)) => {
                 Some(model::Scope::Project(model::ProjectRef {
                     id: Some(id.clone()),
@@ -351,6 +425,60 @@ fn auth_request(auth: &clouds::Auth) -> model::AuthRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_without_a_version_gain_the_one_protector_speaks() {
+        for (service, url, expected) in [
+            (
+                ServiceType::Compute,
+                "https://h/compute/v2.1/",
+                "https://h/compute/v2.1",
+            ),
+            (
+                ServiceType::Compute,
+                "https://h:8774",
+                "https://h:8774/v2.1",
+            ),
+            (
+                ServiceType::Compute,
+                "https://h/compute",
+                "https://h/compute/v2.1",
+            ),
+            (
+                ServiceType::BlockStorage,
+                "https://h/volume/v3/0c1d2e",
+                "https://h/volume/v3/0c1d2e",
+            ),
+            (
+                ServiceType::BlockStorage,
+                "https://h/volume",
+                "https://h/volume/v3",
+            ),
+            (
+                ServiceType::Network,
+                "https://h:9696",
+                "https://h:9696/v2.0",
+            ),
+            (
+                ServiceType::Network,
+                "https://h/network/v2.0",
+                "https://h/network/v2.0",
+            ),
+            (
+                ServiceType::Identity,
+                "https://h/identity",
+                "https://h/identity/v3",
+            ),
+            // A `v` that is not a version does not count.
+            (
+                ServiceType::Identity,
+                "https://h/vault",
+                "https://h/vault/v3",
+            ),
+        ] {
+            assert_eq!(versioned(service, url), expected, "{url}");
+        }
+    }
 
     #[test]
     fn auth_urls_gain_v3_once() {
