@@ -8,10 +8,15 @@
 //! apply can refuse a stale plan.
 
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
 mod fuzz;
 pub mod index;
 pub mod journal;
 pub mod local;
+pub mod store;
+
+pub use store::{StateStore, StoreError};
 
 use std::collections::BTreeMap;
 
