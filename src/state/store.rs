@@ -141,9 +141,12 @@ pub fn open_folder(folder: &Path) -> Box<dyn StateStore> {
 }
 
 /// Where the recorded state is kept. What each backend implements is the first group of
-/// methods; the rest are the same for every backend, written here once on top of them. Methods
-/// block until done (as file I/O does), so they may be called from async code on any runtime;
-/// a backend that talks to a network does so on its own terms, not on the caller's runtime.
+/// methods; the rest are the same for every backend, written here once on top of them.
+///
+/// Methods block until done, as file I/O does: apply calls them between awaits on a
+/// current-thread runtime, from the executor's synchronous journaling callback, and a lock's
+/// renewal from a task on that runtime. A backend that talks to a network must therefore not
+/// need the caller's runtime to make progress (it runs its requests on a thread of its own).
 pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Where the document of `group` on `site` is kept, as errors name it.
     fn document_location(&self, site: &str, group: &str) -> Result<PathBuf, StoreError>;
