@@ -38,7 +38,7 @@ use crate::plan::schedule::Budgets;
 use crate::plan::{self, FailoverType, OperationKind, Plan, PlanRequest};
 use crate::spec::Spec;
 use crate::state::journal::{Progress, replay};
-use crate::state::local::{LocalStore, LockGuard, StoreError};
+use crate::state::store::{self, LockGuard, StateStore, StoreError};
 use crate::state::{
     JournalEntry, JournalEvent, OperationRecord, OperationStatus, PeerSync, RecordedState,
     StateDocument, SyncStatus,
@@ -133,7 +133,7 @@ pub struct Applied {
 /// a command refuses before it shows the plan and asks. `apply` checks again under its locks.
 pub fn precheck(spec: &Spec, plan: &Plan) -> Result<(), Refusal> {
     check_spec(plan, spec)?;
-    let state = read_state(&LocalStore::new(&spec.state.path), spec)?;
+    let state = read_state(&*store::open(&spec.state), spec)?;
     match find_record(&state, &plan.operation.id) {
         Some(record) => refusal_of_recorded(record, &plan.operation.id).map_or(Ok(()), Err),
         None => refuse_stale(plan, &state),
@@ -198,16 +198,17 @@ pub async fn apply(
     observer: &mut dyn Observer,
 ) -> Result<Applied, Refusal> {
     check_spec(plan, spec)?;
-    let store = LocalStore::new(&spec.state.path);
-    let _locks = lock_all(&store, spec, &options.command)?;
-    let state = read_state(&store, spec)?;
+    let store = store::open(&spec.state);
+    let store = &*store;
+    let _locks = lock_all(store, spec, &options.command)?;
+    let state = read_state(store, spec)?;
     if let Some(record) = find_record(&state, &plan.operation.id) {
         if let Some(refusal) = refusal_of_recorded(record, &plan.operation.id) {
             return Err(refusal);
         }
         // It continues as it started: from the copy kept when it did, which the plan given
         // must be.
-        let started = load_plan(&store, spec, &plan.operation.id)?;
+        let started = load_plan(store, spec, &plan.operation.id)?;
         plan::file::compare(plan, &started, plan::file::Reference::Started).map_err(
             |difference| {
                 Refusal::refused(
@@ -228,7 +229,7 @@ pub async fn apply(
         ));
         let inventory = discover(spec, clouds, options).await;
         return run(
-            spec, clouds, &store, &started, &inventory, &state, options, observer,
+            spec, clouds, store, &started, &inventory, &state, options, observer,
         )
         .await;
     }
@@ -276,14 +277,14 @@ pub async fn apply(
         }
     }
     run(
-        spec, clouds, &store, plan, &inventory, &state, options, observer,
+        spec, clouds, store, plan, &inventory, &state, options, observer,
     )
     .await
 }
 
 /// A recorded operation, locked on every site for the caller's run.
 struct Recorded {
-    store: LocalStore,
+    store: Box<dyn StateStore>,
     _locks: Vec<LockGuard>,
     state: RecordedState,
     plan: Plan,
@@ -291,10 +292,10 @@ struct Recorded {
 }
 
 fn recorded(spec: &Spec, operation: &str, options: &Options) -> Result<Recorded, Refusal> {
-    let store = LocalStore::new(&spec.state.path);
-    let locks = lock_all(&store, spec, &options.command)?;
-    let state = read_state(&store, spec)?;
-    let plan = load_plan(&store, spec, operation)?;
+    let store = store::open(&spec.state);
+    let locks = lock_all(&*store, spec, &options.command)?;
+    let state = read_state(&*store, spec)?;
+    let plan = load_plan(&*store, spec, operation)?;
     let status = find_record(&state, operation).map(|r| r.status);
     Ok(Recorded {
         store,
@@ -319,7 +320,7 @@ pub async fn resume(
         return rollback::roll_back(
             spec,
             clouds,
-            &recorded.store,
+            &*recorded.store,
             recorded.state,
             &undone,
             options,
@@ -351,7 +352,7 @@ pub async fn resume(
     run(
         spec,
         clouds,
-        &recorded.store,
+        &*recorded.store,
         &recorded.plan,
         &inventory,
         &recorded.state,
@@ -438,8 +439,7 @@ pub async fn plan_drill_cleanup(
     drill: &str,
     options: &Options,
 ) -> Result<Plan, Refusal> {
-    let store = LocalStore::new(&spec.state.path);
-    let state = read_state(&store, spec)?;
+    let state = read_state(&*store::open(&spec.state), spec)?;
     let inventory = discover(spec, clouds, options).await;
     let request = PlanRequest {
         operation: OperationKind::DrillCleanup,
@@ -451,7 +451,7 @@ pub async fn plan_drill_cleanup(
     plan::plan(spec, &inventory, &state, &request).map_err(Refusal::plan)
 }
 
-fn lock_all(store: &LocalStore, spec: &Spec, command: &str) -> Result<Vec<LockGuard>, Refusal> {
+fn lock_all(store: &dyn StateStore, spec: &Spec, command: &str) -> Result<Vec<LockGuard>, Refusal> {
     spec.sites
         .keys()
         .map(|site| {
@@ -464,7 +464,7 @@ fn lock_all(store: &LocalStore, spec: &Spec, command: &str) -> Result<Vec<LockGu
 
 /// The recorded state, with a write that a crash cut short between the sites repaired on disk
 /// (the caller holds the group's locks).
-fn read_state(store: &LocalStore, spec: &Spec) -> Result<RecordedState, Refusal> {
+fn read_state(store: &dyn StateStore, spec: &Spec) -> Result<RecordedState, Refusal> {
     let mut state = store.read_state(spec).map_err(Refusal::store)?;
     for site in state.heal() {
         tracing::warn!(%site, "repairing a state document a crash left one version behind");
@@ -495,7 +495,7 @@ fn check_spec(plan: &Plan, spec: &Spec) -> Result<(), Refusal> {
 }
 
 /// The plan copy apply kept for `operation`, on whichever site has it.
-fn load_plan(store: &LocalStore, spec: &Spec, operation: &str) -> Result<Plan, Refusal> {
+fn load_plan(store: &dyn StateStore, spec: &Spec, operation: &str) -> Result<Plan, Refusal> {
     for site in spec.sites.keys() {
         if let Some(plan) = store
             .load_plan(site, &spec.name, operation)
@@ -542,7 +542,7 @@ fn writable_sites(spec: &Spec, plan: &Plan, inventory: &Inventory) -> Vec<String
 /// or not (UNREACHABLE). Every site written gets the same content: a site that missed writes
 /// (it was down) is not written its own stale copy at a version that would pass for current.
 fn update_documents(
-    store: &LocalStore,
+    store: &dyn StateStore,
     spec: &Spec,
     sites: &[String],
     change: impl Fn(&mut StateDocument),
@@ -615,7 +615,7 @@ fn update_documents(
 /// What the executor calls for each event: journal it (before the executor moves on), then
 /// show it, counting the steps finished so far (`done` of them before this run).
 fn journaling<'a>(
-    store: &'a LocalStore,
+    store: &'a dyn StateStore,
     plan: &'a Plan,
     observer: &'a mut dyn Observer,
     undo: bool,
@@ -634,7 +634,7 @@ fn journaling<'a>(
 
 /// Journals a step's start or end (`undo`: of undoing it), synced to disk before returning.
 fn journal_event(
-    store: &LocalStore,
+    store: &dyn StateStore,
     plan: &Plan,
     event: &Event<'_>,
     undo: bool,
@@ -683,7 +683,7 @@ fn journal_event(
         .map_err(|e| format!("cannot write the journal: {e}"))
 }
 
-fn read_journal(store: &LocalStore, plan: &Plan) -> Result<Vec<JournalEntry>, String> {
+fn read_journal(store: &dyn StateStore, plan: &Plan) -> Result<Vec<JournalEntry>, String> {
     store
         .read_journal(
             &plan.operation.target_site,
@@ -693,7 +693,7 @@ fn read_journal(store: &LocalStore, plan: &Plan) -> Result<Vec<JournalEntry>, St
         .map_err(|e| e.to_string())
 }
 
-fn read_progress(store: &LocalStore, plan: &Plan) -> Result<Progress, String> {
+fn read_progress(store: &dyn StateStore, plan: &Plan) -> Result<Progress, String> {
     read_journal(store, plan).map(|entries| replay(&entries))
 }
 
@@ -736,7 +736,7 @@ fn source_instances(
 async fn run(
     spec: &Spec,
     clouds: &CloudsEnvironment,
-    store: &LocalStore,
+    store: &dyn StateStore,
     plan: &Plan,
     inventory: &Inventory,
     state: &RecordedState,
@@ -1076,7 +1076,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spec = example_spec();
         spec.state.path = dir.path().to_path_buf();
-        let store = LocalStore::new(dir.path());
+        let store = store::open(&spec.state);
         // site-b was down while site-a recorded a completed failback.
         let mut stale = StateDocument::initial(&spec, "site-b");
         stale.metadata_version = 6;
@@ -1088,7 +1088,7 @@ mod tests {
         store.save(&newest).unwrap();
 
         let sites = vec!["site-a".to_string(), "site-b".to_string()];
-        update_documents(&store, &spec, &sites, |_| {}).unwrap();
+        update_documents(&*store, &spec, &sites, |_| {}).unwrap();
         for site in ["site-a", "site-b"] {
             let doc = store.load(site, &spec.name).unwrap().unwrap();
             assert_eq!(doc.site, site);
@@ -1103,12 +1103,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spec = example_spec();
         spec.state.path = dir.path().to_path_buf();
-        let store = LocalStore::new(dir.path());
+        let store = store::open(&spec.state);
         let mut edited = StateDocument::initial(&spec, "site-a");
         edited.metadata_version = u64::MAX;
         store.save(&edited).unwrap();
         let sites = vec!["site-a".to_string()];
-        let error = update_documents(&store, &spec, &sites, |_| {}).unwrap_err();
+        let error = update_documents(&*store, &spec, &sites, |_| {}).unwrap_err();
         assert!(
             error.contains("is at version 18446744073709551615, which cannot be raised"),
             "{error}"

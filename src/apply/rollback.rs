@@ -23,7 +23,7 @@ use super::{
 use crate::clients::clouds::CloudsEnvironment;
 use crate::plan::{self, OperationKind, Phase, Plan, PlanOptions, PlanRequest, Step};
 use crate::spec::Spec;
-use crate::state::local::LocalStore;
+use crate::state::store::{self, StateStore};
 use crate::state::{OperationStatus, RecordedState};
 
 /// Rolls back operation `operation`, or continues its rollback.
@@ -34,10 +34,10 @@ pub async fn rollback(
     options: &Options,
     observer: &mut dyn Observer,
 ) -> Result<Applied, Refusal> {
-    let store = LocalStore::new(&spec.state.path);
-    let _locks = lock_all(&store, spec, &options.command)?;
-    let state = read_state(&store, spec)?;
-    roll_back(spec, clouds, &store, state, operation, options, observer).await
+    let store = store::open(&spec.state);
+    let _locks = lock_all(&*store, spec, &options.command)?;
+    let state = read_state(&*store, spec)?;
+    roll_back(spec, clouds, &*store, state, operation, options, observer).await
 }
 
 /// [`rollback`], with the group's locks held.
@@ -45,7 +45,7 @@ pub async fn rollback(
 pub(super) async fn roll_back(
     spec: &Spec,
     clouds: &CloudsEnvironment,
-    store: &LocalStore,
+    store: &dyn StateStore,
     mut state: RecordedState,
     operation: &str,
     options: &Options,
@@ -111,7 +111,7 @@ pub(super) async fn roll_back(
 async fn run_rollback(
     spec: &Spec,
     clouds: &CloudsEnvironment,
-    store: &LocalStore,
+    store: &dyn StateStore,
     plan: &Plan,
     inventory: &crate::inventory::Inventory,
     state: &RecordedState,
@@ -218,7 +218,7 @@ struct Undo<'a> {
 async fn compensate(
     spec: &Spec,
     clouds: &CloudsEnvironment,
-    store: &LocalStore,
+    store: &dyn StateStore,
     undo: &Undo<'_>,
     options: &Options,
     observer: &mut dyn Observer,

@@ -46,7 +46,7 @@ pub fn run(args: &Args) -> Result<Outcome, CommandError> {
             step(why, command, &stage).await?;
         }
         // The failover's id is known only now: read it from the state the tour wrote.
-        let failover = crate::state::local::LocalStore::new(dir.join(".protector"))
+        let failover = crate::state::store::open_folder(&dir.join(".protector"))
             .load("site-a", "prod-web-app")
             .ok()
             .flatten()

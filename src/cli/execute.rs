@@ -21,7 +21,7 @@ use crate::plan::{OperationKind, Plan, PlanRequest};
 use crate::render;
 use crate::spec::Spec;
 use crate::state::OperationStatus;
-use crate::state::local::LocalStore;
+use crate::state::store;
 
 /// How the steps run; shared by every command that applies.
 #[derive(Debug, Clone, clap::Args)]
@@ -87,7 +87,7 @@ impl LookupArgs {
     /// The saved plan of operation `operation`, from the state folder.
     pub(super) fn operation_plan(&self, operation: &str) -> Result<Plan, CommandError> {
         let root = operation_folder(self.state.as_deref(), operation)?;
-        LocalStore::new(&root)
+        store::open_folder(&root)
             .find_plan(operation)
             .map_err(super::store_error)?
             .ok_or_else(|| not_found(operation, &[root]))
@@ -140,7 +140,7 @@ pub fn operation_folder(flag: Option<&Path>, operation: &str) -> Result<PathBuf,
     let explicit = flag.is_some() || std::env::var_os("PROTECTOR_STATE").is_some();
     let default = state_folder(flag);
     // An id the store refuses (not of protector's shape) is refused here, whatever folder.
-    let held = LocalStore::new(&default)
+    let held = store::open_folder(&default)
         .find_plan(operation)
         .map_err(super::store_error)?
         .is_some();

@@ -86,7 +86,7 @@ impl CommandError {
 }
 
 /// A state store error as a command reports it: exit 3 when refused on purpose.
-pub(crate) fn store_error(error: crate::state::local::StoreError) -> CommandError {
+pub(crate) fn store_error(error: crate::state::StoreError) -> CommandError {
     let command = CommandError::new(error.to_string()).hint(error.hint());
     if error.is_refusal() {
         command.refused()

@@ -14,7 +14,7 @@ use crate::plan::Plan;
 use crate::render::records::{self, Leftover, OperationRow, OperationShown, timestamp};
 use crate::render::table;
 use crate::state::journal::{Progress, replay};
-use crate::state::local::{LocalStore, StoredOperation};
+use crate::state::store::{self, StateStore, StoredOperation};
 use crate::state::{OperationRecord, OperationStatus};
 
 #[derive(Debug, clap::Subcommand)]
@@ -67,7 +67,7 @@ pub fn run(command: &OperationCommand) -> Result<Outcome, CommandError> {
 /// process holds its group's lock on any of its sites (it was killed, or its machine lost);
 /// else as recorded (a rollback under way reads `rolling_back` either way: the same command
 /// continues it).
-fn status_now(store: &LocalStore, record: &OperationRecord, group: &str) -> &'static str {
+fn status_now(store: &dyn StateStore, record: &OperationRecord, group: &str) -> &'static str {
     if !matches!(
         record.status,
         OperationStatus::Pending | OperationStatus::Running
@@ -152,8 +152,8 @@ fn show(args: &ShowArgs) -> Result<Outcome, CommandError> {
         let stored = read_operation(args.state.as_deref(), &args.operation)?;
         let found = recorded(&stored)?;
         let journal = replay(&stored.journal);
-        let store = LocalStore::new(operation_folder(args.state.as_deref(), &args.operation)?);
-        let status = status_now(&store, found, &stored.plan.protection_group);
+        let store = store::open_folder(&operation_folder(args.state.as_deref(), &args.operation)?);
+        let status = status_now(&*store, found, &stored.plan.protection_group);
         print(
             &table::record(
                 &fields(found, status, &stored.plan, &journal),
@@ -177,7 +177,7 @@ pub(super) fn read_operation(
     operation: &str,
 ) -> Result<StoredOperation, CommandError> {
     let root = operation_folder(state, operation)?;
-    let stored = LocalStore::new(&root)
+    let stored = store::open_folder(&root)
         .read_operation(operation)
         .map_err(super::store_error)?;
     stored.ok_or_else(|| super::execute::not_found(operation, &[root]))
@@ -194,7 +194,7 @@ pub(super) fn recorded(stored: &StoredOperation) -> Result<&OperationRecord, Com
 fn list(args: &ListArgs) -> Result<Outcome, CommandError> {
     let spec = load_spec(&args.file)?;
     let state = recorded_state(&spec)?;
-    let store = LocalStore::new(&spec.state.path);
+    let store = store::open(&spec.state);
     let records: Vec<Map<String, Value>> = state
         .newest()
         .map(|doc| {
@@ -204,7 +204,7 @@ fn list(args: &ListArgs) -> Result<Outcome, CommandError> {
                     records::fields(&OperationRow {
                         id: op.id.clone(),
                         kind: op.kind.clone(),
-                        status: status_now(&store, op, &spec.name).to_string(),
+                        status: status_now(&*store, op, &spec.name).to_string(),
                         progress: op.progress,
                         source_site: op.source_site.clone(),
                         target_site: op.target_site.clone(),

@@ -7,7 +7,7 @@ use crate::plan::{self, FailoverType, OperationKind, PlanOptions, PlanRequest};
 use crate::render::{self, diagnostics};
 use crate::spec::{self, Spec};
 use crate::state::RecordedState;
-use crate::state::local::LocalStore;
+use crate::state::store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OperationArg {
@@ -146,7 +146,7 @@ pub fn read_spec(path: &Path) -> Result<(Spec, String), CommandError> {
 
 /// Each site's recorded state document.
 pub fn recorded_state(spec: &Spec) -> Result<RecordedState, CommandError> {
-    let mut state = LocalStore::new(&spec.state.path)
+    let mut state = store::open(&spec.state)
         .read_state(spec)
         .map_err(|error| CommandError::new(error.to_string()).hint(error.hint()))?;
     // As the next apply will repair it on disk, under the group's lock.

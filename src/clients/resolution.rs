@@ -13,14 +13,9 @@ use serde::Serialize;
 use super::clouds::{self, CloudConfig, CloudsEnvironment, CloudsError, Origin, Verify};
 use super::keystone::{EndpointSource, ServiceType, Session};
 
-/// The version of [`ResolvedCloud`]'s JSON: raised when a field changes meaning or goes.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// `protector cloud show -f json`.
+/// `protector cloud show -f json` (printed, as every record, after `format_version`).
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ResolvedCloud {
-    /// Raised when a field changes meaning or goes away.
-    pub format_version: u32,
     /// The cloud's name: its entry under `clouds:`, or `envvars` for `OS_*` variables.
     pub cloud: String,
     /// The clouds.yaml it came from, or `environment` (`OS_*` variables).
@@ -149,7 +144,6 @@ pub async fn resolve(
     };
     let body = &token.body;
     let resolved = ResolvedCloud {
-        format_version: FORMAT_VERSION,
         cloud: name,
         source: match &cloud.source {
             Origin::File(path) => path.display().to_string(),

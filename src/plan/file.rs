@@ -636,7 +636,7 @@ fn check_operation_id(what: &str, id: &str) -> Result<(), String> {
 
 /// Site and group names name folders of the state store: the store's rule.
 fn check_name(what: &str, name: &str) -> Result<(), String> {
-    crate::state::local::check_name(name)
+    crate::state::store::check_name(name)
         .map_err(|why| format!("{what} `{}` {why}", name.escape_debug()))
 }
 

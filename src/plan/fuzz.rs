@@ -21,7 +21,6 @@ use crate::inventory::Inventory;
 use crate::spec::Spec;
 use crate::spec::fuzz::{Edit, apply, cases, edit_with};
 use crate::state::RecordedState;
-use crate::state::local::LocalStore;
 
 /// A plan of each kind protector makes, with what it was made from.
 struct Seed {
@@ -263,7 +262,7 @@ fn holds_of_what_loads(bytes: &[u8]) -> Result<Option<Plan>, TestCaseError> {
     let _ = crate::plan::diff::summary(&plan);
     // The store keeps a copy of it, and finds it again, without leaving its folder.
     let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let store = LocalStore::new(dir.path().join("state"));
+    let store = crate::state::store::open_folder(&dir.path().join("state"));
     let site = &plan.operation.target_site;
     prop_assert!(store.save_plan(site, &plan).is_ok());
     let found = store.find_plan(&plan.operation.id).ok().flatten();

@@ -15,6 +15,7 @@ use proptest::prelude::*;
 
 use super::journal::replay;
 use super::local::LocalStore;
+use super::store::StateStore;
 use super::{
     DrillResource, DrillResourceKind, JournalEntry, JournalEvent, OperationStatus, PendingCleanup,
     RecordedState, StateDocument,

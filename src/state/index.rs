@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::local::LocalStore;
+use super::store;
 
 /// Where the index lives, if this user has a state home.
 pub fn dir() -> Option<PathBuf> {
@@ -62,7 +62,7 @@ pub fn folders(index: &Path) -> Vec<PathBuf> {
 /// The remembered folder that holds `operation`, if one does.
 pub fn find(index: &Path, operation: &str) -> Option<PathBuf> {
     folders(index).into_iter().find(|folder| {
-        LocalStore::new(folder)
+        store::open_folder(folder)
             .find_plan(operation)
             .is_ok_and(|plan| plan.is_some())
     })

@@ -6,12 +6,20 @@
 //! status towards the peer site, and the operations run so far. Every apply bumps
 //! `metadata_version` on each site it writes; a plan records the versions it was computed from so
 //! apply can refuse a stale plan.
+//!
+//! Where documents, journals, plan copies and locks are kept is a backend's business, behind
+//! [`store::StateStore`]: commands open the store the spec's `state:` names ([`store::open`]).
 
+#[cfg(test)]
+mod conformance;
 #[cfg(test)]
 mod fuzz;
 pub mod index;
 pub mod journal;
 pub mod local;
+pub mod store;
+
+pub use store::{StateStore, StoreError};
 
 use std::collections::BTreeMap;
 

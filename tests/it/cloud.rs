@@ -41,7 +41,7 @@ fn cloud_show_prints_what_protector_resolved_in_the_published_shape() {
     let output = show(&setup, &["site-a", "-f", "json"], &[]);
     let shown = json(&output);
     assert!(validator.is_valid(&shown), "{shown:#}");
-    assert_eq!(shown["format_version"], 1);
+    assert_eq!(shown["format_version"], "1.0");
     assert_eq!(shown["auth_type"], "password");
     assert_eq!(shown["user_name"], "protector");
     assert_eq!(shown["project_name"], "prod");
