@@ -58,7 +58,7 @@ pub fn looks_secret(key: &str) -> bool {
 }
 
 /// What to hide of a source: byte ranges to mask, and the words in them, which messages must
-/// not quote either (`unknown key `<the token>``).
+/// not quote either (``unknown key `<the token>` ``).
 #[derive(Debug, Default, PartialEq)]
 pub struct Secrets {
     pub ranges: Vec<Range<usize>>,

@@ -152,7 +152,7 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn document_location(&self, site: &str, group: &str) -> Result<PathBuf, StoreError>;
 
     /// The document of `group` on `site`, or `None` for a group never applied there. It must
-    /// say it is the document it is kept as ([`check_kept_document`]): saved again, it goes
+    /// say it is the document it is kept as (`check_kept_document`): saved again, it goes
     /// where it says.
     fn load(&self, site: &str, group: &str) -> Result<Option<StateDocument>, StoreError>;
 
@@ -179,7 +179,7 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
 
     /// The journal of `operation` as kept (empty before its first entry), and its entries in
-    /// order; a last line a crash cut short is not an entry ([`parse_journal`]).
+    /// order; a last line a crash cut short is not an entry (`parse_journal`).
     fn read_journal_copy(
         &self,
         site: &str,
@@ -192,7 +192,7 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn save_plan(&self, site: &str, plan: &Plan) -> Result<(), StoreError>;
 
     /// The plan kept for `operation` under `site` and `group`, as kept and checked
-    /// ([`check_plan_copy`]); `None` when none is kept there.
+    /// (`check_plan_copy`); `None` when none is kept there.
     fn read_plan_copy(
         &self,
         site: &str,
@@ -279,7 +279,7 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Every site's document of `spec`'s group, as stored (`None` where a site has none), and
     /// the run of its last operation when that failover or failback did not finish (what a
     /// failover that takes it over plans from). A document protector could not have written
-    /// for the spec is refused ([`check_document`]).
+    /// for the spec is refused (`check_document`).
     fn read_state(&self, spec: &Spec) -> Result<RecordedState, StoreError> {
         let mut sites = std::collections::BTreeMap::new();
         for site in spec.sites.keys() {
@@ -717,7 +717,7 @@ pub trait Lease: Send + Sync + std::fmt::Debug {
     fn release(&self);
 }
 
-/// A held lock, renewed in the background every [`RENEW_EVERY`] while the async runtime it was
+/// A held lock, renewed in the background every `RENEW_EVERY` while the async runtime it was
 /// taken on runs; released when dropped.
 #[derive(Debug)]
 pub struct LockGuard {
