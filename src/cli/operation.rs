@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::execute::operation_folder;
-use super::output::{ListOutput, RecordOutput, unknown_column};
+use super::output::{FileListArgs, RecordOutput, unknown_column};
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::plan::Plan;
@@ -31,7 +31,7 @@ Examples:
 Examples:
   protector operation list pg.yaml
   protector operation list pg.yaml -f json")]
-    List(ListArgs),
+    List(FileListArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,14 +46,6 @@ pub struct ShowArgs {
     /// The state folder (default: $PROTECTOR_STATE, else ./.protector).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ListArgs {
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
-    #[command(flatten)]
-    output: ListOutput,
 }
 
 pub fn run(command: &OperationCommand) -> Result<Outcome, CommandError> {
@@ -191,7 +183,7 @@ pub(super) fn recorded(stored: &StoredOperation) -> Result<&OperationRecord, Com
     })
 }
 
-fn list(args: &ListArgs) -> Result<Outcome, CommandError> {
+fn list(args: &FileListArgs) -> Result<Outcome, CommandError> {
     let spec = load_spec(&args.file)?;
     let state = recorded_state(&spec)?;
     let store = store::open(&spec.state);

@@ -61,6 +61,15 @@ pub struct ListOutput {
     width: Width,
 }
 
+/// A command that lists what a spec's group has recorded: `FILE` and the list's options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FileListArgs {
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    #[command(flatten)]
+    pub output: ListOutput,
+}
+
 /// How wide a table may be.
 #[derive(Debug, Clone, clap::Args)]
 struct Width {

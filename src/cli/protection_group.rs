@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::output::{ListOutput, RecordOutput, unknown_column};
+use super::output::{FileListArgs, RecordOutput, unknown_column};
 use super::plan::{load_spec, recorded_state};
 use super::{CommandError, Outcome, print};
 use crate::inventory::protection::Protection;
@@ -38,7 +38,7 @@ Examples:
 Examples:
   protector protection-group sync-status pg.yaml
   protector protection-group sync-status pg.yaml -f value")]
-    SyncStatus(ListArgs),
+    SyncStatus(FileListArgs),
     /// Bring a site that was down back in line: remove the workload's stale instances there,
     /// unmanage their volumes (array data kept), allow replication, push the newest state.
     #[command(after_help = "\
@@ -71,14 +71,6 @@ pub struct Args {
     file: PathBuf,
     #[command(flatten)]
     output: RecordOutput,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ListArgs {
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
-    #[command(flatten)]
-    output: ListOutput,
 }
 
 /// Renders one view of the group.

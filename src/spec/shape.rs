@@ -237,17 +237,8 @@ fn is_blank(line: &str) -> bool {
 
 /// As many spaces as `line` has bytes, its line break kept: positions after it stay the same.
 fn spaces(line: &str) -> String {
-    let (body, newline) = match line.strip_suffix('\n') {
-        Some(body) => (body, "\n"),
-        None => (line, ""),
-    };
-    let body = body.strip_suffix('\r').unwrap_or(body);
-    let carriage = if line.trim_end_matches('\n').ends_with('\r') {
-        "\r"
-    } else {
-        ""
-    };
-    format!("{}{carriage}{newline}", " ".repeat(body.len()))
+    let body = line.trim_end_matches(['\n', '\r']);
+    format!("{}{}", " ".repeat(body.len()), &line[body.len()..])
 }
 
 #[cfg(test)]
